@@ -1,0 +1,94 @@
+"""Environment fingerprint and machine class, without importing the heavy stack."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import subprocess
+from importlib import metadata
+
+PACKAGES = ("torch", "transformers", "transformers4rec", "nvtabular", "merlin-core", "merlin-dataloader",
+            "merlin-models", "pandas", "numpy", "dask", "distributed", "pyarrow", "cudf", "cudf-cu12",
+            "cupy-cuda12x", "dask-cuda", "torchmetrics", "scipy", "t4rec-bench")
+
+
+def package_versions() -> dict:
+    out = {}
+    for name in PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+def cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def git_state(cwd: str | None = None) -> dict:
+    def run(*args):
+        return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, timeout=10)
+
+    try:
+        head = run("rev-parse", "HEAD")
+        if head.returncode != 0:
+            return {"commit": None, "dirty": None}
+        status = run("status", "--porcelain", "--untracked-files=no")
+        return {"commit": head.stdout.strip(), "dirty": bool(status.stdout.strip())}
+    except (OSError, subprocess.TimeoutExpired):
+        return {"commit": None, "dirty": None}
+
+
+def machine_class(cuda: dict | None = None) -> str:
+    """``gpu-<name>`` with a GPU, else ``cpu-<cores>c-<arch>``, as asv's machine names."""
+    if cuda and cuda.get("device_count"):
+        name = (cuda.get("device_name") or "gpu").lower()
+        short = next((t for t in ("h200", "h100", "a100", "l40s", "l4", "a10g", "v100", "t4") if t in name), "other")
+        return f"gpu-{short}"
+    return f"cpu-{os.cpu_count()}c-{platform.machine()}"
+
+
+def fingerprint(env: dict) -> str:
+    keys = {k: env[k] for k in ("python", "cpu_model", "packages")}
+    keys["cuda"] = env.get("cuda", {})
+    return hashlib.sha256(json.dumps(keys, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def collect(cuda: dict | None = None, repo_dir: str | None = None) -> dict:
+    import psutil
+
+    env = {
+        "python": platform.python_version(),
+        "os": f"{platform.system()} {platform.release()}",
+        "cpu_model": cpu_model(),
+        "cpu_count": os.cpu_count() or 1,
+        "ram_bytes": psutil.virtual_memory().total,
+        "packages": package_versions(),
+        "cuda": cuda or {},
+        "git": git_state(repo_dir),
+        "machine_class": machine_class(cuda),
+    }
+    env["fingerprint"] = fingerprint(env)
+    return env
+
+
+def diff(a: dict, b: dict, prefix: str = "") -> list[tuple[str, object, object]]:
+    """Fields that differ between two environments, as (dotted key, a, b)."""
+    out = []
+    for key in sorted(set(a) | set(b)):
+        va, vb = a.get(key), b.get(key)
+        if isinstance(va, dict) and isinstance(vb, dict):
+            out.extend(diff(va, vb, f"{prefix}{key}."))
+        elif va != vb:
+            out.append((f"{prefix}{key}", va, vb))
+    return out

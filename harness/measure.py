@@ -1,0 +1,121 @@
+"""Measurement that wraps stages from outside.
+
+``RssSampler`` runs in the parent process and samples the worker's resident memory
+(children included) on a thread. ``StageMeter`` runs in the worker around each stage call:
+wall and CPU time, and CUDA-synchronized times and torch peak memory when CUDA is used.
+Neither changes what the stage computes.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from contextlib import contextmanager
+
+RSS_INTERVAL_S = 0.05
+
+
+def tree_rss(proc) -> int:
+    """Resident bytes of ``proc`` and all its descendants (psutil.Process)."""
+    import psutil
+
+    total = 0
+    try:
+        procs = [proc, *proc.children(recursive=True)]
+    except psutil.Error:
+        return 0
+    for p in procs:
+        try:
+            total += p.memory_info().rss
+        except psutil.Error:
+            pass
+    return total
+
+
+class RssSampler:
+    """Samples the RSS of a process tree every ``interval_s`` on a daemon thread."""
+
+    def __init__(self, pid: int, interval_s: float = RSS_INTERVAL_S, clock=time.monotonic):
+        import psutil
+
+        self._proc = psutil.Process(pid)
+        self._interval = interval_s
+        self._clock = clock
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="rss-sampler", daemon=True)
+        self.t: list[float] = []
+        self.rss: list[int] = []
+
+    def start(self) -> "RssSampler":
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=2)
+
+    def sample(self) -> None:
+        self.t.append(self._clock())
+        self.rss.append(tree_rss(self._proc))
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            self.sample()
+            self._stop.wait(self._interval)
+
+    def peak_between(self, t0: float, t1: float) -> int:
+        """Largest sample in [t0, t1]; the nearest sample when the window holds none."""
+        window = [r for t, r in zip(list(self.t), list(self.rss)) if t0 <= t <= t1]
+        if window:
+            return max(window)
+        if not self.t:
+            return 0
+        nearest = min(range(len(self.t)), key=lambda i: abs(self.t[i] - t1))
+        return self.rss[nearest]
+
+
+def downsample(ts: list, values: list, max_points: int = 1500) -> tuple[list, list]:
+    """Keep at most ``max_points`` points, taking the max of each bucket so peaks survive."""
+    n = len(ts)
+    if n <= max_points:
+        return list(ts), list(values)
+    step = n / max_points
+    out_t, out_v = [], []
+    for i in range(max_points):
+        lo, hi = int(i * step), max(int((i + 1) * step), int(i * step) + 1)
+        j = max(range(lo, min(hi, n)), key=lambda k: values[k])
+        out_t.append(ts[j])
+        out_v.append(values[j])
+    return out_t, out_v
+
+
+class StageMeter:
+    """Times stages in the worker and reports each start and end through ``send``."""
+
+    def __init__(self, send, cuda_counters=None, clock=time.perf_counter, wall=time.time):
+        import psutil
+
+        self._send = send
+        self._cuda = cuda_counters
+        self._clock = clock
+        self._wall = wall
+        self._proc = psutil.Process()
+
+    def _cpu(self) -> float:
+        t = self._proc.cpu_times()
+        return t.user + t.system + t.children_user + t.children_system
+
+    @contextmanager
+    def stage(self, name: str, **labels):
+        """Measure the body as stage ``name``; yields a dict that receives ``wall_s`` at the end."""
+        self._send(("stage_start", name, self._wall(), labels))
+        result: dict = {}
+        if self._cuda:
+            self._cuda.begin()
+        cpu0, t0 = self._cpu(), self._clock()
+        yield result
+        if self._cuda:
+            result.update(self._cuda.end())  # synchronizes before reading peaks
+        result["wall_s"] = self._clock() - t0
+        result["cpu_s"] = self._cpu() - cpu0
+        self._send(("stage_end", name, self._wall(), dict(result)))

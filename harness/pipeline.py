@@ -1,0 +1,176 @@
+"""The pipeline, stage by stage, as run inside a worker process.
+
+It only chains the stage functions; ``StageMeter`` measures each call from outside and
+sends events to the parent (harness.runner), which keeps the watchdog and the record.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+import warnings
+from pathlib import Path
+
+from . import calibration
+from .config import RunConfig
+from .errors import StageFailure
+from .measure import StageMeter
+
+
+def _apply_faults(config: RunConfig, name: str, measured: dict, t0: float) -> None:
+    faults = config.faults
+    if faults.hang_stage == name:
+        threading.Event().wait()  # blocks forever: the parent's watchdog must end it
+    if faults.slowdown_stage == name and faults.slowdown_fraction > 0:
+        time.sleep(faults.slowdown_fraction * (time.perf_counter() - t0))
+
+
+class _Stages:
+    """Binds the meter and the fault knobs; ``run(name, fn, *args)`` measures one call."""
+
+    def __init__(self, config: RunConfig, meter: StageMeter):
+        self.config, self.meter = config, meter
+
+    def run(self, name: str, fn, *args, **labels):
+        with self.meter.stage(name, **labels) as measured:
+            t0 = time.perf_counter()
+            out = fn(*args)
+            _apply_faults(self.config, name, measured, t0)
+        self.last = measured
+        return out
+
+
+def etl_fingerprint(sessions_path: Path) -> str:
+    """Hash of the ETL output's content (columns and values, not file metadata)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    h = hashlib.sha256()
+    for path in sorted(Path(sessions_path).glob("*.parquet")):
+        table = pq.read_table(path).replace_schema_metadata(None)
+        sink = pa.BufferOutputStream()
+        with pa.ipc.new_stream(sink, table.schema) as writer:
+            writer.write_table(table)
+        h.update(sink.getvalue().to_pybytes())
+    return h.hexdigest()[:16]
+
+
+def metrics_fingerprint(days: list[dict]) -> str:
+    blob = json.dumps([[d["eval_day"], d["metrics"], d["train_loss"]] for d in days], sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def _ballast(mb: int):
+    if not mb:
+        return None
+    import numpy as np
+
+    return np.ones(mb * 1024 * 1024, dtype=np.uint8)  # touched, so it counts in RSS
+
+
+def execute(config: RunConfig, workdir: Path, send) -> dict:
+    """Run every stage; return the worker's part of the record. Raises StageFailure."""
+    from .stages import checkpoint, etl, model, schema, splits, synthetic, train
+
+    cuda = None
+    if config.device == "cuda" and config.instrument:
+        from . import gpu
+
+        cuda = gpu.StageCudaCounters()
+    meter = StageMeter(send, cuda)
+    s = _Stages(config, meter)
+    result: dict = {"calibration_s": calibration.speed_s() if config.instrument else None}
+    s.run("imports", _import_stack)
+    from .determinism import seed_everything
+
+    result["determinism_notes"] = seed_everything(config.seed, config.device)
+    raw = s.run("synthetic", synthetic.generate, config.data, config.seed, workdir / "raw")
+    out = s.run("etl", etl.run, config.etl, raw.path, raw.rows, workdir, config.device != "cuda")
+    parts = s.run("splits", splits.run, config.split, out.output_path, workdir / "splits")
+    result["counts"] = {"synthetic_rows": raw.rows, "etl_rows": raw.rows, "sessions": out.output_rows}
+    result["fingerprints"] = {"etl_output": etl_fingerprint(out.output_path)}
+    if config.train.check_split_sizes:
+        try:
+            train.check_split_sizes(config.train, parts.counts)
+        except StageFailure as exc:
+            exc.stage = "splits"
+            raise
+    t4r_schema = s.run("schema", schema.run, out.workflow_path)
+    build = lambda: model.build(config.model, t4r_schema, config.etl.max_sequence_length,  # noqa: E731
+                                config.faults.d_model or None)
+    net = s.run("model", build)
+    trainer = train.make_trainer(config.train, net, t4r_schema, workdir / "trainer", config.seed,
+                                 config.device, config.faults.lr_scale, [_ProgressCallback(send)])
+    days, last_eval = _daily(s, config, trainer, parts, send)
+    result["days"] = days
+    result["counts"]["train_samples"] = sum(d["_train_samples"] for d in days)
+    result["counts"]["eval_samples"] = sum(d["eval_sessions"] for d in days)
+    for d in days:
+        d.pop("_train_samples")
+    result["checkpoint"] = s.run("checkpoint", _checkpoint_roundtrip, config, trainer, t4r_schema, parts,
+                                 last_eval, workdir, build)
+    result["fingerprints"]["model_weights"] = checkpoint.weights_hash(trainer.model)
+    result["fingerprints"]["metrics"] = metrics_fingerprint(days)
+    return result
+
+
+def _import_stack():
+    warnings.filterwarnings("ignore", message=r".*dtype mappings did not load.*")
+    import nvtabular  # noqa: F401
+    import transformers4rec.torch  # noqa: F401
+
+
+def _daily(s: _Stages, config: RunConfig, trainer, parts, send):
+    from .stages import train
+
+    cfg = config.train
+    ballast = _ballast(config.faults.ballast_mb)
+    days, ev = [], None
+    for day in range(cfg.first_day, cfg.last_day + 1):
+        n_train, n_valid = parts.counts[day]["train"], parts.counts[day + 1]["valid"]
+        send(("progress_reset", day, train.batches_of(n_train, cfg.train_batch_size, True) * cfg.epochs))
+        tr = s.run("train", train.train_day, trainer, cfg, day, parts.path(day, "train"), n_train, day=day)
+        train_wall = s.last["wall_s"]
+        ev = s.run("evaluate", train.evaluate_day, trainer, cfg, day + 1, parts.path(day + 1, "valid"), n_valid,
+                   day=day + 1)
+        days.append({"train_day": day, "eval_day": day + 1, "train_loss": tr.loss, "eval_loss": ev.loss,
+                     "train_sessions": n_train, "eval_sessions": ev.sessions, "train_wall_s": train_wall,
+                     "eval_wall_s": s.last["wall_s"], "metrics": ev.metrics, "_train_samples": tr.samples})
+        from .workarounds import wipe_memory
+
+        wipe_memory()
+    del ballast
+    return days, ev
+
+
+def _checkpoint_roundtrip(config, trainer, t4r_schema, parts, last_eval, workdir, build):
+    """Save, reload into a freshly built model, re-evaluate the last day; metrics must match."""
+    from .stages import checkpoint, train
+
+    path = checkpoint.save(trainer)
+    fresh = checkpoint.load_weights(build(), path)
+    again = train.make_trainer(config.train, fresh, t4r_schema, workdir / "reloaded", config.seed, config.device)
+    day = last_eval.day
+    ev = train.evaluate_day(again, config.train, day, parts.path(day, "valid"), parts.counts[day]["valid"])
+    diff = max((abs(ev.metrics[k] - last_eval.metrics[k]) for k in last_eval.metrics), default=0.0)
+    if diff > 1e-6:
+        raise StageFailure("exception", f"reloaded model's metrics differ from before saving by {diff:.3g}")
+    return {"eval_day": day, "metrics_before": last_eval.metrics, "metrics_after": ev.metrics,
+            "max_abs_diff": diff, "equal": diff <= 1e-6}
+
+
+class _ProgressCallback:
+    """A transformers TrainerCallback (duck-typed) that reports training steps to the parent."""
+
+    def __init__(self, send):
+        self._send = send
+
+    def __getattr__(self, name):  # every other callback event is a no-op
+        if name.startswith("on_"):
+            return lambda *a, **k: None
+        raise AttributeError(name)
+
+    def on_step_end(self, args, state, control, **kwargs):
+        self._send(("progress", 1))

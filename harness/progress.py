@@ -1,0 +1,45 @@
+"""Progress output for `t4rec-bench run`: the current stage, and a bar while training."""
+
+from __future__ import annotations
+
+import sys
+
+
+class Progress:
+    def __init__(self, enabled: bool = True, stream=None):
+        self.enabled = enabled
+        self.stream = stream or sys.stderr
+        self._bar = None
+
+    def _print(self, text: str) -> None:
+        if self.enabled:
+            print(text, file=self.stream, flush=True)
+
+    def repetition(self, n: int, total: int) -> None:
+        if total > 1:
+            self._print(f"repetition {n}/{total}")
+
+    def stage(self, name: str, labels: dict) -> None:
+        label = f" (day {labels['day']})" if labels.get("day") else ""
+        self._print(f"  {name}{label} ...")
+
+    def stage_done(self, name: str, wall_s: float) -> None:
+        self._close_bar()
+        self._print(f"  {name} done in {wall_s:.2f} s")
+
+    def step(self, event) -> None:
+        if not self.enabled:
+            return
+        if event[0] == "progress_reset":
+            from tqdm import tqdm
+
+            self._close_bar()
+            self._bar = tqdm(total=event[2], desc=f"  train day {event[1]}", unit="step", file=self.stream,
+                             leave=False, disable=not self.stream.isatty())
+        elif self._bar is not None:
+            self._bar.update(event[1])
+
+    def _close_bar(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None

@@ -1,0 +1,44 @@
+"""Plain-text summary of one run record (what `t4rec-bench run` prints at the end)."""
+
+from __future__ import annotations
+
+from . import record
+
+STAGE_ORDER = ("imports", "synthetic", "etl", "splits", "schema", "model", "train", "evaluate", "checkpoint", "total")
+
+
+def fmt(value: float, unit: str) -> str:
+    if unit == "bytes":
+        return f"{value / 2**20:,.0f} MiB"
+    if unit in ("rows/s", "samples/s"):
+        return f"{value:,.0f} {unit}"
+    if unit == "s":
+        return f"{value:.2f} s"
+    return f"{value:.4f}" if isinstance(value, float) and not float(value).is_integer() else f"{value:g}"
+
+
+def summary_table(rec: dict) -> str:
+    ms = record.by_name(rec)
+    lines = [f"run {rec['run_id']}  profile={rec['profile']}  status={rec['status']}  repeat={rec['repeat']}"]
+    if rec.get("failure"):
+        f = rec["failure"]
+        lines.append(f"FAILED in stage {f['stage']} ({f['kind']}): {f['message']}")
+    lines.append(f"{'stage':<11}{'wall':>11}{'cpu':>11}{'peak RSS':>12}  throughput")
+    for stage in STAGE_ORDER:
+        if f"{stage}.wall_s" not in ms:
+            continue
+        rate = next((m for n, m in ms.items() if n.startswith(f"{stage}.") and m["kind"] == "throughput"), None)
+        rss = ms.get(f"{stage}.peak_rss_bytes")
+        lines.append(f"{stage:<11}{fmt(ms[f'{stage}.wall_s']['value'], 's'):>11}"
+                     f"{fmt(ms[f'{stage}.cpu_s']['value'], 's'):>11}"
+                     f"{fmt(rss['value'], 'bytes') if rss else '-':>12}  "
+                     f"{fmt(rate['value'], rate['unit']) if rate else ''}")
+    if rec["days"]:
+        lines.append(f"{'eval day':<9}{'sessions':>9}{'loss':>8}" + "".join(f"{k:>14}" for k in rec["days"][0]["metrics"]))
+        for d in rec["days"]:
+            lines.append(f"{d['eval_day']:<9}{d['eval_sessions']:>9}{d['train_loss']:>8.3f}"
+                         + "".join(f"{v:>14.4f}" for v in d["metrics"].values()))
+    fp = rec.get("fingerprints", {})
+    if fp:
+        lines.append("fingerprints: " + "  ".join(f"{k}={v}" for k, v in fp.items()))
+    return "\n".join(lines)
