@@ -6,12 +6,15 @@ Exit codes mean one thing each (README, "Exit codes"):
   1  regressed (a measurement got worse beyond its policy)
   2  harness error or bad input (bad CLI value, corrupt file, failed run)
   3  no comparable baseline (missing, or environment/workload differs)
+  4  the pipeline run failed (a stage crashed, hung, ran out of memory or went NaN);
+     its run record, with status "failed", is still written
 """
 
 EXIT_OK = 0
 EXIT_REGRESSED = 1
 EXIT_ERROR = 2
 EXIT_NO_BASELINE = 3
+EXIT_RUN_FAILED = 4
 
 
 class HarnessError(Exception):

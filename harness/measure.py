@@ -43,8 +43,15 @@ class RssSampler:
         self._clock = clock
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="rss-sampler", daemon=True)
-        self.t: list[float] = []
-        self.rss: list[int] = []
+        self.samples: list[tuple[float, int]] = []  # (time, bytes): one append per sample, thread-safe
+
+    @property
+    def t(self) -> list[float]:
+        return [t for t, _ in list(self.samples)]
+
+    @property
+    def rss(self) -> list[int]:
+        return [r for _, r in list(self.samples)]
 
     def start(self) -> "RssSampler":
         self._thread.start()
@@ -55,8 +62,8 @@ class RssSampler:
         self._thread.join(timeout=2)
 
     def sample(self) -> None:
-        self.t.append(self._clock())
-        self.rss.append(tree_rss(self._proc))
+        t = self._clock()
+        self.samples.append((t, tree_rss(self._proc)))
 
     def _loop(self) -> None:
         while not self._stop.is_set():
@@ -65,13 +72,13 @@ class RssSampler:
 
     def peak_between(self, t0: float, t1: float) -> int:
         """Largest sample in [t0, t1]; the nearest sample when the window holds none."""
-        window = [r for t, r in zip(list(self.t), list(self.rss)) if t0 <= t <= t1]
+        samples = list(self.samples)
+        window = [r for t, r in samples if t0 <= t <= t1]
         if window:
             return max(window)
-        if not self.t:
+        if not samples:
             return 0
-        nearest = min(range(len(self.t)), key=lambda i: abs(self.t[i] - t1))
-        return self.rss[nearest]
+        return min(samples, key=lambda s: abs(s[0] - t1))[1]
 
 
 def downsample(ts: list, values: list, max_points: int = 1500) -> tuple[list, list]:

@@ -192,7 +192,7 @@ def _measurements(config: RunConfig, watch: _Watch, sampler) -> list[dict]:
     if watch.totals:
         out.append(record.measurement("total.wall_s", sum(t["wall_s"] for t in watch.totals.values())))
         out.append(record.measurement("total.cpu_s", sum(t["cpu_s"] for t in watch.totals.values())))
-    if sampler and sampler.rss:
+    if sampler and sampler.samples:
         out.append(record.measurement("total.peak_rss_bytes", max(sampler.rss)))
     days = res.get("days") or []
     if days:
@@ -207,7 +207,7 @@ def _one_record(config: RunConfig, watch: _Watch, sampler, t0: float, started: s
                 command: str) -> dict:
     res = watch.result or {}
     timeline = {}
-    if sampler and sampler.t:
+    if sampler and sampler.samples:
         ts, rss = downsample([t - t0 for t in sampler.t], sampler.rss)
         timeline = {"t_s": [round(t, 3) for t in ts], "rss_bytes": rss}
     rec = {

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..errors import EXIT_RUN_FAILED
 from . import _common
-
-EXIT_RUN_FAILED = 4
 
 
 def add_parser(subparsers) -> None:

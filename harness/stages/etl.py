@@ -19,11 +19,12 @@ class EtlResult:
     partitions: int
 
 
-def build_workflow(cfg: EtlConfig):
+def build_workflow(cfg: EtlConfig, categories_dir: Path):
+    """The workflow; Categorify writes its category tables under ``categories_dir`` (not the cwd)."""
     import nvtabular as nvt
 
     # start_index=1 is gone (stack-facts): index 0 is padding, 1 nulls, 2 OOV, values from 3.
-    categ_feats = ["session_id", "item_id", "category"] >> nvt.ops.Categorify()
+    categ_feats = ["session_id", "item_id", "category"] >> nvt.ops.Categorify(out_path=str(categories_dir))
     groupby_feats = categ_feats + ["day", "timestamp/age_days", "timestamp/weekday/sin"]
     groupby_features = groupby_feats >> nvt.ops.Groupby(
         groupby_cols=["session_id"],
@@ -58,7 +59,7 @@ def run(cfg: EtlConfig, input_path: Path, input_rows: int, out_dir: Path, cpu: b
     dataset = nvt.Dataset(files, engine="parquet", cpu=cpu)
     if dataset.npartitions > 1:
         dataset = dataset.shuffle_by_keys(["session_id"])
-    workflow = build_workflow(cfg)
+    workflow = build_workflow(cfg, out_dir)
     if client is not None:
         workflow = nvt.Workflow(workflow.output_node, client=client)
     workflow.fit(dataset)

@@ -1,0 +1,48 @@
+# Two commands on a fresh machine: `make check` (the main job) and `make test`.
+# Every target is idempotent: setup re-installs only when the pins change.
+
+PYTHON ?= python3.11
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+BENCH  := $(VENV)/bin/t4rec-bench
+STAMP  := $(VENV)/.installed
+PIP_INSTALL := $(PY) -m pip install -q -c constraints.txt -c constraints-cpu-torch.txt
+PROFILE ?= ci
+
+.PHONY: setup browser check test test-fast run-smoke clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt constraints-cpu-torch.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q "pip>=24,<26"   # pip 26 refuses transformers4rec (stack-facts.md)
+	$(PIP_INSTALL) -e ".[pipeline,cpu,report,bench,test]"
+	touch $@
+
+# Headless Chromium for the report's browser test (Debian package; needs root or sudo).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null; }
+	@chromium --version
+
+# The main job: run the ci profile, compare with the stored baseline, write the HTML report.
+# Exit code is the verdict's: 0 ok/improved, 1 regressed, 2 error, 3 no comparable baseline.
+check: setup
+	$(BENCH) check --profile $(PROFILE)
+
+# The whole test suite, including the regression gate and the browser test.
+# pytest's exit code 5 (no tests collected) is reported and not treated as success.
+test: setup browser
+	@mkdir -p reports
+	$(PY) -m pytest; rc=$$?; echo $$rc > reports/.pytest-exit-code; exit $$rc
+
+# Unit tests only (no pipeline runs, no browser): seconds.
+test-fast: setup
+	$(PY) -m pytest -m "not slow and not regression"
+
+run-smoke: setup
+	$(BENCH) run --profile smoke
+
+clean:
+	rm -rf $(VENV) reports/asv reports/history reports/*.html reports/*.json reports/*.md .pytest_cache

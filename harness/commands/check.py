@@ -1,0 +1,81 @@
+"""`t4rec-bench check --profile ci`: run the pipeline, compare with the baseline, exit with the verdict.
+
+Appends the run record to the history folder, writes the verdict as JSON (and markdown if
+asked), prints the verdict table, and builds reports/index.html through harness.report.
+Exit codes: 0 ok, improved or unstable; 1 regressed; 2 failed run or harness error;
+3 no comparable baseline.
+"""
+
+from __future__ import annotations
+
+from . import _common
+
+VERDICT_OUT = "reports/verdict.json"
+REPORT_OUT = "reports/index.html"
+
+
+def add_parser(subparsers):
+    from .compare import add_baseline_options
+
+    p = subparsers.add_parser(
+        "check", help="run a profile, compare it with its baseline, exit with the verdict's code",
+        description="Run PROFILE, append the record to the history, compare it with the baseline for this "
+                    "machine class and exit 0 (ok), 1 (regressed), 2 (failed run) or 3 (no baseline).")
+    _common.add_workload_options(p, default_profile="ci")
+    p.add_argument("--repeat", type=_common.positive_int, default=1, metavar="N",
+                   help="repetitions of the new run (default 1: judged against the baseline's noise band)")
+    add_baseline_options(p)
+    p.add_argument("--verdict-out", default=VERDICT_OUT, metavar="PATH",
+                   help="verdict JSON for machines (default: %(default)s)")
+    p.add_argument("--markdown-out", metavar="PATH", help="also write the markdown verdict (CI job summary)")
+    p.add_argument("--history", default=_common.DEFAULT_HISTORY, metavar="DIR",
+                   help="history folder; the record is added, never overwritten (default: %(default)s)")
+    p.add_argument("--no-report", action="store_true", help=f"do not build {REPORT_OUT}")
+    p.add_argument("--quiet", action="store_true", help="no progress output")
+    p.set_defaults(func=main)
+    return p
+
+
+def run_config(config, repeat: int, quiet: bool) -> dict:
+    """Run ``config`` through harness.runner; the merged record (status ok or failed)."""
+    from harness import runner
+    from harness.progress import Progress
+
+    return runner.run(config, repeat=repeat, progress=Progress(enabled=not quiet))
+
+
+def main(args) -> int:
+    from harness import atomic, formatters, record
+
+    from .compare import baseline_path, judge_with_baseline
+
+    rec = run_config(_common.config_from_args(args), args.repeat, args.quiet)
+    saved = record.append_history(rec, args.history)
+    verdict, doc = judge_with_baseline(rec, baseline_path(args, rec), args.policies)
+    atomic.write_text(args.verdict_out, formatters.to_json(verdict))
+    if args.markdown_out:
+        atomic.write_text(args.markdown_out, formatters.markdown(verdict))
+    print(formatters.table(verdict), end="")
+    print(f"run record: {saved}\nverdict: {args.verdict_out}")
+    if not args.no_report:
+        _report(rec, verdict, doc, args.history)
+    return verdict.exit_code
+
+
+def _report(rec: dict, verdict, doc: dict | None, history_dir) -> None:
+    """Build reports/index.html through harness.report if it is there; never changes the exit code."""
+    import sys
+
+    try:
+        from harness.history import load_records
+        from harness.report import build_report
+    except ImportError as exc:
+        print(f"note: HTML report not built ({exc})", file=sys.stderr)
+        return
+    try:
+        history = [r for r in load_records(history_dir).records if r["profile"] == rec["profile"]]
+        out = build_report([rec], REPORT_OUT, verdict=verdict, baseline=doc, history=history)
+    except Exception as exc:  # noqa: BLE001 - the gate's verdict stands even if the report fails
+        print(f"warning: HTML report not built: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return
+    print(f"report: {out}")

@@ -1,0 +1,87 @@
+"""`t4rec-bench compare RUN.json`: judge a run record against its baseline.
+
+Exit codes: 0 ok, improved or unstable; 1 regressed; 2 harness error or failed run;
+3 no comparable baseline (none recorded, or the workload differs).
+"""
+
+from __future__ import annotations
+
+FORMATS = ("table", "markdown", "json")
+
+
+def add_parser(subparsers):
+    p = subparsers.add_parser(
+        "compare", help="compare a run record with its baseline and give a verdict",
+        description="Compare RUN.json with the baseline for its profile and machine class "
+                    "(baselines/<machine>/<profile>.json unless --baseline is given).")
+    p.add_argument("run", metavar="RUN.json", help="a run record written by `t4rec-bench run`")
+    add_baseline_options(p)
+    p.add_argument("--format", choices=FORMATS, default="table", help="output format (default: table)")
+    p.add_argument("--output", metavar="FILE", help="write the output here (atomically) instead of stdout; "
+                                                    "the table still goes to stdout")
+    p.set_defaults(func=main)
+    return p
+
+
+def add_baseline_options(p) -> None:
+    """--baseline, --machine and --policies, shared with `check`."""
+    p.add_argument("--baseline", metavar="PATH", help="baseline file (default: baselines/<machine>/<profile>.json)")
+    p.add_argument("--machine", metavar="NAME", help="machine class of the baseline (default: the run's)")
+    p.add_argument("--policies", metavar="PATH", help="policy file (default: harness/policies.toml)")
+
+
+def baseline_path(args, run: dict):
+    from pathlib import Path
+
+    from harness import baseline
+
+    if args.baseline:
+        return Path(args.baseline)
+    machine = args.machine or run["environment"].get("machine_class")
+    return baseline.default_path(run["profile"], machine)
+
+
+def judge(run: dict, path, policies_path: str | None = None):
+    """The verdict of ``run`` against the baseline file at ``path`` ("missing" if there is none).
+
+    A baseline that exists but cannot be read raises HarnessError (exit 2); nothing is written.
+    """
+    return judge_with_baseline(run, path, policies_path)[0]
+
+
+def judge_with_baseline(run: dict, path, policies_path: str | None = None):
+    """(verdict, baseline document or None): ``judge`` that also hands back what it read."""
+    from pathlib import Path
+
+    from harness import baseline, policy
+    from harness.compare import compare, no_baseline
+
+    path = Path(path)
+    policies = policy.load(policies_path)
+    if not path.exists():
+        why = (f"no baseline at {path}; record one with `t4rec-bench baseline record --profile {run['profile']} "
+               f"--repeat {baseline.MIN_RUNS}`")
+        return no_baseline(run, str(path), why), None
+    doc = baseline.load(path)
+    return compare(run, doc, policies, baseline_path=str(path)), doc
+
+
+def render(verdict, fmt: str) -> str:
+    from harness import formatters
+
+    return {"table": formatters.table, "markdown": formatters.markdown, "json": formatters.to_json}[fmt](verdict)
+
+
+def main(args) -> int:
+    from harness import atomic, formatters, record
+
+    run = record.load(args.run)
+    verdict = judge(run, baseline_path(args, run), args.policies)
+    text = render(verdict, args.format)
+    if args.output:
+        atomic.write_text(args.output, text)
+        print(formatters.table(verdict), end="")
+        print(f"wrote {args.format} verdict to {args.output}")
+    else:
+        print(text, end="")
+    return verdict.exit_code

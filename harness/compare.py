@@ -1,0 +1,429 @@
+"""Verdicts: a run record against a baseline, one verdict per measurement and one overall.
+
+``compare(run, baseline)`` reads only the two records (and the policy file); it never
+measures. Each measurement is judged by the first matching policy in ``policies.toml``:
+
+- time, throughput, memory ("significance"): regressed/improved only if the change is
+  significant at the policy's confidence AND beyond max(threshold_pct, min_change). One new
+  run is tested against the baseline's noise band (t prediction interval of its raw
+  samples); several new runs with Mann-Whitney U and a bootstrap CI on the ratio of medians.
+  Times are speed-normalised (calibration.speed_s) where the policy says so.
+- metrics and loss ("exact-or-seed-spread"): exact within 1e-6 when the environment
+  fingerprint matches and the runs are deterministic; else a tolerance from the baseline's
+  multi-seed spread.
+- counts ("exact"): any change is a regression.
+
+A workload-hash mismatch makes every measurement ``incomparable`` (exit 3). An environment
+difference (say a torch upgrade) does not: times are still compared, so the upgrade's
+regression shows, metrics fall back to tolerances, and the difference is listed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from statistics import mean, median
+
+from . import env as envmod
+from . import stats
+from .errors import EXIT_NO_BASELINE, EXIT_OK, EXIT_REGRESSED, EXIT_RUN_FAILED, HarnessError
+
+FORMAT_VERSION = 1
+KIND = "t4rec-bench/verdict"
+VERDICTS = ("ok", "improved", "regressed", "unstable", "incomparable", "missing", "failed")
+SEVERITY = ("failed", "regressed", "incomparable", "missing", "unstable", "improved", "ok")  # worst first
+EXIT_CODES = {"failed": EXIT_RUN_FAILED, "regressed": EXIT_REGRESSED, "incomparable": EXIT_NO_BASELINE,
+              "missing": EXIT_NO_BASELINE, "unstable": EXIT_OK, "improved": EXIT_OK, "ok": EXIT_OK}
+# environment fields whose differences are shown (git commit and the fingerprint itself are not)
+ENV_KEYS = ("python", "os", "cpu_model", "cpu_count", "ram_bytes", "packages", "cuda", "machine_class")
+MACHINE_KEYS = ("cpu_model", "cpu_count", "ram_bytes", "machine_class")
+_WORDS = {"time": ("slower", "faster"), "throughput": ("higher throughput", "lower throughput"),
+          "memory": ("more memory", "less memory"),
+          "metric": ("higher", "lower"), "loss": ("higher", "lower"), "count": ("higher", "lower")}
+
+
+@dataclass(frozen=True)
+class MeasurementVerdict:
+    name: str
+    unit: str
+    kind: str
+    higher_is_better: bool
+    baseline: float | None  # baseline median (speed-normalised to this run's machine if the policy says so)
+    current: float | None  # current median
+    change_pct: float | None  # 100 * (current - baseline) / baseline
+    ci_low_pct: float | None  # confidence interval of the change, percent
+    ci_high_pct: float | None
+    p_value: float | None
+    confidence: float | None  # the level of the CI and of the test
+    threshold_pct: float | None  # practical threshold applied
+    min_detectable_pct: float | None  # smallest change this data would flag
+    verdict: str  # one of VERDICTS
+    reason: str  # one human sentence
+
+
+@dataclass(frozen=True)
+class Verdict:
+    overall: str  # worst of the per-measurement verdicts (SEVERITY order); "failed" if the run failed
+    exit_code: int  # 0 ok/improved/unstable, 1 regressed, 2 failed run, 3 no comparable baseline
+    run_id: str
+    profile: str
+    baseline_path: str | None
+    baseline_provenance: dict  # date, commit, env fingerprint, command, runs
+    environment_diff: list  # [(key, baseline_value, current_value)]
+    workload_match: bool
+    measurements: tuple[MeasurementVerdict, ...]  # regressions first
+    notes: tuple[str, ...] = ()  # run-level remarks: workload diff, injected faults, failure
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["environment_diff"] = [list(t) for t in self.environment_diff]
+        return {"format_version": FORMAT_VERSION, "kind": KIND, **d}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Verdict:
+        """Rebuild a verdict written by ``to_dict`` (a verdict JSON file); other versions are refused."""
+        if not isinstance(d, dict) or d.get("kind") != KIND:
+            raise HarnessError(f"not a t4rec-bench verdict (kind is not {KIND!r})")
+        if d.get("format_version") != FORMAT_VERSION:
+            raise HarnessError(f"verdict format_version {d.get('format_version')!r} is not {FORMAT_VERSION}; "
+                               f"re-run the comparison with this harness")
+        body = {k: v for k, v in d.items() if k not in ("format_version", "kind")}
+        body["measurements"] = tuple(MeasurementVerdict(**m) for m in body["measurements"])
+        body["environment_diff"] = [tuple(t) for t in body["environment_diff"]]
+        body["notes"] = tuple(body.get("notes", ()))
+        return cls(**body)
+
+
+@dataclass(frozen=True)
+class _Context:
+    env_match: bool  # environment fingerprints equal
+    same_machine: bool  # cpu model, cores, RAM and machine class equal
+    base_speed: tuple[float, ...]  # calibration.speed_s per repetition
+    cur_speed: tuple[float, ...]
+    seed_spread: dict = field(default_factory=dict)  # measurement name -> values over seeds
+
+
+def worst(verdicts) -> str:
+    """The most severe verdict in ``verdicts`` ("ok" for none)."""
+    return min(verdicts, key=SEVERITY.index, default="ok")
+
+
+def compare(run: dict, baseline: dict, policies=None, baseline_path: str | None = None) -> Verdict:
+    """Judge ``run`` (a run record) against ``baseline`` (a baseline document, see harness.baseline)."""
+    from . import policy as policymod
+
+    policies = policies or policymod.load()
+    base_rec = baseline["record"]
+    env_diff = _env_diff(base_rec["environment"], run["environment"])
+    workload_match = base_rec["workload_hash"] == run["workload_hash"]
+    extra = []
+    if workload_match:
+        ctx = _context(run, base_rec, baseline)
+        items, extra = _compare_all(run, base_rec, ctx, policies)
+    else:
+        items = _all_incomparable(run, base_rec)
+    return _verdict(run, baseline, baseline_path, env_diff, workload_match, items, extra)
+
+
+def no_baseline(run: dict, baseline_path: str | None, why: str) -> Verdict:
+    """The verdict when there is nothing to compare with: every measurement ``missing``."""
+    items = [_blank(m, "missing", why) for m in run["measurements"]]
+    return _verdict(run, None, baseline_path, [], False, items)
+
+
+def _verdict(run, baseline, baseline_path, env_diff, workload_match, items, extra=()) -> Verdict:
+    items = sorted(items, key=lambda v: SEVERITY.index(v.verdict))
+    overall = "failed" if run["status"] != "ok" else worst(v.verdict for v in items)
+    provenance = {k: v for k, v in ((baseline or {}).get("provenance") or {}).items() if k != "environment"}
+    return Verdict(overall=overall, exit_code=EXIT_CODES[overall], run_id=run["run_id"], profile=run["profile"],
+                   baseline_path=None if baseline_path is None else str(baseline_path),
+                   baseline_provenance=provenance, environment_diff=env_diff, workload_match=workload_match,
+                   measurements=tuple(items), notes=(*_notes(run, baseline, workload_match), *extra))
+
+
+def _env_diff(base_env: dict, cur_env: dict) -> list:
+    pick = lambda e: {k: e.get(k) for k in ENV_KEYS}  # noqa: E731
+    return envmod.diff(pick(base_env), pick(cur_env))
+
+
+def _context(run: dict, base_rec: dict, baseline: dict) -> _Context:
+    b_env, c_env = base_rec["environment"], run["environment"]
+    spread = (baseline.get("seed_spread") or {}).get("samples", {})
+    return _Context(env_match=b_env.get("fingerprint") == c_env.get("fingerprint"),
+                    same_machine=all(b_env.get(k) == c_env.get(k) for k in MACHINE_KEYS),
+                    base_speed=tuple((base_rec.get("calibration") or {}).get("speed_s", [])),
+                    cur_speed=tuple((run.get("calibration") or {}).get("speed_s", [])),
+                    seed_spread=spread)
+
+
+def _notes(run: dict, baseline: dict | None, workload_match: bool) -> list[str]:
+    notes = []
+    if run["status"] != "ok" and run.get("failure"):
+        f = run["failure"]
+        notes.append(f"the run failed in stage {f['stage']!r} ({f['kind']}): {f['message']}")
+    if run.get("faults"):
+        notes.append(f"injected faults in this run: {_fmt_dict(run['faults'])}")
+    if baseline and not workload_match:
+        changed = _workload_diff(baseline["record"]["config"], run["config"])
+        notes.append("workload differs from the baseline's: " + (", ".join(changed) or "hash only")
+                     + "; record a baseline for this workload")
+    return notes
+
+
+def _workload_diff(base_cfg: dict, cur_cfg: dict) -> list[str]:
+    skip = ("profile", "instrument", "stage_timeout_s", "faults")
+    rows = envmod.diff({k: v for k, v in base_cfg.items() if k not in skip},
+                       {k: v for k, v in cur_cfg.items() if k not in skip})
+    return [f"{key} {a!r} -> {b!r}" for key, a, b in rows]
+
+
+def _fmt_dict(d: dict) -> str:
+    return ", ".join(f"{k}={v!r}" for k, v in d.items())
+
+
+def _blank(m: dict, verdict: str, reason: str, baseline: dict | None = None) -> MeasurementVerdict:
+    cur = m if baseline is None or m is not baseline else None
+    return MeasurementVerdict(
+        name=m["name"], unit=m["unit"], kind=m["kind"], higher_is_better=m["higher_is_better"],
+        baseline=baseline["value"] if baseline else None, current=cur["value"] if cur else None,
+        change_pct=None, ci_low_pct=None, ci_high_pct=None, p_value=None, confidence=None,
+        threshold_pct=None, min_detectable_pct=None, verdict=verdict, reason=reason)
+
+
+def _all_incomparable(run: dict, base_rec: dict) -> list[MeasurementVerdict]:
+    base, cur = _by_name(base_rec), _by_name(run)
+    why = (f"workload differs from the baseline's (hash {base_rec['workload_hash']} vs "
+           f"{run['workload_hash']}): record a baseline for this workload")
+    out = []
+    for name in _names(base, cur):
+        m = cur.get(name) or base[name]
+        out.append(_blank(m, "incomparable", why, base.get(name)))
+    return out
+
+
+def _by_name(rec: dict) -> dict:
+    return {m["name"]: m for m in rec["measurements"]}
+
+
+def _names(base: dict, cur: dict) -> list[str]:
+    return list(base) + [n for n in cur if n not in base]
+
+
+def _compare_all(run: dict, base_rec: dict, ctx: _Context, policies) -> tuple[list[MeasurementVerdict], list]:
+    base, cur = _by_name(base_rec), _by_name(run)
+    pairs = [(base.get(n), cur.get(n)) for n in _names(base, cur)]
+    chosen = [policies.for_measurement(c["name"], c["kind"]) if b and c else None for b, c in pairs]
+    family = family_size(chosen)
+    out = []
+    for (b, c), pol in zip(pairs, chosen):
+        if b is None:
+            out.append(_blank(c, "missing", "new measurement: the baseline has no value for it; "
+                                            "re-record the baseline to gate it"))
+        elif c is None:
+            out.append(_gone(run, b))
+        else:
+            out.append(_judge(b, c, ctx, adjusted(pol, family)))
+    if family <= 1:
+        return out, []
+    alpha = max(1 - p.confidence for p in chosen if p is not None and p.multiple_comparisons == "bonferroni")
+    return out, [f"significance levels are Bonferroni-adjusted over {family} measurements: noise alone "
+                 f"flags any of them in at most {alpha:.0%} of comparisons"]
+
+
+def family_size(chosen) -> int:
+    """How many measurements share the family alpha (statistical rules under bonferroni)."""
+    from .policy import STATISTICAL_RULES
+
+    return sum(1 for p in chosen if p is not None and p.rule in STATISTICAL_RULES
+               and p.multiple_comparisons == "bonferroni")
+
+
+def adjusted(pol, family: int):
+    """The policy with its confidence Bonferroni-adjusted for ``family`` tests (if it asks for that)."""
+    if pol.multiple_comparisons != "bonferroni" or family <= 1:
+        return pol
+    return dataclasses.replace(pol, confidence=1 - (1 - pol.confidence) / family)
+
+
+def _gone(run: dict, b: dict) -> MeasurementVerdict:
+    if run["status"] != "ok":
+        f = run.get("failure") or {}
+        return _blank(b, "failed", f"the run failed in stage {f.get('stage')!r} before measuring it", b)
+    return _blank(b, "missing", "the run did not produce this measurement (it disappeared)", b)
+
+
+def _judge(b: dict, c: dict, ctx: _Context, pol) -> MeasurementVerdict:
+    rule = {"significance": _significance, "exact-or-seed-spread": _metric, "exact": _exact,
+            "report-only": _report_only}[pol.rule]
+    return rule(b, c, ctx, pol)
+
+
+def _make(c: dict, **kw) -> MeasurementVerdict:
+    base = dict(name=c["name"], unit=c["unit"], kind=c["kind"], higher_is_better=c["higher_is_better"],
+                change_pct=None, ci_low_pct=None, ci_high_pct=None, p_value=None, confidence=None,
+                threshold_pct=None, min_detectable_pct=None)
+    return MeasurementVerdict(**{**base, **kw})
+
+
+def _direction(c: dict, change: float) -> tuple[str, str]:
+    """(verdict, word) for a real change: regressed/improved and "slower"/"higher"/..."""
+    up_word, down_word = _WORDS[c["kind"]]
+    better = (change > 0) == c["higher_is_better"]
+    return ("improved" if better else "regressed"), (up_word if change > 0 else down_word)
+
+
+# --- time, throughput, memory ---------------------------------------------------------
+
+@dataclass(frozen=True)
+class _Test:
+    p_value: float
+    ci_low_pct: float | None
+    ci_high_pct: float | None
+    n_current: int  # sample size the noise model assumed for the current side
+    method: str
+
+
+def _significance(b: dict, c: dict, ctx: _Context, pol) -> MeasurementVerdict:
+    base, cur, norm_note = _normalised(b, c, ctx, pol)
+    bm, cm = median(base), median(cur)
+    if bm == 0 or len(base) < 2:
+        return _degenerate(c, bm, cm, len(base), pol)
+    change = stats.change_pct(bm, cm)
+    test = _test(base, cur, pol.confidence)
+    threshold = max(pol.threshold_pct, 100.0 * pol.min_change / abs(bm))
+    mde = stats.min_detectable_pct(base, test.n_current, pol.confidence, pol.power)
+    verdict, reason = _decide(c, change, threshold, mde, test, pol)
+    return _make(c, baseline=bm, current=cm, change_pct=change, ci_low_pct=test.ci_low_pct,
+                 ci_high_pct=test.ci_high_pct, p_value=test.p_value, confidence=pol.confidence,
+                 threshold_pct=threshold, min_detectable_pct=max(mde, threshold) if mde is not None else None,
+                 verdict=verdict, reason=reason + norm_note)
+
+
+def _degenerate(c: dict, bm: float, cm: float, n: int, pol) -> MeasurementVerdict:
+    """A zero baseline median (no relative change exists) or a single baseline sample (no noise estimate)."""
+    if abs(cm - bm) <= pol.min_change:
+        return _make(c, baseline=bm, current=cm, verdict="ok",
+                     reason=f"changed by {cm - bm:.3g}, within the policy's absolute floor of {pol.min_change:g}")
+    why = ("the baseline median is zero, so there is no relative change to test" if bm == 0 else
+           f"the baseline has {n} sample, so its noise is unknown; record it with --repeat 5 or more")
+    return _make(c, baseline=bm, current=cm, change_pct=stats.change_pct(bm, cm), verdict="unstable", reason=why)
+
+
+def _test(base: list, cur: list, confidence: float) -> _Test:
+    """Mann-Whitney U when it can reach alpha with these sizes, else the noise band (needs 2+ baseline samples)."""
+    n_b, n_c = len(base), len(cur)
+    if n_c >= 2 and stats.min_mann_whitney_p(n_b, n_c) <= 1 - confidence:
+        ci = stats.bootstrap_ratio_ci(base, cur, confidence)
+        low, high = (100 * (ci[0] - 1), 100 * (ci[1] - 1)) if ci else (None, None)
+        return _Test(stats.mann_whitney_p(base, cur), low, high, n_c, f"Mann-Whitney U, {n_b} vs {n_c} runs")
+    band = stats.noise_band(base, confidence, n_c)
+    x, bm = mean(cur), abs(median(base))
+    shift = x - band.center
+    return _Test(stats.band_p_value(base, x, n_c), 100 * (shift - band.half_width) / bm,
+                 100 * (shift + band.half_width) / bm, n_c, f"noise band of {n_b} baseline runs")
+
+
+def _pct(x: float) -> str:
+    return f"{x:.1f}%" if abs(x) >= 0.1 or x == 0 else f"{x:.2g}%"
+
+
+def _decide(c: dict, change: float, threshold: float, mde: float | None, test: _Test, pol) -> tuple[str, str]:
+    significant = test.p_value < 1 - pol.confidence
+    beyond = abs(change) > threshold
+    verdict, word = _direction(c, change)
+    what, where = f"{_pct(abs(change))} {word}", f"p={test.p_value:.2g}, {test.method}"
+    if significant and beyond:
+        return verdict, f"{what}: beyond the {_pct(threshold)} threshold and significant ({where})"
+    detect = f"this data can detect {_pct(mde)} or more" if mde is not None else "the noise is unknown"
+    if beyond:
+        return "unstable", f"{what}, beyond the {_pct(threshold)} threshold but not significant ({where}); {detect}"
+    limit = max(pol.max_mde_pct, threshold) if pol.max_mde_pct is not None else None
+    if limit is not None and mde is not None and mde > limit:
+        return "unstable", (f"too noisy to decide: the smallest change this data could detect is {_pct(mde)} "
+                            f"(the policy wants {_pct(limit)}); add baseline runs or --repeat")
+    if significant:
+        return "ok", f"{what}, significant but within the {_pct(threshold)} threshold ({where})"
+    return "ok", f"within noise ({what}, {where})"
+
+
+def _normalised(b: dict, c: dict, ctx: _Context, pol) -> tuple[list, list, str]:
+    """Samples to compare, speed-normalised to this run's machine when the policy asks for it."""
+    base, cur = list(b["samples"]), list(c["samples"])
+    wanted = c["kind"] in ("time", "throughput") and (
+        pol.normalise == "always" or (pol.normalise == "cross-machine" and not ctx.same_machine))
+    if not wanted:
+        return base, cur, ""
+    if not ctx.base_speed or not ctx.cur_speed:
+        return base, cur, "; compared without speed normalisation (a record lacks calibration.speed_s)"
+    ref = median(ctx.cur_speed)
+    power = 1 if c["kind"] == "time" else -1  # time / speed, throughput * speed
+    scale = lambda xs, sp: [x * (ref / s) ** power for x, s in zip(xs, _align(sp, len(xs)))]  # noqa: E731
+    note = f"; speed-normalised (calibration: baseline {median(ctx.base_speed):.3g} s, this run {ref:.3g} s)"
+    return scale(base, ctx.base_speed), scale(cur, ctx.cur_speed), note
+
+
+def _align(speeds: tuple, n: int) -> list[float]:
+    """One speed per sample: the repetition's own if the counts agree, else the median."""
+    return list(speeds) if len(speeds) == n else [median(speeds)] * n
+
+
+# --- metrics, loss, counts ---------------------------------------------------------
+
+def _metric(b: dict, c: dict, ctx: _Context, pol) -> MeasurementVerdict:
+    bm, cm = b["value"], c["value"]
+    delta, tol = cm - bm, pol.exact_tolerance
+    deterministic = _span(b["samples"]) <= tol and _span(c["samples"]) <= tol
+    if ctx.env_match and deterministic:
+        tolerance, source, conf = tol, "exact: deterministic run, same environment", None
+    else:
+        why = "the environment differs" if not ctx.env_match else "the run is not deterministic"
+        tolerance, source = _metric_tolerance(b, ctx, pol)
+        source, conf = f"{why}; tolerance from {source}", pol.confidence
+    pct = (lambda x: 100.0 * x / abs(bm)) if bm else (lambda x: None)  # noqa: E731
+    common = dict(baseline=bm, current=cm, change_pct=stats.change_pct(bm, cm), confidence=conf,
+                  threshold_pct=pct(tolerance), min_detectable_pct=pct(tolerance),
+                  ci_low_pct=None if conf is None else pct(delta - tolerance),
+                  ci_high_pct=None if conf is None else pct(delta + tolerance))
+    if abs(delta) <= tolerance:
+        return _make(c, **common, verdict="ok", reason=f"within ±{tolerance:.3g} ({source})")
+    verdict, word = _direction(c, delta)
+    return _make(c, **common, verdict=verdict, reason=f"{abs(delta):.4g} {word}, beyond ±{tolerance:.3g} ({source})")
+
+
+def _metric_tolerance(b: dict, ctx: _Context, pol) -> tuple[float, str]:
+    candidates = []
+    spread = ctx.seed_spread.get(b["name"]) or []
+    if len(spread) >= 2:
+        candidates.append((stats.seed_tolerance(spread, pol.confidence), f"the {len(spread)}-seed spread"))
+    if len(b["samples"]) >= 2 and _span(b["samples"]) > pol.exact_tolerance:
+        candidates.append((stats.seed_tolerance(b["samples"], pol.confidence),
+                           f"the spread of {len(b['samples'])} baseline runs"))
+    if candidates:
+        tolerance, source = max(candidates)
+        return max(tolerance, pol.exact_tolerance), source
+    return (max(pol.fallback_tolerance_pct / 100 * abs(b["value"]), pol.exact_tolerance),
+            f"the policy's {pol.fallback_tolerance_pct:g}% fallback (no seed spread: "
+            f"record the baseline with --seeds 3)")
+
+
+def _span(samples) -> float:
+    return max(samples) - min(samples)
+
+
+def _exact(b: dict, c: dict, ctx: _Context, pol) -> MeasurementVerdict:
+    bm, cm = b["value"], c["value"]
+    common = dict(baseline=bm, current=cm, change_pct=stats.change_pct(bm, cm), threshold_pct=0.0)
+    if bm == cm and _span(b["samples"]) == 0 and _span(c["samples"]) == 0:
+        return _make(c, **common, verdict="ok", reason="unchanged")
+    what = f"changed from {bm:g} to {cm:g}" if bm != cm else "varies between repetitions"
+    return _make(c, **common, verdict="regressed",
+                 reason=f"{what}: a count follows from the workload alone, so the computation changed")
+
+
+def _report_only(b: dict, c: dict, ctx: _Context, pol) -> MeasurementVerdict:
+    """Shown with its change, never gated (and outside the Bonferroni family)."""
+    bm, cm = b["value"], c["value"]
+    change = stats.change_pct(bm, cm)
+    what = "" if change is None else f": {change:+.1f}%"
+    return _make(c, baseline=bm, current=cm, change_pct=change, verdict="ok",
+                 reason=f"not gated (policy {pol.name!r} is report-only){what}")

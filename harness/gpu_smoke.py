@@ -1,0 +1,378 @@
+"""GPU smoke benchmark: a small torch transformer on CUDA, measured with the harness's own GPU code.
+
+For a GPU machine that has torch but not the Merlin stack (issue #7). Four stages (synthetic,
+model, train, evaluate), each CUDA-synchronized, with torch memory peaks reset per stage, NVML
+per-process memory sampled on a thread, CUDA-event step timing with warm-up excluded, and GPU
+health at start and end. Writes one validated run record (profile "gpu-smoke") and prints a summary.
+
+    python -m harness.gpu_smoke --out gpu-smoke-record.json
+
+Exit codes: 0 record written; 2 no CUDA device, a missing module, or another harness error.
+Imports only light harness modules (atomic, env, errors, gpu, record); torch inside functions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import importlib.util
+import json
+import resource
+import sys
+import time
+import traceback
+import uuid
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+
+from . import env, gpu, record
+from .errors import EXIT_ERROR, EXIT_OK, HarnessError
+
+PROFILE = "gpu-smoke"
+NEEDED_MODULES = ("torch", "pynvml", "jsonschema", "psutil")
+TIMELINE_MAX_POINTS = 4000  # NVML samples kept in the record (peak-preserving downsampling)
+
+
+@dataclass(frozen=True)
+class SmokeConfig:
+    seed: int = 42
+    train_steps: int = 1000
+    warmup_steps: int = 20  # timed out of train.samples_per_s, counted in the record
+    eval_steps: int = 100
+    batch_size: int = 256
+    seq_len: int = 32
+    vocab: int = 2000
+    d_model: int = 64
+    heads: int = 4
+    layers: int = 2
+    learning_rate: float = 1e-3
+    sample_interval_s: float = gpu.DEFAULT_SAMPLE_INTERVAL_S  # not part of the workload hash
+
+    def workload(self) -> dict:
+        return {k: v for k, v in asdict(self).items() if k != "sample_interval_s"}
+
+
+@dataclass(frozen=True)
+class StageResult:
+    name: str
+    start_s: float  # offsets from the run's start, CUDA-synchronized
+    end_s: float
+    cpu_s: float
+    memory: dict  # StageCudaCounters.end(): torch (and rmm) peaks
+    nvml_peak_used_bytes: int | None
+
+
+@dataclass(frozen=True)
+class SmokeResult:
+    config: SmokeConfig
+    device: str
+    stages: tuple  # StageResult, in order
+    train: gpu.StepTiming
+    evaluate: gpu.StepTiming
+    final_train_loss: float  # mean of the last 10 training steps
+    eval_loss: float
+    weights_sha256: str
+    peak_rss_bytes: int
+    nvml: dict  # NvmlSampler.summary()
+    timeline: dict  # NvmlSampler.samples()
+    health: dict | None  # gpu.merge_health()
+    determinism: tuple  # configure_determinism() notes
+    nondeterministic_ops: tuple
+    started_at: str
+    finished_at: str
+
+
+class StageMeter:
+    """Wraps stages from outside: synchronize, reset torch peaks, wall and CPU clocks, NVML window."""
+
+    def __init__(self, cuda, sampler: gpu.NvmlSampler, origin_s: float, clock=time.perf_counter):
+        self.counters = gpu.StageCudaCounters(cuda) if cuda is not None else gpu.NullStageCounters()
+        self.cuda, self.sampler, self.origin_s, self.clock = cuda, sampler, origin_s, clock
+        self.results: list[StageResult] = []
+
+    def run(self, name: str, fn, *args):
+        self.counters.begin()  # synchronizes first
+        t0, c0 = self.clock(), time.process_time()
+        value = fn(*args)
+        if self.cuda is not None:
+            gpu.cuda_synchronize(self.cuda)
+        self.sampler.sample_once()  # a sample inside every stage, however short
+        t1, c1 = self.clock(), time.process_time()
+        memory = self.counters.end()
+        start, end = t0 - self.origin_s, t1 - self.origin_s
+        self.results.append(StageResult(name, start, end, c1 - c0, memory, self.sampler.peak_between(start, end)))
+        return value
+
+
+# ---------------------------------------------------------------- the workload (torch)
+
+def make_data(cfg: SmokeConfig, device: str, steps: int, seed: int):
+    """Token sequences in arithmetic progressions modulo vocab: learnable, so the loss falls."""
+    import torch
+
+    g = torch.Generator(device="cpu").manual_seed(seed)
+    start = torch.randint(0, cfg.vocab, (steps, cfg.batch_size, 1), generator=g)
+    stride = torch.randint(1, 4, (steps, cfg.batch_size, 1), generator=g)
+    positions = torch.arange(cfg.seq_len + 1).view(1, 1, -1)
+    return ((start + stride * positions) % cfg.vocab).to(device)
+
+
+def build_model(cfg: SmokeConfig, device: str):
+    import torch
+    from torch import nn
+
+    class TinyTransformer(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.embed = nn.Embedding(cfg.vocab, cfg.d_model)
+            self.position = nn.Embedding(cfg.seq_len, cfg.d_model)
+            layer = nn.TransformerEncoderLayer(cfg.d_model, cfg.heads, 4 * cfg.d_model, dropout=0.0,
+                                               batch_first=True)
+            self.encoder = nn.TransformerEncoder(layer, cfg.layers, enable_nested_tensor=False)
+            self.head = nn.Linear(cfg.d_model, cfg.vocab)
+            self.register_buffer("mask", nn.Transformer.generate_square_subsequent_mask(cfg.seq_len))
+
+        def forward(self, tokens):
+            h = self.embed(tokens) + self.position(torch.arange(tokens.shape[1], device=tokens.device))
+            return self.head(self.encoder(h, mask=self.mask, is_causal=True))
+
+    torch.manual_seed(cfg.seed)
+    return TinyTransformer().to(device)
+
+
+def _loss(model, batch):
+    from torch.nn import functional as F
+
+    logits = model(batch[:, :-1])
+    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), batch[:, 1:].reshape(-1))
+
+
+def train(cfg: SmokeConfig, model, data, timer: gpu.CudaEventTimer) -> float:
+    """Plain AdamW loop, no per-step host sync; returns the mean loss of the last 10 steps."""
+    import torch
+
+    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.learning_rate)
+    model.train()
+    tail = torch.zeros((), device=data.device)
+    for step in range(data.shape[0]):
+        timer.step_begin()
+        loss = _loss(model, data[step])
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        timer.step_end(cfg.batch_size)
+        if step >= data.shape[0] - 10:
+            tail += loss.detach()
+    return float(tail) / min(10, data.shape[0])
+
+
+def evaluate(cfg: SmokeConfig, model, data, timer: gpu.CudaEventTimer) -> float:
+    import torch
+
+    model.eval()
+    total = torch.zeros((), device=data.device)
+    with torch.no_grad():
+        for step in range(data.shape[0]):
+            timer.step_begin()
+            total += _loss(model, data[step])
+            timer.step_end(cfg.batch_size)
+    return float(total) / data.shape[0]
+
+
+def weights_sha256(model) -> str:
+    digest = hashlib.sha256()
+    for name, tensor in sorted(model.state_dict().items()):
+        digest.update(name.encode())
+        digest.update(tensor.detach().float().cpu().numpy().tobytes())
+    return digest.hexdigest()
+
+
+# ---------------------------------------------------------------- one run
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def run_smoke(cfg: SmokeConfig, device: str = "cuda", cuda=None, nvml=None, determinism=()) -> SmokeResult:
+    """Run the four stages on ``device``. ``cuda``/``nvml`` are torch.cuda/pynvml unless given
+    (tests give fakes and ``device="cpu"``). Call configure_determinism() before this and pass
+    its notes as ``determinism``."""
+    cuda = cuda if cuda is not None else gpu._default_cuda()
+    started_at, origin = _now(), time.perf_counter()
+    health_start = gpu.gpu_health(nvml)
+    sampler = gpu.NvmlSampler(interval_s=cfg.sample_interval_s, nvml=nvml, origin_s=origin).start()
+    meter = StageMeter(cuda, sampler, origin)
+    try:
+        train_data, eval_data = meter.run("synthetic", _make_both, cfg, device)
+        model = meter.run("model", build_model, cfg, device)
+        train_timer = gpu.CudaEventTimer(cfg.warmup_steps, cuda=cuda)
+        final_loss = meter.run("train", train, cfg, model, train_data, train_timer)
+        eval_timer = gpu.CudaEventTimer(min(cfg.warmup_steps, cfg.eval_steps // 5), cuda=cuda)
+        eval_loss = meter.run("evaluate", evaluate, cfg, model, eval_data, eval_timer)
+    finally:
+        sampler.stop()
+    nvml_summary = sampler.summary()
+    health = gpu.merge_health(health_start, gpu.gpu_health(nvml), nvml_summary["reasons_seen"])
+    return SmokeResult(cfg, device, tuple(meter.results), train_timer.result(), eval_timer.result(),
+                       final_loss, eval_loss, weights_sha256(model), _peak_rss_bytes(), nvml_summary,
+                       sampler.samples(), health, tuple(determinism), tuple(gpu.nondeterministic_ops()),
+                       started_at, _now())
+
+
+def _make_both(cfg: SmokeConfig, device: str):
+    return (make_data(cfg, device, cfg.train_steps, cfg.seed),
+            make_data(cfg, device, cfg.eval_steps, cfg.seed + 1))
+
+
+def _peak_rss_bytes() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux reports KiB
+
+
+# ---------------------------------------------------------------- the run record
+
+def measurements(result: SmokeResult) -> list[dict]:
+    """Measurements named as HELPERS.md: <stage>.wall_s, <stage>.torch_peak_*_bytes, ..."""
+    values: dict[str, float] = {}
+    for s in result.stages:
+        values[f"{s.name}.wall_s"] = s.end_s - s.start_s
+        values[f"{s.name}.cpu_s"] = s.cpu_s
+        values.update({f"{s.name}.{k}": v for k, v in s.memory.items()})
+        if s.nvml_peak_used_bytes is not None:
+            values[f"{s.name}.nvml_peak_used_bytes"] = s.nvml_peak_used_bytes
+    for stage, timing in (("train", result.train), ("evaluate", result.evaluate)):
+        if timing.samples_per_s is not None:
+            values[f"{stage}.samples_per_s"] = timing.samples_per_s
+    values["total.wall_s"] = result.stages[-1].end_s - result.stages[0].start_s
+    values["total.cpu_s"] = sum(s.cpu_s for s in result.stages)
+    values["total.peak_rss_bytes"] = result.peak_rss_bytes
+    peaks = [s.nvml_peak_used_bytes for s in result.stages if s.nvml_peak_used_bytes is not None]
+    if peaks:
+        values["total.nvml_peak_used_bytes"] = max(peaks)
+    values["quality.final_train_loss"] = result.final_train_loss
+    values["quality.eval_loss"] = result.eval_loss
+    return [record.measurement(name, value) for name, value in values.items()]
+
+
+def agreement(by_name: dict, train: gpu.StepTiming) -> dict:
+    """How the three views agree: CUDA-event time within the synchronized wall time, and NVML's
+    per-process peak at or above torch's reserved peak (NVML adds the CUDA context and cuBLAS)."""
+    value = {k: m["value"] for k, m in by_name.items()}
+    out = {"train_event_s": train.timed_s, "train_wall_s": value.get("train.wall_s"),
+           "train_event_within_wall": train.timed_s <= value.get("train.wall_s", 0.0)}
+    nvml, reserved = value.get("train.nvml_peak_used_bytes"), value.get("train.torch_peak_reserved_bytes")
+    if nvml is not None and reserved is not None:
+        out["nvml_minus_torch_reserved_bytes"] = nvml - reserved
+        out["nvml_at_least_torch_reserved"] = nvml >= reserved
+    return out
+
+
+def _hash(data: dict) -> str:
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def build_record(result: SmokeResult, environment: dict, command: str = "") -> dict:
+    """The run record of one smoke run (schema_version 1, status ok)."""
+    config = {**asdict(result.config), "device": result.device}
+    ms = measurements(result)
+    extra = {"nvml": result.nvml, "train_steps": result.train.to_dict(), "eval_steps": result.evaluate.to_dict(),
+             "determinism": list(result.determinism), "nondeterministic_ops": list(result.nondeterministic_ops),
+             "agreement": agreement({m["name"]: m for m in ms}, result.train)}
+    gpu_section = {**(result.health or {"name": None, "throttled": False}), **extra}
+    return {
+        "schema_version": record.SCHEMA_VERSION, "kind": record.KIND,
+        "run_id": f"{result.started_at[:19].replace(':', '')}-{PROFILE}-{uuid.uuid4().hex[:8]}",
+        "profile": PROFILE, "status": "ok", "started_at": result.started_at, "finished_at": result.finished_at,
+        "command": command, "config": config, "config_hash": _hash(config),
+        "workload_hash": _hash({**result.config.workload(), "device": result.device}),
+        "faults": {}, "instrumented": True, "repeat": 1,
+        "environment": environment, "gpu": gpu_section,
+        "stages": [{"name": s.name, "status": "ok", "start_s": s.start_s, "end_s": s.end_s} for s in result.stages],
+        "measurements": ms, "days": [], "fingerprints": {"model_weights": result.weights_sha256},
+        "timeline": dict(zip(("gpu_t_s", "gpu_used_bytes"), gpu.downsample_max(
+            result.timeline["t_s"], result.timeline["used_bytes"], TIMELINE_MAX_POINTS))),
+        "failure": None,
+    }
+
+
+def summary_lines(rec: dict) -> list[str]:
+    """A short human summary: per-stage time, torch peaks and NVML peak, throughput, health."""
+    m = record.by_name(rec)
+    mib = lambda name: f"{m[name]['value'] / 2**20:8.1f} MiB" if name in m else "       - MiB"  # noqa: E731
+    lines = [f"{'stage':<10} {'wall_s':>8} {'torch alloc':>13} {'torch resv':>13} {'nvml used':>13}"]
+    for s in rec["stages"]:
+        n = s["name"]
+        lines.append(f"{n:<10} {m[n + '.wall_s']['value']:8.3f} {mib(n + '.torch_peak_allocated_bytes'):>13} "
+                     f"{mib(n + '.torch_peak_reserved_bytes'):>13} {mib(n + '.nvml_peak_used_bytes'):>13}")
+    g = rec["gpu"] or {}
+    for name in ("train.samples_per_s", "evaluate.samples_per_s", "total.wall_s"):
+        if name in m:
+            lines.append(f"{name}: {m[name]['value']:.1f}")
+    lines.append(f"gpu: {g.get('name')} throttled={g.get('throttled')} reasons={g.get('throttle_reasons')} "
+                 f"nvml samples={g.get('nvml', {}).get('samples')} source={g.get('nvml', {}).get('source')} "
+                 f"errors={g.get('nvml', {}).get('errors')}")
+    lines.append(f"agreement: {json.dumps(g.get('agreement', {}))}")
+    return lines
+
+
+# ---------------------------------------------------------------- command line
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m harness.gpu_smoke", description=__doc__.split("\n\n")[0])
+    p.add_argument("--out", required=True, help="path of the run record to write (JSON)")
+    p.add_argument("--train-steps", type=int, default=SmokeConfig.train_steps)
+    p.add_argument("--eval-steps", type=int, default=SmokeConfig.eval_steps)
+    p.add_argument("--warmup-steps", type=int, default=SmokeConfig.warmup_steps)
+    p.add_argument("--batch-size", type=int, default=SmokeConfig.batch_size)
+    p.add_argument("--seed", type=int, default=SmokeConfig.seed)
+    p.add_argument("--sample-interval-s", type=float, default=SmokeConfig.sample_interval_s)
+    return p.parse_args(argv)
+
+
+def config_from_args(args: argparse.Namespace) -> SmokeConfig:
+    cfg = SmokeConfig(seed=args.seed, train_steps=args.train_steps, eval_steps=args.eval_steps,
+                      warmup_steps=args.warmup_steps, batch_size=args.batch_size,
+                      sample_interval_s=args.sample_interval_s)
+    if cfg.train_steps <= cfg.warmup_steps or cfg.eval_steps < 1 or cfg.batch_size < 1:
+        raise HarnessError(f"need train_steps > warmup_steps and eval_steps, batch_size >= 1; got {cfg}")
+    if not 0 < cfg.sample_interval_s <= gpu.MAX_SAMPLE_INTERVAL_S:
+        raise HarnessError(f"--sample-interval-s must be in (0, {gpu.MAX_SAMPLE_INTERVAL_S}], "
+                           f"got {cfg.sample_interval_s}")
+    return cfg
+
+
+def require_cuda() -> None:
+    missing = [m for m in NEEDED_MODULES if importlib.util.find_spec(m) is None]
+    if missing:
+        raise HarnessError(f"missing Python modules {', '.join(missing)}: install them (offline: "
+                           f"pip install --no-index --find-links <wheel folder> ...)")
+    import torch
+
+    if not torch.cuda.is_available():
+        raise HarnessError("no CUDA device visible to torch (torch.cuda.is_available() is False); "
+                           "gpu_smoke needs a GPU")
+
+
+def main(argv=None) -> int:
+    try:
+        args = parse_args(argv)
+        cfg = config_from_args(args)
+        require_cuda()
+        notes = gpu.configure_determinism("cuda", cfg.seed)  # before any CUDA work
+        result = run_smoke(cfg, "cuda", determinism=notes)
+        command = " ".join(["python -m harness.gpu_smoke", *(sys.argv[1:] if argv is None else argv)])
+        rec = build_record(result, env.collect(cuda=gpu.cuda_info()), command)
+        path = record.write(rec, args.out)
+    except HarnessError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except Exception as exc:  # noqa: BLE001 - the workload failed: keep the traceback, exit 2
+        traceback.print_exc()
+        print(f"error: gpu smoke run failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    print("\n".join(summary_lines(rec)))
+    print(f"record: {path}")
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,148 @@
+"""Comparison policies: load ``policies.toml`` and pick the policy for a measurement.
+
+The file is data with a comment on every choice; this module only reads and validates it.
+The first ``[[policy]]`` that matches a measurement (name glob and/or kind) wins; keys a
+policy leaves out come from ``[defaults]``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import fnmatch
+import tomllib
+from dataclasses import dataclass, fields
+from importlib import resources
+from pathlib import Path
+
+from .errors import HarnessError
+
+FORMAT_VERSION = 1
+RULES = ("significance", "exact-or-seed-spread", "exact", "report-only")
+NORMALISE = ("never", "cross-machine", "always")
+MULTIPLE = ("bonferroni", "none")
+STATISTICAL_RULES = ("significance", "exact-or-seed-spread")  # rules whose tests share the family alpha
+KINDS = ("time", "throughput", "memory", "metric", "loss", "count")
+
+
+@dataclass(frozen=True)
+class Policy:
+    name: str  # label shown in reasons ("stage time")
+    rule: str  # one of RULES
+    match: tuple[str, ...] = ()  # measurement-name globs; empty: any name
+    kind: str | None = None  # measurement kind; None: any kind
+    confidence: float = 0.99  # two-sided level; the family's level under bonferroni
+    multiple_comparisons: str = "bonferroni"  # one of MULTIPLE: split alpha over the measurements tested
+    power: float = 0.8  # for the minimum detectable effect
+    threshold_pct: float = 5.0  # practical threshold, percent of the baseline
+    min_change: float = 0.0  # absolute floor of the practical threshold, measurement's unit
+    max_mde_pct: float | None = None  # data that cannot detect this change is "unstable"
+    normalise: str = "cross-machine"  # speed normalisation: one of NORMALISE
+    exact_tolerance: float = 1e-6  # metrics/loss: "equal" within this absolute difference
+    fallback_tolerance_pct: float = 5.0  # metrics/loss without a seed spread
+
+    def matches(self, name: str, kind: str) -> bool:
+        by_name = not self.match or any(fnmatch.fnmatchcase(name, g) for g in self.match)
+        return by_name and (self.kind is None or self.kind == kind)
+
+
+@dataclass(frozen=True)
+class PolicySet:
+    policies: tuple[Policy, ...]
+    source: str  # where they were read from
+
+    def for_measurement(self, name: str, kind: str) -> Policy:
+        for p in self.policies:
+            if p.matches(name, kind):
+                return p
+        raise HarnessError(f"{self.source}: no policy matches measurement {name!r} (kind {kind!r}); "
+                           f"add a [[policy]] with kind = {kind!r}")
+
+
+_FIELDS = {f.name for f in fields(Policy)}
+
+
+def load(path: str | Path | None = None) -> PolicySet:
+    """Read and validate a policy file (default: the committed ``harness/policies.toml``)."""
+    if path is None:
+        source, text = "harness/policies.toml", resources.files("harness").joinpath("policies.toml").read_text()
+    else:
+        source = str(path)
+        try:
+            text = Path(path).read_text()
+        except OSError as exc:
+            raise HarnessError(f"{path}: cannot read policy file ({exc.strerror})") from None
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise HarnessError(f"{source}: not valid TOML ({exc})") from None
+    return parse(doc, source)
+
+
+def parse(doc: dict, source: str = "policies") -> PolicySet:
+    version = doc.get("format_version")
+    if version != FORMAT_VERSION:
+        raise HarnessError(f"{source}: format_version is {version!r}, this harness reads {FORMAT_VERSION}; "
+                           f"{'upgrade t4rec-bench' if isinstance(version, int) and version > 1 else 'fix the file'}")
+    defaults = doc.get("defaults", {})
+    _check_keys(defaults, source, "[defaults]")
+    entries = doc.get("policy", [])
+    if not entries:
+        raise HarnessError(f"{source}: no [[policy]] entries")
+    policies = tuple(_policy(entry, defaults, source, i) for i, entry in enumerate(entries))
+    _check_coverage(policies, source)
+    return PolicySet(policies, source)
+
+
+def _policy(entry: dict, defaults: dict, source: str, index: int) -> Policy:
+    where = f"[[policy]] #{index + 1} ({entry.get('name', 'unnamed')})"
+    _check_keys(entry, source, where)
+    values = {**defaults, **entry}
+    values.setdefault("name", f"policy {index + 1}")
+    if "rule" not in values:
+        raise HarnessError(f"{source}: {where} has no rule; choose one of {', '.join(RULES)}")
+    values["match"] = tuple([values["match"]] if isinstance(values.get("match"), str) else values.get("match", ()))
+    policy = Policy(**values)
+    try:
+        _validate(policy, source, where)
+    except TypeError:
+        raise HarnessError(f"{source}: {where}: a value has the wrong type (numbers for thresholds, "
+                           f"strings for rule, kind and normalise)") from None
+    return policy
+
+
+def _check_keys(table: dict, source: str, where: str) -> None:
+    for key in table:
+        if key not in _FIELDS:
+            close = difflib.get_close_matches(key, sorted(_FIELDS), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise HarnessError(f"{source}: {where}: unknown key {key!r}{hint}")
+
+
+def _validate(p: Policy, source: str, where: str) -> None:
+    checks = [
+        (p.rule in RULES, "rule", p.rule, f"must be one of {', '.join(RULES)}"),
+        (p.kind is None or p.kind in KINDS, "kind", p.kind, f"must be one of {', '.join(KINDS)}"),
+        (p.multiple_comparisons in MULTIPLE, "multiple_comparisons", p.multiple_comparisons,
+         f"must be one of {', '.join(MULTIPLE)}"),
+        (p.normalise in NORMALISE, "normalise", p.normalise, f"must be one of {', '.join(NORMALISE)}"),
+        (0.5 <= p.confidence < 1, "confidence", p.confidence, "must be in [0.5, 1)"),
+        (0.5 <= p.power < 1, "power", p.power, "must be in [0.5, 1)"),
+        (p.threshold_pct >= 0, "threshold_pct", p.threshold_pct, "must be >= 0"),
+        (p.min_change >= 0, "min_change", p.min_change, "must be >= 0"),
+        (p.max_mde_pct is None or p.max_mde_pct > 0, "max_mde_pct", p.max_mde_pct, "must be > 0"),
+        (p.exact_tolerance >= 0, "exact_tolerance", p.exact_tolerance, "must be >= 0"),
+        (p.fallback_tolerance_pct >= 0, "fallback_tolerance_pct", p.fallback_tolerance_pct, "must be >= 0"),
+        (bool(p.match) or p.kind is not None, "match", p.match, "a policy needs a match list or a kind"),
+    ]
+    for ok, key, value, why in checks:
+        if not ok:
+            raise HarnessError(f"{source}: {where}: {key}={value!r}: {why}")
+
+
+def _check_coverage(policies: tuple[Policy, ...], source: str) -> None:
+    """Every measurement kind must have a fallback policy (one matched by kind alone)."""
+    covered = {p.kind for p in policies if not p.match}
+    missing = [k for k in KINDS if k not in covered]
+    if missing:
+        raise HarnessError(f"{source}: no policy for kind(s) {', '.join(missing)}; "
+                           f"add a [[policy]] with kind and no match list for each")

@@ -1,0 +1,107 @@
+"""Table, markdown and JSON of one fixed verdict, against stored expected files.
+
+After an intended change of the output, regenerate the files and review the diff:
+    UPDATE_EXPECTED=1 .venv/bin/pytest tests/test_formatters.py
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from harness import formatters
+from harness.compare import MeasurementVerdict, Verdict
+
+DATA = Path(__file__).parent / "data"
+
+
+def _m(name, unit, kind, higher, base, cur, verdict, reason, ci=None, p=None, conf=None, thr=None, mde=None):
+    change = None if base is None or cur is None else 100 * (cur - base) / base
+    return MeasurementVerdict(name=name, unit=unit, kind=kind, higher_is_better=higher, baseline=base, current=cur,
+                              change_pct=change, ci_low_pct=ci[0] if ci else None, ci_high_pct=ci[1] if ci else None,
+                              p_value=p, confidence=conf, threshold_pct=thr, min_detectable_pct=mde,
+                              verdict=verdict, reason=reason)
+
+
+def fixed_verdict() -> Verdict:
+    ms = (
+        _m("train.wall_s", "s", "time", False, 9.5, 10.925, "regressed",
+           "15.0% slower: beyond the 5.0% threshold and significant (p=2.1e-06, noise band of 10 baseline runs)",
+           ci=(7.1, 23.5), p=2.1e-06, conf=0.9997, thr=5.0, mde=9.1),
+        _m("train.peak_rss_bytes", "bytes", "memory", False, 1.35e9, 1.56e9, "regressed",
+           "15.6% more memory: beyond the 3.0% threshold and significant (p=2e-13, noise band of 10 baseline runs)",
+           ci=(14.2, 16.9), p=2e-13, conf=0.9997, thr=3.0, mde=3.0),
+        _m("quality.ndcg_at_20", "1", "metric", True, 0.1661, 0.1601, "regressed",
+           "0.006 lower, beyond ±1e-06 (exact: deterministic run, same environment)", thr=0.0006, mde=0.0006),
+        _m("quality.ndcg_at_40", "1", "metric", True, 0.2283, None, "missing",
+           "the run did not produce this measurement (it disappeared)"),
+        _m("checkpoint.wall_s", "s", "time", False, 0.7, 0.83, "unstable",
+           "too noisy to decide | the smallest change this data could detect is 41.0% (the policy wants 35.7%)",
+           ci=(-2.0, 39.0), p=0.04, conf=0.9997, thr=35.7, mde=41.0),
+        _m("etl.rows_per_s", "rows/s", "throughput", True, 41760.0, 45100.0, "improved",
+           "8.0% higher throughput: beyond the 5.0% threshold and significant "
+           "(p=1e-05, noise band of 10 baseline runs)",
+           ci=(2.5, 13.4), p=1e-05, conf=0.9997, thr=5.0, mde=6.2),
+        _m("quality.eval_sessions", "count", "count", False, 1006.0, 1006.0, "ok", "unchanged", thr=0.0),
+        _m("total.wall_s", "s", "time", False, 18.58, 18.6, "ok",
+           "within noise (0.1% slower, p=0.96, noise band of 10 baseline runs)",
+           ci=(-7.3, 7.2), p=0.96, conf=0.9997, thr=5.0, mde=8.8),
+    )
+    return Verdict(overall="regressed", exit_code=1, run_id="20240501T120000-abc123", profile="ci",
+                   baseline_path="baselines/cpu-2c-x86_64/ci.json",
+                   baseline_provenance={"date": "2024-04-30T12:00:00+00:00", "commit": "0123456789abcdef",
+                                        "env_fingerprint": "feedfacecafebeef", "command": "t4rec-bench baseline "
+                                        "record --profile ci --repeat 10", "runs": 10},
+                   environment_diff=[("packages.torch", "2.13.0", "2.14.0")], workload_match=True,
+                   measurements=ms, notes=("injected faults in this run: slowdown_stage='train'",))
+
+
+@pytest.mark.parametrize("fmt, filename", [("table", "verdict_table.txt"), ("markdown", "verdict_markdown.md")])
+def test_output_matches_the_stored_file(fmt, filename):
+    text = getattr(formatters, fmt)(fixed_verdict())
+    path = DATA / filename
+    if os.environ.get("UPDATE_EXPECTED"):
+        path.write_text(text, encoding="utf-8")
+    assert text == path.read_text(encoding="utf-8")
+
+
+def test_table_lists_every_measurement_once_with_reason():
+    text = formatters.table(fixed_verdict())
+    for m in fixed_verdict().measurements:
+        assert text.count(f"\n{m.name} ") == 1
+        assert m.reason in text
+    assert text.startswith("t4rec-bench verdict: REGRESSED (exit 1)")
+
+
+def test_markdown_escapes_pipes_and_folds_ok_rows():
+    text = formatters.markdown(fixed_verdict())
+    assert "decide \\| the smallest" in text
+    folded = text.split("<details>", 1)[1]
+    assert "`total.wall_s`" in folded and "`train.wall_s`" not in folded
+
+
+def test_row_table_shows_one_measurement_under_the_header():
+    lines = formatters.row_table(fixed_verdict(), "train.wall_s").splitlines()
+    assert len(lines) == 2 and lines[0].startswith("measurement") and lines[1].startswith("train.wall_s")
+
+
+def test_json_round_trips_and_has_no_nan():
+    v = fixed_verdict()
+    text = formatters.to_json(v)
+    doc = json.loads(text)
+    assert doc["format_version"] == 1 and doc["kind"] == "t4rec-bench/verdict"
+    assert Verdict.from_dict(doc) == v
+    nan = Verdict(**{**v.__dict__, "measurements": (_m("a.wall_s", "s", "time", False, 1.0, float("nan"),
+                                                       "unstable", "x"),)})
+    assert json.loads(formatters.to_json(nan))["measurements"][0]["current"] is None
+
+
+@pytest.mark.parametrize("value, unit, text", [
+    (1.5 * 2**30, "bytes", "1.50 GiB"), (200 * 2**20, "bytes", "200.0 MiB"), (12.3456, "s", "12.35 s"),
+    (41760.4, "rows/s", "41,760 rows/s"), (0.16612, "1", "0.1661"), (1006, "count", "1,006"), (None, "s", "-"),
+])
+def test_value_formatting(value, unit, text):
+    assert formatters.value(value, unit) == text

@@ -1,0 +1,50 @@
+import os
+import time
+
+from harness.measure import RssSampler, StageMeter, downsample
+
+
+class FakeClock:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+
+def test_peak_between_uses_window_or_nearest():
+    clock = FakeClock()
+    s = RssSampler(os.getpid(), clock=clock)
+    for t in (0.0, 1.0, 2.0, 3.0):
+        clock.now = t
+        s.sample()
+    s.samples[:] = [(0.0, 10), (1.0, 50), (2.0, 30), (3.0, 20)]
+    assert s.peak_between(0.5, 2.5) == 50
+    assert s.peak_between(2.1, 2.2) == 30  # no sample inside: the nearest to the end
+    assert s.t == [0.0, 1.0, 2.0, 3.0] and s.rss == [10, 50, 30, 20]
+
+
+def test_sampler_sees_memory_of_this_process():
+    s = RssSampler(os.getpid(), interval_s=0.01).start()
+    time.sleep(0.1)
+    s.stop()
+    assert len(s.samples) >= 3 and min(s.rss) > 10 * 2**20
+
+
+def test_downsample_keeps_peaks():
+    ts = list(range(10_000))
+    values = [1] * 10_000
+    values[4321] = 99
+    t2, v2 = downsample(ts, values, max_points=100)
+    assert len(t2) == 100 and max(v2) == 99 and 4321 in t2
+
+
+def test_stage_meter_reports_start_and_end_with_fake_clock():
+    events = []
+    clock = FakeClock()
+    meter = StageMeter(events.append, clock=clock, wall=lambda: 123.0)
+    with meter.stage("etl", day=3) as measured:
+        clock.now = 2.5
+    assert events[0] == ("stage_start", "etl", 123.0, {"day": 3})
+    assert events[1][0:2] == ("stage_end", "etl") and events[1][3]["wall_s"] == 2.5
+    assert measured["wall_s"] == 2.5 and measured["cpu_s"] >= 0
