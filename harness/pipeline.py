@@ -74,11 +74,9 @@ def execute(config: RunConfig, workdir: Path, send) -> dict:
     """Run every stage; return the worker's part of the record. Raises StageFailure."""
     from .stages import checkpoint, etl, model, schema, splits, synthetic, train
 
-    cuda = None
-    if config.device == "cuda" and config.instrument:
-        from . import gpu
+    from . import gpu
 
-        cuda = gpu.StageCudaCounters()
+    cuda = gpu.stage_counters(config.device) if config.instrument else None
     meter = StageMeter(send, cuda)
     s = _Stages(config, meter)
     result: dict = {"calibration_s": calibration.speed_s() if config.instrument else None}
@@ -131,18 +129,45 @@ def _daily(s: _Stages, config: RunConfig, trainer, parts, send):
     for day in range(cfg.first_day, cfg.last_day + 1):
         n_train, n_valid = parts.counts[day]["train"], parts.counts[day + 1]["valid"]
         send(("progress_reset", day, train.batches_of(n_train, cfg.train_batch_size, True) * cfg.epochs))
+        timer = _attach_step_timer(config, trainer)
         tr = s.run("train", train.train_day, trainer, cfg, day, parts.path(day, "train"), n_train, day=day)
         train_wall = s.last["wall_s"]
+        steps = _detach_step_timer(trainer, timer)
         ev = s.run("evaluate", train.evaluate_day, trainer, cfg, day + 1, parts.path(day + 1, "valid"), n_valid,
                    day=day + 1)
         days.append({"train_day": day, "eval_day": day + 1, "train_loss": tr.loss, "eval_loss": ev.loss,
                      "train_sessions": n_train, "eval_sessions": ev.sessions, "train_wall_s": train_wall,
-                     "eval_wall_s": s.last["wall_s"], "metrics": ev.metrics, "_train_samples": tr.samples})
+                     "eval_wall_s": s.last["wall_s"], "metrics": ev.metrics, "_train_samples": tr.samples,
+                     **steps})
         from .workarounds import wipe_memory
 
         wipe_memory()
     del ballast
     return days, ev
+
+
+WARMUP_STEPS = 1  # the first step of each day also starts the data loader
+
+
+def _attach_step_timer(config: RunConfig, trainer):
+    """Per-step timing (CUDA events on GPU) that excludes and counts warm-up steps."""
+    if not config.instrument:
+        return None
+    from . import gpu
+
+    timer = gpu.step_timer(config.device, warmup_steps=WARMUP_STEPS)
+    timer.callback = gpu.step_timer_callback(timer)
+    trainer.add_callback(timer.callback)
+    return timer
+
+
+def _detach_step_timer(trainer, timer) -> dict:
+    if timer is None:
+        return {}
+    trainer.remove_callback(timer.callback)
+    r = timer.result()
+    return {"warmup_steps": r.warmup_steps, "timed_steps": r.timed_steps, "timed_samples": r.samples,
+            "timed_s": r.timed_s, "step_clock": r.clock}
 
 
 def _checkpoint_roundtrip(config, trainer, t4r_schema, parts, last_eval, workdir, build):

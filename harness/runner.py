@@ -43,6 +43,7 @@ class _Watch:
         self.deadline = float("inf")
         self.result: dict | None = None
         self.failure: dict | None = None
+        self.gpu: _GpuWatch | None = None
 
     def handle(self, event, sampler) -> None:
         kind = event[0]
@@ -58,6 +59,10 @@ class _Watch:
             stage["end_s"] = time.monotonic() - self.t0
             if sampler:
                 measured["peak_rss_bytes"] = sampler.peak_between(self.t0 + stage["start_s"], self.t0 + stage["end_s"])
+            if self.gpu:
+                peak = self.gpu.sampler.peak_between(stage["start_s"], stage["end_s"])
+                if peak is not None:
+                    measured["nvml_peak_used_bytes"] = peak
             self._accumulate(name, measured)
             self.current, self.deadline = None, float("inf")
             self.progress.stage_done(name, measured["wall_s"])
@@ -83,6 +88,30 @@ class _Watch:
             for s in self.stages:
                 if s["end_s"] is None:
                     s["status"], s["end_s"] = "failed", time.monotonic() - self.t0
+
+
+class _GpuWatch:
+    """NVML sampling of the worker's process tree and GPU health at start and end (issue #7)."""
+
+    def __init__(self, pid: int, t0: float):
+        from . import gpu
+
+        self._gpu = gpu
+        self.start_health = gpu.gpu_health()
+        self.sampler = gpu.NvmlSampler(pid=pid, clock=time.monotonic, origin_s=t0).start()
+        self.health = None
+
+    def stop(self) -> None:
+        self.sampler.stop()
+        summary = self.sampler.summary()
+        self.health = self._gpu.merge_health(self.start_health, self._gpu.gpu_health(), summary["reasons_seen"])
+        if self.health is not None:
+            self.health["nvml_sampler"] = summary
+
+    def timeline(self) -> dict:
+        s = self.sampler.samples()
+        ts, used = self._gpu.downsample_max(s["t_s"], s["used_bytes"], 1500)
+        return {"gpu_t_s": [round(t, 3) for t in ts], "gpu_used_bytes": used}
 
 
 def _kill_tree(proc) -> None:
@@ -111,6 +140,7 @@ def _run_once(config: RunConfig, workdir: Path, progress) -> tuple[_Watch, RssSa
     os.close(write_fd)
     sampler = RssSampler(proc.pid).start() if config.instrument else None
     watch = _Watch(config, t0, progress)
+    watch.gpu = _GpuWatch(proc.pid, t0) if config.instrument and config.device == "cuda" else None
     events = _EventReader(read_fd)
     try:
         _loop(proc, events, watch, sampler)
@@ -120,6 +150,8 @@ def _run_once(config: RunConfig, workdir: Path, progress) -> tuple[_Watch, RssSa
     finally:
         if sampler:
             sampler.stop()
+        if watch.gpu:
+            watch.gpu.stop()
         events.close()
         try:
             proc.wait(timeout=10)
@@ -194,6 +226,12 @@ def _measurements(config: RunConfig, watch: _Watch, sampler) -> list[dict]:
         out.append(record.measurement("total.cpu_s", sum(t["cpu_s"] for t in watch.totals.values())))
     if sampler and sampler.samples:
         out.append(record.measurement("total.peak_rss_bytes", max(sampler.rss)))
+    if watch.gpu and watch.gpu.sampler.used_bytes:
+        out.append(record.measurement("total.nvml_peak_used_bytes", max(watch.gpu.sampler.samples()["used_bytes"])))
+    timed = [d for d in (res.get("days") or []) if d.get("timed_s")]
+    if timed:  # steady-state training rate: warm-up steps excluded (counted in days[].warmup_steps)
+        rate = sum(d["timed_samples"] for d in timed) / sum(d["timed_s"] for d in timed)
+        out.append(record.measurement("train.steady_samples_per_s", rate))
     days = res.get("days") or []
     if days:
         for key, value in days[-1]["metrics"].items():
@@ -210,6 +248,8 @@ def _one_record(config: RunConfig, watch: _Watch, sampler, t0: float, started: s
     if sampler and sampler.samples:
         ts, rss = downsample([t - t0 for t in sampler.t], sampler.rss)
         timeline = {"t_s": [round(t, 3) for t in ts], "rss_bytes": rss}
+    if watch.gpu:
+        timeline.update(watch.gpu.timeline())
     rec = {
         "schema_version": record.SCHEMA_VERSION, "kind": record.KIND,
         "run_id": f"{started[:19].replace(':', '').replace('-', '')}-{uuid.uuid4().hex[:6]}",
@@ -219,7 +259,7 @@ def _one_record(config: RunConfig, watch: _Watch, sampler, t0: float, started: s
         "faults": config.faults.active(), "instrumented": config.instrument, "repeat": 1,
         "environment": environment,
         "calibration": {"speed_s": [res["calibration_s"]] if res.get("calibration_s") else []},
-        "gpu": res.get("gpu"),
+        "gpu": watch.gpu.health if watch.gpu else None,
         "stages": [{k: v for k, v in s.items() if k != "labels"} | ({"end_s": s["end_s"] or 0.0})
                    for s in watch.stages],
         "measurements": _measurements(config, watch, sampler),
