@@ -2,8 +2,8 @@
 
 Appends the run record to the history folder, writes the verdict as JSON (and markdown if
 asked), prints the verdict table, and builds reports/index.html through harness.report.
-Exit codes: 0 ok, improved or unstable; 1 regressed; 2 failed run or harness error;
-3 no comparable baseline.
+Exit codes: 0 ok, improved or unstable; 1 regressed; 2 harness error or bad input;
+3 no comparable baseline; 4 the run failed.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ def add_parser(subparsers):
     p = subparsers.add_parser(
         "check", help="run a profile, compare it with its baseline, exit with the verdict's code",
         description="Run PROFILE, append the record to the history, compare it with the baseline for this "
-                    "machine class and exit 0 (ok), 1 (regressed), 2 (failed run) or 3 (no baseline).")
+                    "machine class and exit 0 (ok), 1 (regressed), 2 (bad input), 3 (no baseline) or 4 (run failed).")
     _common.add_workload_options(p, default_profile="ci")
     p.add_argument("--repeat", type=_common.positive_int, default=1, metavar="N",
                    help="repetitions of the new run (default 1: judged against the baseline's noise band)")
@@ -51,31 +51,27 @@ def main(args) -> int:
 
     rec = run_config(_common.config_from_args(args), args.repeat, args.quiet)
     saved = record.append_history(rec, args.history)
-    verdict, doc = judge_with_baseline(rec, baseline_path(args, rec), args.policies)
+    verdict, _ = judge_with_baseline(rec, baseline_path(args, rec), args.policies)
     atomic.write_text(args.verdict_out, formatters.to_json(verdict))
     if args.markdown_out:
         atomic.write_text(args.markdown_out, formatters.markdown(verdict))
     print(formatters.table(verdict), end="")
     print(f"run record: {saved}\nverdict: {args.verdict_out}")
     if not args.no_report:
-        _report(rec, verdict, doc, args.history)
+        _report(rec, verdict, args.history)
     return verdict.exit_code
 
 
-def _report(rec: dict, verdict, doc: dict | None, history_dir) -> None:
-    """Build reports/index.html through harness.report if it is there; never changes the exit code."""
+def _report(rec: dict, verdict, history_dir) -> None:
+    """Build reports/index.html (and summary.md); a report failure never changes the exit code."""
     import sys
+    from pathlib import Path
+
+    from harness.report import build_from_files
 
     try:
-        from harness.history import load_records
-        from harness.report import build_report
-    except ImportError as exc:
-        print(f"note: HTML report not built ({exc})", file=sys.stderr)
-        return
-    try:
-        history = [r for r in load_records(history_dir).records if r["profile"] == rec["profile"]]
-        out = build_report([rec], REPORT_OUT, verdict=verdict, baseline=doc, history=history)
+        out = build_from_files(REPORT_OUT, [rec], history_dir=history_dir, verdict=verdict)
     except Exception as exc:  # noqa: BLE001 - the gate's verdict stands even if the report fails
         print(f"warning: HTML report not built: {type(exc).__name__}: {exc}", file=sys.stderr)
         return
-    print(f"report: {out}")
+    print(f"report: {Path(out).resolve()}")
