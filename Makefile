@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 PIP_INSTALL := $(PY) -m pip install -q -c constraints.txt -c constraints-cpu-torch.txt
 PROFILE ?= ci
 
-.PHONY: setup browser check test test-fast run-smoke clean
+.PHONY: setup browser check test test-fast run-smoke nightly asv-check clean
 
 setup: $(STAMP)
 
@@ -43,6 +43,13 @@ test-fast: setup
 
 run-smoke: setup
 	$(BENCH) run --profile smoke
+
+# Nightly: asv machine, asv run NEW, history record, asv publish, HTML report (README, "Nightly").
+nightly: setup
+	$(BENCH) nightly
+
+asv-check: setup
+	$(PY) -m asv check -E existing
 
 clean:
 	rm -rf $(VENV) reports/asv reports/history reports/*.html reports/*.json reports/*.md .pytest_cache
