@@ -4,14 +4,18 @@
 measures. Each measurement is judged by the first matching policy in ``policies.toml``:
 
 - time, throughput, memory ("significance"): regressed/improved only if the change is
-  significant at the policy's confidence AND beyond max(threshold_pct, min_change). One new
-  run is tested against the baseline's noise band (t prediction interval of its raw
-  samples); several new runs with Mann-Whitney U and a bootstrap CI on the ratio of medians.
-  Times are speed-normalised (calibration.speed_s) where the policy says so.
+  significant in that direction (a one-sided test at the measurement's alpha) AND beyond
+  max(threshold_pct, min_change). The test is Student's t on log values with the noise pooled
+  over the baseline's and the current runs; with one current run it is the baseline's t
+  prediction interval (noise band). The alphas come from the ``[gate]`` budget: the primary
+  endpoint (total.wall_s) gets alpha_primary, the other gated measurements share the rest
+  (Bonferroni), so noise alone fails the gate in at most family_alpha of comparisons.
+  Times are speed-normalised (calibration.speed_s) only where the policy says so.
 - metrics and loss ("exact-or-seed-spread"): exact within 1e-6 when the environment
   fingerprint matches and the runs are deterministic; else a tolerance from the baseline's
   multi-seed spread.
 - counts ("exact"): any change is a regression.
+- "report-only": shown with its change, never gated.
 
 A workload-hash mismatch makes every measurement ``incomparable`` (exit 3). An environment
 difference (say a torch upgrade) does not: times are still compared, so the upgrade's
@@ -22,7 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from statistics import mean, median
+from statistics import median
 
 from . import env as envmod
 from . import stats
@@ -54,9 +58,9 @@ class MeasurementVerdict:
     ci_low_pct: float | None  # confidence interval of the change, percent
     ci_high_pct: float | None
     p_value: float | None
-    confidence: float | None  # the level of the CI and of the test
+    confidence: float | None  # two-sided level of the CI; each direction is tested one-sided at (1 - it) / 2
     threshold_pct: float | None  # practical threshold applied
-    min_detectable_pct: float | None  # smallest change this data would flag
+    min_detectable_pct: float | None  # smallest change in the worse direction this data flags (80% power)
     verdict: str  # one of VERDICTS
     reason: str  # one human sentence
 
@@ -213,7 +217,8 @@ def _compare_all(run: dict, base_rec: dict, ctx: _Context, policies) -> tuple[li
     base, cur = _by_name(base_rec), _by_name(run)
     pairs = [(base.get(n), cur.get(n)) for n in _names(base, cur)]
     chosen = [policies.for_measurement(c["name"], c["kind"]) if b and c else None for b, c in pairs]
-    family = family_size(chosen)
+    family = [c["name"] for (b, c), p in zip(pairs, chosen) if p is not None and p.in_family]
+    alphas = policies.gate.alphas(family)
     out = []
     for (b, c), pol in zip(pairs, chosen):
         if b is None:
@@ -222,27 +227,25 @@ def _compare_all(run: dict, base_rec: dict, ctx: _Context, policies) -> tuple[li
         elif c is None:
             out.append(_gone(run, b))
         else:
-            out.append(_judge(b, c, ctx, adjusted(pol, family)))
-    if family <= 1:
-        return out, []
-    alpha = max(1 - p.confidence for p in chosen if p is not None and p.multiple_comparisons == "bonferroni")
-    return out, [f"significance levels are Bonferroni-adjusted over {family} measurements: noise alone "
-                 f"flags any of them in at most {alpha:.0%} of comparisons"]
+            out.append(_judge(b, c, ctx, at_level(pol, alphas.get(c["name"]))))
+    return out, [family_note(policies.gate, family)] if family else []
 
 
-def family_size(chosen) -> int:
-    """How many measurements share the family alpha (statistical rules under bonferroni)."""
-    from .policy import STATISTICAL_RULES
-
-    return sum(1 for p in chosen if p is not None and p.rule in STATISTICAL_RULES
-               and p.multiple_comparisons == "bonferroni")
+def at_level(pol, alpha: float | None):
+    """The policy with ``confidence`` set so that each direction is tested one-sided at ``alpha``."""
+    return pol if alpha is None else dataclasses.replace(pol, confidence=1 - 2 * alpha)
 
 
-def adjusted(pol, family: int):
-    """The policy with its confidence Bonferroni-adjusted for ``family`` tests (if it asks for that)."""
-    if pol.multiple_comparisons != "bonferroni" or family <= 1:
-        return pol
-    return dataclasses.replace(pol, confidence=1 - (1 - pol.confidence) / family)
+def family_note(gate, family) -> str:
+    """One sentence on how the gate's false-positive budget is split over ``family``."""
+    alphas = gate.alphas(family)
+    others = [n for n in family if n != gate.primary]
+    parts = [f"{gate.primary} (primary) at alpha {_pct(100 * alphas[gate.primary])}"] if gate.primary in alphas else []
+    if others:
+        parts.append(f"the {len(others)} other gated measurements share {_pct(100 * sum(alphas[n] for n in others))} "
+                     f"(Bonferroni, {_pct(100 * alphas[others[0]])} each)")
+    return (f"one-sided tests: {', '.join(parts)}; noise alone fails the gate in at most "
+            f"{_pct(100 * gate.family_alpha)} of comparisons")
 
 
 def _gone(run: dict, b: dict) -> MeasurementVerdict:
@@ -276,51 +279,51 @@ def _direction(c: dict, change: float) -> tuple[str, str]:
 
 @dataclass(frozen=True)
 class _Test:
-    p_value: float
-    ci_low_pct: float | None
-    ci_high_pct: float | None
-    n_current: int  # sample size the noise model assumed for the current side
+    p_value: float  # one-sided, in the direction of the observed change
+    ci_low_pct: float
+    ci_high_pct: float
+    min_detectable_pct: float | None  # in the worse direction
     method: str
 
 
 def _significance(b: dict, c: dict, ctx: _Context, pol) -> MeasurementVerdict:
     base, cur, norm_note = _normalised(b, c, ctx, pol)
     bm, cm = median(base), median(cur)
-    if bm == 0 or len(base) < 2:
-        return _degenerate(c, bm, cm, len(base), pol)
-    change = stats.change_pct(bm, cm)
-    test = _test(base, cur, pol.confidence)
+    test = stats.log_ratio_test(base, cur) if bm > 0 and len(base) >= 2 else None
+    if test is None:
+        return _degenerate(c, bm, cm, base, pol)
+    change, estimate = stats.change_pct(bm, cm), 100.0 * (test.ratio - 1)
+    result = _test(test, estimate, c["higher_is_better"], pol)
     threshold = max(pol.threshold_pct, 100.0 * pol.min_change / abs(bm))
-    mde = stats.min_detectable_pct(base, test.n_current, pol.confidence, pol.power)
-    verdict, reason = _decide(c, change, threshold, mde, test, pol)
-    return _make(c, baseline=bm, current=cm, change_pct=change, ci_low_pct=test.ci_low_pct,
-                 ci_high_pct=test.ci_high_pct, p_value=test.p_value, confidence=pol.confidence,
+    mde = result.min_detectable_pct
+    verdict, reason = _decide(c, estimate, threshold, mde, result, pol)
+    return _make(c, baseline=bm, current=cm, change_pct=change, ci_low_pct=result.ci_low_pct,
+                 ci_high_pct=result.ci_high_pct, p_value=result.p_value, confidence=pol.confidence,
                  threshold_pct=threshold, min_detectable_pct=max(mde, threshold) if mde is not None else None,
                  verdict=verdict, reason=reason + norm_note)
 
 
-def _degenerate(c: dict, bm: float, cm: float, n: int, pol) -> MeasurementVerdict:
-    """A zero baseline median (no relative change exists) or a single baseline sample (no noise estimate)."""
+def _degenerate(c: dict, bm: float, cm: float, base: list, pol) -> MeasurementVerdict:
+    """No ratio test: a single baseline sample (unknown noise), or zero/negative values (no ratio)."""
     if abs(cm - bm) <= pol.min_change:
         return _make(c, baseline=bm, current=cm, verdict="ok",
                      reason=f"changed by {cm - bm:.3g}, within the policy's absolute floor of {pol.min_change:g}")
-    why = ("the baseline median is zero, so there is no relative change to test" if bm == 0 else
-           f"the baseline has {n} sample, so its noise is unknown; record it with --repeat 5 or more")
+    why = (f"the baseline has {len(base)} sample, so its noise is unknown; record it with --repeat 5 or more"
+           if len(base) < 2 else "a value is zero or negative, so there is no ratio to test")
     return _make(c, baseline=bm, current=cm, change_pct=stats.change_pct(bm, cm), verdict="unstable", reason=why)
 
 
-def _test(base: list, cur: list, confidence: float) -> _Test:
-    """Mann-Whitney U when it can reach alpha with these sizes, else the noise band (needs 2+ baseline samples)."""
-    n_b, n_c = len(base), len(cur)
-    if n_c >= 2 and stats.min_mann_whitney_p(n_b, n_c) <= 1 - confidence:
-        ci = stats.bootstrap_ratio_ci(base, cur, confidence)
-        low, high = (100 * (ci[0] - 1), 100 * (ci[1] - 1)) if ci else (None, None)
-        return _Test(stats.mann_whitney_p(base, cur), low, high, n_c, f"Mann-Whitney U, {n_b} vs {n_c} runs")
-    band = stats.noise_band(base, confidence, n_c)
-    x, bm = mean(cur), abs(median(base))
-    shift = x - band.center
-    return _Test(stats.band_p_value(base, x, n_c), 100 * (shift - band.half_width) / bm,
-                 100 * (shift + band.half_width) / bm, n_c, f"noise band of {n_b} baseline runs")
+def _test(test, change: float, higher_is_better: bool, pol) -> _Test:
+    """One-sided p in the direction of ``change``, the matching interval and the detectable worsening."""
+    alpha = (1 - pol.confidence) / 2
+    p = stats.p_value(test, higher=change > 0)
+    low, high = stats.ratio_bounds(test, alpha)
+    mde = stats.min_detectable_pct(test.sd_log, test.n_baseline, test.n_current, alpha, pol.power,
+                                   increase=not higher_is_better)
+    method = (f"t noise band of {test.n_baseline} baseline runs" if test.n_current == 1 else
+              f"t on log values, {test.n_current} runs vs {test.n_baseline} baseline runs")
+    method += "; change of the geometric means"
+    return _Test(p, 100 * (low - 1), 100 * (high - 1), mde, method)
 
 
 def _pct(x: float) -> str:
@@ -328,10 +331,14 @@ def _pct(x: float) -> str:
 
 
 def _decide(c: dict, change: float, threshold: float, mde: float | None, test: _Test, pol) -> tuple[str, str]:
-    significant = test.p_value < 1 - pol.confidence
+    """``change``: the test's estimate (ratio of geometric means), so the test, its interval and the
+    threshold all judge one figure; the verdict's change_pct column stays the medians' change."""
+    alpha = (1 - pol.confidence) / 2
+    significant = change != 0 and test.p_value < alpha
     beyond = abs(change) > threshold
     verdict, word = _direction(c, change)
-    what, where = f"{_pct(abs(change))} {word}", f"p={test.p_value:.2g}, {test.method}"
+    what = f"{_pct(abs(change))} {word}"
+    where = f"one-sided p={test.p_value:.2g}, alpha {_pct(100 * alpha)}, {test.method}"
     if significant and beyond:
         return verdict, f"{what}: beyond the {_pct(threshold)} threshold and significant ({where})"
     detect = f"this data can detect {_pct(mde)} or more" if mde is not None else "the noise is unknown"

@@ -90,6 +90,16 @@ class FaultConfig:
 
 
 @dataclass(frozen=True)
+class ScaleConfig:
+    """Where the pipeline runs. The ETL output does not depend on the dask cluster, so only
+    ``nproc`` (the DDP world size, which changes the training computation) is workload."""
+
+    cluster: str = ""  # "" ETL in this process; "local:N" a LocalCluster (LocalCUDACluster on cuda) of N workers
+    scheduler: str = ""  # address of an existing dask scheduler (tcp://host:8786); exclusive with cluster
+    nproc: int = 1  # DDP world size: >1 trains through torchrun; train_batch_size stays the global batch
+
+
+@dataclass(frozen=True)
 class RunConfig:
     profile: str = "seed"
     seed: int = 42
@@ -101,6 +111,7 @@ class RunConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     faults: FaultConfig = field(default_factory=FaultConfig)
+    scale: ScaleConfig = field(default_factory=ScaleConfig)
     stage_timeout_s: float = 900.0  # watchdog: a stage running longer than this fails the run
 
     def to_dict(self) -> dict:
@@ -111,6 +122,9 @@ class RunConfig:
         d = self.to_dict()
         for key in ("profile", "instrument", "stage_timeout_s", "faults"):
             d.pop(key)
+        scale = d.pop("scale")
+        if scale["nproc"] != 1:  # only then, so single-process workload hashes stay as they were
+            d["scale"] = {"nproc": scale["nproc"]}
         return d
 
     def hash(self) -> str:
@@ -126,7 +140,7 @@ def _hash(obj) -> str:
 
 
 _SECTIONS = {"data": DataConfig, "etl": EtlConfig, "split": SplitConfig, "model": ModelConfig,
-             "train": TrainConfig, "faults": FaultConfig}
+             "train": TrainConfig, "faults": FaultConfig, "scale": ScaleConfig}
 
 
 def load_profiles() -> dict[str, dict]:
@@ -233,6 +247,21 @@ def validate(c: RunConfig) -> None:
         (c.faults.d_model == 0 or c.faults.d_model % c.model.n_head == 0, "faults.d_model",
          c.faults.d_model, f"must be a multiple of model.n_head ({c.model.n_head})"),
     ]
+    checks += _scale_checks(c)
     for ok, name, value, why in checks:
         if not ok:
             raise HarnessError(f"{name}={value!r}: {why}")
+
+
+def _scale_checks(c: RunConfig) -> list:
+    s = c.scale
+    kind, _, n = s.cluster.partition(":")
+    return [
+        (s.cluster == "" or (kind == "local" and n.isdigit() and int(n) >= 1), "scale.cluster", s.cluster,
+         "must be empty or local:N with N >= 1 workers"),
+        (not (s.cluster and s.scheduler), "scale.scheduler", s.scheduler,
+         "give either scale.cluster or scale.scheduler, not both"),
+        (s.nproc >= 1, "scale.nproc", s.nproc, "must be >= 1"),
+        (s.nproc < 1 or c.train.train_batch_size % s.nproc == 0, "train.train_batch_size", c.train.train_batch_size,
+         f"must be a multiple of scale.nproc ({s.nproc}): it is the global batch, split over the ranks"),
+    ]

@@ -83,7 +83,7 @@ def practical_threshold(policy) -> tuple[float, float]:
     """(percent, absolute) smallest step worth reporting, from the measurement's comparison policy
     (harness/policies.toml): the practical threshold of the significance rule; for the exact rules
     (deterministic metrics, loss, counts) any step beyond the exact tolerance."""
-    if policy.rule == "significance":
+    if policy.rule in ("significance", "report-only"):  # report-only entries keep their thresholds
         return policy.threshold_pct, policy.min_change
     return 0.0, policy.exact_tolerance
 

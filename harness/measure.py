@@ -112,6 +112,10 @@ class StageMeter:
         t = self._proc.cpu_times()
         return t.user + t.system + t.children_user + t.children_system
 
+    def note(self, text: str) -> None:
+        """A plain statement about how the run ran (shown to the user, kept in the record)."""
+        self._send(("note", text))
+
     @contextmanager
     def stage(self, name: str, **labels):
         """Measure the body as stage ``name``; yields a dict that receives ``wall_s`` at the end."""

@@ -13,7 +13,7 @@ import time
 import warnings
 from pathlib import Path
 
-from . import calibration
+from . import calibration, scale
 from .config import RunConfig
 from .errors import StageFailure
 from .measure import StageMeter
@@ -72,7 +72,7 @@ def _ballast(mb: int):
 
 def execute(config: RunConfig, workdir: Path, send) -> dict:
     """Run every stage; return the worker's part of the record. Raises StageFailure."""
-    from .stages import checkpoint, etl, model, schema, splits, synthetic, train
+    from .stages import checkpoint, model, schema, splits, synthetic, train
 
     from . import gpu
 
@@ -85,7 +85,7 @@ def execute(config: RunConfig, workdir: Path, send) -> dict:
 
     result["determinism_notes"] = seed_everything(config.seed, config.device)
     raw = s.run("synthetic", synthetic.generate, config.data, config.seed, workdir / "raw")
-    out = s.run("etl", etl.run, config.etl, raw.path, raw.rows, workdir, config.device != "cuda")
+    out, dask_info = _etl(s, config, raw, workdir)
     parts = s.run("splits", splits.run, config.split, out.output_path, workdir / "splits")
     result["counts"] = {"synthetic_rows": raw.rows, "etl_rows": raw.rows, "sessions": out.output_rows}
     result["fingerprints"] = {"etl_output": etl_fingerprint(out.output_path)}
@@ -101,7 +101,12 @@ def execute(config: RunConfig, workdir: Path, send) -> dict:
     net = s.run("model", build)
     trainer = train.make_trainer(config.train, net, t4r_schema, workdir / "trainer", config.seed,
                                  config.device, config.faults.lr_scale, [_ProgressCallback(send)])
-    days, last_eval = _daily(s, config, trainer, parts, send)
+    ddp = None
+    if config.scale.nproc > 1:
+        days, last_eval, ddp = _daily_ddp(s, config, trainer, out, parts, workdir)
+    else:
+        days, last_eval = _daily(s, config, trainer, parts, send)
+    result["scale"] = scale.describe(dask_info, out.partitions, ddp)
     result["days"] = days
     result["counts"]["train_samples"] = sum(d["_train_samples"] for d in days)
     result["counts"]["eval_samples"] = sum(d["eval_sessions"] for d in days)
@@ -112,6 +117,64 @@ def execute(config: RunConfig, workdir: Path, send) -> dict:
     result["fingerprints"]["model_weights"] = checkpoint.weights_hash(trainer.model)
     result["fingerprints"]["metrics"] = metrics_fingerprint(days)
     return result
+
+
+def _etl(s: _Stages, config: RunConfig, raw, workdir: Path):
+    """The ETL stage, on a dask cluster when ``config.scale`` names one (started as stage
+    "cluster", closed right after the ETL, also when it fails)."""
+    from .stages import etl
+
+    cpu, note = etl_backend(config.device, _has_cudf())
+    if note:
+        s.meter.note(note)
+    if not scale.uses_dask(config.scale):
+        return s.run("etl", etl.run, config.etl, raw.path, raw.rows, workdir, cpu), scale.in_process_dask()
+    cluster = s.run("cluster", scale.start_dask, config.scale, config.device, workdir)
+    try:
+        info = cluster.describe()
+        return s.run("etl", etl.run, config.etl, raw.path, raw.rows, workdir, cpu, cluster.client), info
+    finally:
+        cluster.close()
+
+
+def _has_cudf() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("cudf") is not None
+
+
+def etl_backend(device: str, has_cudf: bool) -> tuple[bool, str | None]:
+    """(run the ETL on the CPU?, a note to show). On CUDA without cudf the ETL runs on the CPU
+    with pandas while training stays on the GPU, and the run says so plainly."""
+    if device != "cuda":
+        return True, None
+    if not has_cudf:
+        return True, "cudf is not installed: the ETL ran on the CPU (pandas); training runs on the GPU"
+    return False, None
+
+
+def _daily_ddp(s: _Stages, config: RunConfig, trainer, out, parts, workdir: Path):
+    """Train every day through torchrun (one "train" stage), then score each day's weights here,
+    in one process, exactly as a single-process run does (one "evaluate" stage per day)."""
+    from .stages import checkpoint, train
+
+    ballast = _ballast(config.faults.ballast_mb)
+    ddp = s.run("train", scale.train_ddp, config, out.workflow_path, parts, workdir / "ddp",
+                world_size=config.scale.nproc)
+    days, ev = [], None
+    for d in ddp.days:
+        day = d["train_day"]
+        checkpoint.load_weights(trainer.model, ddp.weights[day])
+        ev = s.run("evaluate", train.evaluate_day, trainer, config.train, day + 1, parts.path(day + 1, "valid"),
+                   parts.counts[day + 1]["valid"], day=day + 1)
+        steps = {k: d[k] for k in ("warmup_steps", "timed_steps", "timed_samples", "timed_s", "step_clock")}
+        days.append({"train_day": day, "eval_day": day + 1, "train_loss": d["loss"], "eval_loss": ev.loss,
+                     "train_sessions": parts.counts[day]["train"], "eval_sessions": ev.sessions,
+                     "train_wall_s": d["wall_s"], "eval_wall_s": s.last["wall_s"], "metrics": ev.metrics,
+                     "_train_samples": d["samples"], **steps})
+    del ballast
+    trainer.create_optimizer_and_scheduler(num_training_steps=1)  # the checkpoint stage saves one
+    return days, ev, ddp
 
 
 def _import_stack():

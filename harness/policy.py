@@ -2,7 +2,8 @@
 
 The file is data with a comment on every choice; this module only reads and validates it.
 The first ``[[policy]]`` that matches a measurement (name glob and/or kind) wins; keys a
-policy leaves out come from ``[defaults]``.
+policy leaves out come from ``[defaults]``. ``[gate]`` holds the family-wise error budget
+(how the false-positive rate is split over the measurements) and the default sample sizes.
 """
 
 from __future__ import annotations
@@ -30,8 +31,8 @@ class Policy:
     rule: str  # one of RULES
     match: tuple[str, ...] = ()  # measurement-name globs; empty: any name
     kind: str | None = None  # measurement kind; None: any kind
-    confidence: float = 0.99  # two-sided level; the family's level under bonferroni
-    multiple_comparisons: str = "bonferroni"  # one of MULTIPLE: split alpha over the measurements tested
+    confidence: float = 0.99  # two-sided level when outside the family; in it, 1 - 2 * its [gate] share
+    multiple_comparisons: str = "bonferroni"  # one of MULTIPLE: "bonferroni" = a member of the [gate] family
     power: float = 0.8  # for the minimum detectable effect
     threshold_pct: float = 5.0  # practical threshold, percent of the baseline
     min_change: float = 0.0  # absolute floor of the practical threshold, measurement's unit
@@ -40,15 +41,42 @@ class Policy:
     exact_tolerance: float = 1e-6  # metrics/loss: "equal" within this absolute difference
     fallback_tolerance_pct: float = 5.0  # metrics/loss without a seed spread
 
+    @property
+    def in_family(self) -> bool:
+        """Whether its tests share the [gate] family's false-positive budget."""
+        return self.rule in STATISTICAL_RULES and self.multiple_comparisons == "bonferroni"
+
     def matches(self, name: str, kind: str) -> bool:
         by_name = not self.match or any(fnmatch.fnmatchcase(name, g) for g in self.match)
         return by_name and (self.kind is None or self.kind == kind)
 
 
 @dataclass(frozen=True)
+class Gate:
+    """The gate's error budget and default sample sizes (``[gate]``; these defaults if absent)."""
+
+    family_alpha: float = 0.01  # bound on the chance that noise alone fails the gate (one comparison)
+    primary: str = "total.wall_s"  # the primary endpoint: tested at alpha_primary
+    alpha_primary: float = 0.008  # one-sided level of the primary endpoint
+    repeat: int = 10  # runs of the current code per check (`check --repeat`, the pytest gate)
+    baseline_runs: int = 35  # runs per baseline (`baseline record --repeat`)
+
+    def alphas(self, family) -> dict[str, float]:
+        """One-sided level per member of ``family`` (gated measurement names): the primary gets
+        alpha_primary, the others split family_alpha - alpha_primary equally (Bonferroni), so the
+        family-wise false-positive rate is at most family_alpha whatever their correlation."""
+        others = [n for n in family if n != self.primary]
+        out = {n: (self.family_alpha - self.alpha_primary) / len(others) for n in others}
+        if self.primary in family:
+            out[self.primary] = self.alpha_primary
+        return out
+
+
+@dataclass(frozen=True)
 class PolicySet:
     policies: tuple[Policy, ...]
     source: str  # where they were read from
+    gate: Gate = Gate()
 
     def for_measurement(self, name: str, kind: str) -> Policy:
         for p in self.policies:
@@ -59,6 +87,7 @@ class PolicySet:
 
 
 _FIELDS = {f.name for f in fields(Policy)}
+_GATE_FIELDS = {f.name for f in fields(Gate)}
 
 
 def load(path: str | Path | None = None) -> PolicySet:
@@ -90,7 +119,34 @@ def parse(doc: dict, source: str = "policies") -> PolicySet:
         raise HarnessError(f"{source}: no [[policy]] entries")
     policies = tuple(_policy(entry, defaults, source, i) for i, entry in enumerate(entries))
     _check_coverage(policies, source)
-    return PolicySet(policies, source)
+    return PolicySet(policies, source, _gate(doc.get("gate", {}), source))
+
+
+def _gate(table: dict, source: str) -> Gate:
+    _check_keys(table, source, "[gate]", _GATE_FIELDS)
+    gate = Gate(**table)
+    try:
+        _validate_gate(gate, source)
+    except TypeError:
+        raise HarnessError(f"{source}: [gate]: a value has the wrong type (numbers for the alphas and "
+                           f"sizes, a string for primary)") from None
+    return gate
+
+
+def _validate_gate(g: Gate, source: str) -> None:
+    whole = lambda x: isinstance(x, int) and not isinstance(x, bool)  # noqa: E731
+    checks = [
+        (isinstance(g.primary, str), "primary", g.primary, "must be a measurement name"),
+        (0 < g.family_alpha < 0.5, "family_alpha", g.family_alpha, "must be in (0, 0.5)"),
+        (0 < g.alpha_primary < g.family_alpha, "alpha_primary", g.alpha_primary,
+         f"must be in (0, family_alpha = {g.family_alpha}), leaving a share for the other measurements"),
+        (whole(g.repeat) and g.repeat >= 1, "repeat", g.repeat, "must be an integer >= 1"),
+        (whole(g.baseline_runs) and g.baseline_runs >= 2, "baseline_runs", g.baseline_runs,
+         "must be an integer >= 2"),
+    ]
+    for ok, key, value, why in checks:
+        if not ok:
+            raise HarnessError(f"{source}: [gate]: {key}={value!r}: {why}")
 
 
 def _policy(entry: dict, defaults: dict, source: str, index: int) -> Policy:
@@ -110,10 +166,10 @@ def _policy(entry: dict, defaults: dict, source: str, index: int) -> Policy:
     return policy
 
 
-def _check_keys(table: dict, source: str, where: str) -> None:
+def _check_keys(table: dict, source: str, where: str, known: set[str] = _FIELDS) -> None:
     for key in table:
-        if key not in _FIELDS:
-            close = difflib.get_close_matches(key, sorted(_FIELDS), n=1)
+        if key not in known:
+            close = difflib.get_close_matches(key, sorted(known), n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             raise HarnessError(f"{source}: {where}: unknown key {key!r}{hint}")
 

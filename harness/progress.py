@@ -19,6 +19,9 @@ class Progress:
         if total > 1:
             self._print(f"repetition {n}/{total}")
 
+    def note(self, text: str) -> None:
+        print(f"note: {text}", file=self.stream, flush=True)  # shown even when progress is off
+
     def stage(self, name: str, labels: dict) -> None:
         label = f" (day {labels['day']})" if labels.get("day") else ""
         self._print(f"  {name}{label} ...")

@@ -44,6 +44,7 @@ class _Watch:
         self.result: dict | None = None
         self.failure: dict | None = None
         self.gpu: _GpuWatch | None = None
+        self.notes: list[str] = []
 
     def handle(self, event, sampler) -> None:
         kind = event[0]
@@ -68,6 +69,9 @@ class _Watch:
             self.progress.stage_done(name, measured["wall_s"])
         elif kind in ("progress", "progress_reset"):
             self.progress.step(event)
+        elif kind == "note":
+            self.notes.append(event[1])
+            self.progress.note(event[1])
         elif kind == "result":
             self.result = event[1]
         elif kind == "error":
@@ -266,7 +270,10 @@ def _one_record(config: RunConfig, watch: _Watch, sampler, t0: float, started: s
         "days": res.get("days", []), "checkpoint": res.get("checkpoint"),
         "fingerprints": res.get("fingerprints", {}), "timeline": timeline, "failure": watch.failure,
         "determinism_notes": res.get("determinism_notes", []),
+        "notes": watch.notes,
     }
+    if res.get("scale"):  # engines and their sizes: dask workers, DDP world size (issue #6)
+        rec["scale"] = res["scale"]
     return rec
 
 

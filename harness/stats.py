@@ -1,9 +1,10 @@
 """Pure statistics for comparisons: no I/O, no state, tested on fixed arrays.
 
-Conventions: ``confidence`` is two-sided (0.99 means alpha = 0.01); relative figures are
-percentages of the baseline's median; ``None`` means "cannot be computed from this data"
-(too few samples, a zero baseline), never NaN, so results serialise to JSON as they are.
-scipy is imported inside the functions that need it.
+Conventions: ``alpha`` is a ONE-sided level (the chance that noise alone pushes a test past
+its bound in one given direction); ``confidence`` is a two-sided level; relative figures are
+percentages of the baseline; ``None`` means "cannot be computed from this data" (too few
+samples, a zero or negative value), never NaN, so results serialise to JSON as they are.
+scipy and numpy are imported inside the functions that need them.
 """
 
 from __future__ import annotations
@@ -30,13 +31,28 @@ class Summary:
 
 
 @dataclass(frozen=True)
-class Band:
-    """Where a new value is expected to fall if nothing changed (a t prediction interval)."""
+class RatioTest:
+    """Student's t on log values: current / baseline as a ratio of geometric means.
 
-    center: float  # baseline mean
-    low: float
-    high: float
-    half_width: float
+    The noise is the pooled standard deviation of the log values of both groups (the same
+    machine makes the same noise on both sides; on log scale a slowdown by a factor is a pure
+    shift, so the variances stay equal under the alternative too). With one current run this
+    is the t prediction interval ("noise band") of the baseline.
+    """
+
+    n_baseline: int
+    n_current: int
+    log_ratio: float  # mean(log current) - mean(log baseline)
+    sd_log: float  # pooled standard deviation of the log values (about the CV)
+    df: int  # n_baseline + n_current - 2
+
+    @property
+    def se(self) -> float:
+        return self.sd_log * math.sqrt(1 / self.n_baseline + 1 / self.n_current)
+
+    @property
+    def ratio(self) -> float:
+        return math.exp(self.log_ratio)
 
 
 @dataclass(frozen=True)
@@ -63,6 +79,11 @@ def mad(samples) -> float:
     return median(abs(x - m) for x in xs)
 
 
+def robust_sd(samples) -> float:
+    """1.4826 * MAD: a standard deviation that one or two outlier runs cannot inflate."""
+    return MAD_TO_SIGMA * mad(samples)
+
+
 def summary(samples) -> Summary:
     xs = _floats(samples)
     m, mu = median(xs), mean(xs)
@@ -86,91 +107,77 @@ def t_quantile(p: float, df: int) -> float:
     return float(stats.t.ppf(p, df))
 
 
-def mann_whitney_p(baseline, current) -> float:
-    """Two-sided Mann-Whitney U p-value (scipy; exact for small samples without ties)."""
+def log_values(samples) -> list[float] | None:
+    """Natural logs of the samples; None if any is zero or negative."""
+    xs = _floats(samples)
+    return [math.log(x) for x in xs] if min(xs) > 0 else None
+
+
+def log_ratio_test(baseline, current) -> RatioTest | None:
+    """The pooled t test of log(current) against log(baseline); None without positive values or any df."""
+    lb, lc = log_values(baseline), log_values(current)
+    if lb is None or lc is None or len(lb) + len(lc) < 3:
+        return None
+    df, mb, mc = len(lb) + len(lc) - 2, mean(lb), mean(lc)
+    ss = sum((x - mb) ** 2 for x in lb) + sum((x - mc) ** 2 for x in lc)
+    return RatioTest(len(lb), len(lc), mc - mb, math.sqrt(ss / df), df)
+
+
+def p_value(test: RatioTest, higher: bool) -> float:
+    """One-sided p-value that the current values are higher (``higher``) or lower than the baseline's."""
+    shift = test.log_ratio if higher else -test.log_ratio
+    if test.se == 0:
+        return 0.0 if shift > 0 else 1.0
     from scipy import stats
 
-    a, b = _floats(baseline), _floats(current)
-    if len(set(a) | set(b)) == 1:
-        return 1.0  # every value equal: no evidence of any difference
-    return float(stats.mannwhitneyu(a, b, alternative="two-sided", method="auto").pvalue)
+    return float(stats.t.sf(shift / test.se, test.df))
 
 
-def min_mann_whitney_p(n1: int, n2: int) -> float:
-    """The smallest two-sided p-value Mann-Whitney can give for these sizes: 2 / C(n1+n2, n1).
+def ratio_bounds(test: RatioTest, alpha: float) -> tuple[float, float]:
+    """(low, high) bounds of the ratio, each one-sided at ``alpha`` (a two-sided 1 - 2 alpha interval).
 
-    If it is above alpha, the test cannot flag anything and another test must be used.
+    The one-sided test at ``alpha`` flags "higher" exactly when low > 1, "lower" when high < 1.
     """
-    return min(1.0, 2.0 / math.comb(n1 + n2, n1))
+    half = t_quantile(1 - alpha, test.df) * test.se
+    return math.exp(test.log_ratio - half), math.exp(test.log_ratio + half)
 
 
-def noise_band(baseline, confidence: float = 0.99, n_current: int = 1) -> Band | None:
-    """t prediction interval for the mean of ``n_current`` new values, from baseline samples.
+def min_detectable_pct(sd_log: float, n_baseline: int, n_current: int, alpha: float, power: float = 0.8,
+                       increase: bool = True) -> float | None:
+    """Smallest relative change the one-sided pooled log t test detects with ``power``.
 
-    half_width = t(1 - alpha/2, n-1) * s * sqrt(1/n + 1/n_current). Needs two or more samples.
+    k = (t(1 - alpha, df) + t(power, df)) * sd_log * sqrt(1/n_baseline + 1/n_current),
+    df = n_baseline + n_current - 2 (the usual shift approximation; the exact noncentral-t
+    figure is within 0.1 point here). Returned as 100 * (e^k - 1) for an increase,
+    100 * (1 - e^-k) for a decrease. None without degrees of freedom.
     """
-    xs = _floats(baseline)
-    if len(xs) < 2:
+    df = n_baseline + n_current - 2
+    if df < 1:
         return None
-    center, sd = mean(xs), stdev(xs)
-    half = t_quantile(0.5 + confidence / 2, len(xs) - 1) * sd * math.sqrt(1 / len(xs) + 1 / n_current)
-    return Band(center, center - half, center + half, half)
+    k = (t_quantile(1 - alpha, df) + t_quantile(power, df)) * sd_log * math.sqrt(1 / n_baseline + 1 / n_current)
+    return 100.0 * (math.exp(k) - 1 if increase else 1 - math.exp(-k))
 
 
-def band_p_value(baseline, value: float, n_current: int = 1) -> float | None:
-    """Two-sided p-value of ``value`` (a mean of n_current runs) under the baseline's noise band."""
-    xs = _floats(baseline)
-    if len(xs) < 2:
-        return None
-    center, sd = mean(xs), stdev(xs)
-    if sd == 0:
-        return 1.0 if value == center else 0.0
-    from scipy import stats
-
-    t = abs(value - center) / (sd * math.sqrt(1 / len(xs) + 1 / n_current))
-    return float(2 * stats.t.sf(t, len(xs) - 1))
-
-
-def bootstrap_ratio_ci(baseline, current, confidence: float = 0.99, n_resamples: int = 4000,
-                       seed: int = 0) -> tuple[float, float] | None:
-    """Percentile bootstrap CI of median(current) / median(baseline); seeded, so repeatable.
-
-    None when a resampled baseline median can be zero.
-    """
-    import numpy as np
-
-    a, b = np.asarray(_floats(baseline)), np.asarray(_floats(current))
-    rng = np.random.default_rng(seed)
-    med_a = np.median(rng.choice(a, size=(n_resamples, a.size)), axis=1)
-    med_b = np.median(rng.choice(b, size=(n_resamples, b.size)), axis=1)
-    if np.any(med_a == 0):
-        return None
-    ratios = med_b / med_a
-    alpha = 1 - confidence
-    return float(np.quantile(ratios, alpha / 2)), float(np.quantile(ratios, 1 - alpha / 2))
-
-
-def min_detectable_pct(baseline, n_current: int = 1, confidence: float = 0.99,
-                       power: float = 0.8) -> float | None:
-    """Smallest relative change (percent of the baseline median) detected with ``power``.
-
-    The two-sample formula (t(1-alpha/2) + t(power)) * s * sqrt(1/n + 1/n_current) with
-    df = n - 1 (the baseline alone estimates the noise, as in the noise band). For
-    Mann-Whitney it is a close approximation (its efficiency is 95% of the t-test's on normal data).
-    """
-    xs = _floats(baseline)
-    m = median(xs)
-    if len(xs) < 2 or m == 0:
-        return None
-    df = len(xs) - 1
-    factor = t_quantile(0.5 + confidence / 2, df) + t_quantile(power, df)
-    return 100.0 * factor * stdev(xs) * math.sqrt(1 / len(xs) + 1 / n_current) / abs(m)
+def smallest_design(sd_log: float, alpha: float, limit_pct: float, power: float = 0.8,
+                    current_sizes=range(1, 11), baseline_sizes=(10, 15, 20, 25, 30, 35, 40)
+                    ) -> tuple[int, int, float] | None:
+    """(n_current, n_baseline, MDE) with the fewest current runs, then the fewest baseline runs,
+    whose minimum detectable increase is at most ``limit_pct``; None if no size in range does."""
+    for n_c in current_sizes:
+        for n_b in baseline_sizes:
+            mde = min_detectable_pct(sd_log, n_b, n_c, alpha, power)
+            if mde is not None and mde <= limit_pct:
+                return n_c, n_b, mde
+    return None
 
 
 def seed_tolerance(spread, confidence: float = 0.99) -> float | None:
-    """Absolute tolerance for one new value given values over several seeds (a prediction half-width)."""
-    band = noise_band(spread, confidence, n_current=1)
-    return band.half_width if band else None
+    """Absolute tolerance for one new value given values over several seeds: the half-width of
+    the two-sided t prediction interval, t(1/2 + confidence/2, n-1) * s * sqrt(1 + 1/n)."""
+    xs = _floats(spread)
+    if len(xs) < 2:
+        return None
+    return t_quantile(0.5 + confidence / 2, len(xs) - 1) * stdev(xs) * math.sqrt(1 + 1 / len(xs))
 
 
 def false_positive_rate(flags) -> Rate:
@@ -185,17 +192,32 @@ def false_positive_rate(flags) -> Rate:
     return Rate(count=k, n=n, rate=k / n, upper_95=upper)
 
 
-def aa_splits(k: int, baseline_size: int | None = None,
-              current_size: int = 1) -> list[tuple[tuple[int, ...], tuple[int, ...]]]:
-    """A/A comparisons over ``k`` runs: (current runs, baseline runs) index tuples, cyclic.
+def aa_splits(k: int, baseline_size: int, current_size: int, comparisons: int, seed: int = 0,
+              ordered: bool = False) -> tuple[str, list[tuple[tuple[int, ...], tuple[int, ...]]]]:
+    """A/A comparisons over ``k`` runs: (how, [(current runs, baseline runs)]) as index tuples.
 
-    Comparison i takes runs i .. i+current_size-1 as "current" and the next ``baseline_size``
-    runs as the baseline, so each run is "current" ``current_size`` times and every baseline
-    has the size the real gate uses. ``baseline_size=None``: all other runs.
+    Random (default): each comparison takes ``current_size`` runs as "current" and
+    ``baseline_size`` other runs as the baseline, from a seeded random permutation. If the
+    runs suffice for ``comparisons`` comparisons with no run used twice, the splits are
+    "disjoint" (independent comparisons); otherwise each comparison draws its own
+    permutation ("resampled": runs recur across comparisons, so they are not independent).
+    ``ordered``: runs 0..k-1 in time order; a baseline of consecutive runs and the
+    ``current_size`` runs right after it, at every start (up to ``comparisons``), as a check
+    made after recording a baseline: drift of the machine between the two shows here.
     """
-    size = k - current_size if baseline_size is None else baseline_size
-    if current_size < 1 or not 1 <= size <= k - current_size:
-        raise ValueError(f"{k} runs cannot give a baseline of {baseline_size} and a current group of "
-                         f"{current_size}: need at least baseline + current runs")
-    return [(tuple((i + j) % k for j in range(current_size)),
-             tuple((i + current_size + j) % k for j in range(size))) for i in range(k)]
+    import numpy as np
+
+    need = baseline_size + current_size
+    if current_size < 1 or baseline_size < 1 or need > k:
+        raise ValueError(f"{k} runs cannot hold a baseline of {baseline_size} and a current group of "
+                         f"{current_size}: {need} runs needed")
+    if ordered:
+        return "ordered", [(tuple(range(i + baseline_size, i + need)), tuple(range(i, i + baseline_size)))
+                           for i in range(min(k - need + 1, comparisons))]
+    rng = np.random.default_rng(seed)
+    cut = lambda p: (tuple(sorted(int(i) for i in p[:current_size])),  # noqa: E731
+                     tuple(sorted(int(i) for i in p[current_size:need])))
+    if comparisons * need <= k:
+        perm = rng.permutation(k)
+        return "disjoint", [cut(perm[i * need:(i + 1) * need]) for i in range(comparisons)]
+    return "resampled", [cut(rng.permutation(k)) for _ in range(comparisons)]

@@ -10,6 +10,7 @@ import json
 import os
 import sys
 import traceback
+import warnings
 from pathlib import Path
 
 
@@ -29,8 +30,17 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}{where}"
 
 
+def _quiet_known_warnings() -> None:
+    """Warnings the pinned stack prints on every run (stack-facts.md: harmless)."""
+    for message in (r".*dtype mappings did not load.*", r".*Dataset in CPU mode.*",
+                    r".*implementation of AdamW is deprecated.*"):
+        warnings.filterwarnings("ignore", message=message)
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+
+
 def main(argv: list[str]) -> int:
     config_path, workdir, fd = argv[0], Path(argv[1]), int(argv[2])
+    _quiet_known_warnings()
     send = _sender(fd)
     from .config import config_from_dict
     from .errors import StageFailure

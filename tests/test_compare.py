@@ -2,21 +2,33 @@
 
 Records come from tests/verdict_fixtures.py (seeded, schema-valid, shaped like the runner's);
 no pipeline runs here. Assertions are on verdicts, never on typed performance figures.
+
+Two noise settings: ``base`` is quiet (1% jitter, 10 runs; one current run against its noise
+band) for the rules themselves; ``gate_base`` and ``gated()`` are the realistic setting: stage
+and total times with a CV of about 7% (as measured on the 2-core runner), and the default gate
+configuration of harness/policies.toml ([gate] repeat new runs against baseline_runs).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import re
 
 import pytest
 from verdict_fixtures import MiB, environment, make_baseline, make_record
 
-from harness import baseline, policy, record
+from harness import baseline, policy, record, stats
 from harness.compare import SEVERITY, Verdict, compare, no_baseline
 from harness.errors import HarnessError
+
+GATE = policy.load().gate
+# Load factor shared by a repetition's stages, plus half of it per stage: stage times then vary
+# with a CV of 7% (sqrt(1 + 0.5^2) * 6.26%), total.wall_s about 6.9%.
+REALISTIC = 0.07 / math.sqrt(1.25)
+TRIALS = range(1, 21)  # seeds of the repeated gate runs
 
 
 def by_name(verdict) -> dict:
@@ -27,23 +39,85 @@ def flagged(verdict) -> dict:
     return {m.name: m.verdict for m in verdict.measurements if m.verdict in ("regressed", "improved")}
 
 
+def regressed(verdict) -> list[str]:
+    return [m.name for m in verdict.measurements if m.verdict == "regressed"]
+
+
+def gated(seed: int, **kw) -> dict:
+    """A current run as the gate makes it: [gate] repeat repetitions at realistic noise."""
+    return make_record(seed=seed, repeat=GATE.repeat, noise=REALISTIC, **kw)
+
+
 @pytest.fixture(scope="module")
 def base():
     return make_baseline()
 
 
-# --- planted regressions ------------------------------------------------------------
+@pytest.fixture(scope="module")
+def gate_base():
+    return make_baseline(repeat=GATE.baseline_runs, noise=REALISTIC)
+
+
+# --- planted regressions at realistic noise, default gate configuration -----------------
+
+@pytest.mark.parametrize("stage", ["etl", "train"])
+def test_15_percent_slowdown_of_one_stage_is_flagged_on_that_stage(gate_base, stage):
+    # A 15% slowdown of one 7%-CV stage sits near that stage's minimum detectable effect (a
+    # secondary measurement with a Bonferroni share of the budget: about 13-15% at 10 vs 35
+    # runs), so it is caught in most gate runs, not all; never on another measurement.
+    verdicts = [compare(gated(s, slow={stage: 1.15}), gate_base) for s in TRIALS]
+    hits = [v for v in verdicts if by_name(v)[f"{stage}.wall_s"].verdict == "regressed"]
+    assert len(hits) >= 0.6 * len(verdicts)
+    for v in hits:
+        assert by_name(v)[f"{stage}.wall_s"].change_pct > 0 and v.exit_code == 1
+    wrong = {n for v in verdicts for n in regressed(v) if n.split(".")[0] not in (stage, "total")}
+    assert wrong == set()
+    assert all(by_name(v)[f"{stage}.wall_s"].verdict != "improved" for v in verdicts)
+
 
 @pytest.mark.parametrize("stage", ["etl", "train", "evaluate"])
-def test_15_percent_slowdown_of_one_stage_is_flagged(base, stage):
+def test_25_percent_slowdown_of_one_stage_is_flagged_every_time(gate_base, stage):
+    verdicts = [compare(gated(s, slow={stage: 1.25}), gate_base) for s in TRIALS]
+    assert [by_name(v)[f"{stage}.wall_s"].verdict for v in verdicts] == ["regressed"] * len(verdicts)
+    assert all(v.measurements[0].verdict == "regressed" for v in verdicts)  # regressions first
+
+
+def test_10_percent_slowdown_of_the_whole_pipeline_is_detectable(gate_base):
+    every = {s: 1.10 for s in ("imports", "synthetic", "etl", "splits", "schema", "model", "train", "evaluate",
+                                "checkpoint")}
+    totals = [by_name(compare(gated(s, slow=every), gate_base))["total.wall_s"] for s in TRIALS]
+    assert sorted(m.min_detectable_pct for m in totals)[len(totals) // 2] <= 10.0  # the issue's bar
+    assert sum(m.verdict == "regressed" for m in totals) >= 0.6 * len(totals)
+    assert all(m.verdict != "improved" and m.change_pct > 0 for m in totals)
+
+
+def test_200_mb_more_memory_is_flagged(gate_base):
+    extra = {"train": 200 * MiB, "evaluate": 200 * MiB}
+    for s in TRIALS:
+        ms = by_name(compare(gated(s, extra_bytes=extra), gate_base))
+        for name in ("train.peak_rss_bytes", "evaluate.peak_rss_bytes", "total.peak_rss_bytes"):
+            assert ms[name].verdict == "regressed", ms[name].reason
+        assert ms["etl.peak_rss_bytes"].verdict == "ok"
+
+
+def test_ndcg_change_is_flagged_exactly_in_the_gate_configuration(gate_base):
+    v = compare(gated(1, quality={"ndcg_at_20": 0.1601}), gate_base)
+    m = by_name(v)["quality.ndcg_at_20"]
+    assert m.verdict == "regressed" and "exact" in m.reason and v.exit_code == 1
+
+
+# --- the rules on quiet data (one run against the baseline's noise band) -------------------
+
+@pytest.mark.parametrize("stage", ["etl", "train", "evaluate"])
+def test_one_run_against_a_quiet_baseline_flags_a_15_percent_slowdown(base, stage):
     v = compare(make_record(seed=1, slow={stage: 1.15}), base)
     ms = by_name(v)
     assert ms[f"{stage}.wall_s"].verdict == "regressed", ms[f"{stage}.wall_s"].reason
+    assert "noise band" in ms[f"{stage}.wall_s"].reason
     assert ms[f"{stage}.wall_s"].change_pct > 0
     assert (v.overall, v.exit_code) == ("regressed", 1)
     others = [n for n in flagged(v) if n.endswith(".wall_s") and n.split(".")[0] not in (stage, "total")]
     assert others == []
-    assert v.measurements[0].verdict == "regressed"  # regressions first
 
 
 def test_ndcg_drop_is_flagged_exactly_in_the_same_environment(base):
@@ -71,14 +145,18 @@ def test_loss_rise_is_a_regression(base):
     assert by_name(v)["quality.final_train_loss"].verdict == "regressed"
 
 
-def test_200_mb_more_memory_is_flagged(base):
+def test_200_mb_more_memory_is_flagged_with_one_run(base):
     extra = {"train": 200 * MiB, "evaluate": 200 * MiB}
-    v = compare(make_record(seed=1, extra_bytes=extra), base)
-    ms = by_name(v)
+    ms = by_name(compare(make_record(seed=1, extra_bytes=extra), base))
     for name in ("train.peak_rss_bytes", "evaluate.peak_rss_bytes", "total.peak_rss_bytes"):
         assert ms[name].verdict == "regressed", ms[name].reason
     assert ms["etl.peak_rss_bytes"].verdict == "ok"
-    assert v.exit_code == 1
+
+
+def test_less_memory_is_an_improvement_never_a_regression(base):
+    v = compare(make_record(seed=1, extra_bytes={"train": -200 * MiB}), base)
+    assert by_name(v)["train.peak_rss_bytes"].verdict == "improved"
+    assert v.exit_code == 0
 
 
 def test_count_change_is_a_regression(base):
@@ -88,45 +166,100 @@ def test_count_change_is_a_regression(base):
 
 # --- A/A ----------------------------------------------------------------------------
 
-def test_aa_runs_are_not_flagged(base):
+def test_aa_gate_runs_are_not_flagged(gate_base):
+    # The family-wise bound is 1% per direction: over 30 gate runs, no regression, and at
+    # most one (one-sided, separately tested) improvement.
+    verdicts = [compare(gated(s), gate_base) for s in range(1, 31)]
+    assert [regressed(v) for v in verdicts] == [[]] * 30
+    assert all(v.exit_code == 0 for v in verdicts)
+    assert sum(bool(flagged(v)) for v in verdicts) <= 1
+
+
+def test_aa_single_runs_are_not_flagged(base):
     verdicts = [compare(make_record(seed=s), base) for s in range(1, 31)]
     assert [flagged(v) for v in verdicts] == [{}] * 30
     assert all(v.exit_code == 0 for v in verdicts)
 
 
-def test_aa_runs_of_several_repetitions_use_mann_whitney_and_stay_quiet(base):
-    v = compare(make_record(seed=5, repeat=10), base)
-    assert flagged(v) == {}
-    assert "Mann-Whitney" in by_name(v)["train.wall_s"].reason
+def test_several_repetitions_use_the_two_sample_t_on_logs(gate_base):
+    m = by_name(compare(gated(5), gate_base))["train.wall_s"]
+    assert f"t on log values, {GATE.repeat} runs vs {GATE.baseline_runs} baseline runs" in m.reason
+    assert m.ci_low_pct < 0 < m.ci_high_pct
 
 
-def test_mann_whitney_path_flags_a_slowdown(base):
-    v = compare(make_record(seed=5, repeat=10, slow={"train": 1.15}), base)
-    m = by_name(v)["train.wall_s"]
-    assert m.verdict == "regressed" and "Mann-Whitney" in m.reason
-    assert m.ci_low_pct > 0
+def test_alpha_is_split_hierarchically_over_the_gated_measurements(gate_base):
+    v = compare(gated(1), gate_base)
+    levels = {m.name: (1 - m.confidence) / 2 for m in v.measurements
+              if m.confidence is not None and m.kind in ("time", "throughput", "memory")}
+    assert levels["total.wall_s"] == pytest.approx(GATE.alpha_primary)
+    others = [a for n, a in levels.items() if n != "total.wall_s"]
+    assert len(set(round(a, 12) for a in others)) == 1  # an equal (Bonferroni) share each
+    assert sum(levels.values()) == pytest.approx(GATE.family_alpha)
+    assert "schema.wall_s" not in levels and "etl.rows_per_s" not in levels  # report-only: outside
+    assert any("(primary)" in n and "Bonferroni" in n for n in v.notes)
 
+
+def test_gate_interval_agrees_with_the_one_sided_verdict(gate_base):
+    for s in TRIALS:
+        m = by_name(compare(gated(s, slow={"train": 1.15}), gate_base))["train.wall_s"]
+        alpha = (1 - m.confidence) / 2
+        assert (m.ci_low_pct > 0) == (m.p_value < alpha)
+
+
+# --- calibration ----------------------------------------------------------------------
 
 def test_calibrate_analysis_of_aa_records_reports_no_false_gate_failures():
     from harness.commands.calibrate import analyse
 
-    records = [make_record(seed=s) for s in range(25)]
-    result = analyse(records, baseline_size=10)
-    assert result["comparisons"] == 25
-    assert result["gate_false_positive"]["count"] == 0
+    records = [make_record(seed=s, noise=REALISTIC, run_id=f"aa-{s}") for s in range(25)]
+    result = analyse(records, baseline_size=10, current_size=1, comparisons=40)
+    assert result["aa"]["comparisons"] == 40 and result["aa"]["splits"] == "resampled"
+    assert result["aa"]["gate_false_positive"]["count"] == 0
     rows = {r["name"]: r for r in result["measurements"]}
-    assert rows["total.wall_s"]["min_detectable_pct"] <= 10  # the issue's bar, on this synthetic noise
-    assert rows["train.wall_s"]["cv_normalised"] < rows["train.wall_s"]["cv"]  # shared load cancels
+    assert rows["schema.wall_s"]["gated"] is False and rows["schema.wall_s"]["alpha"] is None
+    assert rows["total.wall_s"]["alpha"] == GATE.alpha_primary
+    design = result["design"]
+    sizes = [(r["current"], r["baseline"]) for r in design["rows"]]
+    assert {(1, 10), (1, 20), (5, 20), (10, 20), (GATE.repeat, GATE.baseline_runs)} <= set(sizes)
+    mde = {(r["current"], r["baseline"]): r["mde_pct"] for r in design["rows"]}
+    assert mde[(1, 10)] > mde[(1, 20)] > mde[(5, 20)] > mde[(10, 20)]
+    best = design["smallest"]
+    assert best["mde_pct"] <= design["limit_pct"]
+    assert stats.min_detectable_pct(design["sd_log"], best["baseline"], best["current"], GATE.alpha_primary) \
+        == pytest.approx(best["mde_pct"])
 
 
 def test_calibrate_analysis_counts_planted_changes_as_flags():
     from harness.commands.calibrate import analyse
 
     records = [make_record(seed=s, slow={"train": 1.3} if s == 0 else None) for s in range(12)]
-    result = analyse(records, baseline_size=10)
+    result = analyse(records, baseline_size=10, current_size=1, comparisons=30, seed=2)
+    _, splits = stats.aa_splits(12, 10, 1, 30, seed=2)
+    slowed_is_current = sum(cur == (0,) for cur, _ in splits)
+    assert slowed_is_current > 0
     train = next(r for r in result["measurements"] if r["name"] == "train.wall_s")
-    assert train["false_regressed"]["count"] == 1  # the comparison with the slowed run as "current"
-    assert result["gate_false_positive"]["count"] == 1
+    assert train["false_regressed"]["count"] == slowed_is_current
+    assert result["aa"]["gate_false_positive"]["count"] == slowed_is_current
+
+
+def test_calibrate_ordered_splits_follow_time_order():
+    from harness.commands.calibrate import analyse
+
+    records = [make_record(seed=s, noise=REALISTIC, run_id=f"aa-{s}") for s in range(14)]
+    for i, r in enumerate(records):
+        r["started_at"] = f"2024-05-01T12:{59 - i:02d}:00+00:00"  # written in reverse order
+    result = analyse(records, baseline_size=10, current_size=2, comparisons=100, ordered=True)
+    assert result["aa"]["splits"] == "ordered" and result["aa"]["comparisons"] == 14 - 12 + 1
+
+
+def test_calibrate_analysis_without_enough_runs_still_measures_noise():
+    from harness.commands.calibrate import analyse
+
+    records = [make_record(seed=s, noise=REALISTIC) for s in range(12)]
+    result = analyse(records, baseline_size=GATE.baseline_runs, current_size=GATE.repeat)
+    assert result["aa"] is None and "cannot hold" in result["aa_note"]
+    assert result["design"]["rows"] and all(r["min_detectable_pct"] is None or r["min_detectable_pct"] > 0
+                                            for r in result["measurements"])
 
 
 # --- noise --------------------------------------------------------------------------
@@ -135,17 +268,15 @@ def test_change_beyond_threshold_but_within_noise_is_unstable():
     noisy = make_baseline(noise=0.06)
     v = compare(make_record(seed=3, noise=0.06, slow={"train": 1.12}), noisy)
     m = by_name(v)["train.wall_s"]
-    if abs(m.change_pct) > m.threshold_pct:
-        assert m.verdict == "unstable" and "can detect" in m.reason
-    else:
-        assert m.verdict == "unstable" and "too noisy" in m.reason
+    assert m.verdict == "unstable"
+    assert ("can detect" in m.reason) or ("too noisy" in m.reason)
     assert v.exit_code == 0
 
 
 def test_too_noisy_data_says_the_smallest_detectable_change():
     noisy = make_baseline(noise=0.06)
     m = by_name(compare(make_record(seed=4, noise=0.06), noisy))["total.wall_s"]
-    assert m.verdict == "unstable" and "too noisy" in m.reason
+    assert m.verdict == "unstable"
     assert f"{m.min_detectable_pct:.1f}%" in m.reason
     assert m.min_detectable_pct > 10
 
@@ -233,21 +364,37 @@ def _slower_machine_baseline():
     return make_baseline(slow=stages, speed=0.50, environment_=slow_env)
 
 
-def test_speed_normalisation_makes_another_machine_comparable():
+def _policies(normalise: str):
+    """The committed policies with every normalise setting replaced."""
+    text = policy.resources.files("harness").joinpath("policies.toml").read_text()
+    return policy.parse(_toml(re.sub(r'normalise = "[a-z-]+"', f'normalise = "{normalise}"', text)))
+
+
+def test_speed_normalisation_is_off_by_default():
+    # Measured on the 2-core runner: the speed calibration has CV 18% and correlates 0.06 with
+    # total.wall_s, so dividing by it made every time noisier (policies.toml, [defaults]).
+    pols = policy.load()
+    for name, kind in (("total.wall_s", "time"), ("train.wall_s", "time"), ("train.cpu_s", "time"),
+                       ("train.steady_samples_per_s", "throughput")):
+        assert pols.for_measurement(name, kind).normalise == "never"
     v = compare(make_record(seed=1), _slower_machine_baseline())
+    assert by_name(v)["train.wall_s"].verdict == "improved"  # the faster machine shows as faster
+    assert "speed-normalised" not in by_name(v)["train.wall_s"].reason
+
+
+def test_cross_machine_normalisation_makes_another_machine_comparable():
+    v = compare(make_record(seed=1), _slower_machine_baseline(), _policies("cross-machine"))
     assert flagged(v) == {}
     assert "speed-normalised" in by_name(v)["train.wall_s"].reason
 
 
-def test_without_normalisation_the_faster_machine_reads_as_an_improvement():
-    text = policy.resources.files("harness").joinpath("policies.toml").read_text()
-    raw = policy.parse(_toml(re.sub(r'normalise = "[a-z-]+"', 'normalise = "never"', text)))
-    v = compare(make_record(seed=1), _slower_machine_baseline(), raw)
-    assert by_name(v)["train.wall_s"].verdict == "improved"
+def test_cross_machine_normalisation_is_not_applied_on_the_same_machine(base):
+    v = compare(make_record(seed=1), base, _policies("cross-machine"))
+    assert "speed-normalised" not in by_name(v)["train.wall_s"].reason
 
 
 def test_normalisation_still_flags_a_real_slowdown_on_another_machine():
-    v = compare(make_record(seed=1, slow={"train": 1.2}), _slower_machine_baseline())
+    v = compare(make_record(seed=1, slow={"train": 1.2}), _slower_machine_baseline(), _policies("cross-machine"))
     assert by_name(v)["train.wall_s"].verdict == "regressed"
 
 
@@ -518,6 +665,7 @@ def test_baseline_record_then_check(tmp_path, monkeypatch, fake_runner, capsys):
     code = cli(["check", "--profile", "ci", "--machine", "m", "--quiet", "--no-report",
                 "--markdown-out", "summary.md"])
     assert code == 0
+    assert fake_runner[-1][1] == GATE.repeat  # check's default repetitions: the gate configuration
     verdict = json.loads((tmp_path / "reports" / "verdict.json").read_text())
     assert verdict["overall"] in ("ok", "unstable", "improved")
     assert (tmp_path / "summary.md").read_text().startswith("### ")
@@ -529,7 +677,9 @@ def test_baseline_record_then_check(tmp_path, monkeypatch, fake_runner, capsys):
     out = capsys.readouterr().out
     assert "REGRESSED" in out and "lr_scale" not in out and "slowdown_stage" in out
 
-    assert cli(["baseline", "record", "--profile", "ci", "--repeat", "10", "--machine", "m", "--quiet"]) == 0
+    assert cli(["baseline", "record", "--profile", "ci", "--machine", "m", "--quiet"]) == 0
+    assert fake_runner[-1][1] == GATE.baseline_runs  # baseline record's default: the gate configuration
+    assert baseline.load(tmp_path / "baselines" / "m" / "ci.json")["provenance"]["runs"] == GATE.baseline_runs
     assert len(list((tmp_path / "baselines" / "m" / "history").glob("*.json"))) == 1
     assert "replaced baseline" in capsys.readouterr().out
 
@@ -560,23 +710,39 @@ def test_check_without_baseline_exits_3_and_still_reports(tmp_path, monkeypatch,
         assert "report" in capsys.readouterr().err
 
 
+def _aa_folder(tmp_path, n: int):
+    folder = tmp_path / "aa"
+    for s in range(n):
+        record.write(make_record(seed=s, noise=REALISTIC, run_id=f"aa-{s}"), folder / f"{s}.json")
+    return folder
+
+
 def test_calibrate_command_on_recorded_runs(tmp_path, capsys):
-    folder = tmp_path / "aa"
-    for s in range(12):
-        record.write(make_record(seed=s, run_id=f"aa-{s}"), folder / f"{s}.json")
-    out = tmp_path / "cal.json"
-    assert cli(["calibrate", "--records", str(folder), "--baseline-size", "10", "--out", str(out)]) == 0
+    folder, out = _aa_folder(tmp_path, 12), tmp_path / "cal.json"
+    assert cli(["calibrate", "--records", str(folder), "--baseline-size", "10", "--current-size", "1",
+                "--comparisons", "20", "--out", str(out)]) == 0
     doc = json.loads(out.read_text())
-    assert doc["kind"] == "t4rec-bench/calibration" and doc["comparisons"] == 12
-    assert "gate false-positive rate: 0/12" in capsys.readouterr().out
+    assert doc["kind"] == "t4rec-bench/calibration" and doc["aa"]["comparisons"] == 20
+    text = capsys.readouterr().out
+    assert "gate false-positive rate: 0/20" in text and "resampled splits (seed 0" in text
+    assert "smallest configuration with MDE <= 10%" in text
+    for cur, base_ in ((1, 10), (1, 20), (5, 20), (10, 20)):
+        assert re.search(rf"^ +{cur} +{base_} +\d+\.\d%", text, re.M)
 
 
-def test_calibrate_needs_enough_runs(tmp_path):
-    folder = tmp_path / "aa"
-    for s in range(5):
-        record.write(make_record(seed=s, run_id=f"aa-{s}"), folder / f"{s}.json")
-    with pytest.raises(HarnessError, match="at least"):
-        cli(["calibrate", "--records", str(folder), "--baseline-size", "10"])
+def test_calibrate_defaults_to_the_gate_configuration_and_says_when_it_does_not_fit(tmp_path, capsys):
+    folder, out = _aa_folder(tmp_path, 12), tmp_path / "cal.json"
+    assert cli(["calibrate", "--records", str(folder), "--out", str(out)]) == 0
+    doc = json.loads(out.read_text())
+    assert (doc["current_size"], doc["baseline_size"]) == (GATE.repeat, GATE.baseline_runs)
+    assert doc["aa"] is None
+    text = capsys.readouterr().out
+    assert "false-positive rate not estimated" in text and "<- [gate] default" in text
+
+
+def test_calibrate_needs_a_few_runs(tmp_path):
+    with pytest.raises(HarnessError, match="at least 3"):
+        cli(["calibrate", "--records", str(_aa_folder(tmp_path, 2)), "--baseline-size", "1", "--current-size", "1"])
 
 
 def test_zero_baseline_median_is_judged_by_the_absolute_floor(base):
@@ -584,8 +750,25 @@ def test_zero_baseline_median_is_judged_by_the_absolute_floor(base):
     for m in zero["record"]["measurements"]:
         if m["name"] == "schema.cpu_s":
             m["samples"], m["value"] = [0.0] * len(m["samples"]), 0.0
-    ms = by_name(compare(make_record(seed=1), zero))
+    doc = _toml(policy.resources.files("harness").joinpath("policies.toml").read_text())
+    doc["policy"] = [p for p in doc["policy"] if p.get("rule") != "report-only"]  # gate schema.cpu_s
+    ms = by_name(compare(make_record(seed=1), zero, policy.parse(doc)))
     assert ms["schema.cpu_s"].verdict == "ok" and "floor" in ms["schema.cpu_s"].reason
+
+
+def test_short_stages_and_reciprocal_throughputs_are_report_only(base):
+    slow = {s: 3.0 for s in ("synthetic", "splits", "schema", "model", "checkpoint")}
+    v = compare(make_record(seed=1, slow=slow), base)
+    ms = by_name(v)
+    for name in ("schema.wall_s", "model.cpu_s", "synthetic.rows_per_s", "checkpoint.wall_s", "etl.rows_per_s"):
+        assert ms[name].verdict == "ok" and "report-only" in ms[name].reason, name
+    assert ms["checkpoint.wall_s"].change_pct > 100
+    assert ms["total.wall_s"].change_pct > 0  # their time still counts in the total
+
+
+def _family_size(verdict) -> int:
+    note = next(n for n in verdict.notes if "Bonferroni" in n)
+    return int(re.search(r"the (\d+) other gated measurements", note).group(1))
 
 
 def test_report_only_policy_shows_the_change_but_never_gates(base):
@@ -595,4 +778,43 @@ def test_report_only_policy_shows_the_change_but_never_gates(base):
     v = compare(make_record(seed=1, slow={"train": 1.5}), base, policy.parse(doc))
     m = by_name(v)["train.wall_s"]
     assert m.verdict == "ok" and "report-only" in m.reason and m.change_pct > 40
-    assert any("over 33 measurements" in n for n in v.notes)
+    assert _family_size(v) == _family_size(compare(make_record(seed=1), base)) - 1  # outside the family
+
+
+# --- the [gate] table ------------------------------------------------------------------------
+
+def test_gate_alphas_sum_to_the_family_budget():
+    gate = policy.Gate(family_alpha=0.01, primary="total.wall_s", alpha_primary=0.006)
+    alphas = gate.alphas(["a", "total.wall_s", "b", "c", "d"])
+    assert alphas["total.wall_s"] == 0.006 and alphas["a"] == pytest.approx(0.001)
+    assert sum(alphas.values()) == pytest.approx(0.01)
+    assert sum(gate.alphas(["a", "b"]).values()) == pytest.approx(0.004)  # no primary: its share unused
+
+
+def test_gate_table_is_read_and_checked():
+    doc = {**_policy_doc(), "gate": {"family_alpha": 0.02, "alpha_primary": 0.01, "repeat": 4, "baseline_runs": 12}}
+    gate = policy.parse(doc).gate
+    assert (gate.family_alpha, gate.alpha_primary, gate.repeat, gate.baseline_runs) == (0.02, 0.01, 4, 12)
+    assert policy.parse(_policy_doc()).gate == policy.Gate()
+    with pytest.raises(HarnessError, match="did you mean 'alpha_primary'"):
+        policy.parse({**_policy_doc(), "gate": {"alpha_primry": 0.01}})
+    with pytest.raises(HarnessError, match="alpha_primary"):
+        policy.parse({**_policy_doc(), "gate": {"alpha_primary": 0.02}})
+    with pytest.raises(HarnessError, match="repeat"):
+        policy.parse({**_policy_doc(), "gate": {"repeat": 0}})
+    with pytest.raises(HarnessError, match="wrong type"):
+        policy.parse({**_policy_doc(), "gate": {"family_alpha": "1%"}})
+
+
+def test_committed_gate_meets_the_issue_budget():
+    assert GATE.family_alpha <= 0.01 and GATE.primary == "total.wall_s"
+    assert 1 <= GATE.repeat <= 10
+
+
+def test_calibrate_runs_the_profile_as_many_times_as_the_configuration_needs(tmp_path, monkeypatch, fake_runner):
+    monkeypatch.chdir(tmp_path)
+    assert cli(["calibrate", "--profile", "ci", "--baseline-size", "3", "--current-size", "2", "--comparisons", "20",
+                "--history", "hist", "--quiet", "--out", "cal.json"]) == 0
+    assert [repeat for _, repeat in fake_runner] == [1] * 5
+    assert len(list((tmp_path / "hist").glob("*.json"))) == 5
+    assert json.loads((tmp_path / "cal.json").read_text())["aa"]["comparisons"] == 20

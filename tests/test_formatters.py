@@ -29,32 +29,35 @@ def _m(name, unit, kind, higher, base, cur, verdict, reason, ci=None, p=None, co
 def fixed_verdict() -> Verdict:
     ms = (
         _m("train.wall_s", "s", "time", False, 9.5, 10.925, "regressed",
-           "15.0% slower: beyond the 5.0% threshold and significant (p=2.1e-06, noise band of 10 baseline runs)",
-           ci=(7.1, 23.5), p=2.1e-06, conf=0.9997, thr=5.0, mde=9.1),
+           "15.0% slower: beyond the 5.0% threshold and significant (one-sided p=2.1e-06, alpha 0.01%, "
+           "t on log values, 10 runs vs 35 baseline runs; change of the geometric means)",
+           ci=(7.1, 23.5), p=2.1e-06, conf=0.9998, thr=5.0, mde=15.8),
         _m("train.peak_rss_bytes", "bytes", "memory", False, 1.35e9, 1.56e9, "regressed",
-           "15.6% more memory: beyond the 3.0% threshold and significant (p=2e-13, noise band of 10 baseline runs)",
-           ci=(14.2, 16.9), p=2e-13, conf=0.9997, thr=3.0, mde=3.0),
+           "15.6% more memory: beyond the 4.1% threshold and significant (one-sided p=2e-13, alpha 0.01%, "
+           "t on log values, 10 runs vs 35 baseline runs; change of the geometric means)",
+           ci=(14.2, 16.9), p=2e-13, conf=0.9998, thr=4.1, mde=4.1),
         _m("quality.ndcg_at_20", "1", "metric", True, 0.1661, 0.1601, "regressed",
            "0.006 lower, beyond ±1e-06 (exact: deterministic run, same environment)", thr=0.0006, mde=0.0006),
         _m("quality.ndcg_at_40", "1", "metric", True, 0.2283, None, "missing",
            "the run did not produce this measurement (it disappeared)"),
         _m("checkpoint.wall_s", "s", "time", False, 0.7, 0.83, "unstable",
            "too noisy to decide | the smallest change this data could detect is 41.0% (the policy wants 35.7%)",
-           ci=(-2.0, 39.0), p=0.04, conf=0.9997, thr=35.7, mde=41.0),
+           ci=(-2.0, 39.0), p=0.04, conf=0.9998, thr=35.7, mde=41.0),
         _m("etl.rows_per_s", "rows/s", "throughput", True, 41760.0, 45100.0, "improved",
-           "8.0% higher throughput: beyond the 5.0% threshold and significant "
-           "(p=1e-05, noise band of 10 baseline runs)",
-           ci=(2.5, 13.4), p=1e-05, conf=0.9997, thr=5.0, mde=6.2),
+           "8.0% higher throughput: beyond the 5.0% threshold and significant (one-sided p=1e-05, alpha 0.01%, "
+           "t on log values, 10 runs vs 35 baseline runs; change of the geometric means)",
+           ci=(2.5, 13.4), p=1e-05, conf=0.9998, thr=5.0, mde=6.2),
         _m("quality.eval_sessions", "count", "count", False, 1006.0, 1006.0, "ok", "unchanged", thr=0.0),
         _m("total.wall_s", "s", "time", False, 18.58, 18.6, "ok",
-           "within noise (0.1% slower, p=0.96, noise band of 10 baseline runs)",
-           ci=(-7.3, 7.2), p=0.96, conf=0.9997, thr=5.0, mde=8.8),
+           "within noise (0.1% slower, one-sided p=0.48, alpha 0.8%, t on log values, 10 runs vs 35 baseline runs; "
+           "change of the geometric means)",
+           ci=(-7.3, 7.2), p=0.48, conf=0.984, thr=5.0, mde=9.8),
     )
     return Verdict(overall="regressed", exit_code=1, run_id="20240501T120000-abc123", profile="ci",
                    baseline_path="baselines/cpu-2c-x86_64/ci.json",
                    baseline_provenance={"date": "2024-04-30T12:00:00+00:00", "commit": "0123456789abcdef",
                                         "env_fingerprint": "feedfacecafebeef", "command": "t4rec-bench baseline "
-                                        "record --profile ci --repeat 10", "runs": 10},
+                                        "record --profile ci --repeat 35", "runs": 35},
                    environment_diff=[("packages.torch", "2.13.0", "2.14.0")], workload_match=True,
                    measurements=ms, notes=("injected faults in this run: slowdown_stage='train'",))
 

@@ -1,7 +1,10 @@
-"""The regression gate: the ci profile, run once per session, against the committed baseline.
+"""The regression gate: the ci profile against the committed baseline, once per session.
 
-Each measurement of the baseline is one test; it fails when the comparison says
-``regressed`` (or the measurement disappeared), with the table row and the reason.
+The current code runs ``[gate] repeat`` times (harness/policies.toml: 10, so that a 10%
+slowdown of total.wall_s is detectable; about 3.5 minutes on the 2-core runner) and is
+compared as `t4rec-bench check` would. Each measurement of the baseline is one test; it
+fails when the comparison says ``regressed`` (or the measurement disappeared), with the
+table row and the reason.
 Without a baseline for this machine class every test is skipped, saying how to record one.
 
     .venv/bin/pytest -m regression            # the gate alone
@@ -39,20 +42,20 @@ def _names() -> list[str]:
 
 @pytest.fixture(scope="session")
 def gate_verdict():
-    from harness import baseline, runner
+    from harness import baseline, policy, runner
     from harness.compare import compare
     from harness.config import build_config
     from harness.errors import HarnessError
 
-    path = _baseline_path()
+    path, gate = _baseline_path(), policy.load().gate
     if not path.exists():
         pytest.skip(f"no baseline for this machine class at {path.relative_to(ROOT)}: record one with "
-                    f"`t4rec-bench baseline record --profile {PROFILE} --repeat 10` and commit it")
+                    f"`t4rec-bench baseline record --profile {PROFILE} --repeat {gate.baseline_runs}` and commit it")
     try:
         doc = baseline.load(path)
     except HarnessError as exc:
         pytest.fail(f"the committed baseline cannot be read: {exc}", pytrace=False)
-    rec = runner.run(build_config(PROFILE), repeat=1, command=f"pytest {Path(__file__).name}")
+    rec = runner.run(build_config(PROFILE), repeat=gate.repeat, command=f"pytest {Path(__file__).name}")
     return compare(rec, doc, baseline_path=str(path.relative_to(ROOT)))
 
 

@@ -48,3 +48,12 @@ def test_stage_meter_reports_start_and_end_with_fake_clock():
     assert events[0] == ("stage_start", "etl", 123.0, {"day": 3})
     assert events[1][0:2] == ("stage_end", "etl") and events[1][3]["wall_s"] == 2.5
     assert measured["wall_s"] == 2.5 and measured["cpu_s"] >= 0
+
+
+def test_cuda_without_cudf_runs_etl_on_cpu_and_says_so():
+    from harness.pipeline import etl_backend
+
+    assert etl_backend("cpu", False) == (True, None)
+    assert etl_backend("cuda", True) == (False, None)
+    cpu, note = etl_backend("cuda", False)
+    assert cpu is True and "ETL ran on the CPU" in note and "training runs on the GPU" in note

@@ -1,4 +1,4 @@
-"""harness.stats on fixed arrays with known answers (t-table values, exact rank counts)."""
+"""harness.stats on fixed arrays with known answers (t-table values, hand-computed sums)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ T_975_4 = 2.7764451051977987  # Student t quantiles from any t table
 T_995_4 = 4.604094871415897
 T_80_4 = 0.9409645772445783
 T_975_2 = 4.302652729696142
+T_95_3 = 2.3533634348018264
 
 
 def test_summary_known_values():
@@ -28,6 +29,12 @@ def test_mad_ignores_one_outlier():
     assert stats.mad([1, 2, 3, 4, 100]) == 1
 
 
+def test_robust_sd_is_scaled_mad_and_ignores_outliers():
+    assert stats.robust_sd([1, 2, 3, 4, 100]) == pytest.approx(1.4826)
+    assert stats.robust_sd([1, 2, 3, 4, 5]) == stats.robust_sd([1, 2, 3, 4, 5000])
+    assert stats.summary([1, 2, 3, 4, 5000]).stdev > 1000
+
+
 def test_summary_of_one_sample_has_no_spread():
     s = stats.summary([3.0])
     assert (s.stdev, s.cv, s.mad) == (None, None, 0.0)
@@ -39,76 +46,112 @@ def test_change_pct():
     assert stats.change_pct(0.0, 1.0) is None
 
 
-def test_mann_whitney_complete_separation_is_exact():
-    # U = 0 with 5 vs 5: two-sided exact p = 2 / C(10, 5)
-    assert stats.mann_whitney_p([1, 2, 3, 4, 5], [6, 7, 8, 9, 10]) == pytest.approx(2 / 252)
-    assert stats.mann_whitney_p([1, 1, 1], [1, 1]) == 1.0
+# --- the ratio test ----------------------------------------------------------------------
+
+def test_log_ratio_test_pools_both_groups_by_hand():
+    # logs: baseline [-0.1, 0, 0.1] (mean 0), current [0.3, 0.5] (mean 0.4)
+    t = stats.log_ratio_test(np.exp([-0.1, 0.0, 0.1]), np.exp([0.3, 0.5]))
+    assert (t.n_baseline, t.n_current, t.df) == (3, 2, 3)
+    assert t.log_ratio == pytest.approx(0.4)
+    assert t.sd_log == pytest.approx(math.sqrt((0.02 + 0.02) / 3))
+    assert t.se == pytest.approx(math.sqrt(0.04 / 3) * math.sqrt(1 / 3 + 1 / 2))
+    assert t.ratio == pytest.approx(math.exp(0.4))
 
 
-def test_min_mann_whitney_p():
-    assert stats.min_mann_whitney_p(5, 5) == pytest.approx(2 / 252)
-    assert stats.min_mann_whitney_p(3, 1) == pytest.approx(0.5)
-    assert stats.min_mann_whitney_p(1, 1) == 1.0
+def test_p_value_matches_scipy_student_t_on_logs():
+    from scipy import stats as sp
+
+    base, cur = [10.0, 10.4, 9.8, 10.1, 9.9, 10.2], [10.9, 11.2, 10.6]
+    t = stats.log_ratio_test(base, cur)
+    ref = sp.ttest_ind(np.log(cur), np.log(base), equal_var=True, alternative="greater").pvalue
+    assert stats.p_value(t, higher=True) == pytest.approx(ref)
+    assert stats.p_value(t, higher=False) == pytest.approx(1 - ref)
 
 
-def test_noise_band_is_a_t_prediction_interval():
-    band = stats.noise_band([1, 2, 3, 4, 5], confidence=0.95, n_current=1)
-    half = T_975_4 * math.sqrt(2.5) * math.sqrt(1 / 5 + 1)
-    assert band.center == 3
-    assert band.half_width == pytest.approx(half)
-    assert (band.low, band.high) == (pytest.approx(3 - half), pytest.approx(3 + half))
-    assert stats.noise_band([1.0], 0.95) is None
+def test_one_current_run_is_the_noise_band_and_its_edge_has_p_alpha():
+    logs = [-0.1, 0.0, 0.1, 0.2]  # mean 0.05, sd sqrt(0.05/3); band half-width t(0.95, 3) * sd * sqrt(1 + 1/4)
+    edge = 0.05 + T_95_3 * math.sqrt(0.05 / 3) * math.sqrt(1.25)
+    t = stats.log_ratio_test(np.exp(logs), [math.exp(edge)])
+    assert t.df == 3
+    assert stats.p_value(t, higher=True) == pytest.approx(0.05)
+    low, high = stats.ratio_bounds(t, 0.05)
+    assert low == pytest.approx(1.0)  # the interval touches "no change" exactly at p = alpha
 
 
-def test_noise_band_narrows_for_a_mean_of_several_runs():
-    one = stats.noise_band([1, 2, 3, 4, 5], 0.95, 1).half_width
-    three = stats.noise_band([1, 2, 3, 4, 5], 0.95, 3).half_width
-    assert three == pytest.approx(one * math.sqrt(1 / 5 + 1 / 3) / math.sqrt(1 / 5 + 1))
-
-
-def test_band_p_value_at_the_band_edge_is_alpha():
-    base = [1, 2, 3, 4, 5]
-    band = stats.noise_band(base, 0.95)
-    assert stats.band_p_value(base, band.high) == pytest.approx(0.05)
-    assert stats.band_p_value(base, band.center) == pytest.approx(1.0)
-    assert stats.band_p_value([2, 2, 2], 2.0) == 1.0
-    assert stats.band_p_value([2, 2, 2], 2.1) == 0.0
-
-
-def test_band_false_positive_rate_matches_its_level_on_normal_data():
-    rng = np.random.default_rng(7)
-    trials = 4000
-    flags = [stats.band_p_value(rng.normal(10, 1, 10), rng.normal(10, 1)) < 0.01 for _ in range(trials)]
-    assert 0.004 <= sum(flags) / trials <= 0.018
-
-
-def test_bootstrap_ratio_ci_of_constant_samples_is_the_ratio():
-    assert stats.bootstrap_ratio_ci([2, 2, 2], [3, 3, 3]) == (pytest.approx(1.5), pytest.approx(1.5))
-
-
-def test_bootstrap_ratio_ci_is_seeded_and_covers_a_known_shift():
+def test_ratio_bounds_agree_with_the_one_sided_test():
     base = [10.0, 10.4, 9.8, 10.1, 9.9, 10.2, 10.0, 9.7]
-    cur = [x * 1.2 for x in base]
-    ci = stats.bootstrap_ratio_ci(base, cur, 0.95, seed=3)
-    assert ci == stats.bootstrap_ratio_ci(base, cur, 0.95, seed=3)
-    assert ci[0] < 1.2 < ci[1]
-    assert ci[0] > 1.1
+    for factor in (1.0, 1.02, 1.04, 1.06, 0.95):
+        t = stats.log_ratio_test(base, [x * factor for x in base[:4]])
+        low, high = stats.ratio_bounds(t, 0.01)
+        assert (low > 1) == (stats.p_value(t, higher=True) < 0.01)
+        assert (high < 1) == (stats.p_value(t, higher=False) < 0.01)
+        assert low < t.ratio < high
 
 
-def test_bootstrap_ratio_ci_none_for_a_zero_baseline():
-    assert stats.bootstrap_ratio_ci([0, 0, 0], [1, 2, 3]) is None
+def test_log_ratio_test_refuses_non_positive_values_and_no_df():
+    assert stats.log_ratio_test([1.0, 0.0, 2.0], [1.0]) is None
+    assert stats.log_ratio_test([1.0], [1.0]) is None
+    assert stats.log_values([1.0, -1.0]) is None
 
+
+def test_constant_samples_give_certain_answers():
+    t = stats.log_ratio_test([2.0, 2.0, 2.0], [3.0, 3.0])
+    assert (stats.p_value(t, higher=True), stats.p_value(t, higher=False)) == (0.0, 1.0)
+    same = stats.log_ratio_test([2.0, 2.0, 2.0], [2.0])
+    assert stats.p_value(same, higher=True) == 1.0
+
+
+def test_false_positive_rate_of_the_test_matches_its_level_on_lognormal_data():
+    rng = np.random.default_rng(7)
+    trials, alpha = 4000, 0.01
+    flags = [stats.p_value(stats.log_ratio_test(rng.lognormal(0, 0.08, 10), rng.lognormal(0, 0.08, 3)),
+                           higher=True) < alpha for _ in range(trials)]
+    assert 0.006 <= sum(flags) / trials <= 0.015
+
+
+# --- minimum detectable effect and design ------------------------------------------------------
 
 def test_min_detectable_pct_known_value():
-    mde = stats.min_detectable_pct([1, 2, 3, 4, 5], n_current=1, confidence=0.99, power=0.8)
-    assert mde == pytest.approx(100 * (T_995_4 + T_80_4) * math.sqrt(2.5) * math.sqrt(1.2) / 3)
-    assert stats.min_detectable_pct([4, 4, 4]) == 0.0
-    assert stats.min_detectable_pct([4.0]) is None
+    # n_baseline 4, n_current 2: df 4
+    k = (T_995_4 + T_80_4) * 0.05 * math.sqrt(1 / 4 + 1 / 2)
+    assert stats.min_detectable_pct(0.05, 4, 2, alpha=0.005, power=0.8) == pytest.approx(100 * (math.exp(k) - 1))
+    down = stats.min_detectable_pct(0.05, 4, 2, alpha=0.005, power=0.8, increase=False)
+    assert down == pytest.approx(100 * (1 - math.exp(-k)))
+    assert stats.min_detectable_pct(0.0, 4, 2, 0.005) == 0.0
+    assert stats.min_detectable_pct(0.05, 1, 1, 0.005) is None
+
+
+def test_min_detectable_effect_is_detected_with_its_power():
+    rng = np.random.default_rng(11)
+    sd, n_b, n_c, alpha, trials = 0.08, 30, 10, 0.01, 3000
+    shift = math.log(1 + stats.min_detectable_pct(sd, n_b, n_c, alpha, power=0.8) / 100)
+    hits = [stats.p_value(stats.log_ratio_test(rng.lognormal(0, sd, n_b), rng.lognormal(shift, sd, n_c)),
+                          higher=True) < alpha for _ in range(trials)]
+    assert 0.76 <= sum(hits) / trials <= 0.84
+
+
+def test_min_detectable_pct_shrinks_with_runs_and_grows_with_noise():
+    one = stats.min_detectable_pct(0.08, 10, 1, 0.005)
+    assert stats.min_detectable_pct(0.08, 20, 10, 0.005) < stats.min_detectable_pct(0.08, 20, 5, 0.005) < one
+    assert stats.min_detectable_pct(0.16, 10, 1, 0.005) > 2 * one  # e^2k - 1 > 2 (e^k - 1)
+
+
+def test_smallest_design_is_the_first_that_meets_the_limit():
+    sd, alpha, limit = 0.08, 0.008, 10.0
+    n_c, n_b, mde = stats.smallest_design(sd, alpha, limit)
+    assert mde == stats.min_detectable_pct(sd, n_b, n_c, alpha) <= limit
+    assert stats.min_detectable_pct(sd, 40, n_c - 1, alpha) > limit  # one fewer new run never suffices
+    if n_b > 10:
+        assert stats.min_detectable_pct(sd, n_b - 5, n_c, alpha) > limit
+    assert stats.smallest_design(0.5, alpha, limit) is None
 
 
 def test_seed_tolerance_known_value():
     assert stats.seed_tolerance([0.16, 0.17, 0.18], 0.95) == pytest.approx(T_975_2 * 0.01 * math.sqrt(4 / 3))
+    assert stats.seed_tolerance([0.16]) is None
 
+
+# --- A/A bookkeeping ------------------------------------------------------------------------------
 
 def test_false_positive_rate_upper_bound():
     none = stats.false_positive_rate([False] * 20)
@@ -121,9 +164,24 @@ def test_false_positive_rate_upper_bound():
         stats.false_positive_rate([])
 
 
-def test_aa_splits():
-    assert stats.aa_splits(4, 2) == [((0,), (1, 2)), ((1,), (2, 3)), ((2,), (3, 0)), ((3,), (0, 1))]
-    assert stats.aa_splits(3) == [((0,), (1, 2)), ((1,), (2, 0)), ((2,), (0, 1))]
-    assert stats.aa_splits(5, 2, current_size=2)[0] == ((0, 1), (2, 3))
-    with pytest.raises(ValueError):
-        stats.aa_splits(5, 5)
+def test_aa_splits_disjoint_when_the_runs_suffice():
+    mode, splits = stats.aa_splits(12, baseline_size=2, current_size=1, comparisons=4, seed=1)
+    assert mode == "disjoint" and len(splits) == 4
+    used = [i for cur, base in splits for i in cur + base]
+    assert len(used) == len(set(used)) == 12
+
+
+def test_aa_splits_resampled_are_seeded_and_disjoint_within_a_comparison():
+    mode, splits = stats.aa_splits(25, baseline_size=10, current_size=5, comparisons=30, seed=3)
+    assert mode == "resampled" and len(splits) == 30
+    for cur, base in splits:
+        assert (len(cur), len(base)) == (5, 10) and not set(cur) & set(base)
+        assert max(cur + base) < 25
+    assert stats.aa_splits(25, 10, 5, 30, seed=3)[1] == splits
+    assert stats.aa_splits(25, 10, 5, 30, seed=4)[1] != splits
+    assert len(set(splits)) > 25  # different partitions, not one repeated
+
+
+def test_aa_splits_refuse_sizes_that_do_not_fit():
+    with pytest.raises(ValueError, match="45 runs needed"):
+        stats.aa_splits(25, baseline_size=35, current_size=10, comparisons=20)

@@ -97,7 +97,8 @@ def test_schema_without_tags_has_no_item_id(tmp_path):
     from harness.stages import etl, schema
 
     df = pd.DataFrame({"session_id": [1, 1, 2, 2], "item_id": [5, 6, 7, 8], "category": [1, 1, 2, 2],
-                       "timestamp/age_days": [0.1] * 4, "timestamp/weekday/sin": [0.2] * 4, "day": [1] * 4})
+                       "timestamp/age_days": [0.1] * 4, "timestamp/weekday/sin": [0.2] * 4, "day": [1] * 4,
+                       etl.ROW_ORDER: range(4)})
     wf = etl.build_workflow(EtlConfig(), tmp_path)
     wf.fit(nvt.Dataset(df, cpu=True))
     raw = wf.output_schema.select_by_name(list(schema.FEATURES))

@@ -50,6 +50,12 @@ def add_workload_options(p: argparse.ArgumentParser, default_profile: str | None
     g.add_argument("--days", type=day_range, help="training days A-B; day d+1 is evaluated")
     g.add_argument("--stage-timeout", type=float, metavar="S", help="watchdog: fail a stage that runs longer")
     g.add_argument("--no-instrument", action="store_true", help="run bare: no samplers or memory counters")
+    g.add_argument("--cluster", metavar="local:N", help="run the ETL on a local dask cluster of N worker "
+                   "processes (LocalCUDACluster on cuda), on 127.0.0.1; its output is the same as in-process")
+    g.add_argument("--scheduler", metavar="ADDRESS", help="run the ETL on an existing dask cluster "
+                   "(e.g. tcp://10.0.0.5:8786)")
+    g.add_argument("--nproc", type=positive_int, help="train with DDP on N processes through torchrun "
+                   "(gloo on cpu, nccl on cuda); the batch size stays the global batch")
     g.add_argument("--set", dest="overrides", action="append", type=key_value, default=[], metavar="KEY=VALUE",
                    help="override any config field, e.g. --set faults.lr_scale=10 (repeatable)")
 
@@ -57,7 +63,8 @@ def add_workload_options(p: argparse.ArgumentParser, default_profile: str | None
 def overrides_from(args) -> dict:
     out = dict(args.overrides or [])
     for key, attr in (("seed", "seed"), ("data.rows", "rows"), ("train.epochs", "epochs"),
-                      ("stage_timeout_s", "stage_timeout")):
+                      ("stage_timeout_s", "stage_timeout"), ("scale.cluster", "cluster"),
+                      ("scale.scheduler", "scheduler"), ("scale.nproc", "nproc")):
         if getattr(args, attr, None) is not None:
             out[key] = getattr(args, attr)
     if getattr(args, "days", None):

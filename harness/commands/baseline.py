@@ -18,8 +18,9 @@ def add_parser(subparsers):
     sub = p.add_subparsers(dest="baseline_command", metavar="{record,show}", required=True)
     rec = sub.add_parser("record", help="run a profile N times and store it as the baseline")
     _common.add_workload_options(rec)
-    rec.add_argument("--repeat", type=_common.positive_int, default=10, metavar="N",
-                     help=f"repetitions pooled into the baseline (default 10; at least {MIN_RUNS} without --force)")
+    rec.add_argument("--repeat", type=_common.positive_int, metavar="N",
+                     help=f"repetitions pooled into the baseline (default: [gate] baseline_runs of "
+                          f"harness/policies.toml; at least {MIN_RUNS} without --force)")
     rec.add_argument("--seeds", type=int, default=0, metavar="K",
                      help="also run K other seeds once each and keep the metrics' spread (tolerances "
                           "for comparisons across environments)")
@@ -59,11 +60,12 @@ def _repo_git() -> dict:
 
 
 def main_record(args) -> int:
-    from harness import baseline
+    from harness import baseline, policy
 
     from . import _common
     from .check import run_config
 
+    args.repeat = args.repeat or policy.load().gate.baseline_runs
     config, git = _common.config_from_args(args), _repo_git()
     planned = {"status": "ok", "faults": config.faults.active(), "profile": config.profile,
                "repeat": args.repeat, "environment": {"git": git}}

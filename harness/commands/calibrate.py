@@ -1,19 +1,23 @@
-"""`t4rec-bench calibrate --profile P --runs K`: A/A runs, measured noise and the policy's error rates.
+"""`t4rec-bench calibrate`: A/A runs, measured noise and the policy's error rates.
 
-Runs the profile K times unchanged (or reads K existing records with --records), then
-compares every run against baselines built from the other runs, exactly as `check` would
-(a baseline of --baseline-size runs, a current group of --current-size runs). Reports per
-measurement: median, MAD, coefficient of variation (raw and speed-normalised, to show
-where normalisation helps), the false-positive rate of the current policy and its minimum
-detectable effect; and for the whole gate the share of comparisons that would have failed.
+Runs the profile K times unchanged (or reads existing records with --records) and reports:
+- per measurement: median, MAD, coefficient of variation (raw, MAD-based and
+  speed-normalised, to show whether normalisation helps), its policy and one-sided alpha,
+  and the minimum detectable effect (MDE, 80% power) at the requested sample sizes;
+- the design table: the MDE of the primary endpoint (total.wall_s) for several
+  (new runs, baseline runs) configurations, and the smallest one that meets the policy's bar;
+- the false-positive rate of the current policy: --comparisons A/A comparisons of
+  --current-size runs against baselines of --baseline-size other runs, judged exactly as
+  `check` would. Splits are disjoint when the runs suffice, else resampled (a seeded random
+  partition per comparison; runs recur across comparisons, so they are not independent).
 Writes reports/calibration-<profile>-<machine>-<time>.json.
 """
 
 from __future__ import annotations
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 KIND = "t4rec-bench/calibration"
-FLAGGED = ("regressed", "improved")
+DESIGNS = ((1, 10), (1, 20), (5, 20), (10, 20), (10, 30))  # (new runs, baseline runs) always shown
 
 
 def add_parser(subparsers):
@@ -21,16 +25,24 @@ def add_parser(subparsers):
 
     p = subparsers.add_parser(
         "calibrate", help="A/A runs: noise, false-positive rate and detectable effect of the policy",
-        description="Run PROFILE K times unchanged and measure how the comparison policy behaves on them.")
+        description="Run PROFILE K times unchanged (or read A/A run records) and measure how the "
+                    "comparison policy behaves on them.")
     _common.add_workload_options(p, default_profile="ci")
-    p.add_argument("--runs", type=_common.positive_int, default=20, metavar="K",
-                   help="A/A runs (default 20; one comparison each)")
-    p.add_argument("--baseline-size", type=_common.positive_int, default=10, metavar="N",
-                   help="runs per baseline in each comparison (default 10, as `baseline record`)")
-    p.add_argument("--current-size", type=_common.positive_int, default=1, metavar="M",
-                   help="runs per current group (default 1, as `check`)")
+    p.add_argument("--runs", type=_common.positive_int, metavar="K",
+                   help="A/A runs to make (default: [gate] baseline_runs + repeat of the policy, 45 in the "
+                        "committed one, the fewest that hold the gate configuration)")
     p.add_argument("--records", nargs="+", metavar="PATH",
                    help="analyse these run records (files or folders) instead of running the profile")
+    p.add_argument("--baseline-size", type=_common.positive_int, metavar="N",
+                   help="runs per baseline in each comparison (default: [gate] baseline_runs of the policy)")
+    p.add_argument("--current-size", type=_common.positive_int, metavar="M",
+                   help="runs per current group (default: [gate] repeat of the policy, as `check`)")
+    p.add_argument("--comparisons", type=_common.positive_int, default=100, metavar="C",
+                   help="A/A comparisons (default 100; the issue asks for at least 20)")
+    p.add_argument("--split-seed", type=int, default=0, metavar="S", help="seed of the A/A split draws (default 0)")
+    p.add_argument("--splits", choices=("random", "ordered"), default="random",
+                   help="random: disjoint or resampled random partitions (default); ordered: in time order, "
+                        "a baseline of consecutive runs against the runs right after it (shows drift)")
     p.add_argument("--policies", metavar="PATH", help="policy file (default: harness/policies.toml)")
     p.add_argument("--history", default=_common.DEFAULT_HISTORY, metavar="DIR",
                    help="history folder for the new run records (default: %(default)s)")
@@ -40,18 +52,157 @@ def add_parser(subparsers):
     return p
 
 
-def analyse(records: list[dict], baseline_size: int | None = 10, current_size: int = 1, policies=None) -> dict:
-    """Noise and policy behaviour over A/A ``records`` (one workload). Pure: reads records only."""
+# --- analysis (pure: reads records only) ------------------------------------------------------
+
+def analyse(records: list[dict], baseline_size: int, current_size: int = 1, policies=None,
+            comparisons: int = 100, seed: int = 0, ordered: bool = False) -> dict:
+    """Noise, design table and (if the runs suffice) the A/A false-positive rate over ``records``."""
+    from harness import policy
+
+    policies = policies or policy.load()
+    records = sorted(records, key=lambda r: r["started_at"]) if ordered else records
+    names = [n for n in dict.fromkeys(m["name"] for r in records for m in r["measurements"])
+             if all(n in _by_name(r) for r in records)]
+    family = [n for n in names if _policy(policies, records, n).in_family]
+    alphas = policies.gate.alphas(family)
+    rows = {n: _noise_row(n, records, _policy(policies, records, n), alphas.get(n), baseline_size, current_size)
+            for n in names}
+    need = baseline_size + current_size
+    doc = {"runs": len(records), "baseline_size": baseline_size, "current_size": current_size,
+           "gate": _gate_doc(policies.gate, family), "design": _design(records, policies),
+           "seconds_per_run": _seconds_per_run(records), "aa": None,
+           "aa_note": None if need <= len(records) else _no_fit_note(len(records), baseline_size, current_size)}
+    if need <= len(records):
+        doc["aa"] = _aa(records, baseline_size, current_size, comparisons, seed, policies, rows, ordered)
+    doc["measurements"] = list(rows.values())
+    return doc
+
+
+def _by_name(rec: dict) -> dict:
+    return {m["name"]: m for m in rec["measurements"]}
+
+
+def _policy(policies, records, name):
+    m = _by_name(records[0])[name]
+    return policies.for_measurement(name, m["kind"])
+
+
+def _values(name: str, records: list[dict], pol=None) -> list[float]:
+    """Each record's value of ``name`` (its median), speed-normalised if the policy always normalises."""
+    out = [_by_name(r)[name]["value"] for r in records]
+    if pol is not None and pol.normalise == "always":
+        return _normalised(name, records) or out
+    return out
+
+
+def _noise_row(name: str, records: list[dict], pol, alpha: float | None, n_base: int, n_cur: int) -> dict:
     from harness import stats
 
-    splits = stats.aa_splits(len(records), baseline_size, current_size)
+    m = _by_name(records[0])[name]
+    values = _values(name, records, pol)
+    s = stats.summary(values)
+    logs = stats.log_values(values) if len(values) > 1 else None
+    sd_log = stats.summary(logs).stdev if logs else None
+    gated = pol.rule != "report-only"
+    mde = (stats.min_detectable_pct(sd_log, n_base, n_cur, alpha if alpha is not None else (1 - pol.confidence) / 2,
+                                    pol.power, increase=not m["higher_is_better"])
+           if pol.rule == "significance" and sd_log is not None else None)
+    norm = _normalised(name, records)
+    return {"name": name, "unit": m["unit"], "kind": m["kind"], "policy": pol.name, "rule": pol.rule,
+            "gated": gated, "alpha": alpha, "n": s.n, "median": s.median, "mad": s.mad, "cv": s.cv,
+            "robust_cv": s.robust_cv, "cv_normalised": stats.summary(norm).cv if norm and len(norm) > 1 else None,
+            "sd_log": sd_log, "threshold_pct": _threshold(pol, s.median),
+            "min_detectable_pct": mde, "false_regressed": None, "false_improved": None, "unstable_share": None}
+
+
+def _threshold(pol, median: float) -> float | None:
+    """The practical threshold in percent, as compare applies it: max(threshold_pct, min_change)."""
+    if pol.rule != "significance":
+        return None
+    return max(pol.threshold_pct, 100.0 * pol.min_change / abs(median)) if median else pol.threshold_pct
+
+
+def _normalised(name: str, records: list[dict]) -> list[float] | None:
+    """The measurement divided (time) or multiplied (throughput) by each run's machine speed."""
+    from statistics import median
+
+    out = []
+    for r in records:
+        m = _by_name(r).get(name)
+        speed = (r.get("calibration") or {}).get("speed_s") or []
+        if m is None or m["kind"] not in ("time", "throughput") or not speed:
+            return None
+        out.append(m["value"] / median(speed) if m["kind"] == "time" else m["value"] * median(speed))
+    return out
+
+
+def _gate_doc(gate, family: list[str]) -> dict:
+    from harness.compare import family_note
+
+    return {"family_alpha": gate.family_alpha, "primary": gate.primary, "alpha_primary": gate.alpha_primary,
+            "repeat": gate.repeat, "baseline_runs": gate.baseline_runs, "family_size": len(family),
+            "note": family_note(gate, family) if family else "no gated measurements"}
+
+
+def _design(records: list[dict], policies) -> dict | None:
+    """MDE of the primary endpoint for several configurations and the smallest one meeting its bar."""
+    from harness import stats
+
+    gate = policies.gate
+    if not all(gate.primary in _by_name(r) for r in records) or len(records) < 3:
+        return None
+    pol = _policy(policies, records, gate.primary)
+    logs = stats.log_values(_values(gate.primary, records, pol))
+    if logs is None:
+        return None
+    sd, robust = stats.summary(logs).stdev, stats.robust_sd(logs)
+    configs = list(dict.fromkeys(DESIGNS + ((gate.repeat, gate.baseline_runs),)))
+    rows = [{"current": c, "baseline": b,
+             "mde_pct": stats.min_detectable_pct(sd, b, c, gate.alpha_primary, pol.power),
+             "mde_robust_pct": stats.min_detectable_pct(robust, b, c, gate.alpha_primary, pol.power)}
+            for c, b in configs]
+    limit = pol.max_mde_pct if pol.max_mde_pct is not None else 10.0
+    best = stats.smallest_design(sd, gate.alpha_primary, limit, pol.power)
+    return {"measurement": gate.primary, "alpha": gate.alpha_primary, "power": pol.power, "sd_log": sd,
+            "robust_sd_log": robust, "limit_pct": limit, "rows": rows,
+            "smallest": None if best is None else {"current": best[0], "baseline": best[1], "mde_pct": best[2]}}
+
+
+def _seconds_per_run(records: list[dict]) -> float | None:
+    """Median wall time of one run record (start to finish, worker start-up included), per repetition."""
+    import datetime as dt
+    from statistics import median
+
+    try:
+        spans = [(dt.datetime.fromisoformat(r["finished_at"]) - dt.datetime.fromisoformat(r["started_at"]))
+                 .total_seconds() / max(1, r.get("repeat", 1)) for r in records]
+    except (KeyError, TypeError, ValueError):
+        return None
+    return median(spans) if spans else None
+
+
+def _no_fit_note(k: int, n_base: int, n_cur: int) -> str:
+    fits = [(c, k - c) for c in (10, 5, 1) if k - c >= 2]
+    hint = ", ".join(f"--current-size {c} --baseline-size {b}" for c, b in fits) or "more runs"
+    return (f"false-positive rate not estimated: {k} runs cannot hold a baseline of {n_base} plus a current "
+            f"group of {n_cur} ({n_base + n_cur} runs needed). Configurations that fit: {hint}")
+
+
+def _aa(records, n_base: int, n_cur: int, comparisons: int, seed: int, policies, rows: dict,
+        ordered: bool = False) -> dict:
+    from harness import stats
+
+    mode, splits = stats.aa_splits(len(records), n_base, n_cur, comparisons, seed, ordered)
     verdicts = [_aa_verdict(records, cur, base, policies) for cur, base in splits]
-    names = list(dict.fromkeys(m["name"] for r in records for m in r["measurements"]))
+    for name, row in rows.items():
+        mine = [m for v in verdicts for m in v.measurements if m.name == name]
+        row["false_regressed"] = _rate(stats.false_positive_rate(m.verdict == "regressed" for m in mine))
+        row["false_improved"] = _rate(stats.false_positive_rate(m.verdict == "improved" for m in mine))
+        row["unstable_share"] = sum(m.verdict == "unstable" for m in mine) / len(mine)
     gate = stats.false_positive_rate(v.overall == "regressed" for v in verdicts)
-    return {"runs": len(records), "baseline_size": len(splits[0][1]), "current_size": current_size,
-            "comparisons": len(verdicts), "gate_false_positive": _rate(gate),
-            "gate_overall": {v: sum(x.overall == v for x in verdicts) for v in {x.overall for x in verdicts}},
-            "measurements": [_row(name, records, verdicts) for name in names]}
+    return {"splits": mode, "seed": seed, "comparisons": len(verdicts),
+            "disjoint_possible": len(records) // (n_base + n_cur), "gate_false_positive": _rate(gate),
+            "gate_overall": {v: sum(x.overall == v for x in verdicts) for v in sorted({x.overall for x in verdicts})}}
 
 
 def _aa_verdict(records, cur, base, policies):
@@ -67,41 +218,7 @@ def _rate(rate) -> dict:
     return {"count": rate.count, "n": rate.n, "rate": rate.rate, "upper_95": rate.upper_95}
 
 
-def _row(name: str, records: list[dict], verdicts) -> dict:
-    from statistics import median
-
-    from harness import stats
-
-    values = [m["value"] for r in records for m in r["measurements"] if m["name"] == name]
-    first = next(m for r in records for m in r["measurements"] if m["name"] == name)
-    s = stats.summary(values)
-    mine = [m for v in verdicts for m in v.measurements if m.name == name]
-    mdes = [m.min_detectable_pct for m in mine if m.min_detectable_pct is not None]
-    thresholds = [m.threshold_pct for m in mine if m.threshold_pct is not None]
-    return {"name": name, "unit": first["unit"], "kind": first["kind"], "n": s.n, "median": s.median,
-            "mad": s.mad, "cv": s.cv, "robust_cv": s.robust_cv, "cv_normalised": _cv_normalised(name, records),
-            "false_positive": _rate(stats.false_positive_rate(m.verdict in FLAGGED for m in mine)),
-            "false_regressed": _rate(stats.false_positive_rate(m.verdict == "regressed" for m in mine)),
-            "unstable_share": sum(m.verdict == "unstable" for m in mine) / len(mine) if mine else None,
-            "threshold_pct": median(thresholds) if thresholds else None,
-            "min_detectable_pct": median(mdes) if mdes else None}
-
-
-def _cv_normalised(name: str, records: list[dict]) -> float | None:
-    """CV of the measurement divided (time) or multiplied (throughput) by each run's machine speed."""
-    from statistics import median
-
-    from harness import stats
-
-    out = []
-    for r in records:
-        m = next((m for m in r["measurements"] if m["name"] == name), None)
-        speed = (r.get("calibration") or {}).get("speed_s") or []
-        if m is None or m["kind"] not in ("time", "throughput") or not speed:
-            return None
-        out.append(m["value"] / median(speed) if m["kind"] == "time" else m["value"] * median(speed))
-    return stats.summary(out).cv if len(out) > 1 else None
-
+# --- command --------------------------------------------------------------------------------
 
 def _records(args) -> list[dict]:
     from pathlib import Path
@@ -121,7 +238,7 @@ def _records(args) -> list[dict]:
     return records
 
 
-def _run(args) -> list[dict]:
+def _run(args, runs: int) -> list[dict]:
     from harness import record
     from harness.errors import HarnessError
 
@@ -132,9 +249,9 @@ def _run(args) -> list[dict]:
     if config.faults.active():
         raise HarnessError("calibrate measures unchanged (A/A) runs: remove the faults.* overrides")
     records = []
-    for i in range(args.runs):
+    for i in range(runs):
         if not args.quiet:
-            print(f"A/A run {i + 1}/{args.runs}", flush=True)
+            print(f"A/A run {i + 1}/{runs}", flush=True)
         rec = run_config(config, 1, args.quiet)
         record.append_history(rec, args.history)
         if rec["status"] != "ok":
@@ -151,11 +268,12 @@ def main(args) -> int:
     from harness.errors import HarnessError
 
     policies = policy.load(args.policies)
-    records = _records(args) if args.records else _run(args)
-    if len(records) < args.baseline_size + args.current_size:
-        raise HarnessError(f"{len(records)} runs: need at least --baseline-size + --current-size "
-                           f"({args.baseline_size + args.current_size})")
-    result = analyse(records, args.baseline_size, args.current_size, policies)
+    n_base = args.baseline_size or policies.gate.baseline_runs
+    n_cur = args.current_size or policies.gate.repeat
+    records = _records(args) if args.records else _run(args, args.runs or n_base + n_cur)
+    if len(records) < 3:
+        raise HarnessError(f"{len(records)} usable A/A run(s): need at least 3 to measure noise")
+    result = analyse(records, n_base, n_cur, policies, args.comparisons, args.split_seed, args.splits == "ordered")
     machine = records[0]["environment"]["machine_class"]
     now = dt.datetime.now(dt.timezone.utc)
     doc = {"format_version": FORMAT_VERSION, "kind": KIND, "profile": records[0]["profile"], "machine": machine,
@@ -168,21 +286,84 @@ def main(args) -> int:
     return 0
 
 
+# --- text -----------------------------------------------------------------------------------
+
+def _p(x, digits: int = 1) -> str:
+    return "-" if x is None else f"{x:.{digits}f}%"
+
+
 def render(doc: dict) -> str:
-    """The calibration as a terminal table."""
-    g = doc["gate_false_positive"]
-    lines = [f"calibration: profile {doc['profile']} on {doc['machine']}, {doc['runs']} A/A runs, "
-             f"{doc['comparisons']} comparisons ({doc['current_size']} run(s) against baselines of "
-             f"{doc['baseline_size']})",
-             f"gate false-positive rate: {g['count']}/{g['n']} = {100 * g['rate']:.1f}% "
-             f"(95% upper bound {100 * g['upper_95']:.1f}%)", "",
-             f"{'measurement':30} {'median':>12} {'MAD':>10} {'CV':>7} {'CV norm':>7} {'FP':>7} "
-             f"{'unstable':>8} {'thresh':>7} {'MDE':>7}"]
-    pct = lambda x: "-" if x is None else f"{100 * x:.2f}%"  # noqa: E731
-    num = lambda x: "-" if x is None else f"{x:.1f}%"  # noqa: E731
-    for m in doc["measurements"]:
-        fp = m["false_positive"]
-        lines.append(f"{m['name']:30} {m['median']:>12.5g} {m['mad']:>10.3g} {pct(m['cv']):>7} "
-                     f"{pct(m['cv_normalised']):>7} {fp['count']:>3}/{fp['n']:<3} {pct(m['unstable_share']):>8} "
-                     f"{num(m['threshold_pct']):>7} {num(m['min_detectable_pct']):>7}")
+    """The calibration as terminal text: header, noise table, design table, A/A result."""
+    lines = [f"calibration: profile {doc['profile']} on {doc['machine']}, {doc['runs']} A/A runs; "
+             f"policy {doc['policy_source']}", f"gate: {doc['gate']['note']}", ""]
+    lines += _noise_lines(doc) + [""] + _design_lines(doc) + [""] + _aa_lines(doc)
     return "\n".join(lines) + "\n"
+
+
+def _noise_lines(doc: dict) -> list[str]:
+    aa = doc["aa"] is not None
+    size = f"{doc['current_size']}v{doc['baseline_size']}"
+    head = (f"{'measurement':30} {'policy':16} {'alpha':>8} {'median':>11} {'MAD':>9} {'CV':>6} {'MAD-CV':>6} "
+            f"{'CV norm':>7} {'thresh':>7} {'MDE ' + size:>9}")
+    head += f" {'FP reg':>7} {'FP imp':>7} {'unstable':>8}" if aa else ""
+    out = [f"noise per measurement over all {doc['runs']} runs; MDE at {doc['current_size']} new vs "
+           f"{doc['baseline_size']} baseline runs, 80% power" + ("; A/A flags per comparison" if aa else ""), head]
+    for m in doc["measurements"]:
+        alpha = "-" if m["alpha"] is None else f"{100 * m['alpha']:.2g}%"
+        cv = lambda x: "-" if x is None else f"{100 * x:.1f}%"  # noqa: E731
+        line = (f"{m['name']:30} {m['policy'][:16]:16} {alpha:>8} {m['median']:>11.5g} {m['mad']:>9.3g} "
+                f"{cv(m['cv']):>6} {cv(m['robust_cv']):>6} {cv(m['cv_normalised']):>7} "
+                f"{_p(m['threshold_pct']):>7} {_p(m['min_detectable_pct']):>9}")
+        if aa:
+            fr, fi = m["false_regressed"], m["false_improved"]
+            unstable = _p(100 * m["unstable_share"], 0)
+            line += f" {fr['count']:>3}/{fr['n']:<3} {fi['count']:>3}/{fi['n']:<3} {unstable:>8}"
+        out.append(line)
+    return out
+
+
+def _design_lines(doc: dict) -> list[str]:
+    d = doc["design"]
+    if d is None:
+        return ["design: no positive values of the primary endpoint in every run; no MDE table"]
+    per_run = doc.get("seconds_per_run")
+    gate = doc["gate"]
+    out = [f"design: minimum detectable slowdown of {d['measurement']} (80% power, one-sided alpha "
+           f"{100 * d['alpha']:.2g}%, noise sd(log) {100 * d['sd_log']:.2f}%, "
+           f"MAD-based {100 * d['robust_sd_log']:.2f}%)",
+           f"  {'new':>4} {'baseline':>8} {'MDE':>7} {'MDE(MAD)':>9} {'check time':>11}"]
+    for r in d["rows"]:
+        mark = "  <- [gate] default" if (r["current"], r["baseline"]) == (gate["repeat"], gate["baseline_runs"]) else ""
+        cost = "-" if per_run is None else f"~{r['current'] * per_run / 60:.1f} min"
+        out.append(f"  {r['current']:>4} {r['baseline']:>8} {_p(r['mde_pct']):>7} {_p(r['mde_robust_pct']):>9} "
+                   f"{cost:>11}{mark}")
+    best = d["smallest"]
+    if best is None:
+        out.append(f"no configuration up to 10 new vs 40 baseline runs reaches MDE <= {d['limit_pct']:g}%")
+    else:
+        cost = "" if per_run is None else (f" (~{best['current'] * per_run / 60:.1f} min per check, "
+                                           f"~{best['baseline'] * per_run / 60:.0f} min per baseline)")
+        out.append(f"smallest configuration with MDE <= {d['limit_pct']:g}%: {best['current']} new runs vs "
+                   f"{best['baseline']} baseline runs, MDE {best['mde_pct']:.1f}%{cost}")
+    return out
+
+
+def _aa_lines(doc: dict) -> list[str]:
+    aa = doc["aa"]
+    if aa is None:
+        return [f"note: {doc['aa_note']}"]
+    g = aa["gate_false_positive"]
+    how = {"disjoint": f"disjoint random splits (seed {aa['seed']}; independent comparisons)",
+           "resampled": f"resampled splits (seed {aa['seed']}: a random partition per comparison; only "
+                        f"{aa['disjoint_possible']} disjoint split(s) fit, so runs recur and the comparisons are "
+                        f"not independent: the bound is indicative)",
+           "ordered": "ordered splits (time order: each baseline of consecutive runs against the runs right after "
+                      "it; windows overlap, so the bound is indicative)"}[aa["splits"]]
+    out = [f"A/A: {aa['comparisons']} comparisons of {doc['current_size']} run(s) against baselines of "
+           f"{doc['baseline_size']}, {how}",
+           f"gate false-positive rate: {g['count']}/{g['n']} = {100 * g['rate']:.1f}% "
+           f"(95% upper bound {100 * g['upper_95']:.1f}%); overall verdicts: "
+           + ", ".join(f"{k} {v}" for k, v in aa["gate_overall"].items())]
+    if aa["comparisons"] < 20:
+        out.append("note: fewer than 20 comparisons; the issue asks for at least 20")
+    return out

@@ -36,20 +36,35 @@ def assign(n: int, cfg: SplitConfig) -> np.ndarray:
 
 
 def run(cfg: SplitConfig, sessions_path: Path, out_dir: Path) -> SplitsResult:
-    """Write the splits of every day found in the ETL output (one day in memory at a time)."""
+    """Write the splits of every day found in the ETL output.
+
+    Bounded in memory by one day: only the day column is read for all sessions, then one day's
+    rows at a time; the sort moves indices, not rows, and each split is taken once.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
     import pyarrow.dataset as ds
-    import pyarrow.parquet as pq
 
     dataset = ds.dataset(sorted(str(p) for p in Path(sessions_path).glob("*.parquet")), format="parquet")
-    days = sorted(set(dataset.to_table(columns=[PARTITION_COL]).column(0).to_pylist()))
+    days = pc.unique(dataset.to_table(columns=[PARTITION_COL]).column(0)).to_pylist()
     counts = {}
-    for day in days:
-        table = dataset.to_table(filter=ds.field(PARTITION_COL) == day).sort_by(SORT_COL)
-        which = assign(table.num_rows, cfg)
-        (out_dir / str(day)).mkdir(parents=True, exist_ok=True)
-        counts[int(day)] = {}
-        for idx, name in enumerate(SPLIT_NAMES):
-            part = table.filter(which == idx)
-            pq.write_table(part, out_dir / str(day) / f"{name}.parquet")
-            counts[int(day)][name] = part.num_rows
+    for day in sorted(days):
+        counts[int(day)] = _write_day(cfg, dataset.to_table(filter=ds.field(PARTITION_COL) == day),
+                                      out_dir / str(day))
+        pa.default_memory_pool().release_unused()
     return SplitsResult(out_dir, counts)
+
+
+def _write_day(cfg: SplitConfig, table, day_dir: Path) -> dict:
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    order = pc.sort_indices(table, sort_keys=[(SORT_COL, "ascending")]).to_numpy()
+    which = assign(len(order), cfg)
+    day_dir.mkdir(parents=True, exist_ok=True)
+    counts = {}
+    for idx, name in enumerate(SPLIT_NAMES):
+        part = table.take(order[which == idx])
+        pq.write_table(part, day_dir / f"{name}.parquet")
+        counts[name] = part.num_rows
+    return counts
