@@ -105,6 +105,7 @@ class _Context:
     base_speed: tuple[float, ...]  # calibration.speed_s per repetition
     cur_speed: tuple[float, ...]
     seed_spread: dict = field(default_factory=dict)  # measurement name -> values over seeds
+    throttled: tuple[str, ...] = ()  # GPU clock throttle reasons seen during the current run
 
 
 def worst(verdicts) -> str:
@@ -157,7 +158,15 @@ def _context(run: dict, base_rec: dict, baseline: dict) -> _Context:
                     same_machine=all(b_env.get(k) == c_env.get(k) for k in MACHINE_KEYS),
                     base_speed=tuple((base_rec.get("calibration") or {}).get("speed_s", [])),
                     cur_speed=tuple((run.get("calibration") or {}).get("speed_s", [])),
-                    seed_spread=spread)
+                    seed_spread=spread, throttled=_throttle_reasons(run))
+
+
+def _throttle_reasons(run: dict) -> tuple[str, ...]:
+    """Why the GPU was throttled during the run (record["gpu"], issue #7); empty when it was not."""
+    gpu = run.get("gpu") or {}
+    if not gpu.get("throttled"):
+        return ()
+    return tuple(gpu.get("throttle_reasons") or ("unknown reason",))
 
 
 def _notes(run: dict, baseline: dict | None, workload_match: bool) -> list[str]:
@@ -297,6 +306,8 @@ def _significance(b: dict, c: dict, ctx: _Context, pol) -> MeasurementVerdict:
     threshold = max(pol.threshold_pct, 100.0 * pol.min_change / abs(bm))
     mde = result.min_detectable_pct
     verdict, reason = _decide(c, estimate, threshold, mde, result, pol)
+    if verdict == "regressed" and ctx.throttled:  # a throttled GPU is not a slower pipeline
+        verdict, reason = "unstable", f"{reason}; but the GPU was throttled ({', '.join(ctx.throttled)})"
     return _make(c, baseline=bm, current=cm, change_pct=change, ci_low_pct=result.ci_low_pct,
                  ci_high_pct=result.ci_high_pct, p_value=result.p_value, confidence=pol.confidence,
                  threshold_pct=threshold, min_detectable_pct=max(mde, threshold) if mde is not None else None,

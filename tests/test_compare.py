@@ -818,3 +818,11 @@ def test_calibrate_runs_the_profile_as_many_times_as_the_configuration_needs(tmp
     assert [repeat for _, repeat in fake_runner] == [1] * 5
     assert len(list((tmp_path / "hist").glob("*.json"))) == 5
     assert json.loads((tmp_path / "cal.json").read_text())["aa"]["comparisons"] == 20
+
+
+def test_a_throttled_gpu_run_is_unstable_not_regressed(gate_base):
+    run = gated(3, slow={"train": 1.5})
+    assert by_name(compare(run, gate_base))["train.wall_s"].verdict == "regressed"
+    run["gpu"] = {"throttled": True, "throttle_reasons": ["hw_thermal_slowdown"]}
+    m = by_name(compare(run, gate_base))["train.wall_s"]
+    assert m.verdict == "unstable" and "hw_thermal_slowdown" in m.reason
