@@ -25,6 +25,29 @@ from harness.compare import SEVERITY, Verdict, compare, no_baseline
 from harness.errors import HarnessError
 
 GATE = policy.load().gate
+COMMITTED = policy.load()
+
+
+def quiet_runner_policies() -> "policy.PolicySet":
+    """The committed policies with the 5% practical threshold of a quiet runner instead of the
+    20% drift floor this shared machine needs (policies.toml, DRIFT): the engine's statistics
+    are tested at the sensitivity they are designed for."""
+    import tomllib
+    from importlib import resources
+
+    text = resources.files("harness").joinpath("policies.toml").read_text()
+    marker = "threshold_pct = 20.0  # cross-session drift floor"
+    assert marker in text
+    return policy.parse(tomllib.loads(text.replace(marker, "threshold_pct = 5.0  #")))
+
+
+@pytest.fixture(autouse=True)
+def _quiet_policies(monkeypatch):
+    quiet = quiet_runner_policies()
+    monkeypatch.setattr(policy, "load", lambda path=None: quiet if path is None else COMMITTED_LOAD(path))
+
+
+COMMITTED_LOAD = policy.load
 # Load factor shared by a repetition's stages, plus half of it per stage: stage times then vary
 # with a CV of 7% (sqrt(1 + 0.5^2) * 6.26%), total.wall_s about 6.9%.
 REALISTIC = 0.07 / math.sqrt(1.25)
@@ -365,8 +388,9 @@ def _slower_machine_baseline():
 
 
 def _policies(normalise: str):
-    """The committed policies with every normalise setting replaced."""
+    """The committed policies (quiet-runner thresholds) with every normalise setting replaced."""
     text = policy.resources.files("harness").joinpath("policies.toml").read_text()
+    text = text.replace("threshold_pct = 20.0  # cross-session drift floor", "threshold_pct = 5.0  #")
     return policy.parse(_toml(re.sub(r'normalise = "[a-z-]+"', f'normalise = "{normalise}"', text)))
 
 
@@ -826,3 +850,15 @@ def test_a_throttled_gpu_run_is_unstable_not_regressed(gate_base):
     run["gpu"] = {"throttled": True, "throttle_reasons": ["hw_thermal_slowdown"]}
     m = by_name(compare(run, gate_base))["train.wall_s"]
     assert m.verdict == "unstable" and "hw_thermal_slowdown" in m.reason
+
+
+def test_committed_policy_does_not_flag_machine_drift_of_10_percent(gate_base):
+    # the drift seen on this machine within one session (policies.toml, DRIFT)
+    drifted = [compare(gated(s, slow={"imports": 1.1, "etl": 1.1, "train": 1.1, "evaluate": 1.1}), gate_base,
+                       policies=COMMITTED) for s in TRIALS]
+    assert all(v.exit_code == 0 for v in drifted)
+
+
+def test_committed_policy_flags_a_40_percent_stage_slowdown(gate_base):
+    assert by_name(compare(gated(1, slow={"train": 1.4}), gate_base, policies=COMMITTED))["train.wall_s"].verdict \
+        == "regressed"
