@@ -231,7 +231,7 @@ def _peak_rss_bytes() -> int:
 # ---------------------------------------------------------------- the run record
 
 def measurements(result: SmokeResult) -> list[dict]:
-    """Measurements named as HELPERS.md: <stage>.wall_s, <stage>.torch_peak_*_bytes, ..."""
+    """Measurements named as in a pipeline record: <stage>.wall_s, <stage>.torch_peak_*_bytes, ..."""
     values: dict[str, float] = {}
     for s in result.stages:
         values[f"{s.name}.wall_s"] = s.end_s - s.start_s

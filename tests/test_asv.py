@@ -115,7 +115,7 @@ def test_asv_regressions_page_and_history_name_the_same_commit_range(tmp_path, c
     series, skipped = history.asv_series(tmp_path / "results", conf["regressions_thresholds"],
                                          history.git_order(tmp_path / "repo"))
     assert skipped == () and [s.metric for s in series] == [name]
-    assert series[0].threshold_pct == pytest.approx(5.0)
+    assert series[0].threshold_pct == pytest.approx(20.0)  # asv.conf.json: stage times, the drift floor
     for method in changepoints.METHODS:
         (cp,) = changepoints.detect(series[0], method)
         assert (cp.commit_before, cp.commit_after) == (commits[7], commits[8])
