@@ -3,18 +3,9 @@
 from __future__ import annotations
 
 from . import record
+from .formatters import value as fmt  # one value formatter for every output
 
 STAGE_ORDER = ("imports", "synthetic", "etl", "splits", "schema", "model", "train", "evaluate", "checkpoint", "total")
-
-
-def fmt(value: float, unit: str) -> str:
-    if unit == "bytes":
-        return f"{value / 2**20:,.0f} MiB"
-    if unit in ("rows/s", "samples/s"):
-        return f"{value:,.0f} {unit}"
-    if unit == "s":
-        return f"{value:.2f} s"
-    return f"{value:.4f}" if isinstance(value, float) and not float(value).is_integer() else f"{value:g}"
 
 
 def summary_table(rec: dict) -> str:
