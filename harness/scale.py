@@ -178,6 +178,8 @@ def _read_result(out_dir: Path, code: int, shards: Shards) -> DdpResult:
     if code != 0 or not results.exists():
         raise _failure(out_dir, code)
     r = json.loads(results.read_text())
+    if not r["replicas_equal"]:
+        raise StageFailure("exception", "the DDP ranks ended with different weights (DDP keeps them equal)")
     weights = {int(d): out_dir / "weights" / f"day-{d}" for d in (day["train_day"] for day in r["days"])}
     return DdpResult(r["world_size"], r["backend"], r["per_device_batch"], r["days"], weights,
                      shards.dropped, r["replicas_equal"], r["startup_s"])

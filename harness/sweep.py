@@ -31,6 +31,8 @@ from .errors import HarnessError
 FORMAT_VERSION = 1
 KIND = "t4rec-bench/sweep"
 IN_PROCESS = "in-process"
+STAGE_ORDER = ("imports", "synthetic", "cluster", "etl", "splits", "schema", "model", "train", "evaluate",
+               "checkpoint", "total")  # unknown stages sort just before "total"
 
 
 @dataclass(frozen=True)
@@ -41,7 +43,7 @@ class PowerFit:
     log10_c: float
     k_stderr: float | None  # None with two points (no residual degrees of freedom)
     k_ci95: tuple[float, float] | None  # Student-t interval on k; None with two points
-    r2: float | None  # None when every y is equal
+    r2: float | None  # None with two points, or when every y is equal
     n_points: int
 
 
@@ -60,7 +62,7 @@ def fit_power_law(x, y) -> PowerFit:
     k, c = np.polyfit(lx, ly, 1)
     resid = ly - (c + k * lx)
     ss_res, ss_tot = float(resid @ resid), float(((ly - ly.mean()) ** 2).sum())
-    r2 = 1.0 - ss_res / ss_tot if ss_tot > 0 else None
+    r2 = 1.0 - ss_res / ss_tot if ss_tot > 0 and len(x) > 2 else None  # two points always fit exactly
     stderr, ci = _slope_interval(k, lx, ss_res)
     return PowerFit(float(k), float(c), stderr, ci, r2, len(x))
 
@@ -160,7 +162,7 @@ def _engines(points: list[dict]) -> list[str]:
 
 def _common_stages(points: list[dict], quantity: str) -> list[str]:
     names = set.intersection(*(set(p[quantity]) for p in points))
-    return sorted(names, key=lambda s: (s == "total", s))
+    return sorted(names, key=lambda s: (STAGE_ORDER.index(s) if s in STAGE_ORDER else len(STAGE_ORDER) - 1, s))
 
 
 # ---------------------------------------------------------------- files

@@ -34,8 +34,9 @@ def test_fit_interval_covers_the_true_exponent_under_noise():
 
 
 def test_fit_of_two_points_has_no_interval_and_constant_time_gives_zero():
-    f = sweep.fit_power_law([1e5, 1e6], [2.0, 2.0])
-    assert f.k == pytest.approx(0.0, abs=1e-12) and f.k_stderr is None and f.k_ci95 is None and f.r2 is None
+    f = sweep.fit_power_law([1e5, 1e6], [2.0, 20.0])
+    assert f.k == pytest.approx(1.0, abs=1e-12) and f.k_stderr is None and f.k_ci95 is None and f.r2 is None
+    assert sweep.fit_power_law([1e5, 1e6, 1e7], [2.0, 2.0, 2.0]).k == pytest.approx(0.0, abs=1e-12)
 
 
 @pytest.mark.parametrize("x, y", [([1e5, 1e5], [1.0, 2.0]), ([1e5, 1e6], [0.0, 1.0]), ([1e5], [1.0]),

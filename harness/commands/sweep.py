@@ -110,9 +110,10 @@ def _point_line(p: dict) -> str:
 def fits_table(fits: list[dict]) -> str:
     if not fits:
         return "growth exponents: none (needs two sizes that ran ok)"
-    lines = ["growth exponent k per stage (wall time ∝ rows^k; peak RSS ∝ rows^k), least squares on log-log"]
+    lines = ["growth exponent k per stage: wall time ∝ rows^k (and peak RSS ∝ rows^k), least squares on "
+             "log-log; every stage's peak RSS is in the sweep file"]
     lines.append(f"{'engine':<20} {'quantity':<15} {'stage':<11}{'k':>7}  {'95% CI':<17}{'R²':>7}{'points':>8}")
-    for f in fits:
+    for f in (f for f in fits if f["quantity"] == "wall_s" or f["stage"] == "total"):
         ci = f"[{f['k_ci95'][0]:.2f}, {f['k_ci95'][1]:.2f}]" if f["k_ci95"] else "-"
         r2 = f"{f['r2']:.3f}" if f["r2"] is not None else "-"
         lines.append(f"{f['engine']:<20} {f['quantity']:<15} {f['stage']:<11}{f['k']:>7.2f}  {ci:<17}{r2:>7}"
