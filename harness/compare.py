@@ -17,6 +17,12 @@ measures. Each measurement is judged by the first matching policy in ``policies.
 - counts ("exact"): any change is a regression.
 - "report-only": shown with its change, never gated.
 
+Times and throughputs are judged against an in-session reference when one is given (the
+baseline's commit re-run in this session, interleaved with this run: harness/reference.py),
+at the policy's threshold_pct; against the stored baseline, measured in another session, the
+practical threshold is at least the policy's cross_session_pct (the machine drifts between
+sessions). Each measurement's ``against`` says which it was judged against.
+
 A workload-hash mismatch makes every measurement ``incomparable`` (exit 3). An environment
 difference (say a torch upgrade) does not: times are still compared, so the upgrade's
 regression shows, metrics fall back to tolerances, and the difference is listed.
@@ -63,6 +69,7 @@ class MeasurementVerdict:
     min_detectable_pct: float | None  # smallest change in the worse direction this data flags (80% power)
     verdict: str  # one of VERDICTS
     reason: str  # one human sentence
+    against: str = "baseline"  # "baseline" (the stored file) or "reference" (re-run in this session)
 
 
 @dataclass(frozen=True)
@@ -77,6 +84,7 @@ class Verdict:
     workload_match: bool
     measurements: tuple[MeasurementVerdict, ...]  # regressions first
     notes: tuple[str, ...] = ()  # run-level remarks: workload diff, injected faults, failure
+    reference_provenance: dict = field(default_factory=dict)  # commit, runs, date of the in-session reference
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
@@ -106,6 +114,7 @@ class _Context:
     cur_speed: tuple[float, ...]
     seed_spread: dict = field(default_factory=dict)  # measurement name -> values over seeds
     throttled: tuple[str, ...] = ()  # GPU clock throttle reasons seen during the current run
+    same_session: bool = False  # the baseline side was measured in this session (the in-session reference)
 
 
 def worst(verdicts) -> str:
@@ -113,21 +122,37 @@ def worst(verdicts) -> str:
     return min(verdicts, key=SEVERITY.index, default="ok")
 
 
-def compare(run: dict, baseline: dict, policies=None, baseline_path: str | None = None) -> Verdict:
-    """Judge ``run`` (a run record) against ``baseline`` (a baseline document, see harness.baseline)."""
+def compare(run: dict, baseline: dict, policies=None, baseline_path: str | None = None,
+            reference: dict | None = None) -> Verdict:
+    """Judge ``run`` (a run record) against ``baseline`` (a baseline document, see harness.baseline).
+
+    ``reference``: {"record": run record, "provenance": {...}} of the in-session reference
+    (harness.reference); its times replace the stored baseline's for the time kinds.
+    """
     from . import policy as policymod
 
     policies = policies or policymod.load()
     base_rec = baseline["record"]
     env_diff = _env_diff(base_rec["environment"], run["environment"])
     workload_match = base_rec["workload_hash"] == run["workload_hash"]
-    extra = []
+    extra, ref_rec = [], None
+    if reference is not None:
+        ref_rec = reference["record"]
+        if ref_rec["workload_hash"] != run["workload_hash"]:
+            extra.append("the in-session reference ran another workload ("
+                         + (", ".join(_workload_diff(ref_rec["config"], run["config"])) or "hash only")
+                         + "): times judged against the stored baseline")
+            ref_rec = None
     if workload_match:
         ctx = _context(run, base_rec, baseline)
-        items, extra = _compare_all(run, base_rec, ctx, policies)
+        items, family = _compare_all(run, base_rec, ctx, policies, ref_rec)
+        extra += family
     else:
         items = _all_incomparable(run, base_rec)
-    return _verdict(run, baseline, baseline_path, env_diff, workload_match, items, extra)
+    verdict = _verdict(run, baseline, baseline_path, env_diff, workload_match, items, extra)
+    if ref_rec is not None:
+        verdict = dataclasses.replace(verdict, reference_provenance=dict(reference.get("provenance") or {}))
+    return verdict
 
 
 def no_baseline(run: dict, baseline_path: str | None, why: str) -> Verdict:
@@ -222,8 +247,14 @@ def _names(base: dict, cur: dict) -> list[str]:
     return list(base) + [n for n in cur if n not in base]
 
 
-def _compare_all(run: dict, base_rec: dict, ctx: _Context, policies) -> tuple[list[MeasurementVerdict], list]:
+TIME_KINDS = ("time", "throughput")  # judged against the in-session reference when there is one
+
+
+def _compare_all(run: dict, base_rec: dict, ctx: _Context, policies,
+                 ref_rec: dict | None = None) -> tuple[list[MeasurementVerdict], list]:
     base, cur = _by_name(base_rec), _by_name(run)
+    ref = _by_name(ref_rec) if ref_rec else {}
+    ref_ctx = dataclasses.replace(ctx, same_session=True, same_machine=True)
     pairs = [(base.get(n), cur.get(n)) for n in _names(base, cur)]
     chosen = [policies.for_measurement(c["name"], c["kind"]) if b and c else None for b, c in pairs]
     family = [c["name"] for (b, c), p in zip(pairs, chosen) if p is not None and p.in_family]
@@ -235,6 +266,9 @@ def _compare_all(run: dict, base_rec: dict, ctx: _Context, policies) -> tuple[li
                                             "re-record the baseline to gate it"))
         elif c is None:
             out.append(_gone(run, b))
+        elif c["kind"] in TIME_KINDS and c["name"] in ref:
+            v = _judge(ref[c["name"]], c, ref_ctx, at_level(pol, alphas.get(c["name"])))
+            out.append(dataclasses.replace(v, against="reference", reason=v.reason + "; vs the in-session reference"))
         else:
             out.append(_judge(b, c, ctx, at_level(pol, alphas.get(c["name"]))))
     return out, [family_note(policies.gate, family)] if family else []
@@ -304,6 +338,10 @@ def _significance(b: dict, c: dict, ctx: _Context, pol) -> MeasurementVerdict:
     change, estimate = stats.change_pct(bm, cm), 100.0 * (test.ratio - 1)
     result = _test(test, estimate, c["higher_is_better"], pol)
     threshold = max(pol.threshold_pct, 100.0 * pol.min_change / abs(bm))
+    if not ctx.same_session and pol.cross_session_pct > threshold:
+        threshold = pol.cross_session_pct
+        norm_note += (f"; the baseline was measured in another session, so the {_pct(threshold)} "
+                      f"cross-session threshold applies (an in-session reference avoids it)")
     mde = result.min_detectable_pct
     verdict, reason = _decide(c, estimate, threshold, mde, result, pol)
     if verdict == "regressed" and ctx.throttled:  # a throttled GPU is not a slower pipeline

@@ -201,7 +201,7 @@ def _coerce(key: str, value, f: dataclasses.Field):
     kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
     try:
         if kind.startswith("tuple"):
-            return tuple(int(v) for v in value)
+            return tuple(int(v) for v in (value.split(",") if isinstance(value, str) else value))
         if kind == "bool" and isinstance(value, str):
             if value.lower() not in ("true", "false", "1", "0", "yes", "no"):
                 raise ValueError

@@ -68,7 +68,14 @@ def _header(verdict: Verdict) -> list[str]:
     if prov:
         lines.append(f"baseline recorded {prov.get('date', '?')} at commit {str(prov.get('commit'))[:10]}, "
                      f"{_runs(prov)} runs")
+    if verdict.reference_provenance:
+        lines.append(_reference_line(verdict.reference_provenance))
     return lines
+
+
+def _reference_line(ref: dict) -> str:
+    return (f"times and throughputs against the in-session reference: commit {str(ref.get('commit'))[:10]} "
+            f"{ref.get('how', 're-run in this session')}, {ref.get('runs')} runs")
 
 
 def _runs(prov: dict):
@@ -120,7 +127,10 @@ def markdown(verdict: Verdict) -> str:
              f"Run `{verdict.run_id}` (profile `{verdict.profile}`) against "
              f"`{verdict.baseline_path or 'no baseline'}`"
              + (f", recorded {prov.get('date', '?')} at commit `{str(prov.get('commit'))[:10]}` "
-                f"from {_runs(prov)} runs." if prov else "."), "", f"**{_counts(verdict)}**", ""]
+                f"from {_runs(prov)} runs." if prov else ".")]
+    if verdict.reference_provenance:
+        lines.append(_reference_line(verdict.reference_provenance).capitalize() + ".")
+    lines += ["", f"**{_counts(verdict)}**", ""]
     lines += [f"> **Note:** {_md_cell(n)}" for n in verdict.notes] + ([""] if verdict.notes else [])
     if verdict.environment_diff:
         lines += ["| Environment | Baseline | This run |", "|---|---|---|"]

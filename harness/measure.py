@@ -1,7 +1,11 @@
 """Measurement that wraps stages from outside.
 
 ``RssSampler`` runs in the parent process and samples the worker's resident memory
-(children included) on a thread. ``StageMeter`` runs in the worker around each stage call:
+(children included) on a thread: RSS, and its anonymous part (RSS minus file-backed and
+shared pages: the heap, what the code allocates). File-backed pages of the shared libraries
+depend on the checkout and the page cache, not on the code: the same commit measured 182 MiB
+of them after `import torch, nvtabular, transformers4rec` in one clone and 321 MiB in a fresh
+clone, with anonymous memory 300 MiB in both (/proc/self/status RssFile vs RssAnon). ``StageMeter`` runs in the worker around each stage call:
 wall and CPU time, and CUDA-synchronized times and torch peak memory when CUDA is used.
 Neither changes what the stage computes.
 """
@@ -15,21 +19,27 @@ from contextlib import contextmanager
 RSS_INTERVAL_S = 0.05
 
 
-def tree_rss(proc) -> int:
-    """Resident bytes of ``proc`` and all its descendants (psutil.Process)."""
+def tree_memory(proc) -> tuple[int, int]:
+    """(resident, anonymous resident) bytes of ``proc`` and all its descendants (psutil.Process).
+
+    Anonymous = RSS minus the shared/file-backed pages (psutil's ``shared``, /proc/PID/statm);
+    where the platform does not report them it equals RSS.
+    """
     import psutil
 
-    total = 0
+    rss = anon = 0
     try:
         procs = [proc, *proc.children(recursive=True)]
     except psutil.Error:
-        return 0
+        return 0, 0
     for p in procs:
         try:
-            total += p.memory_info().rss
+            info = p.memory_info()
         except psutil.Error:
-            pass
-    return total
+            continue
+        rss += info.rss
+        anon += info.rss - getattr(info, "shared", 0)
+    return rss, anon
 
 
 class RssSampler:
@@ -43,15 +53,19 @@ class RssSampler:
         self._clock = clock
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="rss-sampler", daemon=True)
-        self.samples: list[tuple[float, int]] = []  # (time, bytes): one append per sample, thread-safe
+        self.samples: list[tuple[float, int, int]] = []  # (time, rss, anon): one append per sample, thread-safe
 
     @property
     def t(self) -> list[float]:
-        return [t for t, _ in list(self.samples)]
+        return [s[0] for s in list(self.samples)]
 
     @property
     def rss(self) -> list[int]:
-        return [r for _, r in list(self.samples)]
+        return [s[1] for s in list(self.samples)]
+
+    @property
+    def anon(self) -> list[int]:
+        return [s[2] for s in list(self.samples)]
 
     def start(self) -> "RssSampler":
         self._thread.start()
@@ -63,22 +77,22 @@ class RssSampler:
 
     def sample(self) -> None:
         t = self._clock()
-        self.samples.append((t, tree_rss(self._proc)))
+        self.samples.append((t, *tree_memory(self._proc)))
 
     def _loop(self) -> None:
         while not self._stop.is_set():
             self.sample()
             self._stop.wait(self._interval)
 
-    def peak_between(self, t0: float, t1: float) -> int:
-        """Largest sample in [t0, t1]; the nearest sample when the window holds none."""
-        samples = list(self.samples)
-        window = [r for t, r in samples if t0 <= t <= t1]
+    def peak_between(self, t0: float, t1: float, anon: bool = False) -> int:
+        """Largest RSS (``anon``: anonymous RSS) in [t0, t1]; the nearest sample when the window holds none."""
+        samples, i = list(self.samples), 2 if anon else 1
+        window = [s[i] for s in samples if t0 <= s[0] <= t1]
         if window:
             return max(window)
         if not samples:
             return 0
-        return min(samples, key=lambda s: abs(s[0] - t1))[1]
+        return min(samples, key=lambda s: abs(s[0] - t1))[i]
 
 
 def downsample(ts: list, values: list, max_points: int = 1500) -> tuple[list, list]:

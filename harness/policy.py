@@ -35,6 +35,7 @@ class Policy:
     multiple_comparisons: str = "bonferroni"  # one of MULTIPLE: "bonferroni" = a member of the [gate] family
     power: float = 0.8  # for the minimum detectable effect
     threshold_pct: float = 5.0  # practical threshold, percent of the baseline
+    cross_session_pct: float = 0.0  # threshold floor when the baseline was measured in another session
     min_change: float = 0.0  # absolute floor of the practical threshold, measurement's unit
     max_mde_pct: float | None = None  # data that cannot detect this change is "unstable"
     normalise: str = "cross-machine"  # speed normalisation: one of NORMALISE
@@ -184,6 +185,7 @@ def _validate(p: Policy, source: str, where: str) -> None:
         (0.5 <= p.confidence < 1, "confidence", p.confidence, "must be in [0.5, 1)"),
         (0.5 <= p.power < 1, "power", p.power, "must be in [0.5, 1)"),
         (p.threshold_pct >= 0, "threshold_pct", p.threshold_pct, "must be >= 0"),
+        (p.cross_session_pct >= 0, "cross_session_pct", p.cross_session_pct, "must be >= 0"),
         (p.min_change >= 0, "min_change", p.min_change, "must be >= 0"),
         (p.max_mde_pct is None or p.max_mde_pct > 0, "max_mde_pct", p.max_mde_pct, "must be > 0"),
         (p.exact_tolerance >= 0, "exact_tolerance", p.exact_tolerance, "must be >= 0"),

@@ -59,7 +59,9 @@ class _Watch:
             stage = self.stages[-1]
             stage["end_s"] = time.monotonic() - self.t0
             if sampler:
-                measured["peak_rss_bytes"] = sampler.peak_between(self.t0 + stage["start_s"], self.t0 + stage["end_s"])
+                window = (self.t0 + stage["start_s"], self.t0 + stage["end_s"])
+                measured["peak_rss_bytes"] = sampler.peak_between(*window)
+                measured["peak_anon_bytes"] = sampler.peak_between(*window, anon=True)
             if self.gpu:
                 peak = self.gpu.sampler.peak_between(stage["start_s"], stage["end_s"])
                 if peak is not None:
@@ -230,6 +232,7 @@ def _measurements(config: RunConfig, watch: _Watch, sampler) -> list[dict]:
         out.append(record.measurement("total.cpu_s", sum(t["cpu_s"] for t in watch.totals.values())))
     if sampler and sampler.samples:
         out.append(record.measurement("total.peak_rss_bytes", max(sampler.rss)))
+        out.append(record.measurement("total.peak_anon_bytes", max(sampler.anon)))
     if watch.gpu and watch.gpu.sampler.used_bytes:
         out.append(record.measurement("total.nvml_peak_used_bytes", max(watch.gpu.sampler.samples()["used_bytes"])))
     timed = [d for d in (res.get("days") or []) if d.get("timed_s")]
@@ -303,6 +306,11 @@ def run(config: RunConfig, repeat: int = 1, progress=None, command: str | None =
     merged = record.merge_repetitions(records)
     record.validate(merged)
     return merged
+
+
+def machine_class(config: RunConfig) -> str:
+    """The machine class a run of ``config`` records (its baseline folder name)."""
+    return envmod.machine_class(_cuda_info(config))
 
 
 def _cuda_info(config: RunConfig) -> dict:

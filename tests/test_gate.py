@@ -1,8 +1,9 @@
 """The regression gate: the ci profile against the committed baseline, once per session.
 
-The current code runs ``[gate] repeat`` times (harness/policies.toml: 10, so that a 10%
-slowdown of total.wall_s is detectable; about 3.5 minutes on the 2-core runner) and is
-compared as `t4rec-bench check` would. Each measurement of the baseline is one test; it
+The current code runs ``[gate] repeat`` times, alternating with as many runs of the baseline's
+commit (the in-session reference, harness/reference.py), and is judged by harness.gate exactly
+as `t4rec-bench check` judges it: times against the reference, memory, metrics and counts
+against the committed baseline. Each measurement of the baseline is one test; it
 fails when the comparison says ``regressed`` (or the measurement disappeared), with the
 table row and the reason.
 Without a baseline for this machine class every test is skipped, saying how to record one.
@@ -42,21 +43,19 @@ def _names() -> list[str]:
 
 @pytest.fixture(scope="session")
 def gate_verdict():
-    from harness import baseline, policy, runner
-    from harness.compare import compare
+    from harness import gate, policy
     from harness.config import build_config
     from harness.errors import HarnessError
 
-    path, gate = _baseline_path(), policy.load().gate
+    path, settings = _baseline_path(), policy.load().gate
     if not path.exists():
         pytest.skip(f"no baseline for this machine class at {path.relative_to(ROOT)}: record one with "
-                    f"`t4rec-bench baseline record --profile {PROFILE} --repeat {gate.baseline_runs}` and commit it")
+                    f"`t4rec-bench baseline record --profile {PROFILE} --repeat {settings.baseline_runs}` and commit it")
     try:
-        doc = baseline.load(path)
+        outcome = gate.run(build_config(PROFILE), settings.repeat, path, command=f"pytest {Path(__file__).name}")
     except HarnessError as exc:
-        pytest.fail(f"the committed baseline cannot be read: {exc}", pytrace=False)
-    rec = runner.run(build_config(PROFILE), repeat=gate.repeat, command=f"pytest {Path(__file__).name}")
-    return compare(rec, doc, baseline_path=str(path.relative_to(ROOT)))
+        pytest.fail(f"the gate could not run: {exc}", pytrace=False)
+    return outcome.verdict
 
 
 def test_gate_run_succeeded(gate_verdict):

@@ -18,10 +18,11 @@ def test_peak_between_uses_window_or_nearest():
     for t in (0.0, 1.0, 2.0, 3.0):
         clock.now = t
         s.sample()
-    s.samples[:] = [(0.0, 10), (1.0, 50), (2.0, 30), (3.0, 20)]
+    s.samples[:] = [(0.0, 10, 5), (1.0, 50, 7), (2.0, 30, 25), (3.0, 20, 15)]
     assert s.peak_between(0.5, 2.5) == 50
+    assert s.peak_between(0.5, 2.5, anon=True) == 25
     assert s.peak_between(2.1, 2.2) == 30  # no sample inside: the nearest to the end
-    assert s.t == [0.0, 1.0, 2.0, 3.0] and s.rss == [10, 50, 30, 20]
+    assert s.t == [0.0, 1.0, 2.0, 3.0] and s.rss == [10, 50, 30, 20] and s.anon == [5, 7, 25, 15]
 
 
 def test_sampler_sees_memory_of_this_process():
@@ -29,6 +30,30 @@ def test_sampler_sees_memory_of_this_process():
     time.sleep(0.1)
     s.stop()
     assert len(s.samples) >= 3 and min(s.rss) > 10 * 2**20
+
+
+def test_anonymous_memory_counts_allocations_not_mapped_files(tmp_path):
+    """A touched 64 MiB allocation raises anonymous RSS; reading a mapped 64 MiB file raises only RSS."""
+    import mmap
+
+    from harness.measure import tree_memory
+
+    import psutil
+
+    me = psutil.Process()
+    rss0, anon0 = tree_memory(me)
+    block = bytearray(64 * 2**20)  # zero-filled, so every page is touched
+    rss1, anon1 = tree_memory(me)
+    assert anon1 - anon0 > 60 * 2**20 and rss1 - rss0 > 60 * 2**20
+    del block
+    path = tmp_path / "mapped.bin"
+    path.write_bytes(b"x" * (64 * 2**20))
+    with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as m:
+        rss2, anon2 = tree_memory(me)
+        assert sum(m[i] for i in range(0, len(m), 4096)) > 0  # touch every page
+        rss3, anon3 = tree_memory(me)
+    assert rss3 - rss2 > 60 * 2**20
+    assert abs(anon3 - anon2) < 8 * 2**20
 
 
 def test_downsample_keeps_peaks():

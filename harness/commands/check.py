@@ -1,13 +1,16 @@
 """`t4rec-bench check --profile ci`: run the pipeline, compare with the baseline, exit with the verdict.
 
-Runs the profile --repeat times (default: the policy's [gate] repeat), appends the run
-record to the history folder, writes the verdict as JSON (and markdown if asked), prints
+Runs the profile --repeat times (default: the policy's [gate] repeat), alternating with as many
+runs of the baseline's commit (the in-session reference, harness/reference.py; --reference),
+appends the run record to the history folder (the reference's to <history>/reference/), writes the verdict as JSON (and markdown if asked), prints
 the verdict table, and builds reports/index.html through harness.report.
 Exit codes: 0 ok, improved or unstable; 1 regressed; 2 harness error or bad input;
 3 no comparable baseline; 4 the run failed.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from . import _common
 
@@ -28,6 +31,11 @@ def add_parser(subparsers):
                         "committed one: enough to detect a 10%% slowdown of total.wall_s; 1 is judged against "
                         "the baseline's noise band and detects only about 35%%)")
     add_baseline_options(p)
+    p.add_argument("--reference", default="auto", metavar="REV",
+                   help="re-run this git commit in the same session, alternating with the current runs, and "
+                        "judge times against it, so the machine's drift between sessions cancels (auto: the "
+                        "stored baseline's commit, the default; none: judge times against the stored baseline "
+                        "with its cross-session threshold, half the runs)")
     p.add_argument("--verdict-out", default=VERDICT_OUT, metavar="PATH",
                    help="verdict JSON for machines (default: %(default)s)")
     p.add_argument("--markdown-out", metavar="PATH", help="also write the markdown verdict (CI job summary)")
@@ -48,14 +56,20 @@ def run_config(config, repeat: int, quiet: bool) -> dict:
 
 
 def main(args) -> int:
-    from harness import atomic, formatters, policy, record
+    from harness import atomic, formatters, gate, policy, record, runner
+    from harness.progress import Progress
 
-    from .compare import baseline_path, judge_with_baseline
+    from .compare import baseline_path
 
     repeat = args.repeat or policy.load(args.policies).gate.repeat
-    rec = run_config(_common.config_from_args(args), repeat, args.quiet)
+    config = _common.config_from_args(args)
+    machine = {"profile": config.profile, "environment": {"machine_class": runner.machine_class(config)}}
+    outcome = gate.run(config, repeat, baseline_path(args, machine), args.policies, args.reference,
+                       progress=Progress(enabled=not args.quiet))
+    rec, verdict = outcome.record, outcome.verdict
     saved = record.append_history(rec, args.history)
-    verdict, _ = judge_with_baseline(rec, baseline_path(args, rec), args.policies)
+    if outcome.reference_record:
+        record.append_history(outcome.reference_record, Path(args.history) / "reference")
     atomic.write_text(args.verdict_out, formatters.to_json(verdict))
     if args.markdown_out:
         atomic.write_text(args.markdown_out, formatters.markdown(verdict))

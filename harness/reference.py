@@ -1,0 +1,145 @@
+"""The in-session reference: the baseline's commit re-run in this session, interleaved with the current code.
+
+A stored baseline was timed in another session, and this machine's speed drifts between
+sessions: the same commit ran 8.2% faster at 20:58 than when the committed baseline was recorded
+at 19:33 (total.wall_s, 10 vs 35 runs, one-sided p 3e-5; `t4rec-bench check --profile ci
+--reference none` on 2026-11-27). Against a stored baseline a time can only be trusted beyond
+a cross-session floor (policies.toml, ``cross_session_pct``). Running the baseline's own code
+in the same session, alternating with the current code, puts both sides on the same machine at
+the same time, so drift cancels and times are judged at the statistics' threshold. Memory
+(anonymous RSS), ranking metrics and counts do not drift and stay judged against the stored
+baseline.
+
+The reference is the commit's tree (``git archive``) run by its own harness, ``python -m
+harness.cli run``, with this environment's interpreter and packages: it isolates a change of
+the code, not of the environment (an environment change shows against the stored baseline,
+whose fingerprint then differs). Its records go to ``<history>/reference/``, apart from the
+current code's history series.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+import tarfile
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import record
+from .errors import HarnessError
+
+ROOT = Path(__file__).resolve().parent.parent
+# Time kinds judged against the reference; everything else is judged against the stored baseline.
+KINDS = ("time", "throughput")
+
+
+@dataclass(frozen=True)
+class Reference:
+    commit: str  # full sha
+    code_dir: Path  # the commit's tree, extracted
+
+
+def resolve(rev: str, repo: Path = ROOT) -> str:
+    """The full commit sha of ``rev`` in ``repo``; HarnessError if git or the commit is not there."""
+    try:
+        out = subprocess.run(["git", "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"], cwd=repo,
+                             capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise HarnessError(f"reference {rev}: git is not usable here ({exc})") from exc
+    if out.returncode != 0 or not out.stdout.strip():
+        raise HarnessError(f"reference {rev}: not a commit of {repo} (a shallow clone? fetch it first)")
+    return out.stdout.strip()
+
+
+def checkout(rev: str, dest: Path, repo: Path = ROOT) -> Reference:
+    """Extract the tree of ``rev`` into ``dest`` (no .git, nothing else of the working tree)."""
+    commit = resolve(rev, repo)
+    try:
+        out = subprocess.run(["git", "archive", "--format=tar", commit], cwd=repo, capture_output=True,
+                             timeout=120)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise HarnessError(f"reference {commit[:10]}: git archive failed ({exc})") from exc
+    if out.returncode != 0:
+        raise HarnessError(f"reference {commit[:10]}: git archive failed: {out.stderr.decode().strip()}")
+    with tarfile.open(fileobj=io.BytesIO(out.stdout)) as tar:
+        tar.extractall(dest, filter="data")  # noqa: S202 - our own repository's tree
+    if not (dest / "harness" / "cli.py").is_file():
+        raise HarnessError(f"reference {commit[:10]}: the commit has no harness/cli.py to run")
+    return Reference(commit, dest)
+
+
+def run_argv(config) -> list[str]:
+    """`run` options that give the reference this config's workload: the profile, the device, and
+    ``--set`` for every field that differs from the profile. Faults never travel."""
+    from .config import build_config
+    from .env import diff
+
+    argv = ["--profile", config.profile, "--device", config.device]
+    plain = build_config(config.profile, {"device": config.device}).to_dict()
+    for key, _, value in diff(plain, config.to_dict()):
+        if key.split(".")[0] not in ("faults", "device", "profile"):
+            text = ",".join(map(str, value)) if isinstance(value, (list, tuple)) else value
+            argv += ["--set", f"{key}={text}"]
+    return argv
+
+
+def run_once(ref: Reference, argv: list[str], out_dir: Path, timeout_s: float) -> dict:
+    """One run of the reference code; its run record. HarnessError if it produced none."""
+    out = out_dir / f"reference-{len(list(out_dir.glob('reference-*.json')))}.json"
+    cmd = [sys.executable, "-m", "harness.cli", "run", *argv, "--quiet", "--out", str(out),
+           "--history", str(out_dir / "history")]
+    env = {**os.environ, "PYTHONPATH": str(ref.code_dir)}
+    try:
+        proc = subprocess.run(cmd, cwd=ref.code_dir, env=env, capture_output=True, text=True, timeout=timeout_s)
+    except subprocess.TimeoutExpired as exc:
+        raise HarnessError(f"reference {ref.commit[:10]}: no record after {timeout_s:.0f} s") from exc
+    if not out.is_file():
+        last = (proc.stderr.strip().splitlines() or ["(no output)"])[-1]
+        raise HarnessError(f"reference {ref.commit[:10]}: run exited {proc.returncode}: {last}")
+    return record.load(out)
+
+
+def interleaved(config, repeat: int, ref: Reference, progress=None, command: str | None = None,
+                timeout_s: float | None = None) -> tuple[dict, dict | None, str | None]:
+    """``repeat`` runs of the current code and of ``ref``, alternating R C, C R, R C, ...
+
+    Returns (current record, reference record or None, why the reference was dropped or None).
+    A reference run that fails stops the reference (the current runs go on): the caller
+    judges times against the stored baseline then, and says why.
+    """
+    from . import runner
+    from .progress import Progress
+
+    progress = progress or Progress(enabled=False)
+    timeout_s = timeout_s or 3 * config.stage_timeout_s + 300
+    argv = run_argv(config)
+    current, reference, dropped = [], [], None
+    with tempfile.TemporaryDirectory(prefix="t4rec-bench-ref-runs-") as tmp:
+        for i in range(repeat):
+            order = ("reference", "current") if i % 2 == 0 else ("current", "reference")
+            for side in order:
+                if side == "current":
+                    progress.repetition(i + 1, repeat)
+                    current.append(runner.run(config, progress=progress, command=command))
+                    if current[-1]["status"] != "ok":
+                        break
+                elif dropped is None:
+                    progress.reference(i + 1, repeat, ref.commit)
+                    try:
+                        rec = run_once(ref, argv, Path(tmp), timeout_s)
+                    except HarnessError as exc:
+                        dropped = str(exc)
+                        continue
+                    if rec["status"] != "ok":
+                        dropped = f"reference {ref.commit[:10]}: the run failed ({rec.get('failure')})"
+                    else:
+                        reference.append(rec)
+            if current and current[-1]["status"] != "ok":
+                break
+    merged = record.merge_repetitions(current)
+    record.validate(merged)
+    ref_rec = None if dropped or not reference else record.merge_repetitions(reference)
+    return merged, ref_rec, dropped
