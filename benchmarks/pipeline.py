@@ -97,6 +97,22 @@ class HostMemory(_Record):
         return self.value(records, profile, stage)
 
 
+class HostAnonMemory(_Record):
+    """Peak anonymous resident memory (RSS minus file-backed pages) per stage: what the code
+    allocates, the figure the gate judges (peak RSS also counts mapped library pages, which
+    depend on the checkout)."""
+
+    params = (_shared.PROFILES, STAGES + ("total",))
+    param_names = ("profile", "stage")
+    unit = "bytes"
+
+    def measurement(self, stage):
+        return f"{stage}.peak_anon_bytes"
+
+    def track_peak_anon_bytes(self, records, profile, stage):
+        return self.value(records, profile, stage)
+
+
 class GpuMemory(_Record):
     """Peak GPU memory per stage (torch allocator and NVML); skipped on runs without CUDA."""
 

@@ -5,9 +5,10 @@ measures. Each measurement is judged by the first matching policy in ``policies.
 
 - time, throughput, memory ("significance"): regressed/improved only if the change is
   significant in that direction (a one-sided test at the measurement's alpha) AND beyond
-  max(threshold_pct, min_change). The test is Student's t on log values with the noise pooled
-  over the baseline's and the current runs; with one current run it is the baseline's t
-  prediction interval (noise band). The alphas come from the ``[gate]`` budget: the primary
+  max(threshold_pct, min_change). The policy's ``test``: "rank" (times, throughputs) is scipy's
+  Mann-Whitney U on log values with the Hodges-Lehmann change and its bounds; "t" (memory) is
+  Student's t on log values with the noise pooled over both groups. With one current run
+  either is the baseline's t prediction interval (noise band). The alphas come from the ``[gate]`` budget: the primary
   endpoint (total.wall_s) gets alpha_primary, the other gated measurements share the rest
   (Bonferroni), so noise alone fails the gate in at most family_alpha of comparisons.
   Times are speed-normalised (calibration.speed_s) only where the policy says so.
@@ -332,11 +333,13 @@ class _Test:
 def _significance(b: dict, c: dict, ctx: _Context, pol) -> MeasurementVerdict:
     base, cur, norm_note = _normalised(b, c, ctx, pol)
     bm, cm = median(base), median(cur)
-    test = stats.log_ratio_test(base, cur) if bm > 0 and len(base) >= 2 else None
+    ranked = stats.rank_test(base, cur) if pol.test == "rank" and bm > 0 else None
+    test = ranked or (stats.log_ratio_test(base, cur) if bm > 0 and len(base) >= 2 else None)
     if test is None:
         return _degenerate(c, bm, cm, base, pol)
     change, estimate = stats.change_pct(bm, cm), 100.0 * (test.ratio - 1)
-    result = _test(test, estimate, c["higher_is_better"], pol)
+    result = (_rank(test, base, cur, estimate, c["higher_is_better"], pol) if ranked
+              else _test(test, estimate, c["higher_is_better"], pol))
     threshold = max(pol.threshold_pct, 100.0 * pol.min_change / abs(bm))
     if not ctx.same_session and pol.cross_session_pct > threshold:
         threshold = pol.cross_session_pct
@@ -372,6 +375,18 @@ def _test(test, change: float, higher_is_better: bool, pol) -> _Test:
     method = (f"t noise band of {test.n_baseline} baseline runs" if test.n_current == 1 else
               f"t on log values, {test.n_current} runs vs {test.n_baseline} baseline runs")
     method += "; change of the geometric means"
+    return _Test(p, 100 * (low - 1), 100 * (high - 1), mde, method)
+
+
+def _rank(test, base: list, cur: list, change: float, higher_is_better: bool, pol) -> _Test:
+    """``_test`` for the rank rule: Mann-Whitney U p-value, Hodges-Lehmann bounds, robust MDE."""
+    alpha = (1 - pol.confidence) / 2
+    p = stats.rank_p_value(base, cur, higher=change > 0)
+    low, high = stats.rank_bounds(test, alpha)
+    mde = stats.min_detectable_rank_pct(test.sd_log, test.n_baseline, test.n_current, alpha, pol.power,
+                                        increase=not higher_is_better)
+    method = (f"Mann-Whitney U on log values, {test.n_current} runs vs {test.n_baseline} baseline runs; "
+              f"Hodges-Lehmann change")
     return _Test(p, 100 * (low - 1), 100 * (high - 1), mde, method)
 
 

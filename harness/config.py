@@ -105,6 +105,8 @@ class RunConfig:
     seed: int = 42
     device: str = "cpu"  # cpu | cuda
     instrument: bool = True  # False: no samplers, no per-stage memory counters
+    # CPU threads of torch and the OpenMP/BLAS libraries in the worker; 0: their default (every core)
+    threads: int = 0
     data: DataConfig = field(default_factory=DataConfig)
     etl: EtlConfig = field(default_factory=EtlConfig)
     split: SplitConfig = field(default_factory=SplitConfig)
@@ -220,6 +222,7 @@ def validate(c: RunConfig) -> None:
     """Reject impossible configurations with one message naming the field and value."""
     checks = [
         (c.device in ("cpu", "cuda"), "device", c.device, "must be 'cpu' or 'cuda'"),
+        (c.threads >= 0, "threads", c.threads, "must be >= 0 (0: the libraries' default)"),
         (c.data.rows >= 100, "data.rows", c.data.rows, "must be at least 100"),
         (c.data.rows_per_session >= 1, "data.rows_per_session", c.data.rows_per_session, "must be >= 1"),
         (c.data.chunk_rows >= 1000, "data.chunk_rows", c.data.chunk_rows, "must be at least 1000"),

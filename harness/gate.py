@@ -14,6 +14,7 @@ from pathlib import Path
 
 from . import baseline as baselinemod
 from . import policy as policymod
+from . import record as recordmod
 from . import reference as referencemod
 from .errors import EXIT_NO_BASELINE, HarnessError
 
@@ -71,9 +72,13 @@ def run(config, repeat: int, baseline_path: Path, policies_path=None, reference:
         if ref is None:
             rec = runner.run(config, repeat=repeat, progress=progress, command=command)
         else:
-            rec, ref_rec, dropped = referencemod.interleaved(config, repeat, ref, progress, command)
+            current, refs, dropped = referencemod.interleaved(config, repeat, ref, progress, command)
+            rec = recordmod.merge_repetitions(current)
+            recordmod.validate(rec)
             if dropped:
                 why_not = f"the in-session reference was dropped: {dropped}"
+            elif refs:
+                ref_rec = recordmod.merge_repetitions(refs)
     if why_not:
         notes.append(f"{why_not}; times are judged against the stored baseline with the cross-session threshold")
     ref_doc = None if ref_rec is None else {"record": ref_rec, "provenance": _provenance(ref_rec, ref)}

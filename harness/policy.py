@@ -20,6 +20,7 @@ from .errors import HarnessError
 FORMAT_VERSION = 1
 RULES = ("significance", "exact-or-seed-spread", "exact", "report-only")
 NORMALISE = ("never", "cross-machine", "always")
+TESTS = ("rank", "t")  # Mann-Whitney U on log values; Student's t on log values
 MULTIPLE = ("bonferroni", "none")
 STATISTICAL_RULES = ("significance", "exact-or-seed-spread")  # rules whose tests share the family alpha
 KINDS = ("time", "throughput", "memory", "metric", "loss", "count")
@@ -34,6 +35,7 @@ class Policy:
     confidence: float = 0.99  # two-sided level when outside the family; in it, 1 - 2 * its [gate] share
     multiple_comparisons: str = "bonferroni"  # one of MULTIPLE: "bonferroni" = a member of the [gate] family
     power: float = 0.8  # for the minimum detectable effect
+    test: str = "rank"  # significance rule's test: one of TESTS
     threshold_pct: float = 5.0  # practical threshold, percent of the baseline
     cross_session_pct: float = 0.0  # threshold floor when the baseline was measured in another session
     min_change: float = 0.0  # absolute floor of the practical threshold, measurement's unit
@@ -182,6 +184,7 @@ def _validate(p: Policy, source: str, where: str) -> None:
         (p.multiple_comparisons in MULTIPLE, "multiple_comparisons", p.multiple_comparisons,
          f"must be one of {', '.join(MULTIPLE)}"),
         (p.normalise in NORMALISE, "normalise", p.normalise, f"must be one of {', '.join(NORMALISE)}"),
+        (p.test in TESTS, "test", p.test, f"must be one of {', '.join(TESTS)}"),
         (0.5 <= p.confidence < 1, "confidence", p.confidence, "must be in [0.5, 1)"),
         (0.5 <= p.power < 1, "power", p.power, "must be in [0.5, 1)"),
         (p.threshold_pct >= 0, "threshold_pct", p.threshold_pct, "must be >= 0"),

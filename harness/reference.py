@@ -103,12 +103,13 @@ def run_once(ref: Reference, argv: list[str], out_dir: Path, timeout_s: float) -
 
 
 def interleaved(config, repeat: int, ref: Reference, progress=None, command: str | None = None,
-                timeout_s: float | None = None) -> tuple[dict, dict | None, str | None]:
+                timeout_s: float | None = None) -> tuple[list[dict], list[dict], str | None]:
     """``repeat`` runs of the current code and of ``ref``, alternating R C, C R, R C, ...
 
-    Returns (current record, reference record or None, why the reference was dropped or None).
-    A reference run that fails stops the reference (the current runs go on): the caller
-    judges times against the stored baseline then, and says why.
+    Returns (current records, reference records, why the reference was dropped or None), one
+    record per run. A reference run that fails stops the reference (the current runs go on):
+    the caller judges times against the stored baseline then, and says why. A failed current
+    run stops both.
     """
     from . import runner
     from .progress import Progress
@@ -125,7 +126,7 @@ def interleaved(config, repeat: int, ref: Reference, progress=None, command: str
                     progress.repetition(i + 1, repeat)
                     current.append(runner.run(config, progress=progress, command=command))
                     if current[-1]["status"] != "ok":
-                        break
+                        return current, reference, dropped
                 elif dropped is None:
                     progress.reference(i + 1, repeat, ref.commit)
                     try:
@@ -134,12 +135,9 @@ def interleaved(config, repeat: int, ref: Reference, progress=None, command: str
                         dropped = str(exc)
                         continue
                     if rec["status"] != "ok":
-                        dropped = f"reference {ref.commit[:10]}: the run failed ({rec.get('failure')})"
+                        failure = rec.get("failure") or {}
+                        dropped = (f"reference {ref.commit[:10]}: the run failed in stage {failure.get('stage')!r} "
+                                   f"({failure.get('kind')}: {failure.get('message')})")
                     else:
                         reference.append(rec)
-            if current and current[-1]["status"] != "ok":
-                break
-    merged = record.merge_repetitions(current)
-    record.validate(merged)
-    ref_rec = None if dropped or not reference else record.merge_repetitions(reference)
-    return merged, ref_rec, dropped
+    return current, reference, dropped

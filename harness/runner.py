@@ -136,13 +136,25 @@ def _kill_tree(proc) -> None:
     psutil.wait_procs(victims, timeout=5)
 
 
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+
+
+def worker_env(config: RunConfig) -> dict:
+    """The worker's environment: this one, with the thread count fixed when ``config.threads`` is set
+    (read by torch, OpenMP and the BLAS libraries when they load, so before any import)."""
+    env = dict(os.environ)
+    if config.threads:
+        env.update({name: str(config.threads) for name in THREAD_VARIABLES})
+    return env
+
+
 def _run_once(config: RunConfig, workdir: Path, progress) -> tuple[_Watch, RssSampler | None, float]:
     config_path = workdir / "config.json"
     config_path.write_text(json.dumps(config.to_dict()))
     read_fd, write_fd = os.pipe()
     t0 = time.monotonic()
     proc = subprocess.Popen([sys.executable, "-m", "harness.worker", str(config_path), str(workdir), str(write_fd)],
-                            pass_fds=(write_fd,), start_new_session=True)
+                            pass_fds=(write_fd,), start_new_session=True, env=worker_env(config))
     os.close(write_fd)
     sampler = RssSampler(proc.pid).start() if config.instrument else None
     watch = _Watch(config, t0, progress)

@@ -221,3 +221,114 @@ def aa_splits(k: int, baseline_size: int, current_size: int, comparisons: int, s
         perm = rng.permutation(k)
         return "disjoint", [cut(perm[i * need:(i + 1) * need]) for i in range(comparisons)]
     return "resampled", [cut(rng.permutation(k)) for _ in range(comparisons)]
+
+
+def aa_two_pools(k_current: int, k_reference: int, current_size: int, reference_size: int, comparisons: int,
+                 seed: int = 0) -> tuple[str, list[tuple[tuple[int, ...], tuple[int, ...]]]]:
+    """A/A comparisons between two pools run alternately in one session: (how, [(current, reference)]).
+
+    Each comparison takes ``current_size`` runs of the current pool and ``reference_size`` runs of
+    the reference pool. "disjoint" when both pools suffice for ``comparisons`` comparisons with no
+    run used twice (independent comparisons), else "resampled" (a seeded draw per comparison).
+    """
+    import numpy as np
+
+    if not (1 <= current_size <= k_current and 1 <= reference_size <= k_reference):
+        raise ValueError(f"pools of {k_current} and {k_reference} runs cannot hold groups of {current_size} "
+                         f"and {reference_size}")
+    rng = np.random.default_rng(seed)
+    pick = lambda p, n: tuple(sorted(int(i) for i in p[:n]))  # noqa: E731
+    if comparisons * current_size <= k_current and comparisons * reference_size <= k_reference:
+        pc, pr = rng.permutation(k_current), rng.permutation(k_reference)
+        return "disjoint", [(pick(pc[i * current_size:], current_size), pick(pr[i * reference_size:], reference_size))
+                            for i in range(comparisons)]
+    return "resampled", [(pick(rng.permutation(k_current), current_size),
+                          pick(rng.permutation(k_reference), reference_size)) for _ in range(comparisons)]
+
+
+# --- Mann-Whitney U on log values (times and throughputs) --------------------------------------
+
+@dataclass(frozen=True)
+class RankTest:
+    """Mann-Whitney U of log(current) against log(baseline), with the Hodges-Lehmann shift.
+
+    Distribution-free: a run slowed 3x by a neighbour counts as one rank, where it would
+    inflate a t test's variance (measured here: single runs up to 2.9x the median). The
+    shift estimate is the median of all pairwise differences log c - log b (Hodges-Lehmann),
+    its bounds the matching order statistics (Bauer 1972) under the same normal approximation
+    with continuity correction that scipy's asymptotic p-value uses, so a bound excludes 0
+    exactly when the one-sided test rejects at that level.
+    """
+
+    n_baseline: int
+    n_current: int
+    log_ratio: float  # Hodges-Lehmann estimate of the shift of log values
+    diffs: tuple[float, ...]  # sorted pairwise differences log c - log b
+    sd_log: float  # robust (MAD-based) noise of the log values, each group around its median
+    sigma_u: float  # standard deviation of U under the null, ties corrected
+
+    @property
+    def ratio(self) -> float:
+        return math.exp(self.log_ratio)
+
+
+def rank_test(baseline, current) -> RankTest | None:
+    """The rank test of current against baseline; None without positive values or two runs a side."""
+    lb, lc = log_values(baseline), log_values(current)
+    if lb is None or lc is None or len(lb) < 2 or len(lc) < 2:
+        return None
+    diffs = tuple(sorted(c - b for c in lc for b in lb))
+    centred = [x - median(lb) for x in lb] + [x - median(lc) for x in lc]
+    n1, n2 = len(lc), len(lb)
+    n = n1 + n2
+    ties = _tie_term(lb + lc)
+    sigma_u = math.sqrt(n1 * n2 / 12 * ((n + 1) - ties / (n * (n - 1))))
+    return RankTest(n2, n1, median(diffs), diffs, robust_sd(centred), sigma_u)
+
+
+def _tie_term(values) -> float:
+    from collections import Counter
+
+    return float(sum(t**3 - t for t in Counter(values).values() if t > 1))
+
+
+def rank_p_value(baseline, current, higher: bool) -> float:
+    """One-sided p that current is higher (``higher``) or lower than baseline: scipy's Mann-Whitney
+    U on log values, normal approximation with continuity correction."""
+    from scipy import stats
+
+    lb, lc = log_values(baseline), log_values(current)
+    res = stats.mannwhitneyu(lc, lb, alternative="greater" if higher else "less", method="asymptotic",
+                             use_continuity=True)
+    p = float(res.pvalue)
+    return 1.0 if math.isnan(p) else p
+
+
+def rank_bounds(test: RankTest, alpha: float) -> tuple[float, float]:
+    """(low, high) bounds of the ratio, each one-sided at ``alpha``: order statistics of the pairwise
+    differences. 0 / inf when the groups are too small to reject at ``alpha`` at all."""
+    from scipy import stats
+
+    n = len(test.diffs)
+    c = n / 2 - 0.5 - float(stats.norm.ppf(1 - alpha)) * test.sigma_u
+    k = math.ceil(c)  # 1-based rank of the bound among the sorted differences
+    if k < 1:
+        return 0.0, math.inf
+    return math.exp(test.diffs[k - 1]), math.exp(test.diffs[n - k])
+
+
+def min_detectable_rank_pct(sd_log: float, n_baseline: int, n_current: int, alpha: float, power: float = 0.8,
+                            increase: bool = True) -> float | None:
+    """Smallest relative change the one-sided rank test detects with ``power`` (normal approximation).
+
+    k = (z(1 - alpha) + z(power)) * sd_log * sqrt(1/n_baseline + 1/n_current) * sqrt(pi / 3):
+    the t test's shift scaled by the rank test's efficiency for normal noise (3 / pi); sd_log is
+    the robust noise. None when a group has fewer than two runs.
+    """
+    from scipy import stats
+
+    if n_baseline < 2 or n_current < 2:
+        return None
+    z = float(stats.norm.ppf(1 - alpha)) + float(stats.norm.ppf(power))
+    k = z * sd_log * math.sqrt(1 / n_baseline + 1 / n_current) * math.sqrt(math.pi / 3)
+    return 100.0 * (math.exp(k) - 1 if increase else 1 - math.exp(-k))

@@ -5,7 +5,10 @@ from __future__ import annotations
 from . import record
 from .formatters import value as fmt  # one value formatter for every output
 
-STAGE_ORDER = ("imports", "synthetic", "etl", "splits", "schema", "model", "train", "evaluate", "checkpoint", "total")
+# Stages in pipeline order, as every table shows them ("cluster": the dask cluster's start-up, with
+# --cluster); a stage not listed sorts just before "total".
+STAGE_ORDER = ("imports", "synthetic", "cluster", "etl", "splits", "schema", "model", "train", "evaluate",
+               "checkpoint", "total")
 
 
 def summary_table(rec: dict) -> str:
@@ -14,15 +17,16 @@ def summary_table(rec: dict) -> str:
     if rec.get("failure"):
         f = rec["failure"]
         lines.append(f"FAILED in stage {f['stage']} ({f['kind']}): {f['message']}")
-    lines.append(f"{'stage':<11}{'wall':>11}{'cpu':>11}{'peak RSS':>12}  throughput")
+    lines.append(f"{'stage':<11}{'wall':>11}{'cpu':>11}{'peak RSS':>12}{'peak anon':>12}  throughput")
     for stage in STAGE_ORDER:
         if f"{stage}.wall_s" not in ms:
             continue
         rate = next((m for n, m in ms.items() if n.startswith(f"{stage}.") and m["kind"] == "throughput"), None)
-        rss = ms.get(f"{stage}.peak_rss_bytes")
+        rss, anon = ms.get(f"{stage}.peak_rss_bytes"), ms.get(f"{stage}.peak_anon_bytes")
         lines.append(f"{stage:<11}{fmt(ms[f'{stage}.wall_s']['value'], 's'):>11}"
                      f"{fmt(ms[f'{stage}.cpu_s']['value'], 's'):>11}"
-                     f"{fmt(rss['value'], 'bytes') if rss else '-':>12}  "
+                     f"{fmt(rss['value'], 'bytes') if rss else '-':>12}"
+                     f"{fmt(anon['value'], 'bytes') if anon else '-':>12}  "
                      f"{fmt(rate['value'], rate['unit']) if rate else ''}")
     if rec["days"]:
         lines.append(f"{'eval day':<9}{'sessions':>9}{'loss':>8}" + "".join(f"{k:>14}" for k in rec["days"][0]["metrics"]))

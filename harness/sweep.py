@@ -27,12 +27,11 @@ from pathlib import Path
 
 from . import atomic, record
 from .errors import HarnessError
+from .summary import STAGE_ORDER
 
 FORMAT_VERSION = 1
 KIND = "t4rec-bench/sweep"
 IN_PROCESS = "in-process"
-STAGE_ORDER = ("imports", "synthetic", "cluster", "etl", "splits", "schema", "model", "train", "evaluate",
-               "checkpoint", "total")  # unknown stages sort just before "total"
 
 
 @dataclass(frozen=True)

@@ -152,6 +152,7 @@ def _expected(entry: str, m: dict) -> float | None:
         "StageWallTime.track_wall_s": lambda: m.get(f"{rest[0]}.wall_s"),
         "StageCpuTime.track_cpu_s": lambda: m.get(f"{rest[0]}.cpu_s"),
         "HostMemory.track_peak_rss_bytes": lambda: m.get(f"{rest[0]}.peak_rss_bytes"),
+        "HostAnonMemory.track_peak_anon_bytes": lambda: m.get(f"{rest[0]}.peak_anon_bytes"),
         "GpuMemory.track_peak_bytes": lambda: m.get(f"{rest[0]}.{rest[-1]}"),
         "Throughput.track_seconds_per_item": lambda: reciprocal(rest[0]),
         "Quality.track_inverse_metric": lambda: reciprocal(f"quality.{rest[0]}"),

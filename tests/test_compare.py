@@ -5,8 +5,10 @@ no pipeline runs here. Assertions are on verdicts, never on typed performance fi
 
 Two noise settings: ``base`` is quiet (1% jitter, 10 runs; one current run against its noise
 band) for the rules themselves; ``gate_base`` and ``gated()`` are the realistic setting: stage
-and total times with a CV of about 7% (as measured on the 2-core runner), and the default gate
-configuration of harness/policies.toml ([gate] repeat new runs against baseline_runs).
+and total times with a CV of about 6% (runs of one session on the 2-core runner), and the
+default gate configuration of harness/policies.toml ([gate] repeat new runs against as many
+runs of the in-session reference). ``judged()`` judges as the gate does (times against an
+in-session reference); plain ``compare()`` against a stored baseline from another session.
 """
 
 from __future__ import annotations
@@ -26,38 +28,22 @@ from harness.errors import HarnessError
 
 GATE = policy.load().gate
 COMMITTED = policy.load()
-
-
-def quiet_runner_policies() -> "policy.PolicySet":
-    """The committed policies with the 5% practical threshold of a quiet runner instead of the
-    20% drift floor this shared machine needs (policies.toml, DRIFT): the engine's statistics
-    are tested at the sensitivity they are designed for."""
-    import tomllib
-    from importlib import resources
-
-    text = resources.files("harness").joinpath("policies.toml").read_text()
-    marker = "threshold_pct = 20.0  # cross-session drift floor"
-    assert marker in text
-    return policy.parse(tomllib.loads(_quiet(text)))
-
-
-def _quiet(text: str) -> str:
-    """Quiet-runner floors: 5% for times, 64 MiB for memory (policies.toml, DRIFT and memory)."""
-    text = text.replace("threshold_pct = 20.0  # cross-session drift floor", "threshold_pct = 5.0  #")
-    return text.replace("min_change = 268435456  # checkout floor", "min_change = 67108864  #")
-
-
-@pytest.fixture(autouse=True)
-def _quiet_policies(monkeypatch):
-    quiet = quiet_runner_policies()
-    monkeypatch.setattr(policy, "load", lambda path=None: quiet if path is None else COMMITTED_LOAD(path))
-
-
-COMMITTED_LOAD = policy.load
 # Load factor shared by a repetition's stages, plus half of it per stage: stage times then vary
-# with a CV of 7% (sqrt(1 + 0.5^2) * 6.26%), total.wall_s about 6.9%.
-REALISTIC = 0.07 / math.sqrt(1.25)
+# with a CV of about 5.6% (sqrt(1 + 0.5^2) * 5%), total.wall_s about 5.2%: the noise of runs
+# within one session on the 2-core runner (README, "Calibration").
+REALISTIC = 0.05
 TRIALS = range(1, 21)  # seeds of the repeated gate runs
+
+
+def reference_of(doc: dict) -> dict:
+    """An in-session reference made of a baseline document's own runs."""
+    return {"record": doc["record"], "provenance": {"commit": "ab" * 20, "runs": doc["record"]["repeat"],
+                                                    "how": "re-run in this session"}}
+
+
+def judged(run: dict, doc: dict, **kw):
+    """``run`` as the gate judges it: times against ``doc``'s runs as an in-session reference."""
+    return compare(run, doc, reference=reference_of(doc), **kw)
 
 
 def by_name(verdict) -> dict:
@@ -84,17 +70,18 @@ def base():
 
 @pytest.fixture(scope="module")
 def gate_base():
-    return make_baseline(repeat=GATE.baseline_runs, noise=REALISTIC)
+    """The stored baseline and, through judged(), the in-session reference of the gate: [gate] repeat runs."""
+    return make_baseline(repeat=GATE.repeat, noise=REALISTIC)
 
 
 # --- planted regressions at realistic noise, default gate configuration -----------------
 
 @pytest.mark.parametrize("stage", ["etl", "train"])
 def test_15_percent_slowdown_of_one_stage_is_flagged_on_that_stage(gate_base, stage):
-    # A 15% slowdown of one 7%-CV stage sits near that stage's minimum detectable effect (a
-    # secondary measurement with a Bonferroni share of the budget: about 13-15% at 10 vs 35
+    # A 15% slowdown of one 6%-CV stage sits just above that stage's minimum detectable effect
+    # (a secondary measurement with a Bonferroni share of the budget: about 14% at 10 vs 10
     # runs), so it is caught in most gate runs, not all; never on another measurement.
-    verdicts = [compare(gated(s, slow={stage: 1.15}), gate_base) for s in TRIALS]
+    verdicts = [judged(gated(s, slow={stage: 1.15}), gate_base) for s in TRIALS]
     hits = [v for v in verdicts if by_name(v)[f"{stage}.wall_s"].verdict == "regressed"]
     assert len(hits) >= 0.6 * len(verdicts)
     for v in hits:
@@ -106,7 +93,7 @@ def test_15_percent_slowdown_of_one_stage_is_flagged_on_that_stage(gate_base, st
 
 @pytest.mark.parametrize("stage", ["etl", "train", "evaluate"])
 def test_25_percent_slowdown_of_one_stage_is_flagged_every_time(gate_base, stage):
-    verdicts = [compare(gated(s, slow={stage: 1.25}), gate_base) for s in TRIALS]
+    verdicts = [judged(gated(s, slow={stage: 1.25}), gate_base) for s in TRIALS]
     assert [by_name(v)[f"{stage}.wall_s"].verdict for v in verdicts] == ["regressed"] * len(verdicts)
     assert all(v.measurements[0].verdict == "regressed" for v in verdicts)  # regressions first
 
@@ -114,7 +101,7 @@ def test_25_percent_slowdown_of_one_stage_is_flagged_every_time(gate_base, stage
 def test_10_percent_slowdown_of_the_whole_pipeline_is_detectable(gate_base):
     every = {s: 1.10 for s in ("imports", "synthetic", "etl", "splits", "schema", "model", "train", "evaluate",
                                 "checkpoint")}
-    totals = [by_name(compare(gated(s, slow=every), gate_base))["total.wall_s"] for s in TRIALS]
+    totals = [by_name(judged(gated(s, slow=every), gate_base))["total.wall_s"] for s in TRIALS]
     assert sorted(m.min_detectable_pct for m in totals)[len(totals) // 2] <= 10.0  # the issue's bar
     assert sum(m.verdict == "regressed" for m in totals) >= 0.6 * len(totals)
     assert all(m.verdict != "improved" and m.change_pct > 0 for m in totals)
@@ -123,14 +110,56 @@ def test_10_percent_slowdown_of_the_whole_pipeline_is_detectable(gate_base):
 def test_200_mb_more_memory_is_flagged(gate_base):
     extra = {"train": 200 * MiB, "evaluate": 200 * MiB}
     for s in TRIALS:
-        ms = by_name(compare(gated(s, extra_bytes=extra), gate_base))
-        for name in ("train.peak_rss_bytes", "evaluate.peak_rss_bytes", "total.peak_rss_bytes"):
+        ms = by_name(judged(gated(s, extra_bytes=extra), gate_base))
+        for name in ("train.peak_anon_bytes", "evaluate.peak_anon_bytes", "total.peak_anon_bytes"):
             assert ms[name].verdict == "regressed", ms[name].reason
-        assert ms["etl.peak_rss_bytes"].verdict == "ok"
+        assert ms["etl.peak_anon_bytes"].verdict == "ok"
+
+
+def test_memory_is_judged_on_anonymous_rss_against_the_stored_baseline(gate_base):
+    # A checkout-dependent offset of file-backed pages moves peak RSS but not anonymous RSS.
+    ms = by_name(judged(gated(3), gate_base))
+    assert ms["train.peak_anon_bytes"].against == "baseline" and ms["train.peak_anon_bytes"].confidence
+    assert ms["train.peak_rss_bytes"].verdict == "ok" and "report-only" in ms["train.peak_rss_bytes"].reason
+
+
+def test_times_against_a_stored_baseline_get_the_cross_session_threshold(gate_base):
+    # Without an in-session reference a time must move beyond cross_session_pct (20%): machine
+    # drift between sessions is not a regression. 15% is not flagged, 35% is.
+    pol = COMMITTED.for_measurement("train.wall_s", "time")
+    assert pol.cross_session_pct == 20.0 and pol.threshold_pct == 5.0
+    for s in TRIALS:
+        v15 = by_name(compare(gated(s, slow={"train": 1.15}), gate_base))["train.wall_s"]
+        assert v15.verdict != "regressed" and v15.threshold_pct == 20.0 and "cross-session" in v15.reason
+        assert v15.against == "baseline"
+    hits = [by_name(compare(gated(s, slow={"train": 1.35}), gate_base))["train.wall_s"].verdict for s in TRIALS]
+    assert hits.count("regressed") >= 0.8 * len(hits)
+
+
+def test_the_same_slowdown_against_the_in_session_reference_uses_the_5_percent_threshold(gate_base):
+    m = by_name(judged(gated(2, slow={"train": 1.15}), gate_base))["train.wall_s"]
+    assert m.threshold_pct == 5.0 and m.against == "reference" and "cross-session" not in m.reason
+
+
+def test_reference_of_another_workload_is_not_used(gate_base):
+    other = make_baseline(repeat=GATE.repeat, noise=REALISTIC, workload_hash="d2d2d2d2d2d2d2d2")
+    v = compare(gated(1), gate_base, reference=reference_of(other))
+    assert all(m.against == "baseline" for m in v.measurements)
+    assert any("another workload" in n for n in v.notes) and v.reference_provenance == {}
+
+
+def test_verdict_names_the_in_session_reference(gate_base):
+    from harness import formatters
+
+    v = judged(gated(1), gate_base)
+    assert v.reference_provenance["commit"] == "ab" * 20
+    assert "in-session reference: commit abababab" in formatters.table(v)
+    assert "in-session reference: commit abababab" in formatters.markdown(v)
+    assert Verdict.from_dict(json.loads(formatters.to_json(v))) == v
 
 
 def test_ndcg_change_is_flagged_exactly_in_the_gate_configuration(gate_base):
-    v = compare(gated(1, quality={"ndcg_at_20": 0.1601}), gate_base)
+    v = judged(gated(1, quality={"ndcg_at_20": 0.1601}), gate_base)
     m = by_name(v)["quality.ndcg_at_20"]
     assert m.verdict == "regressed" and "exact" in m.reason and v.exit_code == 1
 
@@ -139,7 +168,7 @@ def test_ndcg_change_is_flagged_exactly_in_the_gate_configuration(gate_base):
 
 @pytest.mark.parametrize("stage", ["etl", "train", "evaluate"])
 def test_one_run_against_a_quiet_baseline_flags_a_15_percent_slowdown(base, stage):
-    v = compare(make_record(seed=1, slow={stage: 1.15}), base)
+    v = judged(make_record(seed=1, slow={stage: 1.15}), base)
     ms = by_name(v)
     assert ms[f"{stage}.wall_s"].verdict == "regressed", ms[f"{stage}.wall_s"].reason
     assert "noise band" in ms[f"{stage}.wall_s"].reason
@@ -150,46 +179,46 @@ def test_one_run_against_a_quiet_baseline_flags_a_15_percent_slowdown(base, stag
 
 
 def test_ndcg_drop_is_flagged_exactly_in_the_same_environment(base):
-    v = compare(make_record(seed=1, quality={"ndcg_at_20": 0.1601}), base)
+    v = judged(make_record(seed=1, quality={"ndcg_at_20": 0.1601}), base)
     m = by_name(v)["quality.ndcg_at_20"]
     assert m.verdict == "regressed" and "exact" in m.reason
     assert v.exit_code == 1
 
 
 def test_ndcg_rise_is_an_improvement(base):
-    v = compare(make_record(seed=1, quality={"ndcg_at_40": 0.2400}), base)
+    v = judged(make_record(seed=1, quality={"ndcg_at_40": 0.2400}), base)
     assert by_name(v)["quality.ndcg_at_40"].verdict == "improved"
     assert v.exit_code == 0
 
 
 def test_any_metric_difference_beyond_1e6_counts_when_deterministic(base):
-    tiny = compare(make_record(seed=1, quality={"recall_at_20": 0.3912 + 5e-7}), base)
-    small = compare(make_record(seed=1, quality={"recall_at_20": 0.3912 - 5e-6}), base)
+    tiny = judged(make_record(seed=1, quality={"recall_at_20": 0.3912 + 5e-7}), base)
+    small = judged(make_record(seed=1, quality={"recall_at_20": 0.3912 - 5e-6}), base)
     assert by_name(tiny)["quality.recall_at_20"].verdict == "ok"
     assert by_name(small)["quality.recall_at_20"].verdict == "regressed"
 
 
 def test_loss_rise_is_a_regression(base):
-    v = compare(make_record(seed=1, quality={"final_train_loss": 8.5}), base)
+    v = judged(make_record(seed=1, quality={"final_train_loss": 8.5}), base)
     assert by_name(v)["quality.final_train_loss"].verdict == "regressed"
 
 
 def test_200_mb_more_memory_is_flagged_with_one_run(base):
     extra = {"train": 200 * MiB, "evaluate": 200 * MiB}
-    ms = by_name(compare(make_record(seed=1, extra_bytes=extra), base))
-    for name in ("train.peak_rss_bytes", "evaluate.peak_rss_bytes", "total.peak_rss_bytes"):
+    ms = by_name(judged(make_record(seed=1, extra_bytes=extra), base))
+    for name in ("train.peak_anon_bytes", "evaluate.peak_anon_bytes", "total.peak_anon_bytes"):
         assert ms[name].verdict == "regressed", ms[name].reason
-    assert ms["etl.peak_rss_bytes"].verdict == "ok"
+    assert ms["etl.peak_anon_bytes"].verdict == "ok"
 
 
 def test_less_memory_is_an_improvement_never_a_regression(base):
-    v = compare(make_record(seed=1, extra_bytes={"train": -200 * MiB}), base)
-    assert by_name(v)["train.peak_rss_bytes"].verdict == "improved"
+    v = judged(make_record(seed=1, extra_bytes={"train": -200 * MiB}), base)
+    assert by_name(v)["train.peak_anon_bytes"].verdict == "improved"
     assert v.exit_code == 0
 
 
 def test_count_change_is_a_regression(base):
-    v = compare(make_record(seed=1, quality={"eval_sessions": 990}), base)
+    v = judged(make_record(seed=1, quality={"eval_sessions": 990}), base)
     assert by_name(v)["quality.eval_sessions"].verdict == "regressed"
 
 
@@ -198,26 +227,29 @@ def test_count_change_is_a_regression(base):
 def test_aa_gate_runs_are_not_flagged(gate_base):
     # The family-wise bound is 1% per direction: over 30 gate runs, no regression, and at
     # most one (one-sided, separately tested) improvement.
-    verdicts = [compare(gated(s), gate_base) for s in range(1, 31)]
+    verdicts = [judged(gated(s), gate_base) for s in range(1, 31)]
     assert [regressed(v) for v in verdicts] == [[]] * 30
     assert all(v.exit_code == 0 for v in verdicts)
     assert sum(bool(flagged(v)) for v in verdicts) <= 1
 
 
 def test_aa_single_runs_are_not_flagged(base):
-    verdicts = [compare(make_record(seed=s), base) for s in range(1, 31)]
+    verdicts = [judged(make_record(seed=s), base) for s in range(1, 31)]
     assert [flagged(v) for v in verdicts] == [{}] * 30
     assert all(v.exit_code == 0 for v in verdicts)
 
 
-def test_several_repetitions_use_the_two_sample_t_on_logs(gate_base):
-    m = by_name(compare(gated(5), gate_base))["train.wall_s"]
-    assert f"t on log values, {GATE.repeat} runs vs {GATE.baseline_runs} baseline runs" in m.reason
+def test_times_use_mann_whitney_and_memory_the_t_test_on_logs(gate_base):
+    ms = by_name(judged(gated(5), gate_base))
+    assert "t on log values" in ms["train.peak_anon_bytes"].reason
+    m = ms["train.wall_s"]
+    assert f"Mann-Whitney U on log values, {GATE.repeat} runs vs {GATE.repeat} baseline runs" in m.reason
+    assert m.against == "reference" and "in-session reference" in m.reason
     assert m.ci_low_pct < 0 < m.ci_high_pct
 
 
 def test_alpha_is_split_hierarchically_over_the_gated_measurements(gate_base):
-    v = compare(gated(1), gate_base)
+    v = judged(gated(1), gate_base)
     levels = {m.name: (1 - m.confidence) / 2 for m in v.measurements
               if m.confidence is not None and m.kind in ("time", "throughput", "memory")}
     assert levels["total.wall_s"] == pytest.approx(GATE.alpha_primary)
@@ -230,7 +262,7 @@ def test_alpha_is_split_hierarchically_over_the_gated_measurements(gate_base):
 
 def test_gate_interval_agrees_with_the_one_sided_verdict(gate_base):
     for s in TRIALS:
-        m = by_name(compare(gated(s, slow={"train": 1.15}), gate_base))["train.wall_s"]
+        m = by_name(judged(gated(s, slow={"train": 1.15}), gate_base))["train.wall_s"]
         alpha = (1 - m.confidence) / 2
         assert (m.ci_low_pct > 0) == (m.p_value < alpha)
 
@@ -254,8 +286,10 @@ def test_calibrate_analysis_of_aa_records_reports_no_false_gate_failures():
     assert mde[(1, 10)] > mde[(1, 20)] > mde[(5, 20)] > mde[(10, 20)]
     best = design["smallest"]
     assert best["mde_pct"] <= design["limit_pct"]
-    assert stats.min_detectable_pct(design["sd_log"], best["baseline"], best["current"], GATE.alpha_primary) \
-        == pytest.approx(best["mde_pct"])
+    logs = stats.log_values([record.by_name(r)["total.wall_s"]["value"] for r in records])
+    assert design["test"] == "rank"  # total.wall_s: Mann-Whitney U, whose MDE follows the robust noise
+    assert stats.min_detectable_rank_pct(stats.robust_sd(logs), best["baseline"], best["current"],
+                                         GATE.alpha_primary) == pytest.approx(best["mde_pct"])
 
 
 def test_calibrate_analysis_counts_planted_changes_as_flags():
@@ -269,6 +303,43 @@ def test_calibrate_analysis_counts_planted_changes_as_flags():
     train = next(r for r in result["measurements"] if r["name"] == "train.wall_s")
     assert train["false_regressed"]["count"] == slowed_is_current
     assert result["aa"]["gate_false_positive"]["count"] == slowed_is_current
+
+
+def test_calibrate_in_session_design_draws_current_and_reference_from_their_pools():
+    from harness.commands.calibrate import analyse, render
+
+    current = [make_record(seed=s, noise=REALISTIC, run_id=f"cur-{s}") for s in range(20)]
+    reference = [make_record(seed=100 + s, noise=REALISTIC, run_id=f"ref-{s}") for s in range(20)]
+    result = analyse(current, baseline_size=GATE.repeat, current_size=GATE.repeat, comparisons=30,
+                     reference=reference)
+    assert result["reference_runs"] == 20 and result["aa"]["comparisons"] == 30
+    assert result["aa"]["splits"] == "resampled" and result["aa"]["disjoint_possible"] == 20 // GATE.repeat
+    assert result["aa"]["gate_false_positive"]["count"] == 0
+    assert result["design"]["in_session"] is True
+    assert (GATE.repeat, GATE.repeat) in [(r["current"], r["baseline"]) for r in result["design"]["rows"]]
+    text = render({"profile": "ci", "machine": "m", "policy_source": "p", **result})
+    assert f"in-session reference groups of {GATE.repeat}" in text and "reference runs (in-session design)" in text
+
+
+def test_calibrate_in_session_flags_a_planted_slowdown_of_the_current_pool():
+    from harness.commands.calibrate import analyse
+
+    current = [make_record(seed=s, noise=REALISTIC, slow={"train": 1.3}) for s in range(12)]
+    reference = [make_record(seed=100 + s, noise=REALISTIC) for s in range(12)]
+    result = analyse(current, baseline_size=10, current_size=10, comparisons=10, reference=reference)
+    train = next(r for r in result["measurements"] if r["name"] == "train.wall_s")
+    assert train["false_regressed"]["count"] == 10
+
+
+def test_two_pool_splits():
+    how, splits = stats.aa_two_pools(30, 30, 10, 10, 3, seed=1)
+    assert how == "disjoint" and len(splits) == 3
+    assert len({i for cur, _ in splits for i in cur}) == 30 and len({i for _, ref in splits for i in ref}) == 30
+    how, splits = stats.aa_two_pools(12, 15, 10, 10, 5, seed=1)
+    assert how == "resampled" and all(len(c) == 10 and len(r) == 10 and max(c) < 12 and max(r) < 15
+                                      for c, r in splits)
+    with pytest.raises(ValueError):
+        stats.aa_two_pools(5, 30, 10, 10, 1)
 
 
 def test_calibrate_ordered_splits_follow_time_order():
@@ -295,7 +366,7 @@ def test_calibrate_analysis_without_enough_runs_still_measures_noise():
 
 def test_change_beyond_threshold_but_within_noise_is_unstable():
     noisy = make_baseline(noise=0.06)
-    v = compare(make_record(seed=3, noise=0.06, slow={"train": 1.12}), noisy)
+    v = judged(make_record(seed=3, noise=0.06, slow={"train": 1.12}), noisy)
     m = by_name(v)["train.wall_s"]
     assert m.verdict == "unstable"
     assert ("can detect" in m.reason) or ("too noisy" in m.reason)
@@ -304,7 +375,7 @@ def test_change_beyond_threshold_but_within_noise_is_unstable():
 
 def test_too_noisy_data_says_the_smallest_detectable_change():
     noisy = make_baseline(noise=0.06)
-    m = by_name(compare(make_record(seed=4, noise=0.06), noisy))["total.wall_s"]
+    m = by_name(judged(make_record(seed=4, noise=0.06), noisy))["total.wall_s"]
     assert m.verdict == "unstable"
     assert f"{m.min_detectable_pct:.1f}%" in m.reason
     assert m.min_detectable_pct > 10
@@ -312,7 +383,7 @@ def test_too_noisy_data_says_the_smallest_detectable_change():
 
 def test_one_sample_baseline_is_unstable():
     thin = make_baseline(repeat=1)
-    m = by_name(compare(make_record(seed=1, slow={"train": 1.2}), thin))["train.wall_s"]
+    m = by_name(judged(make_record(seed=1, slow={"train": 1.2}), thin))["train.wall_s"]
     assert m.verdict == "unstable" and "--repeat" in m.reason
 
 
@@ -360,7 +431,7 @@ def test_injected_faults_are_noted(base):
 
 def test_torch_upgrade_still_compares_times_and_lists_the_difference(base):
     upgraded = environment(**{"packages.torch": "2.14.0"})
-    v = compare(make_record(seed=1, slow={"train": 1.2}, environment_=upgraded), base)
+    v = compare(make_record(seed=1, slow={"train": 1.3}, environment_=upgraded), base)
     assert ("packages.torch", "2.13.0", "2.14.0") in v.environment_diff
     assert v.workload_match
     assert by_name(v)["train.wall_s"].verdict == "regressed"
@@ -388,15 +459,14 @@ def test_other_environment_without_seeds_uses_the_named_fallback(base):
 
 def _slower_machine_baseline():
     slow_env = environment(cpu_model="Older CPU @ 1.6GHz")
-    stages = {s: 1.25 for s in ("imports", "synthetic", "etl", "splits", "schema", "model", "train", "evaluate",
+    stages = {s: 1.4 for s in ("imports", "synthetic", "etl", "splits", "schema", "model", "train", "evaluate",
                                 "checkpoint")}
-    return make_baseline(slow=stages, speed=0.50, environment_=slow_env)
+    return make_baseline(slow=stages, speed=0.56, environment_=slow_env)
 
 
 def _policies(normalise: str):
-    """The committed policies (quiet-runner thresholds) with every normalise setting replaced."""
+    """The committed policies with every normalise setting replaced."""
     text = policy.resources.files("harness").joinpath("policies.toml").read_text()
-    text = _quiet(text)
     return policy.parse(_toml(re.sub(r'normalise = "[a-z-]+"', f'normalise = "{normalise}"', text)))
 
 
@@ -424,7 +494,7 @@ def test_cross_machine_normalisation_is_not_applied_on_the_same_machine(base):
 
 
 def test_normalisation_still_flags_a_real_slowdown_on_another_machine():
-    v = compare(make_record(seed=1, slow={"train": 1.2}), _slower_machine_baseline(), _policies("cross-machine"))
+    v = compare(make_record(seed=1, slow={"train": 1.3}), _slower_machine_baseline(), _policies("cross-machine"))
     assert by_name(v)["train.wall_s"].verdict == "regressed"
 
 
@@ -439,7 +509,7 @@ def _toml(text: str) -> dict:
 def test_verdict_round_trips_through_json(base):
     from harness import formatters
 
-    v = compare(make_record(seed=1, slow={"train": 1.15}), base, baseline_path="b.json")
+    v = judged(make_record(seed=1, slow={"train": 1.15}), base, baseline_path="b.json")
     again = Verdict.from_dict(json.loads(formatters.to_json(v)))
     assert again == v
 
@@ -451,7 +521,7 @@ def test_verdict_from_dict_refuses_other_versions(base):
 
 
 def test_overall_is_the_worst_by_severity(base):
-    v = compare(make_record(seed=1, slow={"train": 1.15}, drop=("quality.ndcg_at_40",)), base)
+    v = judged(make_record(seed=1, slow={"train": 1.15}, drop=("quality.ndcg_at_40",)), base)
     assert v.overall == "regressed"
     order = [SEVERITY.index(m.verdict) for m in v.measurements]
     assert order == sorted(order)
@@ -659,7 +729,7 @@ def fake_runner(monkeypatch):
 def test_compare_command_json_output(tmp_path, base, capsys):
     bpath = _write(tmp_path / "b.json", json.dumps(base))
     run_path = tmp_path / "run.json"
-    record.write(make_record(seed=1, slow={"train": 1.2}), run_path)
+    record.write(make_record(seed=1, slow={"train": 1.3}), run_path)  # beyond the 20% cross-session floor
     out = tmp_path / "verdict.json"
     assert cli(["compare", str(run_path), "--baseline", str(bpath), "--format", "json", "--output", str(out)]) == 1
     assert Verdict.from_dict(json.loads(out.read_text())).overall == "regressed"
@@ -702,10 +772,12 @@ def test_baseline_record_then_check(tmp_path, monkeypatch, fake_runner, capsys):
     assert len(list((tmp_path / "reports" / "history").glob("*.json"))) == 1
 
     code = cli(["check", "--profile", "ci", "--machine", "m", "--quiet", "--no-report",
-                "--set", "faults.slowdown_stage=train", "--set", "faults.slowdown_fraction=0.2"])
+                "--set", "faults.slowdown_stage=train", "--set", "faults.slowdown_fraction=0.35"])
     assert code == 1
     out = capsys.readouterr().out
     assert "REGRESSED" in out and "lr_scale" not in out and "slowdown_stage" in out
+    # the baseline names commit "abc", which is not in this repository: no in-session reference
+    assert "no in-session reference" in out and "cross-session threshold" in out
 
     assert cli(["baseline", "record", "--profile", "ci", "--machine", "m", "--quiet"]) == 0
     assert fake_runner[-1][1] == GATE.baseline_runs  # baseline record's default: the gate configuration
@@ -838,7 +910,7 @@ def test_gate_table_is_read_and_checked():
 
 def test_committed_gate_meets_the_issue_budget():
     assert GATE.family_alpha <= 0.01 and GATE.primary == "total.wall_s"
-    assert 1 <= GATE.repeat <= 10
+    assert 1 <= GATE.repeat <= 12  # 2 x 12 runs of about 22 s: the gate's share of a 20-minute CI run
 
 
 def test_calibrate_runs_the_profile_as_many_times_as_the_configuration_needs(tmp_path, monkeypatch, fake_runner):
@@ -870,9 +942,14 @@ def test_committed_policy_flags_a_40_percent_stage_slowdown(gate_base):
         == "regressed"
 
 
-def test_committed_policy_tolerates_the_checkout_memory_offset(gate_base):
-    # +166 MiB on every stage between two checkouts of one commit (policies.toml, memory)
-    stages = ("imports", "synthetic", "etl", "splits", "schema", "model", "train", "evaluate", "checkpoint", "total")
-    run = gated(2, extra_bytes={s: 166 * MiB for s in stages})
-    assert compare(run, gate_base, policies=COMMITTED).exit_code == 0
-    assert compare(run, gate_base).exit_code == 1  # the quiet-runner 64 MiB floor would flag it
+def test_committed_policy_ignores_the_checkout_offset_of_file_backed_pages(gate_base):
+    # +166 MiB of peak RSS on every stage between two checkouts of one commit, anonymous RSS
+    # unchanged (policies.toml, resident memory): not a regression; 200 MB allocated is.
+    run = gated(2)
+    for m in run["measurements"]:
+        if m["name"].endswith(".peak_rss_bytes"):
+            m["samples"] = [x + 166 * MiB for x in m["samples"]]
+            m["value"] += 166 * MiB
+    assert judged(run, gate_base).exit_code == 0
+    ballast = judged(gated(2, extra_bytes={"train": 200 * MiB}), gate_base)
+    assert set(regressed(ballast)) == {"train.peak_anon_bytes", "total.peak_anon_bytes"}

@@ -10,6 +10,10 @@ Runs the profile K times unchanged (or reads existing records with --records) an
   --current-size runs against baselines of --baseline-size other runs, judged exactly as
   `check` would. Splits are disjoint when the runs suffice, else resampled (a seeded random
   partition per comparison; runs recur across comparisons, so they are not independent).
+With --reference REV (HEAD for A/A) it calibrates the gate as `check` runs it: K runs of the
+working tree alternating with K runs of REV in this session, and each A/A comparison judges a
+current group drawn from the first pool against a reference group drawn from the second, with
+the in-session thresholds.
 Writes reports/calibration-<profile>-<machine>-<time>.json.
 """
 
@@ -18,6 +22,7 @@ from __future__ import annotations
 FORMAT_VERSION = 2
 KIND = "t4rec-bench/calibration"
 DESIGNS = ((1, 10), (1, 20), (5, 20), (10, 20), (10, 30))  # (new runs, baseline runs) always shown
+AB_DESIGNS = ((5, 5), (8, 8), (10, 10), (12, 12), (15, 15), (20, 20))  # (new runs, reference runs)
 
 
 def add_parser(subparsers):
@@ -33,6 +38,12 @@ def add_parser(subparsers):
                         "committed one, the fewest that hold the gate configuration)")
     p.add_argument("--records", nargs="+", metavar="PATH",
                    help="analyse these run records (files or folders) instead of running the profile")
+    p.add_argument("--reference", metavar="REV",
+                   help="calibrate the in-session design of `check`: alternate the K runs with K runs of this "
+                        "git commit (HEAD: an A/A pair of pools) and judge current groups against reference "
+                        "groups (sizes: --current-size and --baseline-size, default [gate] repeat each)")
+    p.add_argument("--reference-records", nargs="+", metavar="PATH",
+                   help="with --records: the reference pool's run records (files or folders)")
     p.add_argument("--baseline-size", type=_common.positive_int, metavar="N",
                    help="runs per baseline in each comparison (default: [gate] baseline_runs of the policy)")
     p.add_argument("--current-size", type=_common.positive_int, metavar="M",
@@ -55,24 +66,36 @@ def add_parser(subparsers):
 # --- analysis (pure: reads records only) ------------------------------------------------------
 
 def analyse(records: list[dict], baseline_size: int, current_size: int = 1, policies=None,
-            comparisons: int = 100, seed: int = 0, ordered: bool = False) -> dict:
-    """Noise, design table and (if the runs suffice) the A/A false-positive rate over ``records``."""
+            comparisons: int = 100, seed: int = 0, ordered: bool = False,
+            reference: list[dict] | None = None) -> dict:
+    """Noise, design table and (if the runs suffice) the A/A false-positive rate over ``records``.
+
+    ``reference``: a second pool, run in the same session alternating with ``records`` (the
+    in-session design): comparisons then draw the current group from ``records`` and the
+    baseline group from ``reference``, judged with the in-session thresholds; the noise rows
+    and the design table pool both.
+    """
     from harness import policy
 
     policies = policies or policy.load()
     records = sorted(records, key=lambda r: r["started_at"]) if ordered else records
-    names = [n for n in dict.fromkeys(m["name"] for r in records for m in r["measurements"])
-             if all(n in _by_name(r) for r in records)]
-    family = [n for n in names if _policy(policies, records, n).in_family]
+    every = records + (reference or [])
+    names = [n for n in dict.fromkeys(m["name"] for r in every for m in r["measurements"])
+             if all(n in _by_name(r) for r in every)]
+    family = [n for n in names if _policy(policies, every, n).in_family]
     alphas = policies.gate.alphas(family)
-    rows = {n: _noise_row(n, records, _policy(policies, records, n), alphas.get(n), baseline_size, current_size)
+    rows = {n: _noise_row(n, every, _policy(policies, every, n), alphas.get(n), baseline_size, current_size)
             for n in names}
-    need = baseline_size + current_size
-    doc = {"runs": len(records), "baseline_size": baseline_size, "current_size": current_size,
-           "gate": _gate_doc(policies.gate, family), "design": _design(records, policies),
-           "seconds_per_run": _seconds_per_run(records), "aa": None,
-           "aa_note": None if need <= len(records) else _no_fit_note(len(records), baseline_size, current_size)}
-    if need <= len(records):
+    fits = (current_size <= len(records) and baseline_size <= len(reference) if reference
+            else baseline_size + current_size <= len(records))
+    doc = {"runs": len(records), "reference_runs": len(reference or []), "baseline_size": baseline_size,
+           "current_size": current_size, "gate": _gate_doc(policies.gate, family),
+           "design": _design(every, policies, in_session=bool(reference)),
+           "seconds_per_run": _seconds_per_run(every), "aa": None,
+           "aa_note": None if fits else _no_fit_note(len(records), baseline_size, current_size)}
+    if fits and reference:
+        doc["aa"] = _aa_two_pools(records, reference, baseline_size, current_size, comparisons, seed, policies, rows)
+    elif fits:
         doc["aa"] = _aa(records, baseline_size, current_size, comparisons, seed, policies, rows, ordered)
     doc["measurements"] = list(rows.values())
     return doc
@@ -104,8 +127,8 @@ def _noise_row(name: str, records: list[dict], pol, alpha: float | None, n_base:
     logs = stats.log_values(values) if len(values) > 1 else None
     sd_log = stats.summary(logs).stdev if logs else None
     gated = pol.rule != "report-only"
-    mde = (stats.min_detectable_pct(sd_log, n_base, n_cur, alpha if alpha is not None else (1 - pol.confidence) / 2,
-                                    pol.power, increase=not m["higher_is_better"])
+    mde = (_mde(pol, values, sd_log, n_base, n_cur, alpha if alpha is not None else (1 - pol.confidence) / 2,
+                not m["higher_is_better"])
            if pol.rule == "significance" and sd_log is not None else None)
     norm = _normalised(name, records)
     return {"name": name, "unit": m["unit"], "kind": m["kind"], "policy": pol.name, "rule": pol.rule,
@@ -113,6 +136,16 @@ def _noise_row(name: str, records: list[dict], pol, alpha: float | None, n_base:
             "robust_cv": s.robust_cv, "cv_normalised": stats.summary(norm).cv if norm and len(norm) > 1 else None,
             "sd_log": sd_log, "threshold_pct": _threshold(pol, s.median),
             "min_detectable_pct": mde, "false_regressed": None, "false_improved": None, "unstable_share": None}
+
+
+def _mde(pol, values, sd_log: float, n_base: int, n_cur: int, alpha: float, increase: bool = True) -> float | None:
+    """The minimum detectable effect of the policy's test: the rank test's from the robust noise."""
+    from harness import stats
+
+    if pol.test == "rank" and n_base >= 2 and n_cur >= 2:
+        logs = stats.log_values(values)
+        return stats.min_detectable_rank_pct(stats.robust_sd(logs), n_base, n_cur, alpha, pol.power, increase)
+    return stats.min_detectable_pct(sd_log, n_base, n_cur, alpha, pol.power, increase=increase)
 
 
 def _threshold(pol, median: float) -> float | None:
@@ -144,7 +177,7 @@ def _gate_doc(gate, family: list[str]) -> dict:
             "note": family_note(gate, family) if family else "no gated measurements"}
 
 
-def _design(records: list[dict], policies) -> dict | None:
+def _design(records: list[dict], policies, in_session: bool = False) -> dict | None:
     """MDE of the primary endpoint for several configurations and the smallest one meeting its bar."""
     from harness import stats
 
@@ -156,14 +189,22 @@ def _design(records: list[dict], policies) -> dict | None:
     if logs is None:
         return None
     sd, robust = stats.summary(logs).stdev, stats.robust_sd(logs)
-    configs = list(dict.fromkeys(DESIGNS + ((gate.repeat, gate.baseline_runs),)))
+    configs = list(dict.fromkeys((AB_DESIGNS + ((gate.repeat, gate.repeat),)) if in_session
+                                 else (DESIGNS + ((gate.repeat, gate.baseline_runs),))))
+    values = _values(gate.primary, records, pol)
     rows = [{"current": c, "baseline": b,
-             "mde_pct": stats.min_detectable_pct(sd, b, c, gate.alpha_primary, pol.power),
-             "mde_robust_pct": stats.min_detectable_pct(robust, b, c, gate.alpha_primary, pol.power)}
+             "mde_pct": _mde(pol, values, sd, b, c, gate.alpha_primary),
+             "mde_t_pct": stats.min_detectable_pct(sd, b, c, gate.alpha_primary, pol.power)}
             for c, b in configs]
     limit = pol.max_mde_pct if pol.max_mde_pct is not None else 10.0
-    best = stats.smallest_design(sd, gate.alpha_primary, limit, pol.power)
+    if in_session or pol.test == "rank":
+        best = next(((c, b, m) for c, b in (AB_DESIGNS if in_session else [(c, b) for c in range(2, 11)
+                                                                           for b in (10, 15, 20, 25, 30, 35, 40)])
+                     if (m := _mde(pol, values, sd, b, c, gate.alpha_primary)) <= limit), None)
+    else:
+        best = stats.smallest_design(sd, gate.alpha_primary, limit, pol.power)
     return {"measurement": gate.primary, "alpha": gate.alpha_primary, "power": pol.power, "sd_log": sd,
+            "in_session": in_session, "test": pol.test,
             "robust_sd_log": robust, "limit_pct": limit, "rows": rows,
             "smallest": None if best is None else {"current": best[0], "baseline": best[1], "mde_pct": best[2]}}
 
@@ -194,14 +235,36 @@ def _aa(records, n_base: int, n_cur: int, comparisons: int, seed: int, policies,
 
     mode, splits = stats.aa_splits(len(records), n_base, n_cur, comparisons, seed, ordered)
     verdicts = [_aa_verdict(records, cur, base, policies) for cur, base in splits]
+    return _aa_summary(verdicts, rows, mode, seed, len(records) // (n_base + n_cur))
+
+
+def _aa_two_pools(records, reference, n_base: int, n_cur: int, comparisons: int, seed: int, policies,
+                  rows: dict) -> dict:
+    """A/A of the in-session design: current groups from ``records``, reference groups from ``reference``."""
+    from harness import baseline, record, stats
+    from harness.compare import compare
+
+    mode, splits = stats.aa_two_pools(len(records), len(reference), n_cur, n_base, comparisons, seed)
+    verdicts = []
+    for cur, ref in splits:
+        group = [records[i] for i in cur]
+        current = group[0] if len(group) == 1 else record.merge_repetitions(group)
+        doc = baseline.from_records([reference[i] for i in ref])
+        verdicts.append(compare(current, doc, policies, reference={"record": doc["record"], "provenance": {}}))
+    return _aa_summary(verdicts, rows, mode, seed, min(len(records) // n_cur, len(reference) // n_base))
+
+
+def _aa_summary(verdicts, rows: dict, mode: str, seed: int, disjoint_possible: int) -> dict:
+    from harness import stats
+
     for name, row in rows.items():
         mine = [m for v in verdicts for m in v.measurements if m.name == name]
         row["false_regressed"] = _rate(stats.false_positive_rate(m.verdict == "regressed" for m in mine))
         row["false_improved"] = _rate(stats.false_positive_rate(m.verdict == "improved" for m in mine))
         row["unstable_share"] = sum(m.verdict == "unstable" for m in mine) / len(mine)
     gate = stats.false_positive_rate(v.overall == "regressed" for v in verdicts)
-    return {"splits": mode, "seed": seed, "comparisons": len(verdicts),
-            "disjoint_possible": len(records) // (n_base + n_cur), "gate_false_positive": _rate(gate),
+    return {"splits": mode, "seed": seed, "comparisons": len(verdicts), "disjoint_possible": disjoint_possible,
+            "gate_false_positive": _rate(gate),
             "gate_overall": {v: sum(x.overall == v for x in verdicts) for v in sorted({x.overall for x in verdicts})}}
 
 
@@ -220,14 +283,14 @@ def _rate(rate) -> dict:
 
 # --- command --------------------------------------------------------------------------------
 
-def _records(args) -> list[dict]:
+def _records(items) -> list[dict]:
     from pathlib import Path
 
     from harness import record
     from harness.errors import HarnessError
 
     paths = []
-    for item in args.records:
+    for item in items:
         p = Path(item)
         paths.extend(sorted(p.rglob("*.json")) if p.is_dir() else [p])
     records = [record.load(p) for p in paths]
@@ -260,6 +323,35 @@ def _run(args, runs: int) -> list[dict]:
     return records
 
 
+def _run_with_reference(args, runs: int) -> tuple[list[dict], list[dict]]:
+    """``runs`` runs of the working tree alternating with ``runs`` runs of --reference, as `check` makes them."""
+    import tempfile
+    from pathlib import Path
+
+    from harness import record, reference
+    from harness.errors import HarnessError
+    from harness.progress import Progress
+
+    from . import _common
+
+    config = _common.config_from_args(args)
+    if config.faults.active():
+        raise HarnessError("calibrate measures unchanged (A/A) runs: remove the faults.* overrides")
+    with tempfile.TemporaryDirectory(prefix="t4rec-bench-ref-") as tmp:
+        ref = reference.checkout(args.reference, Path(tmp))
+        current, refs, dropped = reference.interleaved(config, runs, ref, Progress(enabled=not args.quiet))
+    for rec in current:
+        record.append_history(rec, args.history)
+    for rec in refs:
+        record.append_history(rec, Path(args.history) / "reference")
+    if dropped:
+        raise HarnessError(dropped)
+    failed = [r for r in current if r["status"] != "ok"]
+    if failed:
+        raise HarnessError(f"an A/A run failed: {failed[0]['failure']['message']}")
+    return current, refs
+
+
 def main(args) -> int:
     import datetime as dt
     from pathlib import Path
@@ -270,10 +362,23 @@ def main(args) -> int:
     policies = policy.load(args.policies)
     n_base = args.baseline_size or policies.gate.baseline_runs
     n_cur = args.current_size or policies.gate.repeat
-    records = _records(args) if args.records else _run(args, args.runs or n_base + n_cur)
+    refs = None
+    if args.reference_records and not args.records:
+        raise HarnessError("--reference-records needs --records (the current pool)")
+    if args.records:
+        records = _records(args.records)
+        refs = _records(args.reference_records) if args.reference_records else None
+    elif args.reference:
+        n_base = args.baseline_size or policies.gate.repeat
+        records, refs = _run_with_reference(args, args.runs or 3 * policies.gate.repeat)
+    else:
+        records = _run(args, args.runs or n_base + n_cur)
     if len(records) < 3:
         raise HarnessError(f"{len(records)} usable A/A run(s): need at least 3 to measure noise")
-    result = analyse(records, n_base, n_cur, policies, args.comparisons, args.split_seed, args.splits == "ordered")
+    if refs is not None and args.baseline_size is None:
+        n_base = policies.gate.repeat  # the in-session design compares repeat vs repeat runs
+    result = analyse(records, n_base, n_cur, policies, args.comparisons, args.split_seed, args.splits == "ordered",
+                     reference=refs)
     machine = records[0]["environment"]["machine_class"]
     now = dt.datetime.now(dt.timezone.utc)
     doc = {"format_version": FORMAT_VERSION, "kind": KIND, "profile": records[0]["profile"], "machine": machine,
@@ -294,7 +399,9 @@ def _p(x, digits: int = 1) -> str:
 
 def render(doc: dict) -> str:
     """The calibration as terminal text: header, noise table, design table, A/A result."""
-    lines = [f"calibration: profile {doc['profile']} on {doc['machine']}, {doc['runs']} A/A runs; "
+    runs = f"{doc['runs']} A/A runs" + (f" + {doc['reference_runs']} reference runs (in-session design)"
+                                         if doc.get("reference_runs") else "")
+    lines = [f"calibration: profile {doc['profile']} on {doc['machine']}, {runs}; "
              f"policy {doc['policy_source']}", f"gate: {doc['gate']['note']}", ""]
     lines += _noise_lines(doc) + [""] + _design_lines(doc) + [""] + _aa_lines(doc)
     return "\n".join(lines) + "\n"
@@ -328,23 +435,30 @@ def _design_lines(doc: dict) -> list[str]:
         return ["design: no positive values of the primary endpoint in every run; no MDE table"]
     per_run = doc.get("seconds_per_run")
     gate = doc["gate"]
-    out = [f"design: minimum detectable slowdown of {d['measurement']} (80% power, one-sided alpha "
-           f"{100 * d['alpha']:.2g}%, noise sd(log) {100 * d['sd_log']:.2f}%, "
-           f"MAD-based {100 * d['robust_sd_log']:.2f}%)",
-           f"  {'new':>4} {'baseline':>8} {'MDE':>7} {'MDE(MAD)':>9} {'check time':>11}"]
+    test = {"rank": "Mann-Whitney U", "t": "t test"}.get(d.get("test"), "t test")
+    out = [f"design: minimum detectable slowdown of {d['measurement']} by the policy's {test} (80% power, "
+           f"one-sided alpha {100 * d['alpha']:.2g}%, noise sd(log) {100 * d['sd_log']:.2f}%, "
+           f"MAD-based {100 * d['robust_sd_log']:.2f}%); a t test would detect the last column",
+           f"  {'new':>4} {'reference' if d.get('in_session') else 'baseline':>9} {'MDE':>7} {'t MDE':>9} "
+           f"{'check time':>11}"]
     for r in d["rows"]:
-        mark = "  <- [gate] default" if (r["current"], r["baseline"]) == (gate["repeat"], gate["baseline_runs"]) else ""
-        cost = "-" if per_run is None else f"~{r['current'] * per_run / 60:.1f} min"
-        out.append(f"  {r['current']:>4} {r['baseline']:>8} {_p(r['mde_pct']):>7} {_p(r['mde_robust_pct']):>9} "
+        default = (gate["repeat"], gate["repeat"] if d.get("in_session") else gate["baseline_runs"])
+        mark = "  <- [gate] default" if (r["current"], r["baseline"]) == default else ""
+        runs = r["current"] + (r["baseline"] if d.get("in_session") else 0)  # a check also runs the reference
+        cost = "-" if per_run is None else f"~{runs * per_run / 60:.1f} min"
+        out.append(f"  {r['current']:>4} {r['baseline']:>9} {_p(r['mde_pct']):>7} {_p(r['mde_t_pct']):>9} "
                    f"{cost:>11}{mark}")
     best = d["smallest"]
     if best is None:
         out.append(f"no configuration up to 10 new vs 40 baseline runs reaches MDE <= {d['limit_pct']:g}%")
     else:
-        cost = "" if per_run is None else (f" (~{best['current'] * per_run / 60:.1f} min per check, "
-                                           f"~{best['baseline'] * per_run / 60:.0f} min per baseline)")
+        runs = best["current"] + (best["baseline"] if d.get("in_session") else 0)
+        cost = "" if per_run is None else (f" (~{runs * per_run / 60:.1f} min per check"
+                                           + ("" if d.get("in_session") else
+                                              f", ~{best['baseline'] * per_run / 60:.0f} min per baseline") + ")")
+        side = "reference" if d.get("in_session") else "baseline"
         out.append(f"smallest configuration with MDE <= {d['limit_pct']:g}%: {best['current']} new runs vs "
-                   f"{best['baseline']} baseline runs, MDE {best['mde_pct']:.1f}%{cost}")
+                   f"{best['baseline']} {side} runs, MDE {best['mde_pct']:.1f}%{cost}")
     return out
 
 
@@ -354,13 +468,15 @@ def _aa_lines(doc: dict) -> list[str]:
         return [f"note: {doc['aa_note']}"]
     g = aa["gate_false_positive"]
     how = {"disjoint": f"disjoint random splits (seed {aa['seed']}; independent comparisons)",
-           "resampled": f"resampled splits (seed {aa['seed']}: a random partition per comparison; only "
+           "resampled": f"resampled splits (seed {aa['seed']}: a random draw per comparison; only "
                         f"{aa['disjoint_possible']} disjoint split(s) fit, so runs recur and the comparisons are "
                         f"not independent: the bound is indicative)",
            "ordered": "ordered splits (time order: each baseline of consecutive runs against the runs right after "
                       "it; windows overlap, so the bound is indicative)"}[aa["splits"]]
-    out = [f"A/A: {aa['comparisons']} comparisons of {doc['current_size']} run(s) against baselines of "
-           f"{doc['baseline_size']}, {how}",
+    against = (f"in-session reference groups of {doc['baseline_size']} (pools of {doc['runs']} current and "
+               f"{doc['reference_runs']} reference runs, alternating)" if doc.get("reference_runs")
+               else f"baselines of {doc['baseline_size']}")
+    out = [f"A/A: {aa['comparisons']} comparisons of {doc['current_size']} run(s) against {against}, {how}",
            f"gate false-positive rate: {g['count']}/{g['n']} = {100 * g['rate']:.1f}% "
            f"(95% upper bound {100 * g['upper_95']:.1f}%); overall verdicts: "
            + ", ".join(f"{k} {v}" for k, v in aa["gate_overall"].items())]
