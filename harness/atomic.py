@@ -1,4 +1,4 @@
-"""Atomic file writes: write a temporary file beside the target, fsync, rename."""
+"""Atomic file writes (a temporary file beside the target, fsync, rename), and the one JSON reader."""
 
 from __future__ import annotations
 
@@ -49,3 +49,19 @@ def write_new_json(directory: str | os.PathLike, stem: str, data) -> Path:
         os.close(fd)  # reserve the name, then fill it atomically
         return write_json(candidate, data)
     raise FileExistsError(f"no free name for {stem} in {directory}")
+
+
+def read_json(path: str | os.PathLike, what: str):
+    """The JSON document at ``path``; a missing, truncated or corrupt file is one HarnessError naming
+    ``what`` (exit code 2). Callers check the document's kind and version."""
+    import json
+
+    from .errors import HarnessError
+
+    path = Path(path)
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise HarnessError(f"{path}: no such {what}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise HarnessError(f"{path}: not valid JSON ({exc}); the file is truncated or corrupt") from None

@@ -82,12 +82,7 @@ def validate(rec: dict) -> None:
 def load(path: str | Path) -> dict:
     """Read and validate a run record; any problem is one HarnessError (exit code 2)."""
     path = Path(path)
-    try:
-        rec = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise HarnessError(f"{path}: no such run record") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise HarnessError(f"{path}: not valid JSON ({exc}); the file is truncated or corrupt") from None
+    rec = atomic.read_json(path, "run record")
     if not isinstance(rec, dict) or rec.get("kind") != KIND:
         raise HarnessError(f"{path}: not a t4rec-bench run record (kind is not {KIND!r})")
     validate(rec)

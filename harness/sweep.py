@@ -173,15 +173,8 @@ def write(doc: dict, path: str | Path) -> Path:
 
 def load(path: str | Path) -> dict:
     """Read a sweep document; another kind or format version is refused with one HarnessError."""
-    import json
-
     path = Path(path)
-    try:
-        doc = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise HarnessError(f"{path}: no such sweep file") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise HarnessError(f"{path}: not valid JSON ({exc})") from None
+    doc = atomic.read_json(path, "sweep file")
     if not isinstance(doc, dict) or doc.get("kind") != KIND:
         raise HarnessError(f"{path}: not a t4rec-bench sweep file (kind is not {KIND!r})")
     if doc.get("format_version") != FORMAT_VERSION:
