@@ -26,7 +26,8 @@ browser:
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null; }
 	@chromium --version
 
-# The main job: run the ci profile, compare with the stored baseline, write the HTML report.
+# The main job: run the ci profile alternating with the baseline's commit (the in-session
+# reference), compare with it and the stored baseline, write the HTML report.
 # Exit code is the verdict's: 0 ok/improved, 1 regressed, 2 error, 3 no comparable baseline.
 check: setup
 	$(BENCH) check --profile $(PROFILE)

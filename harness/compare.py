@@ -8,8 +8,10 @@ measures. Each measurement is judged by the first matching policy in ``policies.
   max(threshold_pct, min_change). The policy's ``test``: "rank" (times, throughputs) is scipy's
   Mann-Whitney U on log values with the Hodges-Lehmann change and its bounds; "t" (memory) is
   Student's t on log values with the noise pooled over both groups. With one current run
-  either is the baseline's t prediction interval (noise band). The alphas come from the ``[gate]`` budget: the primary
-  endpoint (total.wall_s) gets alpha_primary, the other gated measurements share the rest
+  either is the baseline's t prediction interval (noise band). Against an in-session reference
+  run alternately with this run, times use the paired t on the log ratios of the pairs (drift
+  within the session cancels in a pair; stats.paired_log_ratio_test says why not a rank test).
+  The alphas come from the ``[gate]`` budget: the primary endpoint (total.wall_s) gets alpha_primary, the other gated measurements share the rest
   (Bonferroni), so noise alone fails the gate in at most family_alpha of comparisons.
   Times are speed-normalised (calibration.speed_s) only where the policy says so.
 - metrics and loss ("exact-or-seed-spread"): exact within 1e-6 when the environment
@@ -116,6 +118,7 @@ class _Context:
     seed_spread: dict = field(default_factory=dict)  # measurement name -> values over seeds
     throttled: tuple[str, ...] = ()  # GPU clock throttle reasons seen during the current run
     same_session: bool = False  # the baseline side was measured in this session (the in-session reference)
+    paired: bool = False  # ... alternating with the current runs: sample i of each side form a pair
 
 
 def worst(verdicts) -> str:
@@ -146,7 +149,8 @@ def compare(run: dict, baseline: dict, policies=None, baseline_path: str | None 
             ref_rec = None
     if workload_match:
         ctx = _context(run, base_rec, baseline)
-        items, family = _compare_all(run, base_rec, ctx, policies, ref_rec)
+        paired = bool((reference or {}).get("provenance", {}).get("paired"))
+        items, family = _compare_all(run, base_rec, ctx, policies, ref_rec, paired)
         extra += family
     else:
         items = _all_incomparable(run, base_rec)
@@ -251,11 +255,12 @@ def _names(base: dict, cur: dict) -> list[str]:
 TIME_KINDS = ("time", "throughput")  # judged against the in-session reference when there is one
 
 
-def _compare_all(run: dict, base_rec: dict, ctx: _Context, policies,
-                 ref_rec: dict | None = None) -> tuple[list[MeasurementVerdict], list]:
+def _compare_all(run: dict, base_rec: dict, ctx: _Context, policies, ref_rec: dict | None = None,
+                 ref_paired: bool = False) -> tuple[list[MeasurementVerdict], list]:
     base, cur = _by_name(base_rec), _by_name(run)
     ref = _by_name(ref_rec) if ref_rec else {}
-    ref_ctx = dataclasses.replace(ctx, same_session=True, same_machine=True)
+    paired = bool(ref_rec and ref_rec.get("repeat") == run.get("repeat") and ref_paired)
+    ref_ctx = dataclasses.replace(ctx, same_session=True, same_machine=True, paired=paired)
     pairs = [(base.get(n), cur.get(n)) for n in _names(base, cur)]
     chosen = [policies.for_measurement(c["name"], c["kind"]) if b and c else None for b, c in pairs]
     family = [c["name"] for (b, c), p in zip(pairs, chosen) if p is not None and p.in_family]
@@ -333,8 +338,9 @@ class _Test:
 def _significance(b: dict, c: dict, ctx: _Context, pol) -> MeasurementVerdict:
     base, cur, norm_note = _normalised(b, c, ctx, pol)
     bm, cm = median(base), median(cur)
-    ranked = stats.rank_test(base, cur) if pol.test == "rank" and bm > 0 else None
-    test = ranked or (stats.log_ratio_test(base, cur) if bm > 0 and len(base) >= 2 else None)
+    paired = stats.paired_log_ratio_test(base, cur) if ctx.paired and bm > 0 else None
+    ranked = stats.rank_test(base, cur) if pol.test == "rank" and bm > 0 and not paired else None
+    test = paired or ranked or (stats.log_ratio_test(base, cur) if bm > 0 and len(base) >= 2 else None)
     if test is None:
         return _degenerate(c, bm, cm, base, pol)
     change, estimate = stats.change_pct(bm, cm), 100.0 * (test.ratio - 1)
@@ -371,8 +377,10 @@ def _test(test, change: float, higher_is_better: bool, pol) -> _Test:
     p = stats.p_value(test, higher=change > 0)
     low, high = stats.ratio_bounds(test, alpha)
     mde = stats.min_detectable_pct(test.sd_log, test.n_baseline, test.n_current, alpha, pol.power,
-                                   increase=not higher_is_better)
+                                   increase=not higher_is_better, df=test.df)
+    paired = test.df == test.n_current - 1 and test.n_current == test.n_baseline and test.n_current > 1
     method = (f"t noise band of {test.n_baseline} baseline runs" if test.n_current == 1 else
+              f"paired t on the log ratios of {test.n_current} pairs of alternating runs" if paired else
               f"t on log values, {test.n_current} runs vs {test.n_baseline} baseline runs")
     method += "; change of the geometric means"
     return _Test(p, 100 * (low - 1), 100 * (high - 1), mde, method)

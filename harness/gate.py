@@ -96,5 +96,6 @@ def run(config, repeat: int, baseline_path: Path, policies_path=None, reference:
 
 
 def _provenance(ref_rec: dict, ref) -> dict:
+    # paired: reference run i and current run i ran side by side (harness.reference.interleaved)
     return {"commit": ref.commit, "runs": ref_rec["repeat"], "date": ref_rec["finished_at"],
-            "how": "re-run in this session, alternating with the current runs"}
+            "how": "re-run in this session, alternating with the current runs", "paired": True}

@@ -286,9 +286,8 @@ def test_calibrate_analysis_of_aa_records_reports_no_false_gate_failures():
     assert mde[(1, 10)] > mde[(1, 20)] > mde[(5, 20)] > mde[(10, 20)]
     best = design["smallest"]
     assert best["mde_pct"] <= design["limit_pct"]
-    logs = stats.log_values([record.by_name(r)["total.wall_s"]["value"] for r in records])
-    assert design["test"] == "rank"  # total.wall_s: Mann-Whitney U, whose MDE follows the robust noise
-    assert stats.min_detectable_rank_pct(stats.robust_sd(logs), best["baseline"], best["current"],
+    assert design["test"] == "rank"  # total.wall_s: Mann-Whitney U
+    assert stats.min_detectable_rank_pct(design["sd_log"], best["baseline"], best["current"],
                                          GATE.alpha_primary) == pytest.approx(best["mde_pct"])
 
 
@@ -313,12 +312,13 @@ def test_calibrate_in_session_design_draws_current_and_reference_from_their_pool
     result = analyse(current, baseline_size=GATE.repeat, current_size=GATE.repeat, comparisons=30,
                      reference=reference)
     assert result["reference_runs"] == 20 and result["aa"]["comparisons"] == 30
-    assert result["aa"]["splits"] == "resampled" and result["aa"]["disjoint_possible"] == 20 // GATE.repeat
+    assert result["aa"]["splits"] == "resampled, paired" and result["aa"]["disjoint_possible"] == 20 // GATE.repeat
     assert result["aa"]["gate_false_positive"]["count"] == 0
     assert result["design"]["in_session"] is True
     assert (GATE.repeat, GATE.repeat) in [(r["current"], r["baseline"]) for r in result["design"]["rows"]]
     text = render({"profile": "ci", "machine": "m", "policy_source": "p", **result})
     assert f"in-session reference groups of {GATE.repeat}" in text and "reference runs (in-session design)" in text
+    assert "paired" in text and result["design"]["paired"] is True
 
 
 def test_calibrate_in_session_flags_a_planted_slowdown_of_the_current_pool():
@@ -953,3 +953,38 @@ def test_committed_policy_ignores_the_checkout_offset_of_file_backed_pages(gate_
     assert judged(run, gate_base).exit_code == 0
     ballast = judged(gated(2, extra_bytes={"train": 200 * MiB}), gate_base)
     assert set(regressed(ballast)) == {"train.peak_anon_bytes", "total.peak_anon_bytes"}
+
+
+def _drifting_pairs(slow: float, seed: int = 0) -> tuple[dict, dict]:
+    """Reference and current runs alternating through a session whose speed drifts by 20% (sd) from
+    pair to pair, with 2% noise within a pair; every current stage ``slow`` times slower."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    ref, cur = make_record(seed=seed, repeat=GATE.repeat, noise=0.0), make_record(seed=seed, repeat=GATE.repeat,
+                                                                                   noise=0.0)
+    drift = np.exp(rng.normal(0, 0.2, GATE.repeat))
+    for rec, factor in ((ref, 1.0), (cur, slow)):
+        for m in rec["measurements"]:
+            if m["kind"] in ("time", "throughput"):
+                power = 1 if m["kind"] == "time" else -1
+                m["samples"] = [x * (d * factor * np.exp(rng.normal(0, 0.02))) ** power
+                                for x, d in zip(m["samples"], drift)]
+                m["value"] = float(np.median(m["samples"]))
+    return ref, cur
+
+
+def test_paired_reference_cancels_drift_within_the_session():
+    ref, cur = _drifting_pairs(1.10)
+    doc = baseline.build(ref)
+    paired = by_name(compare(cur, doc, reference={"record": ref, "provenance": {"paired": True}}))["total.wall_s"]
+    unpaired = by_name(compare(cur, doc, reference={"record": ref, "provenance": {}}))["total.wall_s"]
+    assert paired.verdict == "regressed" and "paired t" in paired.reason and paired.min_detectable_pct < 10
+    assert unpaired.verdict != "regressed" and "Mann-Whitney" in unpaired.reason and unpaired.min_detectable_pct > 20
+
+
+def test_paired_reference_without_a_change_is_not_flagged():
+    for seed in range(10):
+        ref, cur = _drifting_pairs(1.0, seed)
+        v = compare(cur, baseline.build(ref), reference={"record": ref, "provenance": {"paired": True}})
+        assert regressed(v) == [] and v.exit_code == 0

@@ -185,3 +185,74 @@ def test_aa_splits_resampled_are_seeded_and_disjoint_within_a_comparison():
 def test_aa_splits_refuse_sizes_that_do_not_fit():
     with pytest.raises(ValueError, match="45 runs needed"):
         stats.aa_splits(25, baseline_size=35, current_size=10, comparisons=20)
+
+
+# --- Mann-Whitney U on log values ---------------------------------------------------------
+
+def test_rank_test_hodges_lehmann_shift_of_separated_groups():
+    base = [math.exp(x) for x in (0.0, 0.1, 0.2, 0.3)]
+    cur = [math.exp(x) for x in (0.5, 0.6, 0.7, 0.8)]
+    t = stats.rank_test(base, cur)
+    assert t.n_baseline == t.n_current == 4 and len(t.diffs) == 16
+    assert t.log_ratio == pytest.approx(0.5)  # median of the 16 pairwise differences 0.2 .. 0.8
+    assert t.sigma_u == pytest.approx(math.sqrt(12))  # 4 * 4 * 9 / 12, no ties
+
+
+def test_rank_p_value_is_scipys_asymptotic_mann_whitney():
+    base = [math.exp(x) for x in (0.0, 0.1, 0.2, 0.3)]
+    cur = [math.exp(x) for x in (0.5, 0.6, 0.7, 0.8)]
+    # U = 16, mean 8, sd sqrt(12), continuity 0.5: z = 7.5 / 3.4641 = 2.1651, p = 0.01519
+    assert stats.rank_p_value(base, cur, higher=True) == pytest.approx(0.015190, abs=1e-5)
+    assert stats.rank_p_value(base, cur, higher=False) > 0.98
+
+
+def test_rank_bounds_exclude_one_exactly_when_the_test_rejects():
+    import numpy as np
+
+    for seed in range(200):
+        rng = np.random.default_rng(seed)
+        base = np.exp(rng.normal(0, 0.07, 12))
+        cur = np.exp(rng.normal(rng.uniform(-0.1, 0.2), 0.07, 12))
+        t = stats.rank_test(base, cur)
+        for alpha in (0.005, 0.0003):
+            low, high = stats.rank_bounds(t, alpha)
+            assert low <= t.ratio <= high
+            assert (low > 1) == (stats.rank_p_value(base, cur, True) < alpha)
+            assert (high < 1) == (stats.rank_p_value(base, cur, False) < alpha)
+
+
+def test_rank_bounds_of_groups_too_small_for_the_level_are_unbounded():
+    t = stats.rank_test([1.0, 1.1], [2.0, 2.1])
+    assert stats.rank_bounds(t, 0.0001) == (0.0, math.inf)
+
+
+def test_rank_test_needs_two_positive_values_a_side():
+    assert stats.rank_test([1.0], [1.0, 2.0]) is None
+    assert stats.rank_test([1.0, 0.0], [1.0, 2.0]) is None
+
+
+def test_min_detectable_rank_pct_known_value():
+    # (1.95996 + 0.84162) * 0.05 * sqrt(0.2) * sqrt(pi / 3) = 0.064108
+    assert stats.min_detectable_rank_pct(0.05, 10, 10, 0.025, 0.8) == pytest.approx(100 * (math.exp(0.064108) - 1),
+                                                                                   abs=1e-3)
+    assert stats.min_detectable_rank_pct(0.05, 1, 10, 0.025) is None
+
+
+def test_paired_log_ratio_test_is_the_t_test_of_the_log_ratios():
+    from scipy import stats as sps
+
+    base = [10.0, 12.0, 9.0, 11.0, 10.5]
+    cur = [10.9, 13.1, 9.7, 12.2, 11.4]
+    t = stats.paired_log_ratio_test(base, cur)
+    d = [math.log(c / b) for c, b in zip(cur, base)]
+    assert t.df == 4 and t.log_ratio == pytest.approx(sum(d) / 5)
+    assert t.se == pytest.approx(np.std(d, ddof=1) / math.sqrt(5))
+    expected = sps.ttest_rel(np.log(cur), np.log(base), alternative="greater").pvalue
+    assert stats.p_value(t, higher=True) == pytest.approx(expected)
+    assert stats.paired_log_ratio_test(base, cur[:4]) is None
+
+
+def test_min_detectable_pct_paired_uses_n_minus_1_degrees_of_freedom():
+    paired = stats.min_detectable_pct(0.05, 12, 12, 0.005, df=11)
+    unpaired = stats.min_detectable_pct(0.05, 12, 12, 0.005)
+    assert paired > unpaired  # fewer degrees of freedom, same se

@@ -84,13 +84,16 @@ def analyse(records: list[dict], baseline_size: int, current_size: int = 1, poli
              if all(n in _by_name(r) for r in every)]
     family = [n for n in names if _policy(policies, every, n).in_family]
     alphas = policies.gate.alphas(family)
-    rows = {n: _noise_row(n, every, _policy(policies, every, n), alphas.get(n), baseline_size, current_size)
-            for n in names}
+    paired = bool(reference) and len(records) == len(reference) and current_size == baseline_size
+    pair_sd = (lambda n: _pair_sd(n, records, reference)) if paired else (lambda n: None)  # noqa: E731
+    rows = {n: _noise_row(n, every, _policy(policies, every, n), alphas.get(n), baseline_size, current_size,
+                          pair_sd(n)) for n in names}
     fits = (current_size <= len(records) and baseline_size <= len(reference) if reference
             else baseline_size + current_size <= len(records))
     doc = {"runs": len(records), "reference_runs": len(reference or []), "baseline_size": baseline_size,
            "current_size": current_size, "gate": _gate_doc(policies.gate, family),
-           "design": _design(every, policies, in_session=bool(reference)),
+           "design": _design(every, policies, in_session=bool(reference), sd_for_mde=pair_sd(policies.gate.primary)
+                             if policies.gate.primary in names else None),
            "seconds_per_run": _seconds_per_run(every), "aa": None,
            "aa_note": None if fits else _no_fit_note(len(records), baseline_size, current_size)}
     if fits and reference:
@@ -118,7 +121,21 @@ def _values(name: str, records: list[dict], pol=None) -> list[float]:
     return out
 
 
-def _noise_row(name: str, records: list[dict], pol, alpha: float | None, n_base: int, n_cur: int) -> dict:
+def _pair_sd(name: str, records: list[dict], reference: list[dict]) -> float | None:
+    """Noise of one run within a pair of alternating runs: sd(log c_i - log r_i) / sqrt(2), runs
+    in time order. Drift between pairs does not count: the paired test does not see it."""
+    import math
+    from statistics import stdev
+
+    by_time = lambda rs: sorted(rs, key=lambda r: r["started_at"])  # noqa: E731
+    c, r = ([_by_name(x)[name]["value"] for x in by_time(p)] for p in (records, reference))
+    if min(c + r) <= 0 or len(c) < 3:
+        return None
+    return stdev(math.log(a) - math.log(b) for a, b in zip(c, r)) / math.sqrt(2)
+
+
+def _noise_row(name: str, records: list[dict], pol, alpha: float | None, n_base: int, n_cur: int,
+               pair_sd: float | None = None) -> dict:
     from harness import stats
 
     m = _by_name(records[0])[name]
@@ -127,9 +144,14 @@ def _noise_row(name: str, records: list[dict], pol, alpha: float | None, n_base:
     logs = stats.log_values(values) if len(values) > 1 else None
     sd_log = stats.summary(logs).stdev if logs else None
     gated = pol.rule != "report-only"
-    mde = (_mde(pol, values, sd_log, n_base, n_cur, alpha if alpha is not None else (1 - pol.confidence) / 2,
-                not m["higher_is_better"])
-           if pol.rule == "significance" and sd_log is not None else None)
+    level = alpha if alpha is not None else (1 - pol.confidence) / 2
+    if pair_sd is not None and m["kind"] in ("time", "throughput"):
+        sd_log = pair_sd  # the paired t test's noise (compare.py: times against the in-session reference)
+        mde = (stats.min_detectable_pct(sd_log, n_base, n_cur, level, pol.power, not m["higher_is_better"],
+                                        df=n_cur - 1) if pol.rule == "significance" else None)
+    else:
+        mde = (_mde(pol, sd_log, n_base, n_cur, level, not m["higher_is_better"])
+               if pol.rule == "significance" and sd_log is not None else None)
     norm = _normalised(name, records)
     return {"name": name, "unit": m["unit"], "kind": m["kind"], "policy": pol.name, "rule": pol.rule,
             "gated": gated, "alpha": alpha, "n": s.n, "median": s.median, "mad": s.mad, "cv": s.cv,
@@ -138,13 +160,15 @@ def _noise_row(name: str, records: list[dict], pol, alpha: float | None, n_base:
             "min_detectable_pct": mde, "false_regressed": None, "false_improved": None, "unstable_share": None}
 
 
-def _mde(pol, values, sd_log: float, n_base: int, n_cur: int, alpha: float, increase: bool = True) -> float | None:
-    """The minimum detectable effect of the policy's test: the rank test's from the robust noise."""
+def _mde(pol, sd_log: float, n_base: int, n_cur: int, alpha: float, increase: bool = True,
+         paired: bool = False) -> float | None:
+    """The minimum detectable effect of the policy's test (rank or t; ``paired``: the paired t) at this noise."""
     from harness import stats
 
+    if paired:
+        return stats.min_detectable_pct(sd_log, n_base, n_cur, alpha, pol.power, increase=increase, df=n_cur - 1)
     if pol.test == "rank" and n_base >= 2 and n_cur >= 2:
-        logs = stats.log_values(values)
-        return stats.min_detectable_rank_pct(stats.robust_sd(logs), n_base, n_cur, alpha, pol.power, increase)
+        return stats.min_detectable_rank_pct(sd_log, n_base, n_cur, alpha, pol.power, increase)
     return stats.min_detectable_pct(sd_log, n_base, n_cur, alpha, pol.power, increase=increase)
 
 
@@ -177,7 +201,7 @@ def _gate_doc(gate, family: list[str]) -> dict:
             "note": family_note(gate, family) if family else "no gated measurements"}
 
 
-def _design(records: list[dict], policies, in_session: bool = False) -> dict | None:
+def _design(records: list[dict], policies, in_session: bool = False, sd_for_mde: float | None = None) -> dict | None:
     """MDE of the primary endpoint for several configurations and the smallest one meeting its bar."""
     from harness import stats
 
@@ -189,22 +213,24 @@ def _design(records: list[dict], policies, in_session: bool = False) -> dict | N
     if logs is None:
         return None
     sd, robust = stats.summary(logs).stdev, stats.robust_sd(logs)
+    paired = sd_for_mde is not None
+    if paired:
+        sd = sd_for_mde  # paired design: the noise within a pair of alternating runs
     configs = list(dict.fromkeys((AB_DESIGNS + ((gate.repeat, gate.repeat),)) if in_session
                                  else (DESIGNS + ((gate.repeat, gate.baseline_runs),))))
-    values = _values(gate.primary, records, pol)
     rows = [{"current": c, "baseline": b,
-             "mde_pct": _mde(pol, values, sd, b, c, gate.alpha_primary),
+             "mde_pct": _mde(pol, sd, b, c, gate.alpha_primary, paired=paired and b == c),
              "mde_t_pct": stats.min_detectable_pct(sd, b, c, gate.alpha_primary, pol.power)}
             for c, b in configs]
     limit = pol.max_mde_pct if pol.max_mde_pct is not None else 10.0
     if in_session or pol.test == "rank":
         best = next(((c, b, m) for c, b in (AB_DESIGNS if in_session else [(c, b) for c in range(2, 11)
                                                                            for b in (10, 15, 20, 25, 30, 35, 40)])
-                     if (m := _mde(pol, values, sd, b, c, gate.alpha_primary)) <= limit), None)
+                     if (m := _mde(pol, sd, b, c, gate.alpha_primary, paired=paired and b == c)) <= limit), None)
     else:
         best = stats.smallest_design(sd, gate.alpha_primary, limit, pol.power)
     return {"measurement": gate.primary, "alpha": gate.alpha_primary, "power": pol.power, "sd_log": sd,
-            "in_session": in_session, "test": pol.test,
+            "in_session": in_session, "test": pol.test, "paired": paired,
             "robust_sd_log": robust, "limit_pct": limit, "rows": rows,
             "smallest": None if best is None else {"current": best[0], "baseline": best[1], "mde_pct": best[2]}}
 
@@ -244,13 +270,18 @@ def _aa_two_pools(records, reference, n_base: int, n_cur: int, comparisons: int,
     from harness import baseline, record, stats
     from harness.compare import compare
 
-    mode, splits = stats.aa_two_pools(len(records), len(reference), n_cur, n_base, comparisons, seed)
+    paired = len(records) == len(reference) and n_cur == n_base  # alternating pools: run i of each side a pair
+    if paired:
+        records, reference = (sorted(p, key=lambda r: r["started_at"]) for p in (records, reference))
+    mode, splits = stats.aa_two_pools(len(records), len(reference), n_cur, n_base, comparisons, seed, paired)
     verdicts = []
     for cur, ref in splits:
         group = [records[i] for i in cur]
         current = group[0] if len(group) == 1 else record.merge_repetitions(group)
         doc = baseline.from_records([reference[i] for i in ref])
-        verdicts.append(compare(current, doc, policies, reference={"record": doc["record"], "provenance": {}}))
+        verdicts.append(compare(current, doc, policies,
+                                reference={"record": doc["record"], "provenance": {"paired": paired}}))
+    mode = f"{mode}, paired" if paired else mode
     return _aa_summary(verdicts, rows, mode, seed, min(len(records) // n_cur, len(reference) // n_base))
 
 
@@ -292,7 +323,7 @@ def _records(items) -> list[dict]:
     paths = []
     for item in items:
         p = Path(item)
-        paths.extend(sorted(p.rglob("*.json")) if p.is_dir() else [p])
+        paths.extend(sorted(p.glob("*.json")) if p.is_dir() else [p])  # not reference/ below a history
     records = [record.load(p) for p in paths]
     records = [r for r in records if r["status"] == "ok" and not r["faults"]]
     hashes = {r["workload_hash"] for r in records}
@@ -436,8 +467,11 @@ def _design_lines(doc: dict) -> list[str]:
     per_run = doc.get("seconds_per_run")
     gate = doc["gate"]
     test = {"rank": "Mann-Whitney U", "t": "t test"}.get(d.get("test"), "t test")
+    if d.get("paired"):
+        test = "paired t on the log ratios of alternating runs"
     out = [f"design: minimum detectable slowdown of {d['measurement']} by the policy's {test} (80% power, "
-           f"one-sided alpha {100 * d['alpha']:.2g}%, noise sd(log) {100 * d['sd_log']:.2f}%, "
+           f"one-sided alpha {100 * d['alpha']:.2g}%, noise sd(log) {100 * d['sd_log']:.2f}%"
+           + (" within a pair" if d.get("paired") else "") + ", "
            f"MAD-based {100 * d['robust_sd_log']:.2f}%); a t test would detect the last column",
            f"  {'new':>4} {'reference' if d.get('in_session') else 'baseline':>9} {'MDE':>7} {'t MDE':>9} "
            f"{'check time':>11}"]
@@ -472,7 +506,9 @@ def _aa_lines(doc: dict) -> list[str]:
                         f"{aa['disjoint_possible']} disjoint split(s) fit, so runs recur and the comparisons are "
                         f"not independent: the bound is indicative)",
            "ordered": "ordered splits (time order: each baseline of consecutive runs against the runs right after "
-                      "it; windows overlap, so the bound is indicative)"}[aa["splits"]]
+                      "it; windows overlap, so the bound is indicative)"}[aa["splits"].split(",")[0]]
+    if aa["splits"].endswith("paired"):
+        how += "; paired: each current run judged with the reference run beside it (paired t)"
     against = (f"in-session reference groups of {doc['baseline_size']} (pools of {doc['runs']} current and "
                f"{doc['reference_runs']} reference runs, alternating)" if doc.get("reference_runs")
                else f"baselines of {doc['baseline_size']}")

@@ -18,7 +18,7 @@ VERDICT_MARKS = {"regressed": "✗", "failed": "✗", "missing": "?", "unstable"
 QUALITY_METRICS = ("ndcg_at_20", "ndcg_at_40", "recall_at_20", "recall_at_40")
 HISTORY_METRICS = ("total.wall_s", "train.samples_per_s", "total.peak_rss_bytes",
                    "quality.ndcg_at_20", "quality.recall_at_20", "quality.final_train_loss")
-STAGE_FIELDS = ("wall_s", "cpu_s", "peak_rss_bytes")
+STAGE_FIELDS = ("wall_s", "cpu_s", "peak_rss_bytes", "peak_anon_bytes")
 
 
 def current_record(runs: list[dict]) -> dict:
