@@ -41,29 +41,30 @@ class _Record:
         return _shared.measurement(records[profile], self.measurement(*params))
 
 
-class StageWallTime(_Record):
-    """Wall seconds per stage, and of the whole pipeline ("total")."""
+class _PerStage(_Record):
+    """One measurement per stage and for the whole run ("total"): ``<stage>.<suffix>``."""
 
     params = (_shared.PROFILES, STAGES + ("total",))
     param_names = ("profile", "stage")
-    unit = "seconds"
+    suffix = ""
 
     def measurement(self, stage):
-        return f"{stage}.wall_s"
+        return f"{stage}.{self.suffix}"
+
+
+class StageWallTime(_PerStage):
+    """Wall seconds per stage, and of the whole pipeline ("total")."""
+
+    unit, suffix = "seconds", "wall_s"
 
     def track_wall_s(self, records, profile, stage):
         return self.value(records, profile, stage)
 
 
-class StageCpuTime(_Record):
+class StageCpuTime(_PerStage):
     """CPU seconds (user + system) per stage, and of the whole pipeline ("total")."""
 
-    params = (_shared.PROFILES, STAGES + ("total",))
-    param_names = ("profile", "stage")
-    unit = "seconds"
-
-    def measurement(self, stage):
-        return f"{stage}.cpu_s"
+    unit, suffix = "seconds", "cpu_s"
 
     def track_cpu_s(self, records, profile, stage):
         return self.value(records, profile, stage)
@@ -83,31 +84,21 @@ class Throughput(_Record):
         return _shared.reciprocal(self.value(records, profile, rate))
 
 
-class HostMemory(_Record):
+class HostMemory(_PerStage):
     """Peak resident memory of the worker per stage, and over the whole run ("total")."""
 
-    params = (_shared.PROFILES, STAGES + ("total",))
-    param_names = ("profile", "stage")
-    unit = "bytes"
-
-    def measurement(self, stage):
-        return f"{stage}.peak_rss_bytes"
+    unit, suffix = "bytes", "peak_rss_bytes"
 
     def track_peak_rss_bytes(self, records, profile, stage):
         return self.value(records, profile, stage)
 
 
-class HostAnonMemory(_Record):
+class HostAnonMemory(_PerStage):
     """Peak anonymous resident memory (RSS minus file-backed pages) per stage: what the code
     allocates, the figure the gate judges (peak RSS also counts mapped library pages, which
     depend on the checkout)."""
 
-    params = (_shared.PROFILES, STAGES + ("total",))
-    param_names = ("profile", "stage")
-    unit = "bytes"
-
-    def measurement(self, stage):
-        return f"{stage}.peak_anon_bytes"
+    unit, suffix = "bytes", "peak_anon_bytes"
 
     def track_peak_anon_bytes(self, records, profile, stage):
         return self.value(records, profile, stage)

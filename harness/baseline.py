@@ -48,6 +48,11 @@ def default_path(profile: str, machine: str | None = None, root: str | Path | No
     return Path(root if root is not None else ROOT) / machine / f"{profile}.json"
 
 
+def missing(path: str | Path, profile: str) -> str:
+    """What to say when there is no baseline at ``path``, and how to record one."""
+    return f"no baseline at {path}; record one with `t4rec-bench baseline record --profile {profile}`"
+
+
 def history_dir(path: str | Path) -> Path:
     return Path(path).parent / "history"
 
@@ -59,8 +64,7 @@ def load(path: str | Path) -> dict:
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise HarnessError(f"{path}: no baseline file; record one with `t4rec-bench baseline record "
-                           f"--profile {path.stem} --repeat {MIN_RUNS}`", EXIT_NO_BASELINE) from None
+        raise HarnessError(missing(path, path.stem), EXIT_NO_BASELINE) from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise HarnessError(f"{path}: baseline is truncated or corrupt ({exc}); {restore}") from None
     except OSError as exc:

@@ -378,9 +378,8 @@ def _test(test, change: float, higher_is_better: bool, pol) -> _Test:
     low, high = stats.ratio_bounds(test, alpha)
     mde = stats.min_detectable_pct(test.sd_log, test.n_baseline, test.n_current, alpha, pol.power,
                                    increase=not higher_is_better, df=test.df)
-    paired = test.df == test.n_current - 1 and test.n_current == test.n_baseline and test.n_current > 1
     method = (f"t noise band of {test.n_baseline} baseline runs" if test.n_current == 1 else
-              f"paired t on the log ratios of {test.n_current} pairs of alternating runs" if paired else
+              f"paired t on the log ratios of {test.n_current} pairs of alternating runs" if test.paired else
               f"t on log values, {test.n_current} runs vs {test.n_baseline} baseline runs")
     method += "; change of the geometric means"
     return _Test(p, 100 * (low - 1), 100 * (high - 1), mde, method)

@@ -16,7 +16,7 @@ from . import baseline as baselinemod
 from . import policy as policymod
 from . import record as recordmod
 from . import reference as referencemod
-from .errors import EXIT_NO_BASELINE, HarnessError
+from .errors import HarnessError
 
 AUTO, NONE = "auto", "none"
 
@@ -30,12 +30,7 @@ class Outcome:
 
 def load_baseline(path: Path) -> dict | None:
     """The stored baseline at ``path``; None if there is none (exit-3 case); HarnessError if unreadable."""
-    try:
-        return baselinemod.load(path)
-    except HarnessError as exc:
-        if exc.exit_code == EXIT_NO_BASELINE and not Path(path).exists():
-            return None
-        raise
+    return baselinemod.load(path) if Path(path).exists() else None
 
 
 def reference_rev(choice: str, stored: dict | None) -> tuple[str | None, str | None]:
@@ -59,7 +54,7 @@ def run(config, repeat: int, baseline_path: Path, policies_path=None, reference:
     policies = policymod.load(policies_path)
     stored = load_baseline(baseline_path)
     rev, why_not = reference_rev(reference, stored)
-    ref_rec, notes = None, []
+    ref_rec = None
     with tempfile.TemporaryDirectory(prefix="t4rec-bench-ref-") as tmp:
         ref = None
         if rev is not None:
@@ -79,19 +74,16 @@ def run(config, repeat: int, baseline_path: Path, policies_path=None, reference:
                 why_not = f"the in-session reference was dropped: {dropped}"
             elif refs:
                 ref_rec = recordmod.merge_repetitions(refs)
-    if why_not:
-        notes.append(f"{why_not}; times are judged against the stored baseline with the cross-session threshold")
     ref_doc = None if ref_rec is None else {"record": ref_rec, "provenance": _provenance(ref_rec, ref)}
     if stored is None and ref_doc is None:
-        verdict = no_baseline(rec, str(baseline_path),
-                              f"no baseline at {baseline_path}; record one with `t4rec-bench baseline record "
-                              f"--profile {rec['profile']} --repeat {policies.gate.baseline_runs}`")
+        verdict = no_baseline(rec, str(baseline_path), baselinemod.missing(baseline_path, rec["profile"]))
     elif stored is None:  # an explicit reference and nothing stored: everything against the reference
         verdict = compare(rec, {**ref_doc, "seed_spread": None}, policies, baseline_path=None, reference=ref_doc)
     else:
         verdict = compare(rec, stored, policies, baseline_path=str(baseline_path), reference=ref_doc)
-    if notes:
-        verdict = dataclasses.replace(verdict, notes=(*verdict.notes, *notes))
+    if why_not:
+        note = f"{why_not}; times are judged against the stored baseline with the cross-session threshold"
+        verdict = dataclasses.replace(verdict, notes=(*verdict.notes, note))
     return Outcome(rec, verdict, ref_rec)
 
 

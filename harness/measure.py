@@ -5,8 +5,9 @@
 shared pages: the heap, what the code allocates). File-backed pages of the shared libraries
 depend on the checkout and the page cache, not on the code: the same commit measured 182 MiB
 of them after `import torch, nvtabular, transformers4rec` in one clone and 321 MiB in a fresh
-clone, with anonymous memory 300 MiB in both (/proc/self/status RssFile vs RssAnon). ``StageMeter`` runs in the worker around each stage call:
-wall and CPU time, and CUDA-synchronized times and torch peak memory when CUDA is used.
+clone, with anonymous memory 300 MiB in both (/proc/self/status RssFile vs RssAnon).
+``StageMeter`` runs in the worker around each stage call: wall and CPU time, and
+CUDA-synchronized times and torch peak memory when CUDA is used.
 Neither changes what the stage computes.
 """
 

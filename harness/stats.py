@@ -44,7 +44,8 @@ class RatioTest:
     n_current: int
     log_ratio: float  # mean(log current) - mean(log baseline)
     sd_log: float  # pooled standard deviation of the log values (about the CV)
-    df: int  # n_baseline + n_current - 2
+    df: int  # n_baseline + n_current - 2 (paired: n - 1)
+    paired: bool = False  # run i of each side made side by side (paired_log_ratio_test)
 
     @property
     def se(self) -> float:
@@ -139,7 +140,7 @@ def paired_log_ratio_test(baseline, current) -> RatioTest | None:
     if lb is None or lc is None or len(lb) != len(lc) or len(lb) < 3:
         return None
     d = [c - b for c, b in zip(lc, lb)]
-    return RatioTest(len(d), len(d), mean(d), stdev(d) / math.sqrt(2), len(d) - 1)
+    return RatioTest(len(d), len(d), mean(d), stdev(d) / math.sqrt(2), len(d) - 1, paired=True)
 
 
 def p_value(test: RatioTest, higher: bool) -> float:

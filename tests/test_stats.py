@@ -245,7 +245,7 @@ def test_paired_log_ratio_test_is_the_t_test_of_the_log_ratios():
     cur = [10.9, 13.1, 9.7, 12.2, 11.4]
     t = stats.paired_log_ratio_test(base, cur)
     d = [math.log(c / b) for c, b in zip(cur, base)]
-    assert t.df == 4 and t.log_ratio == pytest.approx(sum(d) / 5)
+    assert t.df == 4 and t.paired and t.log_ratio == pytest.approx(sum(d) / 5)
     assert t.se == pytest.approx(np.std(d, ddof=1) / math.sqrt(5))
     expected = sps.ttest_rel(np.log(cur), np.log(base), alternative="greater").pvalue
     assert stats.p_value(t, higher=True) == pytest.approx(expected)

@@ -2,8 +2,9 @@
 
 Runs the profile --repeat times (default: the policy's [gate] repeat), alternating with as many
 runs of the baseline's commit (the in-session reference, harness/reference.py; --reference),
-appends the run record to the history folder (the reference's to <history>/reference/), writes the verdict as JSON (and markdown if asked), prints
-the verdict table, and builds reports/index.html through harness.report.
+appends the run record to the history folder (the reference's to <history>/reference/), writes
+the verdict as JSON (and markdown if asked), prints the verdict table, and builds
+reports/index.html through harness.report.
 Exit codes: 0 ok, improved or unstable; 1 regressed; 2 harness error or bad input;
 3 no comparable baseline; 4 the run failed.
 """
@@ -63,9 +64,8 @@ def main(args) -> int:
 
     repeat = args.repeat or policy.load(args.policies).gate.repeat
     config = _common.config_from_args(args)
-    machine = {"profile": config.profile, "environment": {"machine_class": runner.machine_class(config)}}
-    outcome = gate.run(config, repeat, baseline_path(args, machine), args.policies, args.reference,
-                       progress=Progress(enabled=not args.quiet))
+    path = baseline_path(args, config.profile, runner.machine_class(config))
+    outcome = gate.run(config, repeat, path, args.policies, args.reference, progress=Progress(enabled=not args.quiet))
     rec, verdict = outcome.record, outcome.verdict
     saved = record.append_history(rec, args.history)
     if outcome.reference_record:

@@ -30,15 +30,15 @@ def add_baseline_options(p) -> None:
     p.add_argument("--policies", metavar="PATH", help="policy file (default: harness/policies.toml)")
 
 
-def baseline_path(args, run: dict):
+def baseline_path(args, profile: str, machine: str | None):
+    """--baseline, else baselines/<--machine or ``machine``>/<profile>.json."""
     from pathlib import Path
 
     from harness import baseline
 
     if args.baseline:
         return Path(args.baseline)
-    machine = args.machine or run["environment"].get("machine_class")
-    return baseline.default_path(run["profile"], machine)
+    return baseline.default_path(profile, args.machine or machine)
 
 
 def judge(run: dict, path, policies_path: str | None = None):
@@ -46,11 +46,6 @@ def judge(run: dict, path, policies_path: str | None = None):
 
     A baseline that exists but cannot be read raises HarnessError (exit 2); nothing is written.
     """
-    return judge_with_baseline(run, path, policies_path)[0]
-
-
-def judge_with_baseline(run: dict, path, policies_path: str | None = None):
-    """(verdict, baseline document or None): ``judge`` that also hands back what it read."""
     from pathlib import Path
 
     from harness import baseline, policy
@@ -59,11 +54,8 @@ def judge_with_baseline(run: dict, path, policies_path: str | None = None):
     path = Path(path)
     policies = policy.load(policies_path)
     if not path.exists():
-        why = (f"no baseline at {path}; record one with `t4rec-bench baseline record --profile {run['profile']} "
-               f"--repeat {baseline.MIN_RUNS}`")
-        return no_baseline(run, str(path), why), None
-    doc = baseline.load(path)
-    return compare(run, doc, policies, baseline_path=str(path)), doc
+        return no_baseline(run, str(path), baseline.missing(path, run["profile"]))
+    return compare(run, baseline.load(path), policies, baseline_path=str(path))
 
 
 def render(verdict, fmt: str) -> str:
@@ -76,7 +68,7 @@ def main(args) -> int:
     from harness import atomic, formatters, record
 
     run = record.load(args.run)
-    verdict = judge(run, baseline_path(args, run), args.policies)
+    verdict = judge(run, baseline_path(args, run["profile"], run["environment"].get("machine_class")), args.policies)
     text = render(verdict, args.format)
     if args.output:
         atomic.write_text(args.output, text)
