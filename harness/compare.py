@@ -48,7 +48,8 @@ SEVERITY = ("failed", "regressed", "incomparable", "missing", "unstable", "impro
 EXIT_CODES = {"failed": EXIT_RUN_FAILED, "regressed": EXIT_REGRESSED, "incomparable": EXIT_NO_BASELINE,
               "missing": EXIT_NO_BASELINE, "unstable": EXIT_OK, "improved": EXIT_OK, "ok": EXIT_OK}
 # environment fields whose differences are shown (git commit and the fingerprint itself are not)
-ENV_KEYS = ("python", "os", "cpu_model", "cpu_count", "ram_bytes", "packages", "cuda", "machine_class")
+ENV_KEYS = ("python", "os", "cpu_model", "cpu_count", "ram_bytes", "packages", "distributions", "cuda",
+            "machine_class", "numerics_fingerprint")
 MACHINE_KEYS = ("cpu_model", "cpu_count", "ram_bytes", "machine_class")
 _WORDS = {"time": ("slower", "faster"), "throughput": ("higher throughput", "lower throughput"),
           "memory": ("more memory", "less memory"),
@@ -73,6 +74,9 @@ class MeasurementVerdict:
     verdict: str  # one of VERDICTS
     reason: str  # one human sentence
     against: str = "baseline"  # "baseline" (the stored file) or "reference" (re-run in this session)
+    cause: str = ""  # what moved it, when the code x environment arms could tell (harness.attribution)
+    comparand_low: float | None = None  # smallest and largest sample of what it was judged against
+    comparand_high: float | None = None
 
 
 @dataclass(frozen=True)
@@ -119,6 +123,8 @@ class _Context:
     throttled: tuple[str, ...] = ()  # GPU clock throttle reasons seen during the current run
     same_session: bool = False  # the baseline side was measured in this session (the in-session reference)
     paired: bool = False  # ... alternating with the current runs: sample i of each side form a pair
+    exact_why: str = "exact: deterministic run, same environment and host numerics"
+    differs_why: str = "the environment differs"  # why metrics get a tolerance instead of exactness
 
 
 def worst(verdicts) -> str:
@@ -147,11 +153,12 @@ def compare(run: dict, baseline: dict, policies=None, baseline_path: str | None 
                          + (", ".join(_workload_diff(ref_rec["config"], run["config"])) or "hash only")
                          + "): times judged against the stored baseline")
             ref_rec = None
+    arms = _Arms.of(reference) if ref_rec is not None else None
     if workload_match:
         ctx = _context(run, base_rec, baseline)
-        paired = bool((reference or {}).get("provenance", {}).get("paired"))
-        items, family = _compare_all(run, base_rec, ctx, policies, ref_rec, paired)
+        items, family = _compare_all(run, base_rec, ctx, policies, arms)
         extra += family
+        extra += _divergence_notes(run, base_rec, arms)
     else:
         items = _all_incomparable(run, base_rec)
     verdict = _verdict(run, baseline, baseline_path, env_diff, workload_match, items, extra)
@@ -177,14 +184,22 @@ def _verdict(run, baseline, baseline_path, env_diff, workload_match, items, extr
 
 
 def _env_diff(base_env: dict, cur_env: dict) -> list:
-    pick = lambda e: {k: e.get(k) for k in ENV_KEYS}  # noqa: E731
+    """Differences in ENV_KEYS; the full distribution set only when both sides record it (older
+    records list 19 packages: those are compared then)."""
+    keys = [k for k in ENV_KEYS if k not in ("distributions", "numerics_fingerprint") or k in base_env]
+    if "distributions" in base_env and "distributions" in cur_env:
+        keys.remove("packages")
+    pick = lambda e: {k: e.get(k) for k in keys}  # noqa: E731
     return envmod.diff(pick(base_env), pick(cur_env))
 
 
 def _context(run: dict, base_rec: dict, baseline: dict) -> _Context:
     b_env, c_env = base_rec["environment"], run["environment"]
     spread = (baseline.get("seed_spread") or {}).get("samples", {})
-    return _Context(env_match=b_env.get("fingerprint") == c_env.get("fingerprint"),
+    same_env = b_env.get("fingerprint") == c_env.get("fingerprint")
+    same_host = bool(b_env.get("numerics_fingerprint")) and b_env.get("numerics_fingerprint") == c_env.get(
+        "numerics_fingerprint")
+    return _Context(env_match=same_env and same_host, differs_why=_differs_why(b_env, c_env, same_env),
                     same_machine=all(b_env.get(k) == c_env.get(k) for k in MACHINE_KEYS),
                     base_speed=tuple((base_rec.get("calibration") or {}).get("speed_s", [])),
                     cur_speed=tuple((run.get("calibration") or {}).get("speed_s", [])),
@@ -253,14 +268,32 @@ def _names(base: dict, cur: dict) -> list[str]:
 
 
 TIME_KINDS = ("time", "throughput")  # judged against the in-session reference when there is one
+QUALITY_KINDS = ("metric", "loss")  # exactly against the in-session reference in the same environment
 
 
-def _compare_all(run: dict, base_rec: dict, ctx: _Context, policies, ref_rec: dict | None = None,
-                 ref_paired: bool = False) -> tuple[list[MeasurementVerdict], list]:
+@dataclass(frozen=True)
+class _Arms:
+    """The in-session arms by measurement name (harness.gate): reference, and cross when it ran."""
+    ref: dict  # name -> measurement of the reference (baseline code, baseline environment)
+    cross: dict  # name -> measurement of the cross arm (baseline code, current environment); {} if none
+    paired: bool
+    changed: tuple  # (distribution, reference environment's version, current version)
+    code_range: str
+    ref_record: dict
+    cross_record: dict | None
+
+    @classmethod
+    def of(cls, reference: dict) -> _Arms:
+        rec, cross = reference["record"], reference.get("cross")
+        return cls(_by_name(rec), _by_name(cross) if cross else {},
+                   bool((reference.get("provenance") or {}).get("paired")),
+                   tuple(tuple(t) for t in reference.get("changed") or ()), reference.get("code_range") or "",
+                   rec, cross)
+
+
+def _compare_all(run: dict, base_rec: dict, ctx: _Context, policies,
+                 arms: _Arms | None = None) -> tuple[list[MeasurementVerdict], list]:
     base, cur = _by_name(base_rec), _by_name(run)
-    ref = _by_name(ref_rec) if ref_rec else {}
-    paired = bool(ref_rec and ref_rec.get("repeat") == run.get("repeat") and ref_paired)
-    ref_ctx = dataclasses.replace(ctx, same_session=True, same_machine=True, paired=paired)
     pairs = [(base.get(n), cur.get(n)) for n in _names(base, cur)]
     chosen = [policies.for_measurement(c["name"], c["kind"]) if b and c else None for b, c in pairs]
     family = [c["name"] for (b, c), p in zip(pairs, chosen) if p is not None and p.in_family]
@@ -272,12 +305,102 @@ def _compare_all(run: dict, base_rec: dict, ctx: _Context, policies, ref_rec: di
                                             "re-record the baseline to gate it"))
         elif c is None:
             out.append(_gone(run, b))
-        elif c["kind"] in TIME_KINDS and c["name"] in ref:
-            v = _judge(ref[c["name"]], c, ref_ctx, at_level(pol, alphas.get(c["name"])))
-            out.append(dataclasses.replace(v, against="reference", reason=v.reason + "; vs the in-session reference"))
         else:
-            out.append(_judge(b, c, ctx, at_level(pol, alphas.get(c["name"]))))
+            pol = at_level(pol, alphas.get(c["name"]))
+            in_session = _against_arms(b, c, ctx, pol, arms, run) if arms else None
+            out.append(in_session or _with_spread(_judge(b, c, ctx, pol), b))
     return out, [family_note(policies.gate, family)] if family else []
+
+
+def _with_spread(v: MeasurementVerdict, b: dict) -> MeasurementVerdict:
+    return dataclasses.replace(v, comparand_low=min(b["samples"]), comparand_high=max(b["samples"]))
+
+
+def _against_arms(b: dict, c: dict, ctx: _Context, pol, arms: _Arms, run: dict) -> MeasurementVerdict | None:
+    """Times against the reference (with the cause when a cross arm ran); ranking metrics and loss
+    exactly against the arm in the current environment; None: judged against the stored baseline."""
+    name = c["name"]
+    if name not in arms.ref:
+        return None
+    paired = arms.paired and arms.ref_record.get("repeat") == run.get("repeat")
+    same = dataclasses.replace(ctx, same_session=True, same_machine=True, paired=paired, env_match=True,
+                               exact_why="exact: the in-session reference, same host and environment")
+    if c["kind"] in TIME_KINDS:
+        r = arms.ref[name]
+        v = _with_spread(_judge(r, c, same, pol), r)
+        v = dataclasses.replace(v, against="reference", reason=v.reason + "; vs the in-session reference")
+        return _attributed(v, c, pol, arms) if arms.cross and v.verdict in ("regressed", "unstable") else v
+    if c["kind"] not in QUALITY_KINDS:
+        return None
+    if not arms.cross:
+        return dataclasses.replace(_with_spread(_judge(arms.ref[name], c, same, pol), arms.ref[name]),
+                                   against="reference")
+    x = arms.cross.get(name)
+    if x is not None:  # the code's effect, exactly: same environment, same host
+        v = _judge(x, c, dataclasses.replace(same, exact_why="exact: the baseline's code in this environment"), pol)
+        if v.verdict != "ok":
+            return dataclasses.replace(_with_spread(v, x), against="cross", cause=f"code: {arms.code_range}")
+    from .attribution import env_words
+
+    other = dataclasses.replace(ctx, env_match=False, differs_why=f"the environment differs ({env_words(arms.changed)})")
+    v = _with_spread(_judge(arms.ref[name], c, other, pol), arms.ref[name])
+    cause = f"environment: {env_words(arms.changed)}" if v.verdict != "ok" else ""
+    return dataclasses.replace(v, against="reference", cause=cause)
+
+
+def _attributed(v: MeasurementVerdict, c: dict, pol, arms: _Arms) -> MeasurementVerdict:
+    """``v`` with the cause of the change: the code (current vs cross) or the environment (cross vs reference)."""
+    from . import attribution
+
+    x, r = arms.cross.get(c["name"]), arms.ref[c["name"]]
+    if x is None or len(x["samples"]) != len(c["samples"]) or len(r["samples"]) != len(x["samples"]):
+        return v
+    alpha, threshold = (1 - pol.confidence) / 2, v.threshold_pct or pol.threshold_pct
+    code = attribution.effect("code", x["samples"], c["samples"], c["higher_is_better"], alpha, threshold)
+    env = attribution.effect("environment", r["samples"], x["samples"], c["higher_is_better"], alpha, threshold)
+    cause = attribution.cause(code, env, arms.code_range, arms.changed)
+    return dataclasses.replace(v, cause=cause, reason=f"{v.reason}; cause: {cause}" if cause else v.reason)
+
+
+def _differs_why(b_env: dict, c_env: dict, same_env: bool) -> str:
+    """Why metrics cannot be held to exactness against the stored baseline, in words."""
+    if not same_env:
+        return "the environment differs"
+    if not b_env.get("numerics_fingerprint"):
+        return "the baseline records no numerics fingerprint, so its host may compute differently"
+    return f"the host's numerics differ ({_numerics_words(b_env.get('numerics') or {}, c_env.get('numerics') or {})})"
+
+
+def _numerics_words(b: dict, c: dict) -> str:
+    """The numerics fields that differ between two hosts, briefly."""
+    rows = envmod.diff({k: v for k, v in b.items() if k != "fingerprint"},
+                       {k: v for k, v in c.items() if k != "fingerprint"})
+    return "; ".join(f"{key} {_brief(x)} -> {_brief(y)}" for key, x, y in rows[:4]) or "fingerprint only"
+
+
+def _brief(v) -> str:
+    if isinstance(v, (list, tuple)):
+        return ",".join(map(str, v))[:60] or "none"
+    return str(v)
+
+
+def _divergence_notes(run: dict, base_rec: dict, arms: _Arms | None) -> list[str]:
+    """The first pipeline stage whose output differs from the stored baseline's (and the reference's)."""
+    from .record import first_divergence
+
+    notes = []
+    sides = [("the stored baseline", base_rec)] + ([("the in-session reference", arms.ref_record)] if arms else [])
+    for what, rec in sides:
+        first = first_divergence(rec.get("fingerprints") or {}, run.get("fingerprints") or {})
+        if first:
+            stage, old, new = first
+            notes.append(f"data first differs from {what} at stage {stage!r} (fingerprint {old} -> {new})")
+    b_env, c_env = base_rec["environment"], run["environment"]
+    if b_env.get("numerics_fingerprint") != c_env.get("numerics_fingerprint"):
+        notes.append("host numerics vs the stored baseline: " + (
+            _numerics_words(b_env.get("numerics") or {}, c_env.get("numerics") or {})
+            if b_env.get("numerics") else "the baseline records none (older format)"))
+    return notes
 
 
 def at_level(pol, alpha: float | None):
@@ -452,9 +575,9 @@ def _metric(b: dict, c: dict, ctx: _Context, pol) -> MeasurementVerdict:
     delta, tol = cm - bm, pol.exact_tolerance
     deterministic = _span(b["samples"]) <= tol and _span(c["samples"]) <= tol
     if ctx.env_match and deterministic:
-        tolerance, source, conf = tol, "exact: deterministic run, same environment", None
+        tolerance, source, conf = tol, ctx.exact_why, None
     else:
-        why = "the environment differs" if not ctx.env_match else "the run is not deterministic"
+        why = ctx.differs_why if not ctx.env_match else "the run is not deterministic"
         tolerance, source = _metric_tolerance(b, ctx, pol)
         source, conf = f"{why}; tolerance from {source}", pol.confidence
     pct = (lambda x: 100.0 * x / abs(bm)) if bm else (lambda x: None)  # noqa: E731

@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import platform
+import re
 import subprocess
 from importlib import metadata
 
@@ -22,6 +23,40 @@ def package_versions() -> dict:
         except metadata.PackageNotFoundError:
             out[name] = None
     return out
+
+
+def normalize_name(name: str) -> str:
+    """A distribution name as PEP 503 normalises it (``Merlin_Core`` -> ``merlin-core``)."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def distributions(path: list[str] | None = None) -> dict[str, str]:
+    """{normalised name: version} of every distribution on ``path`` (default ``sys.path``); where a
+    name is installed twice, the first in path order wins, as it does for ``import``."""
+    out: dict[str, str] = {}
+    for dist in metadata.distributions(**({"path": path} if path is not None else {})):
+        name = dist.metadata["Name"] if dist.metadata else None
+        if name:
+            out.setdefault(normalize_name(name), dist.version)
+    return dict(sorted(out.items()))
+
+
+def distribution_diff(base_env: dict, cur_env: dict) -> list[tuple[str, str | None, str | None]]:
+    """(name, base version, current version) of each distribution that differs, by name.
+
+    Uses the full ``distributions`` when both environments record it; otherwise (an older record)
+    the names both ``packages`` lists have. ``t4rec-bench`` itself and names absent on both sides
+    (None) are ignored.
+    """
+    if "distributions" in base_env and "distributions" in cur_env:
+        a, b = base_env["distributions"] or {}, cur_env["distributions"] or {}
+        names = set(a) | set(b)
+    else:
+        a, b = base_env.get("packages") or {}, cur_env.get("packages") or {}
+        names = set(a) & set(b)
+    names.discard("t4rec-bench")
+    return [(n, a.get(n), b.get(n)) for n in sorted(names)
+            if a.get(n) != b.get(n) and not (a.get(n) is None and b.get(n) is None)]
 
 
 def cpu_model() -> str:
@@ -59,7 +94,10 @@ def machine_class(cuda: dict | None = None) -> str:
 
 
 def fingerprint(env: dict) -> str:
-    keys = {k: env[k] for k in ("python", "cpu_model", "packages")}
+    """Hash of python, the CPU model, the installed distributions (the 19 ``packages`` in records
+    that lack ``distributions``) and CUDA."""
+    keys = {k: env[k] for k in ("python", "cpu_model")}
+    keys["distributions"] = env["distributions"] if "distributions" in env else env["packages"]
     keys["cuda"] = env.get("cuda", {})
     return hashlib.sha256(json.dumps(keys, sort_keys=True).encode()).hexdigest()[:16]
 
@@ -73,7 +111,8 @@ def collect(cuda: dict | None = None, repo_dir: str | None = None) -> dict:
         "cpu_model": cpu_model(),
         "cpu_count": os.cpu_count() or 1,
         "ram_bytes": psutil.virtual_memory().total,
-        "packages": package_versions(),
+        "packages": package_versions(),  # the 19 names older records carry; kept for their readers
+        "distributions": distributions(),
         "cuda": cuda or {},
         "git": git_state(repo_dir),
         "machine_class": machine_class(cuda),

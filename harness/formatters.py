@@ -74,8 +74,16 @@ def _header(verdict: Verdict) -> list[str]:
 
 
 def _reference_line(ref: dict) -> str:
-    return (f"times and throughputs against the in-session reference: commit {str(ref.get('commit'))[:10]} "
-            f"{ref.get('how', 're-run in this session')}, {ref.get('runs')} runs")
+    where = f" in {ref['environment']}" if ref.get("environment") else ""
+    cross = ("; a third arm ran that commit in this environment, to tell a code change from an "
+             "environment change" if ref.get("arms", 2) > 2 else "")
+    return (f"times and throughputs against the in-session reference: commit {str(ref.get('commit'))[:10]}{where}, "
+            f"{ref.get('how', 're-run in this session')}, {ref.get('runs')} runs{cross}")
+
+
+def _cause_lines(verdict: Verdict) -> list[str]:
+    """"cause of train.wall_s: environment: transformers4rec 23.12.0 -> 23.12.0.post1 (...)" per attributed row."""
+    return [f"cause of {m.name}: {m.cause}" for m in verdict.measurements if m.cause]
 
 
 def _runs(prov: dict):
@@ -96,7 +104,7 @@ def _fixed(body: list[tuple[str, ...]]) -> list[str]:
 
 def table(verdict: Verdict) -> str:
     """Fixed-width table for a terminal, with a header naming the run, baseline and overall verdict."""
-    lines = _header(verdict) + _env_lines(verdict) + [f"note: {n}" for n in verdict.notes]
+    lines = _header(verdict) + _cause_lines(verdict) + _env_lines(verdict) + [f"note: {n}" for n in verdict.notes]
     return "\n".join([*lines, "", *_fixed(rows(verdict))]) + "\n"
 
 
@@ -131,6 +139,8 @@ def markdown(verdict: Verdict) -> str:
     if verdict.reference_provenance:
         lines.append(_reference_line(verdict.reference_provenance).capitalize() + ".")
     lines += ["", f"**{_counts(verdict)}**", ""]
+    lines += [f"- **Cause** of `{m.name}`: {_md_cell(m.cause)}" for m in verdict.measurements if m.cause]
+    lines += [""] if any(m.cause for m in verdict.measurements) else []
     lines += [f"> **Note:** {_md_cell(n)}" for n in verdict.notes] + ([""] if verdict.notes else [])
     if verdict.environment_diff:
         lines += ["| Environment | Baseline | This run |", "|---|---|---|"]

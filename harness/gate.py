@@ -7,12 +7,10 @@ corrupt baseline is exit 2 before any run), extract the reference commit, run, j
 
 from __future__ import annotations
 
-import dataclasses
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import baseline as baselinemod
 from . import policy as policymod
 from . import record as recordmod
 from . import reference as referencemod
@@ -26,11 +24,7 @@ class Outcome:
     record: dict  # the current code's merged run record
     verdict: object  # harness.compare.Verdict
     reference_record: dict | None  # the reference's merged run record, if one ran to the end
-
-
-def load_baseline(path: Path) -> dict | None:
-    """The stored baseline at ``path``; None if there is none (exit-3 case); HarnessError if unreadable."""
-    return baselinemod.load(path) if Path(path).exists() else None
+    cross_record: dict | None = None  # the cross arm's (baseline code, current environment), if it ran
 
 
 def reference_rev(choice: str, stored: dict | None) -> tuple[str | None, str | None]:
@@ -46,15 +40,20 @@ def reference_rev(choice: str, stored: dict | None) -> tuple[str | None, str | N
 
 
 def run(config, repeat: int, baseline_path: Path, policies_path=None, reference: str = AUTO,
-        progress=None, command: str | None = None) -> Outcome:
-    """Run ``config`` ``repeat`` times (interleaved with the reference) and judge the result."""
-    from . import runner
-    from .compare import compare, no_baseline
+        progress=None, command: str | None = None, reference_env: str = AUTO) -> Outcome:
+    """Run ``config`` ``repeat`` times (interleaved with the reference arms) and judge the result.
 
-    policies = policymod.load(policies_path)
-    stored = load_baseline(baseline_path)
+    ``reference_env``: auto (the baseline's environment: this one when the installed
+    distributions match the baseline's, else built from the commit's install files by
+    harness.envs), current (this environment), or the path of an interpreter to use.
+    """
+    from . import judge as judgemod
+    from . import runner
+
+    policymod.load(policies_path)  # a bad policy file is exit 2 before any run
+    stored = judgemod.load_baseline(baseline_path)
     rev, why_not = reference_rev(reference, stored)
-    ref_rec = None
+    in_session, cross_rec = None, None
     with tempfile.TemporaryDirectory(prefix="t4rec-bench-ref-") as tmp:
         ref = None
         if rev is not None:
@@ -67,27 +66,84 @@ def run(config, repeat: int, baseline_path: Path, policies_path=None, reference:
         if ref is None:
             rec = runner.run(config, repeat=repeat, progress=progress, command=command)
         else:
-            current, refs, dropped = referencemod.interleaved(config, repeat, ref, progress, command)
+            plan = plan_arms(ref, stored, reference_env, progress)
+            current, by_arm, dropped = referencemod.interleaved(config, repeat, plan.arms, progress, command)
             rec = recordmod.merge_repetitions(current)
             recordmod.validate(rec)
             if dropped:
                 why_not = f"the in-session reference was dropped: {dropped}"
-            elif refs:
-                ref_rec = recordmod.merge_repetitions(refs)
-    ref_doc = None if ref_rec is None else {"record": ref_rec, "provenance": _provenance(ref_rec, ref)}
-    if stored is None and ref_doc is None:
-        verdict = no_baseline(rec, str(baseline_path), baselinemod.missing(baseline_path, rec["profile"]))
-    elif stored is None:  # an explicit reference and nothing stored: everything against the reference
-        verdict = compare(rec, {**ref_doc, "seed_spread": None}, policies, baseline_path=None, reference=ref_doc)
+            elif by_arm.get("reference"):
+                in_session = _in_session(rec, by_arm, plan, ref)
+                cross_rec = in_session.get("cross")
+    verdict = judgemod.judge(rec, baseline_path, policies_path, stored=stored, in_session=in_session,
+                             why_no_reference=why_not)
+    return Outcome(rec, verdict, (in_session or {}).get("record"), cross_rec)
+
+
+@dataclass(frozen=True)
+class Plan:
+    arms: list  # harness.reference.Arm, the reference first
+    environment: str  # the reference environment, in words
+    changed: list  # [(distribution, reference environment's version, current version)]
+    notes: tuple = ()
+
+
+def plan_arms(ref, stored: dict | None, choice: str, progress=None) -> Plan:
+    """The arms to run beside the current code: the reference in the baseline's environment, and the
+    cross arm (baseline code, current environment) when that environment differs from the current one."""
+    import sys
+
+    from . import env as envmod
+    from . import envs
+
+    current_env = envmod.collect()
+    recorded = ((stored or {}).get("record") or {}).get("environment")
+    if choice == "current" or (choice == AUTO and recorded is None):
+        return Plan([referencemod.Arm("reference", ref, sys.executable)], "the current environment", [])
+    if choice == AUTO and not envmod.distribution_diff(recorded, current_env):
+        return Plan([referencemod.Arm("reference", ref, sys.executable)],
+                    "the current environment (its distributions match the baseline's)", [])
+    say = (lambda text: print(text, file=sys.stderr, flush=True))  # noqa: E731 - shown even when quiet
+    if choice == AUTO:
+        pins = {k: v for k, v in (recorded.get("distributions") or {}).items() if k not in envs.UNPINNED}
+        built = envs.ensure(ref.code_dir, pins or None, progress=say)
+        python, where, dists = str(built.python), built.where, built.distributions
     else:
-        verdict = compare(rec, stored, policies, baseline_path=str(baseline_path), reference=ref_doc)
-    if why_not:
-        note = f"{why_not}; times are judged against the stored baseline with the cross-session threshold"
-        verdict = dataclasses.replace(verdict, notes=(*verdict.notes, note))
-    return Outcome(rec, verdict, ref_rec)
+        python, where = choice, f"the interpreter {choice}"
+        dists = envs.distributions(Path(choice))
+    changed = _diff(dists, envs.current_distributions())
+    notes = _rebuilt_notes(recorded, dists) if choice == AUTO and recorded else ()
+    arms = [referencemod.Arm("reference", ref, python)]
+    if changed:
+        arms.append(referencemod.Arm("cross", ref, sys.executable))
+    return Plan(arms, where, changed, notes)
 
 
-def _provenance(ref_rec: dict, ref) -> dict:
-    # paired: reference run i and current run i ran side by side (harness.reference.interleaved)
-    return {"commit": ref.commit, "runs": ref_rec["repeat"], "date": ref_rec["finished_at"],
-            "how": "re-run in this session, alternating with the current runs", "paired": True}
+def _diff(a: dict, b: dict) -> list:
+    skip = {"t4rec-bench"}
+    return [(k, a.get(k), b.get(k)) for k in sorted(set(a) | set(b)) if k not in skip and a.get(k) != b.get(k)]
+
+
+def _rebuilt_notes(recorded: dict, dists: dict) -> tuple:
+    """Where the rebuilt reference environment differs from the one the baseline recorded."""
+    from . import env as envmod
+
+    differ = envmod.distribution_diff(recorded, {"distributions": dists, "packages": dists})
+    if not differ:
+        return ()
+    from .attribution import env_words
+
+    return (f"the rebuilt reference environment differs from the baseline's record: {env_words(differ)}",)
+
+
+def _in_session(rec: dict, by_arm: dict, plan: Plan, ref) -> dict:
+    """What the judge needs of the arms: merged records, provenance, the environment change."""
+    ref_rec = recordmod.merge_repetitions(by_arm["reference"])
+    cross = recordmod.merge_repetitions(by_arm["cross"]) if by_arm.get("cross") else None
+    git = rec["environment"].get("git") or {}
+    head = (git.get("commit") or "working tree")[:10] + ("+" if git.get("dirty") else "")
+    provenance = {"commit": ref.commit, "runs": ref_rec["repeat"], "date": ref_rec["finished_at"],
+                  "how": "re-run in this session, alternating with the current runs", "paired": True,
+                  "environment": plan.environment, "arms": 2 + (cross is not None)}
+    return {"record": ref_rec, "provenance": provenance, "cross": cross, "changed": plan.changed,
+            "code_range": f"{ref.commit[:10]}..{head}", "notes": plan.notes}

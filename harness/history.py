@@ -33,13 +33,20 @@ def _started(rec: dict) -> dt.datetime:
     return when if when.tzinfo else when.replace(tzinfo=dt.timezone.utc)
 
 
+REFERENCE_DIR = "reference"  # where `check` files the in-session reference's records (harness/commands/check.py)
+
+
 def load_records(folder: str | Path) -> Loaded:
-    """Every run record under ``folder`` (recursively), sorted by start time. Never raises for a bad file."""
+    """Every run record under ``folder`` (recursively, except ``reference/``: the in-session reference's
+    runs are another commit's, not points of this code's series), sorted by start time. Never raises
+    for a bad file."""
     from . import record
 
     folder = Path(folder)
     records, skipped = [], []
     for path in sorted(folder.rglob("*.json")) if folder.is_dir() else []:
+        if REFERENCE_DIR in path.relative_to(folder).parts[:-1]:
+            continue
         try:
             rec = record.load(path)
             _started(rec)

@@ -42,18 +42,34 @@ class _Stages:
         return out
 
 
-def etl_fingerprint(sessions_path: Path) -> str:
-    """Hash of the ETL output's content (columns and values, not file metadata)."""
+def _hash_tables(h, paths) -> None:
+    """Feed each parquet file's table content (columns and values, not file metadata) into ``h``."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    h = hashlib.sha256()
-    for path in sorted(Path(sessions_path).glob("*.parquet")):
+    for path in paths:
         table = pq.read_table(path).replace_schema_metadata(None)
         sink = pa.BufferOutputStream()
         with pa.ipc.new_stream(sink, table.schema) as writer:
             writer.write_table(table)
         h.update(sink.getvalue().to_pybytes())
+
+
+def etl_fingerprint(sessions_path: Path) -> str:
+    """Hash of the content of a folder's parquet files (the ETL output, or the raw synthetic data)."""
+    h = hashlib.sha256()
+    _hash_tables(h, sorted(Path(sessions_path).glob("*.parquet")))
+    return h.hexdigest()[:16]
+
+
+def splits_fingerprint(root: Path) -> str:
+    """Hash of every split file under ``root`` in sorted path order: its relative path (the day
+    folder and split name) and its content."""
+    h = hashlib.sha256()
+    root = Path(root)
+    for rel in sorted(p.relative_to(root).as_posix() for p in root.rglob("*.parquet")):
+        h.update(rel.encode() + b"\0")
+        _hash_tables(h, [root / rel])
     return h.hexdigest()[:16]
 
 
@@ -81,6 +97,7 @@ def execute(config: RunConfig, workdir: Path, send) -> dict:
     s = _Stages(config, meter)
     result: dict = {"calibration_s": calibration.speed_s() if config.instrument else None}
     s.run("imports", _import_stack)
+    result["numerics"] = _numerics(config, send)
     from .determinism import seed_everything
 
     result["determinism_notes"] = seed_everything(config.seed, config.device)
@@ -88,7 +105,8 @@ def execute(config: RunConfig, workdir: Path, send) -> dict:
     out, dask_info = _etl(s, config, raw, workdir)
     parts = s.run("splits", splits.run, config.split, out.output_path, workdir / "splits")
     result["counts"] = {"synthetic_rows": raw.rows, "etl_rows": raw.rows, "sessions": out.output_rows}
-    result["fingerprints"] = {"etl_output": etl_fingerprint(out.output_path)}
+    result["fingerprints"] = {"synthetic": etl_fingerprint(raw.path), "etl_output": etl_fingerprint(out.output_path),
+                              "splits": splits_fingerprint(parts.root)}
     if config.train.check_split_sizes:
         try:
             train.check_split_sizes(config.train, parts.counts)
@@ -175,6 +193,16 @@ def _daily_ddp(s: _Stages, config: RunConfig, trainer, out, parts, workdir: Path
     del ballast
     trainer.create_optimizer_and_scheduler(num_training_steps=1)  # the checkpoint stage saves one
     return days, ev, ddp
+
+
+def _numerics(config: RunConfig, send) -> dict:
+    """The kernels this process will use (harness.numerics), sent at once so that a run that fails
+    later still records them; here, after the imports, with the worker's thread settings."""
+    from . import numerics
+
+    info = numerics.collect(config.device)
+    send(("numerics", info))
+    return info
 
 
 def _import_stack():

@@ -19,8 +19,9 @@ class Progress:
         if total > 1:
             self._print(f"repetition {n}/{total}")
 
-    def reference(self, n: int, total: int, commit: str) -> None:
-        self._print(f"reference {n}/{total} (commit {commit[:10]}, in a separate process)")
+    def reference(self, n: int, total: int, commit: str, arm: str = "reference") -> None:
+        what = "the baseline's environment" if arm == "reference" else "this environment"
+        self._print(f"{arm} {n}/{total} (commit {commit[:10]} in {what}, in a separate process)")
 
     def note(self, text: str) -> None:
         print(f"note: {text}", file=self.stream, flush=True)  # shown even when progress is off

@@ -59,6 +59,20 @@ def merge_repetitions(records: list[dict]) -> dict:
     return first
 
 
+# The fingerprints in pipeline order: each stage's output hash, first to last.
+FINGERPRINT_ORDER = ("synthetic", "etl_output", "splits", "model_weights", "metrics")
+
+
+def first_divergence(base_fps: dict, cur_fps: dict) -> tuple[str, str, str] | None:
+    """(stage, base hash, current hash) of the earliest fingerprint in pipeline order that differs;
+    None when none does. Fingerprints missing on either side (older records) are skipped."""
+    for stage in FINGERPRINT_ORDER:
+        a, b = base_fps.get(stage), cur_fps.get(stage)
+        if a is not None and b is not None and a != b:
+            return stage, a, b
+    return None
+
+
 def schema() -> dict:
     return json.loads(resources.files("harness").joinpath("schemas/run-record.schema.json").read_text())
 

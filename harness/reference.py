@@ -11,10 +11,13 @@ the same time, so drift cancels and times are judged at the statistics' threshol
 baseline.
 
 The reference is the commit's tree (``git archive``) run by its own harness, ``python -m
-harness.cli run``, with this environment's interpreter and packages: it isolates a change of
-the code, not of the environment (an environment change shows against the stored baseline,
-whose fingerprint then differs). Its records go to ``<history>/reference/``, apart from the
-current code's history series.
+harness.cli run``, in the baseline's ENVIRONMENT (harness/envs.py builds it from the commit's
+own install files, cached; when the installed distributions already match the baseline's, it
+is simply the current environment). When both the code and the environment differ, a third
+arm runs the baseline's code in the current environment (the "cross" arm), so that a
+regression can be attributed to the code (current vs cross) or to the environment (cross vs
+reference). Arms run in turn, the order rotating so that no side always starts first. Their
+records go to ``<history>/reference/``, apart from the current code's history series.
 """
 
 from __future__ import annotations
@@ -38,6 +41,14 @@ ROOT = Path(__file__).resolve().parent.parent
 class Reference:
     commit: str  # full sha
     code_dir: Path  # the commit's tree, extracted
+
+
+@dataclass(frozen=True)
+class Arm:
+    """One side run beside the current code: ``code`` run by the interpreter ``python``."""
+    name: str  # "reference" (baseline code, baseline environment) or "cross" (baseline code, current environment)
+    code: Reference
+    python: str  # interpreter of the arm's environment
 
 
 def resolve(rev: str, repo: Path = ROOT) -> str:
@@ -84,10 +95,11 @@ def run_argv(config) -> list[str]:
     return argv
 
 
-def run_once(ref: Reference, argv: list[str], out_dir: Path, timeout_s: float) -> dict:
-    """One run of the reference code; its run record. HarnessError if it produced none."""
+def run_once(ref: Reference, argv: list[str], out_dir: Path, timeout_s: float, python: str | None = None) -> dict:
+    """One run of the reference code (by ``python``, default this interpreter); its run record.
+    HarnessError if it produced none."""
     out = out_dir / f"reference-{len(list(out_dir.glob('reference-*.json')))}.json"
-    cmd = [sys.executable, "-m", "harness.cli", "run", *argv, "--quiet", "--out", str(out),
+    cmd = [python or sys.executable, "-m", "harness.cli", "run", *argv, "--quiet", "--out", str(out),
            "--history", str(out_dir / "history")]
     env = {**os.environ, "PYTHONPATH": str(ref.code_dir)}
     try:
@@ -100,42 +112,57 @@ def run_once(ref: Reference, argv: list[str], out_dir: Path, timeout_s: float) -
     return record.load(out)
 
 
-def interleaved(config, repeat: int, ref: Reference, progress=None, command: str | None = None,
-                timeout_s: float | None = None) -> tuple[list[dict], list[dict], str | None]:
-    """``repeat`` runs of the current code and of ``ref``, alternating R C, C R, R C, ...
+def order(i: int, sides: list[str]) -> list[str]:
+    """The order of the sides in round ``i``: rotated every round, so each side starts first as often
+    as the others and a pair's two sides swap places (R C, C R, ... for two sides)."""
+    k = i % len(sides)
+    return sides[k:] + sides[:k]
 
-    Returns (current records, reference records, why the reference was dropped or None), one
-    record per run. A reference run that fails stops the reference (the current runs go on):
-    the caller judges times against the stored baseline then, and says why. A failed current
-    run stops both.
+
+def interleaved(config, repeat: int, arms, progress=None, command: str | None = None,
+                timeout_s: float | None = None) -> tuple[list[dict], dict[str, list[dict]], str | None]:
+    """``repeat`` rounds; in each, one run of the current code and one of every arm, in rotating order.
+
+    ``arms``: a list of Arm (or one Reference, run by this interpreter as the "reference" arm).
+    Returns (current records, {arm name: records}, why the arms were dropped or None). A failed
+    arm run stops all arms (the current runs go on): the caller then judges times against the
+    stored baseline, and says why. A failed current run stops everything.
     """
     from . import runner
     from .progress import Progress
 
+    if isinstance(arms, Reference):
+        arms = [Arm("reference", arms, sys.executable)]
     progress = progress or Progress(enabled=False)
     timeout_s = timeout_s or 3 * config.stage_timeout_s + 300
     argv = run_argv(config)
-    current, reference, dropped = [], [], None
+    by_name = {a.name: a for a in arms}
+    current, records, dropped = [], {a.name: [] for a in arms}, None
+    sides = [arms[0].name, "current", *[a.name for a in arms[1:]]]
     with tempfile.TemporaryDirectory(prefix="t4rec-bench-ref-runs-") as tmp:
         for i in range(repeat):
-            order = ("reference", "current") if i % 2 == 0 else ("current", "reference")
-            for side in order:
+            for side in order(i, sides):
                 if side == "current":
                     progress.repetition(i + 1, repeat)
                     current.append(runner.run(config, progress=progress, command=command))
                     if current[-1]["status"] != "ok":
-                        return current, reference, dropped
+                        return current, records, dropped
                 elif dropped is None:
-                    progress.reference(i + 1, repeat, ref.commit)
-                    try:
-                        rec = run_once(ref, argv, Path(tmp), timeout_s)
-                    except HarnessError as exc:
-                        dropped = str(exc)
-                        continue
-                    if rec["status"] != "ok":
-                        failure = rec.get("failure") or {}
-                        dropped = (f"reference {ref.commit[:10]}: the run failed in stage {failure.get('stage')!r} "
-                                   f"({failure.get('kind')}: {failure.get('message')})")
-                    else:
-                        reference.append(rec)
-    return current, reference, dropped
+                    arm = by_name[side]
+                    progress.reference(i + 1, repeat, arm.code.commit, arm.name)
+                    dropped = _one_arm_run(arm, argv, Path(tmp), timeout_s, records[side])
+    return current, records, dropped
+
+
+def _one_arm_run(arm: Arm, argv: list[str], tmp: Path, timeout_s: float, into: list) -> str | None:
+    """Run ``arm`` once, append its record to ``into``; why the arm must be dropped, or None."""
+    try:
+        rec = run_once(arm.code, argv, tmp, timeout_s, arm.python)
+    except HarnessError as exc:
+        return f"{arm.name} arm: {exc}"
+    if rec["status"] != "ok":
+        failure = rec.get("failure") or {}
+        return (f"{arm.name} arm ({arm.code.commit[:10]}): the run failed in stage {failure.get('stage')!r} "
+                f"({failure.get('kind')}: {failure.get('message')})")
+    into.append(rec)
+    return None

@@ -45,6 +45,7 @@ class _Watch:
         self.failure: dict | None = None
         self.gpu: _GpuWatch | None = None
         self.notes: list[str] = []
+        self.numerics: dict | None = None  # harness.numerics.collect() in the worker, after the imports
 
     def handle(self, event, sampler) -> None:
         kind = event[0]
@@ -74,6 +75,8 @@ class _Watch:
         elif kind == "note":
             self.notes.append(event[1])
             self.progress.note(event[1])
+        elif kind == "numerics":
+            self.numerics = event[1]
         elif kind == "result":
             self.result = event[1]
         elif kind == "error":
@@ -276,7 +279,7 @@ def _one_record(config: RunConfig, watch: _Watch, sampler, t0: float, started: s
         "started_at": started, "finished_at": _now(), "command": command,
         "config": config.to_dict(), "config_hash": config.hash(), "workload_hash": config.workload_hash(),
         "faults": config.faults.active(), "instrumented": config.instrument, "repeat": 1,
-        "environment": environment,
+        "environment": _with_numerics(environment, watch.numerics or res.get("numerics")),
         "calibration": {"speed_s": [res["calibration_s"]] if res.get("calibration_s") else []},
         "gpu": watch.gpu.health if watch.gpu else None,
         "stages": [{k: v for k, v in s.items() if k != "labels"} | ({"end_s": s["end_s"] or 0.0})
@@ -290,6 +293,14 @@ def _one_record(config: RunConfig, watch: _Watch, sampler, t0: float, started: s
     if res.get("scale"):  # engines and their sizes: dask workers, DDP world size (issue #6)
         rec["scale"] = res["scale"]
     return rec
+
+
+def _with_numerics(environment: dict, numerics: dict | None) -> dict:
+    """The run's environment plus this repetition's numerics (absent when the worker failed before
+    reporting them)."""
+    if not numerics:
+        return environment
+    return {**environment, "numerics": numerics, "numerics_fingerprint": numerics["fingerprint"]}
 
 
 def run(config: RunConfig, repeat: int = 1, progress=None, command: str | None = None) -> dict:

@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 import pytest
 
@@ -81,3 +82,44 @@ def test_atomic_write_leaves_no_partial_file(tmp_path):
         atomic.write_json(target, {"bad": float("nan")})  # allow_nan=False
     assert json.loads(target.read_text()) == {"ok": 1}
     assert [p.name for p in tmp_path.iterdir()] == ["x.json"]
+
+
+BASELINE = Path(__file__).resolve().parent.parent / "baselines" / "cpu-2c-x86_64" / "ci.json"
+
+
+def test_old_record_without_new_fields_still_validates_and_loads(tmp_path):
+    """A record written before distributions, numerics and the synthetic/splits fingerprints."""
+    old = json.loads(BASELINE.read_text())["record"]
+    assert "distributions" not in old["environment"] and "numerics" not in old["environment"]
+    assert "synthetic" not in old["fingerprints"] and "splits" not in old["fingerprints"]
+    record.validate(old)
+    path = tmp_path / "old.json"
+    path.write_text(json.dumps(old))
+    assert record.load(path) == old
+
+
+def _with_new_fields(rec: dict) -> dict:
+    from harness import numerics
+
+    rec = json.loads(json.dumps(rec))
+    info = {**numerics.host(), "numpy": {"version": "1.26.4", "cpu_features": ["AVX2"], "dispatch_disabled": None},
+            "torch": {"version": "2", "cpu_capability": "AVX2", "blas": {"blas_info": "mkl"}, "onednn": "3.1",
+                      "threads": 1}, "gpu": {}}
+    info["fingerprint"] = numerics.fingerprint(info)
+    rec["environment"].update(distributions={"numpy": "1.26.4"}, numerics=info,
+                              numerics_fingerprint=info["fingerprint"])
+    rec["fingerprints"] = {"synthetic": "a" * 16, **rec["fingerprints"], "splits": "b" * 16}
+    return rec
+
+
+def test_new_fields_validate_and_are_typed():
+    rec = _with_new_fields(json.loads(BASELINE.read_text())["record"])
+    record.validate(rec)
+    rec["environment"]["distributions"]["numpy"] = None  # a distribution always has a version
+    with pytest.raises(HarnessError, match="environment/distributions/numpy"):
+        record.validate(rec)
+    rec = _with_new_fields(json.loads(BASELINE.read_text())["record"])
+    del rec["environment"]["numerics"]["torch"]
+    with pytest.raises(HarnessError, match="environment/numerics"):
+        record.validate(rec)
+

@@ -107,3 +107,34 @@ def test_schema_without_tags_has_no_item_id(tmp_path):
     tagged = schema.tag(wf.output_schema)
     assert tagged.select_by_tag(Tags.ITEM_ID).column_names == [schema.ITEM_ID]
     assert sorted(tagged.select_by_tag(Tags.CONTINUOUS).column_names) == sorted(schema.CONTINUOUS)
+
+
+@pytest.mark.slow
+def test_categorify_breaks_frequency_ties_with_an_unstable_sort(tmp_path, monkeypatch):
+    # not worked around, recorded: Categorify orders categories by frequency with pandas'
+    # default quicksort (nvtabular/ops/categorify.py), so the order of equal counts, and with it
+    # every encoded id, is whatever the sort does with ties. numpy 1.26 sorts with AVX-512
+    # kernels where the CPU has them and with its own introsort elsewhere, so hosts of one
+    # machine class can encode (and score) differently: the record's numerics fingerprint names
+    # the host's kernels (README, "Quality across hosts"). When upstream sorts stably, this fails.
+    import pandas.core.frame as pandas_frame
+    import pandas.core.sorting as pandas_sorting
+
+    from harness.config import build_config
+    from harness.pipeline import etl_fingerprint
+    from harness.stages import etl, synthetic
+
+    config = build_config("smoke", {"data.rows": 20000})
+    raw = synthetic.generate(config.data, config.seed, tmp_path / "raw")
+
+    def fingerprint(kind: str | None, where: str) -> str:
+        original = pandas_sorting.nargsort
+        if kind:
+            monkeypatch.setattr(pandas_frame, "nargsort", lambda items, **kw: original(items, **{**kw, "kind": kind}))
+        out = etl.run(config.etl, raw.path, raw.rows, tmp_path / where)
+        monkeypatch.undo()
+        return etl_fingerprint(out.output_path)
+
+    default = fingerprint(None, "default")
+    assert fingerprint("quicksort", "quicksort") == default  # the patch itself changes nothing
+    assert fingerprint("stable", "stable") != default

@@ -23,6 +23,12 @@ RATES = {"synthetic": "rows_per_s", "etl": "rows_per_s", "train": "samples_per_s
 QUALITY = {"ndcg_at_20": 0.1661, "ndcg_at_40": 0.2283, "recall_at_20": 0.3912, "recall_at_40": 0.6187,
            "final_train_loss": 7.912, "eval_sessions": 1006}
 MiB = 2**20
+# what selects the numeric kernels (harness/numerics.py): the same host on both sides unless a test says otherwise
+NUMERICS = {"cpu": {"vendor": "AuthenticAMD", "family": 25, "model": 1, "stepping": 1, "model_name": "AMD EPYC"},
+            "isa": ["avx", "avx2", "fma"], "numpy": {"version": "1.26.4", "cpu_features": ["AVX2", "FMA3"],
+                                                    "dispatch_disabled": None},
+            "torch": {"version": "2.13.0", "cpu_capability": "AVX2", "blas": {}, "onednn": "3.5", "threads": 1},
+            "gpu": {}, "fingerprint": "e2e2e2e2e2e2e2e2"}
 FILE_BACKED = 200 * MiB  # RSS minus anonymous RSS: the shared libraries' mapped pages
 
 
@@ -30,7 +36,8 @@ def environment(**changes) -> dict:
     e = {"python": "3.11.9", "os": "Linux 6.1.0", "cpu_model": "Example CPU @ 2.20GHz", "cpu_count": 2,
          "ram_bytes": 24 * 2**30, "cuda": {}, "git": {"commit": "0123456789abcdef0123", "dirty": False},
          "machine_class": "cpu-2c-x86_64",
-         "packages": {"torch": "2.13.0", "transformers4rec": "23.12.0", "nvtabular": "23.8.0", "numpy": "1.26.4"}}
+         "packages": {"torch": "2.13.0", "transformers4rec": "23.12.0", "nvtabular": "23.8.0", "numpy": "1.26.4"},
+         "numerics": NUMERICS, "numerics_fingerprint": NUMERICS["fingerprint"]}
     for key, value in changes.items():
         if key.startswith("packages."):
             e["packages"] = {**e["packages"], key.split(".", 1)[1]: value}

@@ -370,7 +370,8 @@ def _run_with_reference(args, runs: int) -> tuple[list[dict], list[dict]]:
         raise HarnessError("calibrate measures unchanged (A/A) runs: remove the faults.* overrides")
     with tempfile.TemporaryDirectory(prefix="t4rec-bench-ref-") as tmp:
         ref = reference.checkout(args.reference, Path(tmp))
-        current, refs, dropped = reference.interleaved(config, runs, ref, Progress(enabled=not args.quiet))
+        current, arms, dropped = reference.interleaved(config, runs, ref, Progress(enabled=not args.quiet))
+    refs = arms["reference"]
     for rec in current:
         record.append_history(rec, args.history)
     for rec in refs:

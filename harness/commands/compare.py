@@ -41,23 +41,6 @@ def baseline_path(args, profile: str, machine: str | None):
     return baseline.default_path(profile, args.machine or machine)
 
 
-def judge(run: dict, path, policies_path: str | None = None):
-    """The verdict of ``run`` against the baseline file at ``path`` ("missing" if there is none).
-
-    A baseline that exists but cannot be read raises HarnessError (exit 2); nothing is written.
-    """
-    from pathlib import Path
-
-    from harness import baseline, policy
-    from harness.compare import compare, no_baseline
-
-    path = Path(path)
-    policies = policy.load(policies_path)
-    if not path.exists():
-        return no_baseline(run, str(path), baseline.missing(path, run["profile"]))
-    return compare(run, baseline.load(path), policies, baseline_path=str(path))
-
-
 def render(verdict, fmt: str) -> str:
     from harness import formatters
 
@@ -66,6 +49,8 @@ def render(verdict, fmt: str) -> str:
 
 def main(args) -> int:
     from harness import atomic, formatters, record
+
+    from harness.judge import judge
 
     run = record.load(args.run)
     verdict = judge(run, baseline_path(args, run["profile"], run["environment"].get("machine_class")), args.policies)

@@ -189,14 +189,13 @@ def _report(new_records: list[Path], out_dir: Path, history_dir: Path, repo: Pat
 
 def _verdict(rec: dict):
     """(verdict, baseline) against baselines/<machine class>/<profile>.json, or (None, None)."""
-    from .. import baseline, compare
+    from .. import baseline
+    from ..judge import judge, load_baseline
 
     path = baseline.default_path(rec["profile"], rec["environment"]["machine_class"])
-    if not path.is_file():
-        return None, None
     try:
-        base = baseline.load(path)
+        base = load_baseline(path)
     except HarnessError as exc:
         print(f"nightly: baseline not used: {exc}", file=sys.stderr)
         return None, None
-    return compare.compare(rec, base, baseline_path=str(path)), base
+    return (judge(rec, path, stored=base), base) if base is not None else (None, None)

@@ -80,7 +80,8 @@ def _context(runs, verdict, baseline, history, changepoints) -> dict:
     run = _data.current_record(runs)
     base = (baseline or {}).get("record")
     rows = _data.verdict_rows(verdict) if verdict is not None else []
-    stage_rows = _data.stage_rows(run, base, {r["name"]: r["verdict"] for r in rows})
+    judged = {m.name: m for m in _data.as_verdict(verdict).measurements} if verdict is not None else {}
+    stage_rows = _data.stage_rows(run, base, judged)
     trend = _data.history_series(history, run)
     cps = _data.changepoint_rows(changepoints, trend)
     return {

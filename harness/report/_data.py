@@ -92,10 +92,12 @@ def stage_names(*records: dict | None) -> list[str]:
     return names
 
 
-def stage_rows(run: dict, base: dict | None, verdicts: dict[str, str] | None = None) -> list[dict]:
-    """Per stage: wall, CPU, peak RSS and throughput, current and baseline, with change in percent.
+def stage_rows(run: dict, base: dict | None, verdicts: dict | None = None) -> list[dict]:
+    """Per stage: wall, CPU, peak RSS and throughput, current against what the verdict judged each
+    against (the in-session reference for times, when one ran; else the stored baseline), with
+    change in percent; the stored baseline's value stays as ``stored``.
 
-    ``verdicts`` ({measurement name: verdict}) marks each pair as the verdict judged it.
+    ``verdicts``: {measurement name: the verdict's MeasurementVerdict (or its dict)}.
     """
     cur, old = recmod.by_name(run), recmod.by_name(base) if base else {}
     verdicts = verdicts or {}
@@ -111,13 +113,18 @@ def stage_rows(run: dict, base: dict | None, verdicts: dict[str, str] | None = N
 
 
 def _pair(cur: dict, old: dict, name: str, verdicts: dict) -> dict:
-    c, b = cur.get(name), old.get(name)
-    cv, bv = (c or {}).get("value"), (b or {}).get("value")
+    c, b, m = cur.get(name), old.get(name), verdicts.get(name)
+    cv, stored = (c or {}).get("value"), (b or {}).get("value")
     samples = (b or {}).get("samples") or []
+    low, high = (min(samples), max(samples)) if samples else (None, None)
+    against, bv = "baseline", stored
+    if m is not None and _get(m, "baseline") is not None:
+        against, bv = _get(m, "against") or "baseline", _get(m, "baseline")
+        low, high = _get(m, "comparand_low"), _get(m, "comparand_high")
     return {"name": name, "unit": (c or b or {}).get("unit"), "current": cv, "baseline": bv,
-            "baseline_low": min(samples) if samples else None, "baseline_high": max(samples) if samples else None,
+            "baseline_low": low, "baseline_high": high, "against": against, "stored": stored,
             "change_pct": change_pct(cv, bv), "higher_is_better": (c or b or {}).get("higher_is_better"),
-            "verdict": verdicts.get(name)}
+            "verdict": _get(m, "verdict") if m is not None else None}
 
 
 def day_series(rec: dict) -> dict[str, list[tuple[int, float]]]:
@@ -162,6 +169,8 @@ def baseline_spread(baseline: dict | None) -> dict[str, dict[int, tuple[float, f
 def env_rows(current: dict, base: dict | None) -> list[dict]:
     """Every environment field (dotted key), its value, the baseline's, and whether it changed."""
     flat_cur = flatten(current)
+    if base and "distributions" not in base:  # an older record lists 19 packages, not every distribution
+        current = {k: v for k, v in current.items() if k not in ("distributions", "numerics", "numerics_fingerprint")}
     changed = {k: (a, b) for k, a, b in envmod.diff(base, current)} if base else {}
     keys = sorted(set(flat_cur) | set(changed), key=lambda k: (k not in changed, k))
     return [{"key": k, "current": flat_cur.get(k), "baseline": changed[k][0] if k in changed else None,

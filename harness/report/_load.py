@@ -36,7 +36,7 @@ def build_from_files(out_path: str | Path, runs=(), *, history_dir: str | Path |
     path = _baseline_path(current, baseline_path, machine, verdict)
     baseline = _load_baseline(path)
     if verdict is None:
-        from ..commands.compare import judge
+        from ..judge import judge
 
         verdict = judge(current, path, policies_path)
     trend = _with_runs(history, runs)
@@ -48,26 +48,12 @@ def load_history(folder: str | Path | None) -> list[dict]:
     """Run records in ``folder``, oldest first; unreadable files are skipped with a warning."""
     if folder is None or not Path(folder).is_dir():
         return []
-    try:
-        from ..history import load_records
-    except ImportError:
-        return _load_plain(Path(folder))
+    from ..history import load_records
+
     loaded = load_records(folder)
     for path, why in loaded.skipped:
         print(f"warning: history: skipped {path}: {why}", file=sys.stderr)
     return list(loaded.records)
-
-
-def _load_plain(folder: Path) -> list[dict]:
-    from ..errors import HarnessError
-
-    out = []
-    for path in sorted(folder.rglob("*.json")):
-        try:
-            out.append(recmod.load(path))
-        except HarnessError as exc:
-            print(f"warning: history: skipped {path}: {exc}", file=sys.stderr)
-    return sorted(out, key=lambda r: r["started_at"])
 
 
 def _newest(history: list[dict], folder) -> dict:

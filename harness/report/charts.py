@@ -168,7 +168,7 @@ def stage_breakdown(rows: list[dict]) -> str:
     else:
         right.set_axis_off()
     _legend_once(fig, left)
-    return render(fig, "stages", "Wall time and throughput per stage, current against baseline")
+    return render(fig, "stages", "Wall time and throughput per stage, current against what each was judged against")
 
 
 def _hbars(ax, labels: list[str], pairs: list[dict], title: str) -> None:
@@ -178,8 +178,16 @@ def _hbars(ax, labels: list[str], pairs: list[dict], title: str) -> None:
     h = 0.38 if any(b is not None for b in base) else 0.6
     ax.barh([v - h / 2 for v in y], cur, height=h, color=CURRENT, label="current")
     if any(b is not None for b in base):
-        ax.barh([v + h / 2 for v in y], [b or 0 for b in base], height=h, color="#c9c9c9", label="baseline",
+        judged = {p.get("against", "baseline") for p in pairs if p["baseline"] is not None}
+        label = "in-session reference" if judged == {"reference"} else (
+            "baseline" if judged == {"baseline"} else "reference or baseline (as judged)")
+        ax.barh([v + h / 2 for v in y], [b or 0 for b in base], height=h, color="#c9c9c9", label=label,
                 xerr=_whiskers(pairs), error_kw={"ecolor": "#555", "capsize": 2, "lw": 1})
+        stored = [(p.get("stored"), yi) for p, yi in zip(pairs, y)
+                  if p.get("against", "baseline") != "baseline" and p.get("stored") is not None]
+        if stored:
+            ax.scatter([v for v, _ in stored], [yi + h / 2 for _, yi in stored], marker="|", s=140,
+                       color="#555", zorder=3, label="stored baseline (another session)")
     for yi, p in zip(y, pairs):
         ax.text(p["current"] or 0, yi - h / 2, "  " + _bar_label(p), va="center", fontsize=8.5,
                 color={"regressed": ALERT, "improved": GPU}.get(p["verdict"], "#222"))
