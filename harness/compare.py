@@ -82,7 +82,7 @@ class MeasurementVerdict:
 @dataclass(frozen=True)
 class Verdict:
     overall: str  # worst of the per-measurement verdicts (SEVERITY order); "failed" if the run failed
-    exit_code: int  # 0 ok/improved/unstable, 1 regressed, 2 failed run, 3 no comparable baseline
+    exit_code: int  # 0 ok/improved/unstable, 1 regressed, 3 no comparable baseline, 4 failed run (errors.py)
     run_id: str
     profile: str
     baseline_path: str | None

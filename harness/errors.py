@@ -4,8 +4,8 @@ Exit codes mean one thing each (README, "Exit codes"):
 
   0  ok or improved
   1  regressed (a measurement got worse beyond its policy)
-  2  harness error or bad input (bad CLI value, corrupt file, failed run)
-  3  no comparable baseline (missing, or environment/workload differs)
+  2  harness error or bad input (bad CLI value, corrupt or future-version file)
+  3  no comparable baseline (missing, or the workload differs)
   4  the pipeline run failed (a stage crashed, hung, ran out of memory or went NaN);
      its run record, with status "failed", is still written
 """

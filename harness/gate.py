@@ -120,8 +120,11 @@ def plan_arms(ref, stored: dict | None, choice: str, progress=None) -> Plan:
 
 
 def _diff(a: dict, b: dict) -> list:
-    skip = {"t4rec-bench"}
-    return [(k, a.get(k), b.get(k)) for k in sorted(set(a) | set(b)) if k not in skip and a.get(k) != b.get(k)]
+    """(name, version in ``a``, version in ``b``) for every distribution that differs: changed versions
+    first (the likely causes), then those only ``a`` has, then those only ``b`` has (a development
+    environment's extras: test and report tools)."""
+    rows = [(k, a.get(k), b.get(k)) for k in sorted(set(a) | set(b)) if k != "t4rec-bench" and a.get(k) != b.get(k)]
+    return sorted(rows, key=lambda r: (r[1] is None or r[2] is None, r[2] is not None))
 
 
 def _rebuilt_notes(recorded: dict, dists: dict) -> tuple:

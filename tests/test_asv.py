@@ -68,6 +68,21 @@ def test_config_matches_the_issue():
     assert all(0 <= v < 1 for v in conf["regressions_thresholds"].values())
 
 
+def test_asv_thresholds_are_the_policies_figures():
+    """One source for every figure: the nightly's steps follow harness/policies.toml."""
+    from harness import policy
+
+    policies = policy.load()
+    thresholds = history.read_asv_config(ROOT / "asv.conf.json")["regressions_thresholds"]
+    cross = policies.for_measurement("train.wall_s", "time").cross_session_pct / 100
+    memory = policies.for_measurement("train.peak_anon_bytes", "memory").threshold_pct / 100
+    for pattern, value in thresholds.items():
+        if "Time" in pattern or "Throughput" in pattern or "time_" in pattern:
+            assert value == pytest.approx(cross), pattern
+        if "HostAnonMemory" in pattern:
+            assert value == pytest.approx(memory), pattern
+
+
 # ---- asv's regressions page and `t4rec-bench history` on the same planted slowdown ------------------
 
 BENCH = {"name": "pipeline.StageWallTime.track_wall_s", "type": "track", "unit": "seconds",
@@ -302,6 +317,27 @@ def test_nightly_plan_managed_and_existing():
     joined = " ".join(run.argv)
     assert "-E existing --set-commit-hash " + "f" * 40 in joined and "NEW" not in joined
     assert run.argv[-1] == "--quick" and run.env["T4REC_BENCH_COMMIT"] == "f" * 40
+
+
+def test_the_first_night_benchmarks_head_only(tmp_path, capsys):
+    """With no results for the machine, asv's NEW would select every commit on main: HEAD only."""
+    import json
+
+    from harness.cli import main
+
+    conf = {**history.read_asv_config(ROOT / "asv.conf.json"), "repo": str(ROOT),
+            "results_dir": str(tmp_path / "results")}
+    (tmp_path / "asv.conf.json").write_text(json.dumps(conf))
+    args = ["nightly", "--config", str(tmp_path / "asv.conf.json"), "--machine", "m1", "--dry-run"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "no results for machine m1 yet: benchmarking HEAD only" in out and " run HEAD^! " in out
+    (tmp_path / "results" / "m1").mkdir(parents=True)
+    (tmp_path / "results" / "m1" / "machine.json").write_text("{}")
+    (tmp_path / "results" / "m1" / "abcdef12-virtualenv-py3.11.json").write_text("{}")
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "HEAD only" not in out and " run NEW " in out
 
 
 def test_nightly_treats_no_new_commit_as_success_and_reports_failures(capsys):

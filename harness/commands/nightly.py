@@ -44,7 +44,9 @@ def add_parser(subparsers) -> None:
                    help="workload the benchmarks run (default nightly; smoke for a quick check)")
     p.add_argument("--machine", metavar="NAME", help="asv machine name (default: the harness's machine class)")
     p.add_argument("--range", metavar="SPEC", default="NEW",
-                   help="commits for asv run: NEW (default: not yet benchmarked on this machine), HEAD^!, a..b")
+                   help="commits for asv run: NEW (default: not yet benchmarked on this machine; on a machine "
+                        "with no results yet only HEAD, since asv's NEW would then select every commit), "
+                        "HEAD^!, or a..b for an explicit backfill")
     p.add_argument("--existing", action="store_true",
                    help="benchmark the current Python environment (asv -E existing) as commit --commit")
     p.add_argument("--commit", default="HEAD", help="with --existing: the commit the results are filed under")
@@ -79,6 +81,12 @@ def resolve_commit(name: str, repo: Path) -> str:
     if out.returncode != 0:
         raise HarnessError(f"--commit {name!r}: not a commit in {repo} ({out.stderr.strip() or 'git failed'})")
     return out.stdout.strip()
+
+
+def has_results(results_dir: Path, machine: str) -> bool:
+    """Whether asv has any benchmark result for ``machine`` (besides its machine.json)."""
+    folder = results_dir / machine
+    return folder.is_dir() and any(p.name != "machine.json" for p in folder.glob("*.json"))
 
 
 def plan(args, machine: str, commit: str | None) -> list[Step]:
@@ -128,6 +136,10 @@ def main(args) -> int:
     root = config.resolve().parent  # asv resolves the config's relative paths from its folder
     machine = args.machine or machine_name(args.device)
     commit = resolve_commit(args.commit, root / conf.get("repo", ".")) if args.existing else None
+    if args.range == "NEW" and not args.existing and not has_results(root / conf.get("results_dir", "results"), machine):
+        print(f"nightly: no results for machine {machine} yet: benchmarking HEAD only "
+              f"(backfill older commits with --range a..b)")
+        args = argparse.Namespace(**{**vars(args), "range": "HEAD^!"})
     steps = plan(args, machine, commit)
     if args.dry_run:
         for step in steps:

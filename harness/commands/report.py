@@ -8,8 +8,9 @@ The verdict's own exit code is `t4rec-bench compare`'s and `check`'s business.
 
 from __future__ import annotations
 
+from ._common import DEFAULT_HISTORY  # reports/history, or $T4REC_BENCH_HISTORY as for the other commands
+
 DEFAULT_OUT = "reports/index.html"
-DEFAULT_HISTORY = "reports/history"
 
 
 def add_parser(subparsers):
