@@ -58,7 +58,7 @@ def run(config, repeat: int, baseline_path: Path, policies_path=None, reference:
         ref = None
         if rev is not None:
             try:
-                ref = referencemod.checkout(rev, Path(tmp))
+                ref = referencemod.checkout(rev, Path(tmp) / "code")
             except HarnessError as exc:
                 if reference != AUTO:
                     raise
@@ -66,7 +66,7 @@ def run(config, repeat: int, baseline_path: Path, policies_path=None, reference:
         if ref is None:
             rec = runner.run(config, repeat=repeat, progress=progress, command=command)
         else:
-            plan = plan_arms(ref, stored, reference_env, progress)
+            plan = plan_arms(ref, stored, reference_env, progress, scratch=Path(tmp))
             current, by_arm, dropped = referencemod.interleaved(config, repeat, plan.arms, progress, command)
             rec = recordmod.merge_repetitions(current)
             recordmod.validate(rec)
@@ -88,9 +88,14 @@ class Plan:
     notes: tuple = ()
 
 
-def plan_arms(ref, stored: dict | None, choice: str, progress=None) -> Plan:
+def plan_arms(ref, stored: dict | None, choice: str, progress=None, scratch: Path | None = None) -> Plan:
     """The arms to run beside the current code: the reference in the baseline's environment, and the
-    cross arm (baseline code, current environment) when that environment differs from the current one."""
+    cross arm (baseline code, current environment) when that environment differs from the current one.
+
+    With ``auto`` the baseline's environment is built from the commit's install files (harness.envs),
+    then topped up with the distributions of this environment that the build lacks (the development
+    tools that `make setup` adds: test, report, asv), layered over it in ``scratch``, so that only the
+    distributions the commit or the baseline's record pin differently tell the two apart."""
     import sys
 
     from . import env as envmod
@@ -107,7 +112,7 @@ def plan_arms(ref, stored: dict | None, choice: str, progress=None) -> Plan:
     if choice == AUTO:
         pins = {k: v for k, v in (recorded.get("distributions") or {}).items() if k not in envs.UNPINNED}
         built = envs.ensure(ref.code_dir, pins or None, progress=say)
-        python, where, dists = str(built.python), built.where, built.distributions
+        python, where, dists = _topped_up(built, scratch, say)
     else:
         python, where = choice, f"the interpreter {choice}"
         dists = envs.distributions(Path(choice))
@@ -117,6 +122,24 @@ def plan_arms(ref, stored: dict | None, choice: str, progress=None) -> Plan:
     if changed:
         arms.append(referencemod.Arm("cross", ref, sys.executable))
     return Plan(arms, where, changed, notes)
+
+
+def _topped_up(built, scratch: Path | None, say) -> tuple[str, str, dict]:
+    """(python, words, distributions) of the built environment plus this environment's distributions
+    it lacks, layered over it (harness.envs.layered: copies, no download)."""
+    import sys
+
+    from . import envs
+
+    current = envs.current_distributions()
+    extra = sorted(n for n in current if n not in built.distributions and n not in envs.UNPINNED)
+    if not extra or scratch is None:
+        return str(built.python), built.where, built.distributions
+    say(f"reference environment {built.key}: adding {len(extra)} distributions of this environment it "
+        f"lacks ({', '.join(extra[:6])}{', ...' if len(extra) > 6 else ''})")
+    python = envs.layered(built.python, scratch / "reference-env", {n: Path(sys.executable) for n in extra})
+    words = f"{built.where}, with {len(extra)} distributions of this environment it lacks"
+    return str(python), words, envs.distributions(python)
 
 
 def _diff(a: dict, b: dict) -> list:

@@ -187,3 +187,24 @@ def test_report_time_rows_show_the_reference_and_keep_the_stored_value(stored):
     assert rows["train"]["peak_anon_bytes"]["against"] == "baseline"
     html = render_html([cur], verdict=v, baseline=stored)
     assert 'data-against="reference"' in html and "(ref)" in html
+
+
+@pytest.mark.slow
+def test_the_built_reference_environment_is_topped_up_with_what_it_lacks(tmp_path):
+    """A commit's own install brings the pipeline; this environment also has the development tools.
+    Those are layered in, so only what the commit or the baseline pins differently tells them apart."""
+    import sys
+    from pathlib import Path
+
+    from harness import envs, gate
+
+    current = envs.current_distributions()
+    lean = {k: v for k, v in current.items() if k != "tqdm"}  # a build without tqdm
+    built = envs.Env(Path(sys.executable), "k" * 16, True, None, lean, "a cached environment")
+    lines = []
+    python, words, dists = gate._topped_up(built, tmp_path, lines.append)
+    assert "with 1 distributions of this environment it lacks" in words and "tqdm" in lines[0]
+    assert dists["tqdm"] == current["tqdm"] and Path(python) != Path(sys.executable)
+    assert gate._diff(dists, current) == []
+    same = envs.Env(Path(sys.executable), "k" * 16, True, None, current, "w")
+    assert gate._topped_up(same, tmp_path / "x", lines.append) == (sys.executable, "w", current)
