@@ -1,9 +1,10 @@
 """The regression gate: the ci profile against the committed baseline, once per session.
 
 The current code runs ``[gate] repeat`` times, alternating with as many runs of the baseline's
-commit (the in-session reference, harness/reference.py), and is judged by harness.gate exactly
-as `t4rec-bench check` judges it: times against the reference, memory, metrics and counts
-against the committed baseline. Each measurement of the baseline is one test; it
+commit in the baseline's environment (the in-session reference, harness/reference.py; a cross arm
+too when the environments differ), and is judged by harness.gate exactly as `t4rec-bench check`
+judges it: times, ranking metrics and loss against the reference, memory and counts against the
+committed baseline. Each measurement of the baseline is one test; it
 fails when the comparison says ``regressed`` (or the measurement disappeared), with the
 table row and the reason.
 Without a baseline for this machine class every test is skipped, saying how to record one.
