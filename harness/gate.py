@@ -51,6 +51,8 @@ def run(config, repeat: int, baseline_path: Path, policies_path=None, reference:
     from . import runner
 
     policymod.load(policies_path)  # a bad policy file is exit 2 before any run
+    if reference_env not in (AUTO, "current") and not Path(reference_env).is_file():
+        raise HarnessError(f"--reference-env {reference_env}: no such interpreter (auto, current or a python path)")
     stored = judgemod.load_baseline(baseline_path)
     rev, why_not = reference_rev(reference, stored)
     in_session, cross_rec = None, None

@@ -79,6 +79,12 @@ def test_reference_rev_choice():
     assert rev is None and "names no commit" in why
 
 
+def test_an_unknown_reference_environment_is_refused_before_any_run(tmp_path):
+    with pytest.raises(HarnessError, match="--reference-env /no/such/python: no such interpreter") as info:
+        gate.run(build_config("smoke", {"device": "cpu"}), 1, tmp_path / "none.json", reference_env="/no/such/python")
+    assert info.value.exit_code == 2
+
+
 def test_a_corrupt_baseline_stops_the_gate_before_any_run(tmp_path):
     bad = tmp_path / "ci.json"
     bad.write_text("{ truncated")
