@@ -514,10 +514,10 @@ def distributions(python: Path) -> dict[str, str]:
 
 
 def current_distributions() -> dict[str, str]:
-    """:func:`distributions` of this process (its sys.path as it is now)."""
-    namespace: dict = {}
-    exec(compile(_SCAN, "<envs._SCAN>", "exec"), namespace)  # noqa: S102 - our own constant
-    return namespace["scan"]()
+    """:func:`distributions` of this process: harness.env.distributions, which records use too."""
+    from .env import distributions as here
+
+    return here()
 
 
 def _ask(python: Path, script: str, args: list[str]) -> str:
@@ -532,8 +532,10 @@ def _ask(python: Path, script: str, args: list[str]) -> str:
 
 
 def normalise(name: str) -> str:
-    """A distribution name as PEP 503 compares it."""
-    return re.sub(r"[-_.]+", "-", name).lower()
+    """A distribution name as PEP 503 compares it (harness.env.normalize_name)."""
+    from .env import normalize_name
+
+    return normalize_name(name)
 
 
 # ---- layered environments -----------------------------------------------------------------------

@@ -148,7 +148,9 @@ def _diff(a: dict, b: dict) -> list:
     """(name, version in ``a``, version in ``b``) for every distribution that differs: changed versions
     first (the likely causes), then those only ``a`` has, then those only ``b`` has (a development
     environment's extras: test and report tools)."""
-    rows = [(k, a.get(k), b.get(k)) for k in sorted(set(a) | set(b)) if k != "t4rec-bench" and a.get(k) != b.get(k)]
+    from . import env as envmod
+
+    rows = envmod.distribution_diff({"distributions": a}, {"distributions": b})
     return sorted(rows, key=lambda r: (r[1] is None or r[2] is None, r[2] is not None))
 
 
