@@ -7,7 +7,7 @@
 # stack, no network. On an offline machine without jsonschema/psutil, set T4REC_WHEELS to a folder
 # of wheels for them (pip download jsonschema psutil --only-binary=:all: --python-version 3.12 ...).
 #
-# Usage: OUT=<dir> benchmarks/gpu_smoke.sh [extra options of python -m harness.gpu_smoke]
+# Usage: OUT=<dir> benchmarks/gpu_smoke.sh [extra options of python -m benchmarks.gpu_smoke]
 # Exit:  0 record written; 2 no GPU, a missing module or a failed run; 124 over 300 s.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,4 +26,4 @@ if command -v nvidia-smi >/dev/null 2>&1; then
 fi
 "$PY" -c 'import sys, torch; print("python", sys.version.split()[0], "torch", torch.__version__,
   "cuda", torch.version.cuda)' 2>/dev/null || echo "torch is not importable with $PY"
-exec timeout 300 "$PY" -m harness.gpu_smoke --out "$out" "$@"
+exec timeout 300 "$PY" -m benchmarks.gpu_smoke --out "$out" "$@"

@@ -20,7 +20,6 @@ Document (format_version 1)::
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import os
 import shutil
@@ -28,6 +27,7 @@ from pathlib import Path
 
 from . import atomic
 from . import record as recordmod
+from .clock import now
 from .errors import EXIT_NO_BASELINE, HarnessError
 
 FORMAT_VERSION = 1
@@ -95,16 +95,12 @@ def check(doc, where: str = "baseline", restore: str = "record a new one") -> No
         raise HarnessError(f"{where}: baseline's record is of a failed run; {restore}")
 
 
-def _now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-
-
 def build(rec: dict, command: str | None = None, seed_spread: dict | None = None,
           run_ids: list[str] | None = None) -> dict:
     """A baseline document around ``rec`` (a run record, repetitions already pooled)."""
     env = rec["environment"]
     provenance = {
-        "date": _now(), "commit": env.get("git", {}).get("commit"), "dirty": env.get("git", {}).get("dirty"),
+        "date": now(), "commit": env.get("git", {}).get("commit"), "dirty": env.get("git", {}).get("dirty"),
         "env_fingerprint": env["fingerprint"], "environment": env,
         "command": command or rec.get("command", ""), "runs": rec["repeat"],
         "run_ids": run_ids or [rec["run_id"]],
@@ -190,7 +186,7 @@ def save(doc: dict, path: str | Path, force: bool = False) -> tuple[dict | None,
 
 def _keep(path: Path, old: dict | None) -> Path:
     """Copy the file at ``path`` into its history folder under a new, unused name."""
-    date = (old or {}).get("provenance", {}).get("date") or _now()
+    date = (old or {}).get("provenance", {}).get("date") or now()
     stem = f"{path.stem}-{date[:19].replace(':', '').replace('-', '')}"
     if old is not None:
         return atomic.write_new_json(history_dir(path), stem, old)

@@ -123,6 +123,7 @@ class _Context:
     throttled: tuple[str, ...] = ()  # GPU clock throttle reasons seen during the current run
     same_session: bool = False  # the baseline side was measured in this session (the in-session reference)
     paired: bool = False  # ... alternating with the current runs: sample i of each side form a pair
+    horizon: int | None = None  # paired and sequential: the most pairs (harness/sequential.py); None: fixed size
     exact_why: str = "exact: deterministic run, same environment and host numerics"
     differs_why: str = "the environment differs"  # why metrics get a tolerance instead of exactness
 
@@ -281,6 +282,7 @@ class _Arms:
     code_range: str
     ref_record: dict
     cross_record: dict | None
+    horizon: int | None  # the sequential gate's most pairs; None: a fixed number of pairs
 
     @classmethod
     def of(cls, reference: dict) -> _Arms:
@@ -288,7 +290,7 @@ class _Arms:
         return cls(_by_name(rec), _by_name(cross) if cross else {},
                    bool((reference.get("provenance") or {}).get("paired")),
                    tuple(tuple(t) for t in reference.get("changed") or ()), reference.get("code_range") or "",
-                   rec, cross)
+                   rec, cross, (reference.get("sequential") or {}).get("horizon"))
 
 
 def _compare_all(run: dict, base_rec: dict, ctx: _Context, policies,
@@ -324,6 +326,7 @@ def _against_arms(b: dict, c: dict, ctx: _Context, pol, arms: _Arms, run: dict) 
         return None
     paired = arms.paired and arms.ref_record.get("repeat") == run.get("repeat")
     same = dataclasses.replace(ctx, same_session=True, same_machine=True, paired=paired, env_match=True,
+                               horizon=arms.horizon if paired else None,
                                exact_why="exact: the in-session reference, same host and environment")
     if c["kind"] in TIME_KINDS:
         r = arms.ref[name]
@@ -459,6 +462,8 @@ class _Test:
 
 
 def _significance(b: dict, c: dict, ctx: _Context, pol) -> MeasurementVerdict:
+    if ctx.horizon and c["kind"] in TIME_KINDS:
+        return _sequential(b, c, ctx.horizon, pol)
     base, cur, norm_note = _normalised(b, c, ctx, pol)
     bm, cm = median(base), median(cur)
     paired = stats.paired_log_ratio_test(base, cur) if ctx.paired and bm > 0 else None
@@ -482,6 +487,40 @@ def _significance(b: dict, c: dict, ctx: _Context, pol) -> MeasurementVerdict:
                  ci_high_pct=result.ci_high_pct, p_value=result.p_value, confidence=pol.confidence,
                  threshold_pct=threshold, min_detectable_pct=max(mde, threshold) if mde is not None else None,
                  verdict=verdict, reason=reason + norm_note)
+
+
+def _sequential(b: dict, c: dict, horizon: int, pol) -> MeasurementVerdict:
+    """The sequential gate's look at the pairs so far (harness/sequential.py): regressed or improved
+    beyond the threshold, ok when the worse side's bound rules out the policy's max_mde_pct (or the
+    threshold), else unstable: undecided after these pairs."""
+    from . import sequential as seq
+
+    bm, cm = median(b["samples"]), median(c["samples"])
+    d = seq.log_ratios(b["samples"], c["samples"])
+    if not d:
+        return _degenerate(c, bm, cm, b["samples"], pol)
+    alpha = (1 - pol.confidence) / 2
+    s = seq.sequence(d, alpha, seq.log_of_pct(pol.pair_sd_pct or 0.0), horizon)
+    threshold = max(pol.threshold_pct, 100.0 * pol.min_change / abs(bm))
+    margin = max(pol.max_mde_pct or threshold, threshold)
+    state = seq.decide(s, c["higher_is_better"], seq.log_of_pct(threshold), seq.log_of_pct(margin))
+    est, low, high = seq.pct(s.mean), seq.pct(s.low), seq.pct(s.high)
+    verdict, word = _direction(c, est)
+    where = (f"anytime p={s.p_value:.2g}, alpha {_pct(100 * alpha)}, interval [{low:+.1f}%, {high:+.1f}%] after "
+             f"{s.n} pairs, noise sd {_pct(100 * s.sd)}" + (" (the policy's floor)" if s.sd == s.floor else ""))
+    bound = high if not c["higher_is_better"] else -low
+    if state in (seq.REGRESSED, seq.IMPROVED):
+        reason = f"{_pct(abs(est))} {word}: beyond the {_pct(threshold)} threshold and significant ({where})"
+    elif state == seq.OK:
+        verdict, reason = "ok", f"rules out a worsening of {_pct(margin)} or more ({_pct(abs(est))} {word}; {where})"
+    else:
+        verdict = "unstable"
+        reason = (f"undecided: {_pct(abs(est))} {word}; rules out only a worsening beyond {_pct(bound)} "
+                  f"(the policy wants {_pct(margin)}; {where})")
+    mde = seq.pct(seq.detectable(s.sd, alpha, horizon, horizon, pol.power))
+    return _make(c, baseline=bm, current=cm, change_pct=stats.change_pct(bm, cm), ci_low_pct=low, ci_high_pct=high,
+                 p_value=s.p_value, confidence=pol.confidence, threshold_pct=threshold,
+                 min_detectable_pct=max(mde, threshold), verdict=verdict, reason=reason)
 
 
 def _degenerate(c: dict, bm: float, cm: float, base: list, pol) -> MeasurementVerdict:

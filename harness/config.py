@@ -15,6 +15,7 @@ import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
 
+from .dotted import flatten
 from .errors import HarnessError
 
 STAGES = ("synthetic", "etl", "splits", "schema", "model", "train", "checkpoint")
@@ -160,7 +161,7 @@ def build_config(profile: str, overrides: dict | None = None) -> RunConfig:
     if profile not in profiles:
         raise HarnessError(f"unknown profile {profile!r}{_did_you_mean(profile, profiles)}; "
                            f"choose one of: {', '.join(profiles)}")
-    flat = _flatten(profiles[profile])
+    flat = flatten(profiles[profile])
     flat.pop("description", None)
     flat.update(overrides or {})
     flat["profile"] = profile
@@ -171,17 +172,7 @@ def build_config(profile: str, overrides: dict | None = None) -> RunConfig:
 
 def config_from_dict(d: dict) -> RunConfig:
     """Rebuild a RunConfig from ``RunConfig.to_dict()`` output (as stored in a run record)."""
-    return _from_flat(_flatten(d))
-
-
-def _flatten(d: dict, prefix: str = "") -> dict:
-    out = {}
-    for key, value in d.items():
-        if isinstance(value, dict):
-            out.update(_flatten(value, f"{prefix}{key}."))
-        else:
-            out[f"{prefix}{key}"] = value
-    return out
+    return _from_flat(flatten(d))
 
 
 def _from_flat(flat: dict) -> RunConfig:

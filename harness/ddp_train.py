@@ -27,8 +27,6 @@ import traceback
 from datetime import timedelta
 from pathlib import Path
 
-WARMUP_STEPS = 1  # as harness.pipeline: the first step of each day also starts the loader
-
 
 def main(argv: list[str]) -> int:
     spec = json.loads(Path(argv[0]).read_text())
@@ -115,13 +113,14 @@ def _make_trainer(config, spec: dict, out: Path, rank: int, world: int):
 def _train_day(trainer, cfg, config, spec: dict, out: Path, rank: int, day: int) -> dict:
     import torch
 
+    from . import gpu
     from .stages import train
 
-    timer = _attach_step_timer(config.device, trainer)
+    timer = gpu.attach_step_timer(trainer, config.device)
     t0 = time.perf_counter()
     tr = train.train_day(trainer, cfg, day, Path(spec["shards"][str(day)][rank]), spec["rows_per_rank"][str(day)])
     wall_s = time.perf_counter() - t0
-    steps = _detach_step_timer(trainer, timer)
+    steps = gpu.detach_step_timer(trainer, timer)
     loss, samples = _sum_over_ranks([tr.loss, tr.samples])
     world = spec_world(spec)
     if rank == 0:
@@ -157,22 +156,6 @@ def _replicas_equal(model) -> bool:
     gathered = [torch.zeros_like(total) for _ in range(dist.get_world_size())]
     dist.all_gather(gathered, total)
     return all(bool(torch.equal(g, gathered[0])) for g in gathered)
-
-
-def _attach_step_timer(device: str, trainer):
-    from . import gpu
-
-    timer = gpu.step_timer(device, warmup_steps=WARMUP_STEPS)
-    timer.callback = gpu.step_timer_callback(timer)
-    trainer.add_callback(timer.callback)
-    return timer
-
-
-def _detach_step_timer(trainer, timer) -> dict:
-    trainer.remove_callback(timer.callback)
-    r = timer.result()
-    return {"warmup_steps": r.warmup_steps, "timed_steps": r.timed_steps, "timed_samples": r.samples,
-            "timed_s": r.timed_s, "step_clock": r.clock}
 
 
 if __name__ == "__main__":

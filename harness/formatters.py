@@ -15,8 +15,27 @@ ICONS = {"failed": "⛔", "regressed": "🔴", "incomparable": "⚪", "missing":
 COLUMNS = ("measurement", "baseline", "current", "change", "CI", "threshold", "verdict", "why")
 
 
-def value(x: float | None, unit: str) -> str:
-    """A measurement value with its unit, at a precision a reader can compare."""
+def value(x: float | None, unit: str | None, style: str = "table", digits: int | None = None) -> str:
+    """A measurement value with its unit: the one value formatter for every output.
+
+    ``style`` picks the precision for the reader:
+
+    - ``"table"`` (verdict tables, markdown, summaries): ``1.50 GiB``, ``300.0 MiB``, ``12.34 s``,
+      ``13,762 rows/s``; ``-`` when missing.
+    - ``"compact"`` (the HTML report and its charts): three significant figures, scaled: ``1.5 GiB``,
+      ``12.3 ms``, ``13.8k rows/s``; ``–`` when missing or NaN.
+    - ``"series"`` (change points in history): bytes in MiB, otherwise four significant figures
+      followed by the unit.
+
+    With ``digits`` the value is a bare number with that many decimals and thousands separators,
+    for a column whose header names the unit (``1,234.5``); ``-`` when missing.
+    """
+    if digits is not None:
+        return "-" if x is None else f"{x:,.{digits}f}"
+    return _STYLES[style](x, unit)
+
+
+def _table_value(x: float | None, unit: str | None) -> str:
     if x is None:
         return "-"
     if unit == "bytes":
@@ -28,6 +47,37 @@ def value(x: float | None, unit: str) -> str:
     if unit == "count":
         return f"{x:,.0f}"
     return f"{x:.4f}"
+
+
+def _compact_value(x: float | None, unit: str | None) -> str:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "–"
+    if unit == "bytes":
+        for div, suffix in ((2**30, "GiB"), (2**20, "MiB"), (2**10, "KiB")):
+            if abs(x) >= div:
+                return f"{x / div:.3g} {suffix}"
+        return f"{x:.0f} B"
+    if unit == "s":
+        return f"{x * 1000:.3g} ms" if abs(x) < 1 else f"{x:.3g} s"
+    if unit in ("rows/s", "samples/s"):
+        scaled = next(((x / d, s) for d, s in ((1e6, "M"), (1e3, "k")) if abs(x) >= d), (x, ""))
+        return f"{scaled[0]:.3g}{scaled[1]} {unit}"
+    if unit == "count":
+        return f"{x:.0f}"
+    return f"{x:.4g}"
+
+
+def _series_value(x: float | None, unit: str | None) -> str:
+    if x is None:
+        return "-"
+    if unit == "bytes":
+        return f"{x / 2**20:.1f} MiB"
+    if unit in ("s", "seconds"):
+        return f"{x:.4g} s"
+    return f"{x:.4g}" + (f" {unit}" if unit and unit not in ("1", "unit") else "")
+
+
+_STYLES = {"table": _table_value, "compact": _compact_value, "series": _series_value}
 
 
 def pct(x: float | None) -> str:
@@ -78,7 +128,8 @@ def _reference_line(ref: dict) -> str:
     cross = ("; a third arm ran that commit in this environment, to tell a code change from an "
              "environment change" if ref.get("arms", 2) > 2 else "")
     return (f"times and throughputs against the in-session reference: commit {str(ref.get('commit'))[:10]}{where}, "
-            f"{ref.get('how', 're-run in this session')}, {ref.get('runs')} runs{cross}")
+            f"{ref.get('how', 're-run in this session')}, {ref.get('runs')} runs{cross}"
+            + (f"; sequential gate: {ref['stopped']}" if ref.get("stopped") else ""))
 
 
 def _cause_lines(verdict: Verdict) -> list[str]:

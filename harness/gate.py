@@ -40,17 +40,21 @@ def reference_rev(choice: str, stored: dict | None) -> tuple[str | None, str | N
 
 
 def run(config, repeat: int, baseline_path: Path, policies_path=None, reference: str = AUTO,
-        progress=None, command: str | None = None, reference_env: str = AUTO) -> Outcome:
-    """Run ``config`` ``repeat`` times (interleaved with the reference arms) and judge the result.
+        progress=None, command: str | None = None, reference_env: str = AUTO, mode: str | None = None,
+        sequential: bool = True) -> Outcome:
+    """Run ``config`` in up to ``repeat`` pairs with the reference arms and judge the result.
 
     ``reference_env``: auto (the baseline's environment: this one when the installed
     distributions match the baseline's, else built from the commit's install files by
     harness.envs), current (this environment), or the path of an interpreter to use.
+    ``mode``: duet or alternating pairs (default: the policy's [gate] mode). ``sequential``: look
+    after every pair and stop once the verdict is decided (harness/sequential.py); False runs all
+    ``repeat`` pairs and judges them once.
     """
     from . import judge as judgemod
     from . import runner
 
-    policymod.load(policies_path)  # a bad policy file is exit 2 before any run
+    gate_policy = policymod.load(policies_path).gate  # a bad policy file is exit 2 before any run
     if reference_env not in (AUTO, "current") and not Path(reference_env).is_file():
         raise HarnessError(f"--reference-env {reference_env}: no such interpreter (auto, current or a python path)")
     stored = judgemod.load_baseline(baseline_path)
@@ -69,17 +73,74 @@ def run(config, repeat: int, baseline_path: Path, policies_path=None, reference:
             rec = runner.run(config, repeat=repeat, progress=progress, command=command)
         else:
             plan = plan_arms(ref, stored, reference_env, progress, scratch=Path(tmp))
-            current, by_arm, dropped = referencemod.interleaved(config, repeat, plan.arms, progress, command)
+            used, why_mode = referencemod.pairing(config, 1 + len(plan.arms), mode or gate_policy.mode)
+            looks = _Looks(plan, ref, baseline_path, policies_path, stored, repeat,
+                           gate_policy.min_pairs if sequential else repeat, used, why_mode, progress)
+            current, by_arm, dropped = referencemod.interleaved(config, repeat, plan.arms, progress, command,
+                                                                mode=used, stop=looks)
             rec = recordmod.merge_repetitions(current)
             recordmod.validate(rec)
             if dropped:
                 why_not = f"the in-session reference was dropped: {dropped}"
             elif by_arm.get("reference"):
-                in_session = _in_session(rec, by_arm, plan, ref)
+                in_session = looks.in_session(rec, by_arm, final=True)
                 cross_rec = in_session.get("cross")
     verdict = judgemod.judge(rec, baseline_path, policies_path, stored=stored, in_session=in_session,
                              why_no_reference=why_not)
     return Outcome(rec, verdict, (in_session or {}).get("record"), cross_rec)
+
+
+@dataclass
+class _Looks:
+    """The sequential gate's look after each pair (the ``stop`` of reference.interleaved): judge the
+    pairs so far with the one judge and stop when every in-session time is decided, or one regressed."""
+    plan: object
+    ref: object
+    baseline_path: object
+    policies_path: object
+    stored: dict | None
+    horizon: int  # most pairs
+    min_pairs: int  # fewest pairs before a stop (== horizon: no early stop)
+    mode: str  # duet or alternating, as the rounds ran
+    why_mode: str | None  # why not the policy's mode
+    progress: object = None
+    stopped: str | None = None  # why the rounds ended early
+
+    def __call__(self, current: list, by_arm: dict) -> bool:
+        from . import judge as judgemod
+
+        if len(current) < self.min_pairs or len(current) >= self.horizon:
+            return False
+        rec = recordmod.merge_repetitions(current)
+        verdict = judgemod.judge(rec, self.baseline_path, self.policies_path, stored=self.stored,
+                                 in_session=self.in_session(rec, by_arm))
+        self.stopped = stop_reason(verdict)
+        if self.stopped and self.progress is not None:
+            self.progress.note(f"stopping after {len(current)} pairs: {self.stopped}")
+        return self.stopped is not None
+
+    def in_session(self, rec: dict, by_arm: dict, final: bool = False) -> dict:
+        pairs = len(by_arm["reference"])
+        why = self.stopped if final and self.stopped and pairs < self.horizon else (
+            f"ran all {self.horizon} pairs" + ("" if self.min_pairs < self.horizon else " (no early stop)"))
+        sequential = {"horizon": self.horizon, "min_pairs": self.min_pairs, "pairs": pairs, "mode": self.mode,
+                      "stopped": why} if self.min_pairs < self.horizon else None
+        out = _in_session(rec, by_arm, self.plan, self.ref, self.mode, sequential)
+        if final and self.why_mode:
+            out["notes"] = (*out["notes"], self.why_mode)
+        return out
+
+
+def stop_reason(verdict) -> str | None:
+    """Why the gate is decided at this look, or None to go on: an in-session measurement regressed, or
+    every in-session time is decided (ok, improved, or not gated)."""
+    arms = [m for m in verdict.measurements if m.against in ("reference", "cross")]
+    regressed = [m.name for m in arms if m.verdict == "regressed"]
+    if regressed:
+        return f"regressed ({', '.join(regressed)})"
+    if arms and not any(m.verdict == "unstable" for m in arms):
+        return "decided: every gated time is ok or improved"
+    return None
 
 
 @dataclass(frozen=True)
@@ -166,14 +227,20 @@ def _rebuilt_notes(recorded: dict, dists: dict) -> tuple:
     return (f"the rebuilt reference environment differs from the baseline's record: {env_words(differ)}",)
 
 
-def _in_session(rec: dict, by_arm: dict, plan: Plan, ref) -> dict:
-    """What the judge needs of the arms: merged records, provenance, the environment change."""
+def _in_session(rec: dict, by_arm: dict, plan: Plan, ref, mode: str = "alternating",
+                sequential: dict | None = None) -> dict:
+    """What the judge needs of the arms: merged records, provenance, the environment change, and
+    the sequential gate's state (horizon, pairs, why it stopped) when it looks after every pair."""
     ref_rec = recordmod.merge_repetitions(by_arm["reference"])
     cross = recordmod.merge_repetitions(by_arm["cross"]) if by_arm.get("cross") else None
     git = rec["environment"].get("git") or {}
     head = (git.get("commit") or "working tree")[:10] + ("+" if git.get("dirty") else "")
+    how = ("re-run in this session in duet pairs with the current runs (both sides at once)" if mode == "duet"
+           else "re-run in this session, alternating with the current runs")
     provenance = {"commit": ref.commit, "runs": ref_rec["repeat"], "date": ref_rec["finished_at"],
-                  "how": "re-run in this session, alternating with the current runs", "paired": True,
+                  "how": how, "paired": True, "mode": mode,
                   "environment": plan.environment, "arms": 2 + (cross is not None)}
+    if sequential:
+        provenance["stopped"] = sequential["stopped"]
     return {"record": ref_rec, "provenance": provenance, "cross": cross, "changed": plan.changed,
-            "code_range": f"{ref.commit[:10]}..{head}", "notes": plan.notes}
+            "code_range": f"{ref.commit[:10]}..{head}", "notes": plan.notes, "sequential": sequential}

@@ -97,7 +97,12 @@ class RssSampler:
 
 
 def downsample(ts: list, values: list, max_points: int = 1500) -> tuple[list, list]:
-    """Keep at most ``max_points`` points, taking the max of each bucket so peaks survive."""
+    """At most ``max_points`` samples for a chart or a record's timeline: the series cut into
+    ``max_points`` buckets of (nearly) equal length, keeping each bucket's highest value and its time,
+    so peaks survive. Shorter series come back unchanged (as lists). The one downsampler: memory
+    timelines (RSS, GPU) and the report's charts all use it."""
+    if max_points < 1:
+        raise ValueError(f"max_points must be >= 1, got {max_points}")
     n = len(ts)
     if n <= max_points:
         return list(ts), list(values)

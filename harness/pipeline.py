@@ -212,6 +212,7 @@ def _import_stack():
 
 
 def _daily(s: _Stages, config: RunConfig, trainer, parts, send):
+    from . import gpu
     from .stages import train
 
     cfg = config.train
@@ -220,10 +221,11 @@ def _daily(s: _Stages, config: RunConfig, trainer, parts, send):
     for day in range(cfg.first_day, cfg.last_day + 1):
         n_train, n_valid = parts.counts[day]["train"], parts.counts[day + 1]["valid"]
         send(("progress_reset", day, train.batches_of(n_train, cfg.train_batch_size, True) * cfg.epochs))
-        timer = _attach_step_timer(config, trainer)
+        # per-step timing (CUDA events on GPU), warm-up steps counted but not timed
+        timer = gpu.attach_step_timer(trainer, config.device) if config.instrument else None
         tr = s.run("train", train.train_day, trainer, cfg, day, parts.path(day, "train"), n_train, day=day)
         train_wall = s.last["wall_s"]
-        steps = _detach_step_timer(trainer, timer)
+        steps = gpu.detach_step_timer(trainer, timer)
         ev = s.run("evaluate", train.evaluate_day, trainer, cfg, day + 1, parts.path(day + 1, "valid"), n_valid,
                    day=day + 1)
         days.append({"train_day": day, "eval_day": day + 1, "train_loss": tr.loss, "eval_loss": ev.loss,
@@ -235,30 +237,6 @@ def _daily(s: _Stages, config: RunConfig, trainer, parts, send):
         wipe_memory()
     del ballast
     return days, ev
-
-
-WARMUP_STEPS = 1  # the first step of each day also starts the data loader
-
-
-def _attach_step_timer(config: RunConfig, trainer):
-    """Per-step timing (CUDA events on GPU) that excludes and counts warm-up steps."""
-    if not config.instrument:
-        return None
-    from . import gpu
-
-    timer = gpu.step_timer(config.device, warmup_steps=WARMUP_STEPS)
-    timer.callback = gpu.step_timer_callback(timer)
-    trainer.add_callback(timer.callback)
-    return timer
-
-
-def _detach_step_timer(trainer, timer) -> dict:
-    if timer is None:
-        return {}
-    trainer.remove_callback(timer.callback)
-    r = timer.result()
-    return {"warmup_steps": r.warmup_steps, "timed_steps": r.timed_steps, "timed_samples": r.samples,
-            "timed_s": r.timed_s, "step_clock": r.clock}
 
 
 def _checkpoint_roundtrip(config, trainer, t4r_schema, parts, last_eval, workdir, build):

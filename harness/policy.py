@@ -9,9 +9,10 @@ policy leaves out come from ``[defaults]``. ``[gate]`` holds the family-wise err
 from __future__ import annotations
 
 import difflib
+import functools
 import fnmatch
 import tomllib
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from importlib import resources
 from pathlib import Path
 
@@ -22,6 +23,7 @@ RULES = ("significance", "exact-or-seed-spread", "exact", "report-only")
 NORMALISE = ("never", "cross-machine", "always")
 TESTS = ("rank", "t")  # Mann-Whitney U on log values; Student's t on log values
 MULTIPLE = ("bonferroni", "none")
+MODES = ("duet", "alternating")  # how the two sides of a pair run: at the same time, or one after the other
 STATISTICAL_RULES = ("significance", "exact-or-seed-spread")  # rules whose tests share the family alpha
 KINDS = ("time", "throughput", "memory", "metric", "loss", "count")
 
@@ -43,6 +45,7 @@ class Policy:
     normalise: str = "cross-machine"  # speed normalisation: one of NORMALISE
     exact_tolerance: float = 1e-6  # metrics/loss: "equal" within this absolute difference
     fallback_tolerance_pct: float = 5.0  # metrics/loss without a seed spread
+    pair_sd_pct: float | None = None  # sequential gate: least sd of a pair's log ratio assumed (harness/sequential.py)
 
     @property
     def in_family(self) -> bool:
@@ -56,13 +59,17 @@ class Policy:
 
 @dataclass(frozen=True)
 class Gate:
-    """The gate's error budget and default sample sizes (``[gate]``; these defaults if absent)."""
+    """The gate's error budget, pairing and sample sizes: the ``[gate]`` table of policies.toml. It has
+    no figures of its own: a file without ``[gate]`` (or without some of its keys) gets the committed
+    file's (``committed_gate``)."""
 
-    family_alpha: float = 0.01  # bound on the chance that noise alone fails the gate (one comparison)
-    primary: str = "total.wall_s"  # the primary endpoint: tested at alpha_primary
-    alpha_primary: float = 0.008  # one-sided level of the primary endpoint
-    repeat: int = 10  # runs of the current code per check (`check --repeat`, the pytest gate)
-    baseline_runs: int = 35  # runs per baseline (`baseline record --repeat`)
+    family_alpha: float  # bound on the chance that noise alone fails the gate (one check, every look)
+    primary: str  # the primary endpoint: tested at alpha_primary
+    alpha_primary: float  # one-sided level of the primary endpoint
+    repeat: int  # most pairs of a check (the runs of a check without a reference); `check --repeat`
+    min_pairs: int  # fewest pairs before the sequential gate may stop
+    mode: str  # one of MODES: how a pair's sides run
+    baseline_runs: int  # runs per baseline (`baseline record --repeat`)
 
     def alphas(self, family) -> dict[str, float]:
         """One-sided level per member of ``family`` (gated measurement names): the primary gets
@@ -79,7 +86,7 @@ class Gate:
 class PolicySet:
     policies: tuple[Policy, ...]
     source: str  # where they were read from
-    gate: Gate = Gate()
+    gate: Gate = field(default_factory=lambda: committed_gate())
 
     def for_measurement(self, name: str, kind: str) -> Policy:
         for p in self.policies:
@@ -125,9 +132,19 @@ def parse(doc: dict, source: str = "policies") -> PolicySet:
     return PolicySet(policies, source, _gate(doc.get("gate", {}), source))
 
 
+@functools.lru_cache(maxsize=1)
+def _committed_gate_table() -> dict:
+    return dict(tomllib.loads(resources.files("harness").joinpath("policies.toml").read_text())["gate"])
+
+
+def committed_gate() -> Gate:
+    """The ``[gate]`` of the committed harness/policies.toml."""
+    return Gate(**_committed_gate_table())
+
+
 def _gate(table: dict, source: str) -> Gate:
     _check_keys(table, source, "[gate]", _GATE_FIELDS)
-    gate = Gate(**table)
+    gate = Gate(**{**_committed_gate_table(), **table})
     try:
         _validate_gate(gate, source)
     except TypeError:
@@ -144,6 +161,9 @@ def _validate_gate(g: Gate, source: str) -> None:
         (0 < g.alpha_primary < g.family_alpha, "alpha_primary", g.alpha_primary,
          f"must be in (0, family_alpha = {g.family_alpha}), leaving a share for the other measurements"),
         (whole(g.repeat) and g.repeat >= 1, "repeat", g.repeat, "must be an integer >= 1"),
+        (whole(g.min_pairs) and 2 <= g.min_pairs <= g.repeat, "min_pairs", g.min_pairs,
+         f"must be an integer in [2, repeat = {g.repeat}]"),
+        (g.mode in MODES, "mode", g.mode, f"must be one of {', '.join(MODES)}"),
         (whole(g.baseline_runs) and g.baseline_runs >= 2, "baseline_runs", g.baseline_runs,
          "must be an integer >= 2"),
     ]
@@ -191,6 +211,7 @@ def _validate(p: Policy, source: str, where: str) -> None:
         (p.cross_session_pct >= 0, "cross_session_pct", p.cross_session_pct, "must be >= 0"),
         (p.min_change >= 0, "min_change", p.min_change, "must be >= 0"),
         (p.max_mde_pct is None or p.max_mde_pct > 0, "max_mde_pct", p.max_mde_pct, "must be > 0"),
+        (p.pair_sd_pct is None or p.pair_sd_pct > 0, "pair_sd_pct", p.pair_sd_pct, "must be > 0"),
         (p.exact_tolerance >= 0, "exact_tolerance", p.exact_tolerance, "must be >= 0"),
         (p.fallback_tolerance_pct >= 0, "fallback_tolerance_pct", p.fallback_tolerance_pct, "must be >= 0"),
         (bool(p.match) or p.kind is not None, "match", p.match, "a policy needs a match list or a kind"),

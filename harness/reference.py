@@ -28,6 +28,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -98,7 +99,7 @@ def run_argv(config) -> list[str]:
 def run_once(ref: Reference, argv: list[str], out_dir: Path, timeout_s: float, python: str | None = None) -> dict:
     """One run of the reference code (by ``python``, default this interpreter); its run record.
     HarnessError if it produced none."""
-    out = out_dir / f"reference-{len(list(out_dir.glob('reference-*.json')))}.json"
+    out = out_dir / f"reference-{uuid.uuid4().hex[:12]}.json"  # unique: duet arms may run at once
     cmd = [python or sys.executable, "-m", "harness.cli", "run", *argv, "--quiet", "--out", str(out),
            "--history", str(out_dir / "history")]
     env = {**os.environ, "PYTHONPATH": str(ref.code_dir)}
@@ -119,39 +120,120 @@ def order(i: int, sides: list[str]) -> list[str]:
     return sides[k:] + sides[:k]
 
 
-def interleaved(config, repeat: int, arms, progress=None, command: str | None = None,
-                timeout_s: float | None = None) -> tuple[list[dict], dict[str, list[dict]], str | None]:
-    """``repeat`` rounds; in each, one run of the current code and one of every arm, in rotating order.
+def cores() -> int:
+    """CPUs this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
 
-    ``arms``: a list of Arm (or one Reference, run by this interpreter as the "reference" arm).
+
+def pairing(config, sides: int, mode: str) -> tuple[str, str | None]:
+    """(the mode a round of ``sides`` runs will use, why it is not ``mode`` or None).
+
+    A duet runs every side at once, each with the profile's threads: it needs sides x threads
+    CPUs, else the runs would share cores unevenly and the pair would measure the contention."""
+    if mode != "duet":
+        return mode, None
+    threads, have = config.threads or cores(), cores()
+    if sides * threads > have:
+        return "alternating", (f"alternating instead of duet pairs: {sides} sides x {threads} thread(s) need "
+                               f"{sides * threads} CPUs, this machine gives {have}")
+    return "duet", None
+
+
+def interleaved(config, repeat: int, arms, progress=None, command: str | None = None,
+                timeout_s: float | None = None, mode: str = "alternating",
+                stop=None) -> tuple[list[dict], dict[str, list[dict]], str | None]:
+    """Up to ``repeat`` rounds; in each, one run of the current code and one of every arm.
+
+    ``mode``: "alternating" runs the sides of a round one after the other, in rotating order;
+    "duet" starts them together (in rotating start order), so that whatever else the machine does
+    hits both sides of a pair at once (use ``pairing`` first: it falls back to alternating when the
+    CPUs do not suffice). ``stop(current, arm records)``, called after each complete round, ends
+    the rounds early when it returns True (the sequential gate). ``arms``: a list of Arm (or one
+    Reference, run by this interpreter as the "reference" arm).
     Returns (current records, {arm name: records}, why the arms were dropped or None). A failed
     arm run stops all arms (the current runs go on): the caller then judges times against the
     stored baseline, and says why. A failed current run stops everything.
     """
-    from . import runner
     from .progress import Progress
 
     if isinstance(arms, Reference):
         arms = [Arm("reference", arms, sys.executable)]
     progress = progress or Progress(enabled=False)
     timeout_s = timeout_s or 3 * config.stage_timeout_s + 300
-    argv = run_argv(config)
     by_name = {a.name: a for a in arms}
-    current, records, dropped = [], {a.name: [] for a in arms}, None
+    from . import runner
+
+    current, records, state = [], {a.name: [] for a in arms}, {"dropped": None, "env": runner.collect_environment(config)}
     sides = [arms[0].name, "current", *[a.name for a in arms[1:]]]
     with tempfile.TemporaryDirectory(prefix="t4rec-bench-ref-runs-") as tmp:
+        side_run = _Sides(config, run_argv(config), by_name, Path(tmp), timeout_s, progress, command,
+                          current, records, state)
         for i in range(repeat):
-            for side in order(i, sides):
-                if side == "current":
-                    progress.repetition(i + 1, repeat)
-                    current.append(runner.run(config, progress=progress, command=command))
-                    if current[-1]["status"] != "ok":
-                        return current, records, dropped
-                elif dropped is None:
-                    arm = by_name[side]
-                    progress.reference(i + 1, repeat, arm.code.commit, arm.name)
-                    dropped = _one_arm_run(arm, argv, Path(tmp), timeout_s, records[side])
-    return current, records, dropped
+            side_run.round = i
+            if mode == "duet":
+                _together([lambda s=s: side_run(s, repeat) for s in order(i, sides)])
+            else:
+                for side in order(i, sides):
+                    side_run(side, repeat)
+            if current and current[-1]["status"] != "ok":
+                break
+            complete = state["dropped"] is None and all(len(r) == len(current) for r in records.values())
+            if complete and stop is not None and stop(current, records):
+                break
+    return current, records, state["dropped"]
+
+
+@dataclass
+class _Sides:
+    """Runs one side of a round (the current code or an arm) and files its record."""
+    config: object
+    argv: list
+    arms: dict
+    tmp: Path
+    timeout_s: float
+    progress: object
+    command: str | None
+    current: list
+    records: dict
+    state: dict
+    round: int = 0
+
+    def __call__(self, side: str, repeat: int) -> None:
+        from . import runner
+
+        if side == "current":
+            self.progress.repetition(self.round + 1, repeat)
+            self.current.append(runner.run(self.config, progress=self.progress, command=self.command,
+                                           environment=self.state["env"]))
+        elif self.state["dropped"] is None:
+            arm = self.arms[side]
+            self.progress.reference(self.round + 1, repeat, arm.code.commit, arm.name)
+            why = _one_arm_run(arm, self.argv, self.tmp, self.timeout_s, self.records[side])
+            self.state["dropped"] = self.state["dropped"] or why
+
+
+def _together(calls) -> None:
+    """Start ``calls`` at once, in the given order, and wait for all; re-raise the first error."""
+    import threading
+
+    errors: list = []
+
+    def guarded(call):
+        try:
+            call()
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=guarded, args=(c,), daemon=True) for c in calls]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise errors[0]
 
 
 def _one_arm_run(arm: Arm, argv: list[str], tmp: Path, timeout_s: float, into: list) -> str | None:

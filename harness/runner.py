@@ -8,7 +8,6 @@ always ends as a record with status ``failed`` that names the stage.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import os
 import select
@@ -22,14 +21,11 @@ from pathlib import Path
 
 from . import env as envmod
 from . import record
+from .clock import now
 from .config import RunConfig
 from .measure import RssSampler, downsample
 
 POLL_S = 0.05
-
-
-def _now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 
 
 class _Watch:
@@ -119,7 +115,7 @@ class _GpuWatch:
 
     def timeline(self) -> dict:
         s = self.sampler.samples()
-        ts, used = self._gpu.downsample_max(s["t_s"], s["used_bytes"], 1500)
+        ts, used = downsample(s["t_s"], s["used_bytes"], 1500)
         return {"gpu_t_s": [round(t, 3) for t in ts], "gpu_used_bytes": used}
 
 
@@ -276,7 +272,7 @@ def _one_record(config: RunConfig, watch: _Watch, sampler, t0: float, started: s
         "schema_version": record.SCHEMA_VERSION, "kind": record.KIND,
         "run_id": f"{started[:19].replace(':', '').replace('-', '')}-{uuid.uuid4().hex[:6]}",
         "profile": config.profile, "status": "failed" if watch.failure else "ok",
-        "started_at": started, "finished_at": _now(), "command": command,
+        "started_at": started, "finished_at": now(), "command": command,
         "config": config.to_dict(), "config_hash": config.hash(), "workload_hash": config.workload_hash(),
         "faults": config.faults.active(), "instrumented": config.instrument, "repeat": 1,
         "environment": _with_numerics(environment, watch.numerics or res.get("numerics")),
@@ -303,23 +299,30 @@ def _with_numerics(environment: dict, numerics: dict | None) -> dict:
     return {**environment, "numerics": numerics, "numerics_fingerprint": numerics["fingerprint"]}
 
 
-def run(config: RunConfig, repeat: int = 1, progress=None, command: str | None = None) -> dict:
+def collect_environment(config: RunConfig) -> dict:
+    """The environment a run of ``config`` records (harness.env.collect: about 0.3 s here, so a
+    check that runs many rounds collects it once and passes it to ``run``)."""
+    return envmod.collect(cuda=_cuda_info(config), repo_dir=str(Path(__file__).resolve().parent.parent))
+
+
+def run(config: RunConfig, repeat: int = 1, progress=None, command: str | None = None,
+        environment: dict | None = None) -> dict:
     """Run ``config`` ``repeat`` times, each in a fresh process; return the merged, validated record.
 
-    Stops at the first failed repetition; the record then has status ``failed``.
+    Stops at the first failed repetition; the record then has status ``failed``. ``environment``:
+    the environment to record, when the caller collected it already (``collect_environment``).
     """
     from .progress import Progress
 
     progress = progress or Progress(enabled=False)
-    cuda = _cuda_info(config)
-    environment = envmod.collect(cuda=cuda, repo_dir=str(Path(__file__).resolve().parent.parent))
+    environment = environment or collect_environment(config)
     command = command or " ".join(Path(sys.argv[0]).name.split() + sys.argv[1:])
     records = []
     for rep in range(repeat):
         progress.repetition(rep + 1, repeat)
         workdir = Path(tempfile.mkdtemp(prefix="t4rec-bench-"))
         try:
-            started = _now()
+            started = now()
             watch, sampler, t0 = _run_once(config, workdir, progress)
             records.append(_one_record(config, watch, sampler, t0, started, environment, command))
         finally:

@@ -108,3 +108,27 @@ def test_json_round_trips_and_has_no_nan():
 ])
 def test_value_formatting(value, unit, text):
     assert formatters.value(value, unit) == text
+
+
+# ---- the one value formatter, in each style ------------------------------------------------
+
+@pytest.mark.parametrize("x, unit, style, text", [
+    (1.5 * 2**30, "bytes", "table", "1.50 GiB"), (300 * 2**20, "bytes", "table", "300.0 MiB"),
+    (12.34567, "s", "table", "12.35 s"), (13_761.9, "rows/s", "table", "13,762 rows/s"),
+    (1006.0, "count", "table", "1,006"), (0.08211, "1", "table", "0.0821"), (None, "s", "table", "-"),
+    (1.5 * 2**30, "bytes", "compact", "1.5 GiB"), (300 * 2**20, "bytes", "compact", "300 MiB"),
+    (2048.0, "bytes", "compact", "2 KiB"), (12.0, "bytes", "compact", "12 B"),
+    (0.0123, "s", "compact", "12.3 ms"), (12.34, "s", "compact", "12.3 s"),
+    (13_761.9, "rows/s", "compact", "13.8k rows/s"), (2.5e6, "samples/s", "compact", "2.5M samples/s"),
+    (None, "s", "compact", "–"), (float("nan"), "s", "compact", "–"), (0.08211, "1", "compact", "0.08211"),
+    (1.5 * 2**30, "bytes", "series", "1536.0 MiB"), (12.34567, "seconds", "series", "12.35 s"),
+    (0.08211, "1", "series", "0.08211"), (0.5, "unit", "series", "0.5"), (1234.5, "rows/s", "series", "1234 rows/s"),
+    (None, "s", "series", "-"),
+])
+def test_value_styles(x, unit, style, text):
+    assert formatters.value(x, unit, style) == text
+
+
+@pytest.mark.parametrize("x, digits, text", [(1234.56, 1, "1,234.6"), (45100.4, 0, "45,100"), (None, 1, "-")])
+def test_value_as_a_bare_column_number(x, digits, text):
+    assert formatters.value(x, "s", digits=digits) == text

@@ -1,4 +1,4 @@
-"""GPU measurement code (harness/gpu.py, harness/gpu_smoke.py) on a machine without a GPU.
+"""GPU measurement code (harness/gpu/, benchmarks/gpu_smoke.py) on a machine without a GPU.
 
 The fakes replace only the hardware calls: FakeNvml stands for the pynvml module, FakeCuda for
 torch.cuda. Everything else (sampling loop, pid matching, windows, decoding, counters, timers,
@@ -20,7 +20,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from harness import env, gpu, gpu_smoke, record
+from benchmarks import gpu_smoke
+from harness import env, gpu, record
 
 REPO = Path(__file__).resolve().parents[1]
 H100 = "NVIDIA H100 80GB HBM3"
@@ -543,6 +544,32 @@ def test_step_timer_callback_feeds_the_timer():
     assert (timing.steps, timing.warmup_steps, timing.samples) == (3, 1, 2 * 16 * 2)
 
 
+def test_attach_and_detach_step_timer_on_a_trainer():
+    class Trainer:
+        def __init__(self):
+            self.callbacks = []
+
+        def add_callback(self, cb):
+            self.callbacks.append(cb)
+
+        def remove_callback(self, cb):
+            self.callbacks.remove(cb)
+
+    trainer = Trainer()
+    timer = gpu.attach_step_timer(trainer, "cpu")
+    assert trainer.callbacks == [timer.callback] and timer.warmup_steps == gpu.TRAIN_WARMUP_STEPS == 1
+    args = SimpleNamespace(per_device_train_batch_size=4, gradient_accumulation_steps=1, world_size=2)
+    for _ in range(3):
+        timer.callback.on_step_begin(args, None, None)
+        timer.callback.on_step_end(args, None, None)
+    fields = gpu.detach_step_timer(trainer, timer)
+    assert trainer.callbacks == []
+    assert set(fields) == {"warmup_steps", "timed_steps", "timed_samples", "timed_s", "step_clock"}
+    assert (fields["warmup_steps"], fields["timed_steps"], fields["timed_samples"]) == (1, 2, 2 * 4 * 2)
+    assert fields["step_clock"] == "perf_counter" and fields["timed_s"] >= 0
+    assert gpu.detach_step_timer(trainer, None) == {}
+
+
 def test_step_timer_factory_picks_the_clock():
     assert gpu.step_timer("cpu", 3).cuda is None
     assert gpu.step_timer("cuda", 3, cuda=FakeCuda()).cuda is not None
@@ -629,7 +656,7 @@ TINY = gpu_smoke.SmokeConfig(train_steps=12, warmup_steps=3, eval_steps=5, batch
 
 
 def test_smoke_imports_only_light_modules():
-    code = ("import sys, harness.gpu_smoke, harness.gpu, harness.record, harness.env, harness.atomic, "
+    code = ("import sys, benchmarks.gpu_smoke, harness.gpu, harness.record, harness.env, harness.atomic, "
             "harness.errors; heavy = [m for m in ('torch', 'pandas', 'nvtabular', 'merlin', 'transformers', "
             "'transformers4rec', 'cudf', 'cupy', 'pynvml', 'jsonschema', 'psutil') if m in sys.modules]; "
             "print(heavy); sys.exit(1 if heavy else 0)")
@@ -644,7 +671,7 @@ def test_smoke_record_with_fakes_is_valid(tmp_path):
     cuda = FakeCuda()
     result = gpu_smoke.run_smoke(TINY, device="cpu", cuda=cuda, nvml=nvml, determinism=("note",))
     environment = env.collect(cuda=gpu.cuda_info(cuda=cuda, nvml=nvml, cuda_version="12.8"))
-    rec = gpu_smoke.build_record(result, environment, "python -m harness.gpu_smoke --out x")
+    rec = gpu_smoke.build_record(result, environment, "python -m benchmarks.gpu_smoke --out x")
     path = record.write(rec, tmp_path / "gpu-smoke-record.json")
     loaded = record.load(path)
 
@@ -670,6 +697,21 @@ def test_smoke_record_with_fakes_is_valid(tmp_path):
     assert loaded["environment"]["machine_class"] == "gpu-h100" and loaded["profile"] == "gpu-smoke"
     # every stage was synchronized and its torch peaks reset
     assert cuda.log.count("reset_peak_memory_stats") == 4
+
+
+def test_smoke_stages_are_measured_by_the_pipelines_meter():
+    from harness.measure import StageMeter
+
+    cuda = FakeCuda()
+    result = gpu_smoke.run_smoke(TINY, device="cpu", cuda=cuda, nvml=FakeNvml([FakeGpu(compute={os.getpid(): MiB})]))
+    assert all(isinstance(stage, gpu_smoke.StageResult) for stage in result.stages)
+    for s in result.stages:
+        assert 0 <= s.wall_s <= s.end_s - s.start_s and s.cpu_s >= 0 and s.nvml_peak_used_bytes == MiB
+        assert set(s.memory) == {"torch_peak_allocated_bytes", "torch_peak_reserved_bytes"}
+    m = {x["name"]: x["value"] for x in gpu_smoke.measurements(result)}
+    assert m["train.wall_s"] == result.stages[2].wall_s
+    assert m["total.wall_s"] == result.stages[-1].end_s - result.stages[0].start_s
+    assert gpu_smoke.StageMeter is StageMeter
 
 
 def test_smoke_summary_lines_name_stages_and_peaks():
@@ -715,13 +757,11 @@ def test_configure_determinism_survives_a_broken_cupy(restore_determinism):
     assert any("cupy could not be seeded" in n and "InsufficientDriver" in n for n in notes)
 
 
-def test_downsample_max_keeps_peaks_and_bounds_length():
-    t = [i * 0.02 for i in range(1000)]
-    v = [(i * 37) % 101 for i in range(1000)]
-    v[517] = 10_000
-    ts, vs = gpu.downsample_max(t, v, 64)
-    assert len(ts) == len(vs) <= 64 and max(vs) == 10_000 and ts[vs.index(10_000)] == t[517]
-    assert ts == sorted(ts) and all(vs[k] == v[t.index(ts[k])] for k in range(len(ts)))
-    assert gpu.downsample_max(t[:10], v[:10], 64) == (t[:10], v[:10])
-    with pytest.raises(ValueError):
-        gpu.downsample_max(t, v, 0)
+def test_gpu_timelines_use_the_one_downsampler():
+    import inspect
+
+    from harness import runner
+
+    # The GPU timeline is downsampled by harness.measure.downsample (tested in test_measure), no other.
+    assert not hasattr(gpu, "downsample_max")
+    assert "downsample(s[\"t_s\"], s[\"used_bytes\"]" in inspect.getsource(runner)

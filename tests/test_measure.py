@@ -1,5 +1,8 @@
 import os
 import time
+from itertools import pairwise
+
+import pytest
 
 from harness.measure import RssSampler, StageMeter, downsample
 
@@ -62,6 +65,23 @@ def test_downsample_keeps_peaks():
     values[4321] = 99
     t2, v2 = downsample(ts, values, max_points=100)
     assert len(t2) == 100 and max(v2) == 99 and 4321 in t2
+
+
+def test_downsample_takes_each_buckets_maximum_in_time_order():
+    t = [i * 0.02 for i in range(1000)]
+    v = [(i * 37) % 101 for i in range(1000)]
+    v[517] = 10_000
+    ts, vs = downsample(t, v, 64)
+    assert len(ts) == len(vs) == 64 and max(vs) == 10_000 and ts[vs.index(10_000)] == t[517]
+    assert ts == sorted(ts) and all(vs[k] == v[t.index(ts[k])] for k in range(len(ts)))
+    # every bucket is 15 or 16 samples long, and each kept sample is its bucket's highest
+    edges = [int(i * 1000 / 64) for i in range(65)]
+    assert {b - a for a, b in pairwise(edges)} == {15, 16}
+    assert vs == [max(v[a:b]) for a, b in pairwise(edges)]
+    assert downsample(t[:10], v[:10], 64) == (t[:10], v[:10])
+    assert downsample(tuple(t[:3]), tuple(v[:3]), 3) == (t[:3], v[:3])
+    with pytest.raises(ValueError):
+        downsample(t, v, 0)
 
 
 def test_stage_meter_reports_start_and_end_with_fake_clock():

@@ -366,7 +366,9 @@ def test_pooling_runs_of_different_workloads_is_refused():
     (12.34, "s", "12.3 s"), (13_761.9, "rows/s", "13.8k rows/s"), (None, "s", "–"), (0.08211, "1", "0.08211"),
 ])
 def test_human_values(value, unit, text):
-    assert _data.human(value, unit) == text
+    from harness import formatters
+
+    assert formatters.value(value, unit, "compact") == text
 
 
 def test_per_day_stages_are_named_by_their_day():

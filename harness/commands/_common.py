@@ -6,8 +6,6 @@ import argparse
 import os
 from pathlib import Path
 
-from ..errors import HarnessError
-
 DEFAULT_HISTORY = Path(os.environ.get("T4REC_BENCH_HISTORY", "reports/history"))
 
 
@@ -90,10 +88,3 @@ def config_from_args(args):
     from ..config import build_config
 
     return build_config(args.profile, overrides_from(args))
-
-
-def existing_file(path: str) -> Path:
-    p = Path(path)
-    if not p.is_file():
-        raise HarnessError(f"{path}: no such file")
-    return p

@@ -54,6 +54,14 @@ def add_parser(subparsers):
     p.add_argument("--splits", choices=("random", "ordered"), default="random",
                    help="random: disjoint or resampled random partitions (default); ordered: in time order, "
                         "a baseline of consecutive runs against the runs right after it (shows drift)")
+    p.add_argument("--mode", choices=("duet", "alternating", "both"),
+                   help="calibrate the sequential gate (with --reference, or --records and --reference-records): "
+                        "pairs in this mode (both: the two modes taking turns), then the family-wise A/A rate "
+                        "with early stopping over --comparisons simulated checks (harness/commands/calibrate_gate.py)")
+    p.add_argument("--checks", type=int, default=0, metavar="K",
+                   help="with --mode: also run K real A/A checks through the gate (default 0)")
+    p.add_argument("--plant", default="train=0.25", metavar="STAGE=FRACTION",
+                   help="with --mode: simulate faults.slowdown of STAGE by FRACTION on the pairs (default %(default)s)")
     p.add_argument("--policies", metavar="PATH", help="policy file (default: harness/policies.toml)")
     p.add_argument("--history", default=_common.DEFAULT_HISTORY, metavar="DIR",
                    help="history folder for the new run records (default: %(default)s)")
@@ -392,6 +400,8 @@ def main(args) -> int:
     from harness.errors import HarnessError
 
     policies = policy.load(args.policies)
+    if args.mode:
+        return _main_sequential(args, policies)
     n_base = args.baseline_size or policies.gate.baseline_runs
     n_cur = args.current_size or policies.gate.repeat
     refs = None
@@ -419,6 +429,58 @@ def main(args) -> int:
     out = Path(args.out or f"reports/calibration-{doc['profile']}-{machine}-{now:%Y%m%dT%H%M%S}.json")
     atomic.write_json(out, doc)
     print(render(doc), end="")
+    print(f"wrote {out}")
+    return 0
+
+
+def _main_sequential(args, policies) -> int:
+    import datetime as dt
+    from pathlib import Path
+
+    from harness import atomic, baseline, judge, runner
+    from harness.errors import HarnessError
+
+    from . import _common
+    from . import calibrate_gate as cg
+
+    stage, _, fraction = args.plant.partition("=")
+    try:
+        plant = (stage, float(fraction)) if stage else None
+    except ValueError:
+        raise HarnessError(f"--plant {args.plant}: expected STAGE=FRACTION, e.g. train=0.25") from None
+    config = _common.config_from_args(args)
+    checks, seconds = [], {}
+    if args.records:
+        if not args.reference_records:
+            raise HarnessError("--mode with --records needs --reference-records (the reference pool)")
+        pools = {"recorded": (cg.pooled(_records(args.records)), cg.pooled(_records(args.reference_records)))}
+    elif args.reference:
+        if config.faults.active():
+            raise HarnessError("calibrate measures unchanged (A/A) runs: remove the faults.* overrides")
+        modes = ["duet", "alternating"] if args.mode == "both" else [args.mode]
+        raw = cg.run_pools(args, config, modes, args.runs or policies.gate.repeat, Path(args.history), args.quiet)
+        path = baseline.default_path(config.profile, runner.machine_class(config))
+        checks = cg.real_checks(args, config, policies, args.checks, path, args.quiet)
+        for c in checks:
+            cur, refs, _ = raw.setdefault(c["mode"], ([], [], []))
+            cur.append(c["record"])
+            refs.append(c["reference_record"])
+        pools = {m: (cg.pooled(cur), cg.pooled(refs)) for m, (cur, refs, _) in raw.items()}
+        seconds = {m: sum(s) / len(s) for m, (_, _, s) in raw.items() if s}
+    else:
+        raise HarnessError("--mode needs --reference REV (HEAD for A/A) or --records with --reference-records")
+    profile = next(iter(pools.values()))[0]["profile"]
+    machine = next(iter(pools.values()))[0]["environment"]["machine_class"]
+    path = baseline.default_path(profile, machine)
+    doc = cg.analyse(pools, policies, judge.load_baseline(path), path, args.policies, args.comparisons,
+                     args.split_seed, plant, seconds)
+    doc["checks"] = [{k: v for k, v in c.items() if k not in ("record", "reference_record")} for c in checks]
+    now = dt.datetime.now(dt.timezone.utc)
+    doc = {"format_version": FORMAT_VERSION, "kind": KIND, "profile": profile, "machine": machine,
+           "date": now.isoformat(timespec="seconds"), "policy_source": policies.source, "sequential": doc}
+    out = Path(args.out or f"reports/calibration-sequential-{profile}-{machine}-{now:%Y%m%dT%H%M%S}.json")
+    atomic.write_json(out, doc)
+    print("\n".join(cg.render(doc["sequential"])))
     print(f"wrote {out}")
     return 0
 

@@ -28,8 +28,13 @@ def add_parser(subparsers):
                     "machine class and exit 0 (ok), 1 (regressed), 2 (bad input), 3 (no baseline) or 4 (run failed).")
     _common.add_workload_options(p, default_profile="ci")
     p.add_argument("--repeat", type=_common.positive_int, metavar="N",
-                   help="repetitions of the new run (default: [gate] repeat in harness/policies.toml, where "
-                        "its detectable slowdown is documented; 1 is judged against the baseline's noise band)")
+                   help="the most pairs with the reference (default: [gate] repeat in harness/policies.toml, where "
+                        "its detectable slowdown is documented); the gate stops earlier once decided")
+    p.add_argument("--mode", choices=("duet", "alternating"),
+                   help="how a pair's two sides run: at once (duet) or one after the other (default: [gate] mode "
+                        "in harness/policies.toml)")
+    p.add_argument("--no-early-stop", action="store_true",
+                   help="run all --repeat pairs and judge them once (the sequential gate looks after every pair)")
     add_baseline_options(p)
     p.add_argument("--reference", default="auto", metavar="REV",
                    help="re-run this git commit in the same session, alternating with the current runs, and "
@@ -70,7 +75,7 @@ def main(args) -> int:
     config = _common.config_from_args(args)
     path = baseline_path(args, config.profile, runner.machine_class(config))
     outcome = gate.run(config, repeat, path, args.policies, args.reference, progress=Progress(enabled=not args.quiet),
-                       reference_env=args.reference_env)
+                       reference_env=args.reference_env, mode=args.mode, sequential=not args.no_early_stop)
     rec, verdict = outcome.record, outcome.verdict
     saved = record.append_history(rec, args.history)
     for arm in (outcome.reference_record, outcome.cross_record):

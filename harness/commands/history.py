@@ -102,18 +102,13 @@ def _select(series: list, pattern: str | None) -> list:
     raise HarnessError(f"--metric {pattern!r} matches no series{hint}; {len(names)} series exist")
 
 
-def _fmt(value: float, unit: str) -> str:
-    if unit == "bytes":
-        return f"{value / 2**20:.1f} MiB"
-    if unit in ("s", "seconds"):
-        return f"{value:.4g} s"
-    return f"{value:.4g}" + (f" {unit}" if unit and unit not in ("1", "unit") else "")
-
-
 def table(found: list, n_series: int, method: str) -> str:
     """The change points as an aligned text table, regressions still in effect first."""
+    from ..formatters import value
+
     header = ("metric", "context", "step", "before -> after", "commits", "verdict")
-    rows = [(c.metric, c.context, f"{c.step_pct:+.1f}%", f"{_fmt(c.before, c.unit)} -> {_fmt(c.after, c.unit)}",
+    rows = [(c.metric, c.context, f"{c.step_pct:+.1f}%",
+             f"{value(c.before, c.unit, 'series')} -> {value(c.after, c.unit, 'series')}",
              c.commit_range, c.direction + (" (in effect)" if c.latest else "")) for c in found]
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in [header, *rows]]

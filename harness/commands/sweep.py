@@ -100,9 +100,11 @@ def points_table(points: list[dict]) -> str:
 
 
 def _point_line(p: dict) -> str:
+    from ..formatters import value
+
     line = f"{p['rows']:>12,}  {p['engine']:<20} {p['status']:<7}"
-    line += "".join(f"{_num(p['wall_s'].get(s)):>10}" for s in STAGES)
-    line += "".join(f"{_num(p['throughput'].get(name), 0):>17}" for name, _ in RATES)
+    line += "".join(f"{value(p['wall_s'].get(s), 's', digits=1):>10}" for s in STAGES)
+    line += "".join(f"{value(p['throughput'].get(name), name, digits=0):>17}" for name, _ in RATES)
     peak = p["peak_rss_bytes"].get("total")
     return line + f"{(f'{peak / 2**20:,.0f} MiB' if peak else '-'):>11}"
 
@@ -124,7 +126,3 @@ def fits_table(fits: list[dict]) -> str:
 def speedup_lines(speedups: list[dict]) -> list[str]:
     return [f"{s['stage']} on {s['engine']} vs {s['baseline_engine']} at {s['rows']:,} rows: "
             f"{s['speedup']:.2f}x as fast" for s in speedups]
-
-
-def _num(value, digits: int = 1) -> str:
-    return "-" if value is None else f"{value:,.{digits}f}"

@@ -12,10 +12,12 @@ Templates are rendered by jinja2 with autoescaping on: every string from a recor
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 
 from .. import atomic
+from ..dotted import flatten
 from . import _data
 from ._load import build_from_files
 
@@ -70,7 +72,7 @@ def _environment():
     env = jinja2.Environment(loader=jinja2.PackageLoader("harness.report", "templates"),
                              autoescape=True, undefined=jinja2.StrictUndefined,
                              trim_blocks=True, lstrip_blocks=True)
-    env.filters["human"] = _data.human
+    env.filters["human"] = functools.partial(formatters.value, style="compact")
     env.filters["pct"] = formatters.pct
     env.filters["num"] = lambda v, spec=".3g": "–" if v is None else format(v, spec)
     return env
@@ -94,7 +96,7 @@ def _context(runs, verdict, baseline, history, changepoints) -> dict:
         "trend": trend, "changepoints": cps, "changepoints_given": changepoints is not None,
         "env_rows": _data.env_rows(run["environment"], (base or {}).get("environment")),
         "config_json": json.dumps(run["config"], indent=2, sort_keys=True),
-        "config_rows": sorted(_data.flatten(run["config"]).items()),
+        "config_rows": sorted(flatten(run["config"], keep_empty=True).items()),
         "profile_description": _profile_description(run["profile"]),
     }
 

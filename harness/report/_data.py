@@ -10,6 +10,7 @@ import math
 
 from .. import env as envmod
 from .. import record as recmod
+from ..dotted import flatten
 from ..errors import HarnessError
 
 # Symbol for each verdict, shown with its word so the tables read without colour.
@@ -168,24 +169,13 @@ def baseline_spread(baseline: dict | None) -> dict[str, dict[int, tuple[float, f
 
 def env_rows(current: dict, base: dict | None) -> list[dict]:
     """Every environment field (dotted key), its value, the baseline's, and whether it changed."""
-    flat_cur = flatten(current)
+    flat_cur = flatten(current, keep_empty=True)
     if base and "distributions" not in base:  # an older record lists 19 packages, not every distribution
         current = {k: v for k, v in current.items() if k not in ("distributions", "numerics", "numerics_fingerprint")}
     changed = {k: (a, b) for k, a, b in envmod.diff(base, current)} if base else {}
     keys = sorted(set(flat_cur) | set(changed), key=lambda k: (k not in changed, k))
     return [{"key": k, "current": flat_cur.get(k), "baseline": changed[k][0] if k in changed else None,
              "changed": k in changed} for k in keys]
-
-
-def flatten(d: dict, prefix: str = "") -> dict:
-    """Nested dicts as one dict of dotted keys."""
-    out = {}
-    for key, value in d.items():
-        if isinstance(value, dict) and value:
-            out.update(flatten(value, f"{prefix}{key}."))
-        else:
-            out[f"{prefix}{key}"] = value
-    return out
 
 
 def history_context(rec: dict) -> str:
@@ -251,22 +241,3 @@ def changepoint_rows(changepoints, trend: dict) -> list[dict]:
                      "size_pct": size if size is not None else _get(cp, "step_pct"),
                      "direction": _get(cp, "direction"), "latest": _get(cp, "latest")})
     return rows
-
-
-def human(value: float | None, unit: str | None) -> str:
-    """A value with its unit scaled for reading: 1.23 GiB, 45.6 ms, 12.3k rows/s."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "–"
-    if unit == "bytes":
-        for div, suffix in ((2**30, "GiB"), (2**20, "MiB"), (2**10, "KiB")):
-            if abs(value) >= div:
-                return f"{value / div:.3g} {suffix}"
-        return f"{value:.0f} B"
-    if unit == "s":
-        return f"{value * 1000:.3g} ms" if abs(value) < 1 else f"{value:.3g} s"
-    if unit in ("rows/s", "samples/s"):
-        scaled = next(((value / d, s) for d, s in ((1e6, "M"), (1e3, "k")) if abs(value) >= d), (value, ""))
-        return f"{scaled[0]:.3g}{scaled[1]} {unit}"
-    if unit == "count":
-        return f"{value:.0f}"
-    return f"{value:.4g}"

@@ -19,8 +19,8 @@ import io
 import math
 import re
 
+from ..formatters import value
 from ..measure import downsample
-from ._data import human
 
 WIDTH_IN = 12.0  # 1152 px at 100% zoom; the page scales charts to its column width
 CURRENT, BASELINE, GPU, ALERT = "#1f5fbf", "#7a7a7a", "#2e8b57", "#c0392b"
@@ -209,7 +209,7 @@ def _whiskers(pairs: list[dict]) -> list[list[float]]:
 
 
 def _bar_label(p: dict) -> str:
-    label = human(p["current"], p["unit"])
+    label = value(p["current"], p["unit"], "compact")
     if p["change_pct"] is not None:
         mark = {"regressed": " ✗", "improved": " ▲"}.get(p["verdict"], "")
         label += f"  ({p['change_pct']:+.1f}%{mark})"

@@ -5,10 +5,12 @@ model, train, evaluate), each CUDA-synchronized, with torch memory peaks reset p
 per-process memory sampled on a thread, CUDA-event step timing with warm-up excluded, and GPU
 health at start and end. Writes one validated run record (profile "gpu-smoke") and prints a summary.
 
-    python -m harness.gpu_smoke --out gpu-smoke-record.json
+    python -m benchmarks.gpu_smoke --out gpu-smoke-record.json   (from the repository root)
 
 Exit codes: 0 record written; 2 no CUDA device, a missing module, or another harness error.
-Imports only light harness modules (atomic, env, errors, gpu, record); torch inside functions.
+Stages are measured by the pipeline's own meter (harness.measure.StageMeter with the per-stage GPU
+counters of harness.gpu), so a smoke record's stage figures mean what a pipeline record's do.
+Imports only light harness modules (atomic, env, errors, gpu, measure, record); torch inside functions.
 """
 
 from __future__ import annotations
@@ -23,10 +25,12 @@ import time
 import traceback
 import uuid
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
 
-from . import env, gpu, record
-from .errors import EXIT_ERROR, EXIT_OK, HarnessError
+from harness import env, gpu, record
+from harness.clock import now
+from harness.errors import EXIT_ERROR, EXIT_OK, HarnessError
+from harness.formatters import value as fmt_value
+from harness.measure import StageMeter, downsample
 
 PROFILE = "gpu-smoke"
 NEEDED_MODULES = ("torch", "pynvml", "jsonschema", "psutil")
@@ -55,9 +59,10 @@ class SmokeConfig:
 @dataclass(frozen=True)
 class StageResult:
     name: str
-    start_s: float  # offsets from the run's start, CUDA-synchronized
+    start_s: float  # offsets from the run's start: the NVML window of the stage
     end_s: float
-    cpu_s: float
+    wall_s: float  # CUDA-synchronized, as the pipeline's stages
+    cpu_s: float  # this process and its children
     memory: dict  # StageCudaCounters.end(): torch (and rmm) peaks
     nvml_peak_used_bytes: int | None
 
@@ -82,25 +87,34 @@ class SmokeResult:
     finished_at: str
 
 
-class StageMeter:
-    """Wraps stages from outside: synchronize, reset torch peaks, wall and CPU clocks, NVML window."""
+class _Stages:
+    """Runs the stages under the pipeline's StageMeter, with stage start and end as offsets from the
+    run's start (the NVML sampler's clock), and keeps a StageResult per stage."""
 
     def __init__(self, cuda, sampler: gpu.NvmlSampler, origin_s: float, clock=time.perf_counter):
-        self.counters = gpu.StageCudaCounters(cuda) if cuda is not None else gpu.NullStageCounters()
-        self.cuda, self.sampler, self.origin_s, self.clock = cuda, sampler, origin_s, clock
+        counters = gpu.StageCudaCounters(cuda) if cuda is not None else gpu.NullStageCounters()
+        self.meter = StageMeter(self._event, counters, clock=clock, wall=lambda: clock() - origin_s)
+        self.cuda, self.sampler = cuda, sampler
         self.results: list[StageResult] = []
+        self._start_s: float | None = None
+
+    def _event(self, event: tuple) -> None:
+        if event[0] == "stage_start":
+            self._start_s = event[2]
+        elif event[0] == "stage_end":
+            _, name, at_s, data = event
+            memory = {k: v for k, v in data.items() if k not in ("wall_s", "cpu_s")}
+            self.results.append(StageResult(name, self._start_s, at_s, data["wall_s"], data["cpu_s"], memory,
+                                            self.sampler.peak_between(self._start_s, at_s)))
 
     def run(self, name: str, fn, *args):
-        self.counters.begin()  # synchronizes first
-        t0, c0 = self.clock(), time.process_time()
-        value = fn(*args)
-        if self.cuda is not None:
-            gpu.cuda_synchronize(self.cuda)
-        self.sampler.sample_once()  # a sample inside every stage, however short
-        t1, c1 = self.clock(), time.process_time()
-        memory = self.counters.end()
-        start, end = t0 - self.origin_s, t1 - self.origin_s
-        self.results.append(StageResult(name, start, end, c1 - c0, memory, self.sampler.peak_between(start, end)))
+        """Run ``fn(*args)`` as stage ``name``: synchronized and its torch peaks reset at the start,
+        synchronized again and sampled by NVML at the end (so a short stage still gets a sample)."""
+        with self.meter.stage(name):
+            value = fn(*args)
+            if self.cuda is not None:
+                gpu.cuda_synchronize(self.cuda)
+            self.sampler.sample_once()
         return value
 
 
@@ -189,19 +203,15 @@ def weights_sha256(model) -> str:
 
 # ---------------------------------------------------------------- one run
 
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
 def run_smoke(cfg: SmokeConfig, device: str = "cuda", cuda=None, nvml=None, determinism=()) -> SmokeResult:
     """Run the four stages on ``device``. ``cuda``/``nvml`` are torch.cuda/pynvml unless given
     (tests give fakes and ``device="cpu"``). Call configure_determinism() before this and pass
     its notes as ``determinism``."""
     cuda = cuda if cuda is not None else gpu._default_cuda()
-    started_at, origin = _now(), time.perf_counter()
+    started_at, origin = now(), time.perf_counter()
     health_start = gpu.gpu_health(nvml)
     sampler = gpu.NvmlSampler(interval_s=cfg.sample_interval_s, nvml=nvml, origin_s=origin).start()
-    meter = StageMeter(cuda, sampler, origin)
+    meter = _Stages(cuda, sampler, origin)
     try:
         train_data, eval_data = meter.run("synthetic", _make_both, cfg, device)
         model = meter.run("model", build_model, cfg, device)
@@ -216,7 +226,7 @@ def run_smoke(cfg: SmokeConfig, device: str = "cuda", cuda=None, nvml=None, dete
     return SmokeResult(cfg, device, tuple(meter.results), train_timer.result(), eval_timer.result(),
                        final_loss, eval_loss, weights_sha256(model), _peak_rss_bytes(), nvml_summary,
                        sampler.samples(), health, tuple(determinism), tuple(gpu.nondeterministic_ops()),
-                       started_at, _now())
+                       started_at, now())
 
 
 def _make_both(cfg: SmokeConfig, device: str):
@@ -234,7 +244,7 @@ def measurements(result: SmokeResult) -> list[dict]:
     """Measurements named as in a pipeline record: <stage>.wall_s, <stage>.torch_peak_*_bytes, ..."""
     values: dict[str, float] = {}
     for s in result.stages:
-        values[f"{s.name}.wall_s"] = s.end_s - s.start_s
+        values[f"{s.name}.wall_s"] = s.wall_s
         values[f"{s.name}.cpu_s"] = s.cpu_s
         values.update({f"{s.name}.{k}": v for k, v in s.memory.items()})
         if s.nvml_peak_used_bytes is not None:
@@ -288,7 +298,7 @@ def build_record(result: SmokeResult, environment: dict, command: str = "") -> d
         "environment": environment, "gpu": gpu_section,
         "stages": [{"name": s.name, "status": "ok", "start_s": s.start_s, "end_s": s.end_s} for s in result.stages],
         "measurements": ms, "days": [], "fingerprints": {"model_weights": result.weights_sha256},
-        "timeline": dict(zip(("gpu_t_s", "gpu_used_bytes"), gpu.downsample_max(
+        "timeline": dict(zip(("gpu_t_s", "gpu_used_bytes"), downsample(
             result.timeline["t_s"], result.timeline["used_bytes"], TIMELINE_MAX_POINTS))),
         "failure": None,
     }
@@ -297,7 +307,7 @@ def build_record(result: SmokeResult, environment: dict, command: str = "") -> d
 def summary_lines(rec: dict) -> list[str]:
     """A short human summary: per-stage time, torch peaks and NVML peak, throughput, health."""
     m = record.by_name(rec)
-    mib = lambda name: f"{m[name]['value'] / 2**20:8.1f} MiB" if name in m else "       - MiB"  # noqa: E731
+    mib = lambda name: fmt_value(m[name]["value"], "bytes", "series") if name in m else "- MiB"  # noqa: E731
     lines = [f"{'stage':<10} {'wall_s':>8} {'torch alloc':>13} {'torch resv':>13} {'nvml used':>13}"]
     for s in rec["stages"]:
         n = s["name"]
@@ -317,7 +327,7 @@ def summary_lines(rec: dict) -> list[str]:
 # ---------------------------------------------------------------- command line
 
 def parse_args(argv=None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m harness.gpu_smoke", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m benchmarks.gpu_smoke", description=__doc__.split("\n\n")[0])
     p.add_argument("--out", required=True, help="path of the run record to write (JSON)")
     p.add_argument("--train-steps", type=int, default=SmokeConfig.train_steps)
     p.add_argument("--eval-steps", type=int, default=SmokeConfig.eval_steps)
@@ -359,7 +369,7 @@ def main(argv=None) -> int:
         require_cuda()
         notes = gpu.configure_determinism("cuda", cfg.seed)  # before any CUDA work
         result = run_smoke(cfg, "cuda", determinism=notes)
-        command = " ".join(["python -m harness.gpu_smoke", *(sys.argv[1:] if argv is None else argv)])
+        command = " ".join(["python -m benchmarks.gpu_smoke", *(sys.argv[1:] if argv is None else argv)])
         rec = build_record(result, env.collect(cuda=gpu.cuda_info()), command)
         path = record.write(rec, args.out)
     except HarnessError as exc:
