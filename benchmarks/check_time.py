@@ -57,10 +57,10 @@ def main(argv=None) -> int:
                 rows[side].append(split(rec, time.perf_counter() - t0))
         cur, refm = record.merge_repetitions(cur_recs), record.merge_repetitions(ref_recs)
         t0 = time.perf_counter()
-        judge.judge(cur, None, in_session=seqcal.in_session(refm, 20, "alternating"))
+        judge.judge(cur, None, in_session=seqcal.in_session(refm, 20, "alternating", 0.9))
         first_look = time.perf_counter() - t0
         t0 = time.perf_counter()
-        judge.judge(cur, None, in_session=seqcal.in_session(refm, 20, "alternating"))
+        judge.judge(cur, None, in_session=seqcal.in_session(refm, 20, "alternating", 0.9))
         look = time.perf_counter() - t0
         t0 = time.perf_counter()
         try:

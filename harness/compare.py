@@ -124,6 +124,7 @@ class _Context:
     same_session: bool = False  # the baseline side was measured in this session (the in-session reference)
     paired: bool = False  # ... alternating with the current runs: sample i of each side form a pair
     horizon: int | None = None  # paired and sequential: the most pairs (harness/sequential.py); None: fixed size
+    sd_confidence: float = 0.9  # sequential: confidence of the noise's upper bound ([gate] sd_confidence)
     exact_why: str = "exact: deterministic run, same environment and host numerics"
     differs_why: str = "the environment differs"  # why metrics get a tolerance instead of exactness
 
@@ -283,6 +284,7 @@ class _Arms:
     ref_record: dict
     cross_record: dict | None
     horizon: int | None  # the sequential gate's most pairs; None: a fixed number of pairs
+    sd_confidence: float  # the sequential gate's [gate] sd_confidence
 
     @classmethod
     def of(cls, reference: dict) -> _Arms:
@@ -290,7 +292,8 @@ class _Arms:
         return cls(_by_name(rec), _by_name(cross) if cross else {},
                    bool((reference.get("provenance") or {}).get("paired")),
                    tuple(tuple(t) for t in reference.get("changed") or ()), reference.get("code_range") or "",
-                   rec, cross, (reference.get("sequential") or {}).get("horizon"))
+                   rec, cross, (reference.get("sequential") or {}).get("horizon"),
+                   (reference.get("sequential") or {}).get("sd_confidence", 0.9))
 
 
 def _compare_all(run: dict, base_rec: dict, ctx: _Context, policies,
@@ -326,7 +329,7 @@ def _against_arms(b: dict, c: dict, ctx: _Context, pol, arms: _Arms, run: dict) 
         return None
     paired = arms.paired and arms.ref_record.get("repeat") == run.get("repeat")
     same = dataclasses.replace(ctx, same_session=True, same_machine=True, paired=paired, env_match=True,
-                               horizon=arms.horizon if paired else None,
+                               horizon=arms.horizon if paired else None, sd_confidence=arms.sd_confidence,
                                exact_why="exact: the in-session reference, same host and environment")
     if c["kind"] in TIME_KINDS:
         r = arms.ref[name]
@@ -463,7 +466,7 @@ class _Test:
 
 def _significance(b: dict, c: dict, ctx: _Context, pol) -> MeasurementVerdict:
     if ctx.horizon and c["kind"] in TIME_KINDS:
-        return _sequential(b, c, ctx.horizon, pol)
+        return _sequential(b, c, ctx.horizon, ctx.sd_confidence, pol)
     base, cur, norm_note = _normalised(b, c, ctx, pol)
     bm, cm = median(base), median(cur)
     paired = stats.paired_log_ratio_test(base, cur) if ctx.paired and bm > 0 else None
@@ -489,7 +492,7 @@ def _significance(b: dict, c: dict, ctx: _Context, pol) -> MeasurementVerdict:
                  verdict=verdict, reason=reason + norm_note)
 
 
-def _sequential(b: dict, c: dict, horizon: int, pol) -> MeasurementVerdict:
+def _sequential(b: dict, c: dict, horizon: int, sd_confidence: float, pol) -> MeasurementVerdict:
     """The sequential gate's look at the pairs so far (harness/sequential.py): regressed or improved
     beyond the threshold, ok when the worse side's bound rules out the policy's max_mde_pct (or the
     threshold), else unstable: undecided after these pairs."""
@@ -500,14 +503,15 @@ def _sequential(b: dict, c: dict, horizon: int, pol) -> MeasurementVerdict:
     if not d:
         return _degenerate(c, bm, cm, b["samples"], pol)
     alpha = (1 - pol.confidence) / 2
-    s = seq.sequence(d, alpha, seq.log_of_pct(pol.pair_sd_pct or 0.0), horizon)
+    s = seq.sequence(d, alpha, seq.log_of_pct(pol.pair_sd_pct or 0.0), horizon, sd_confidence)
     threshold = max(pol.threshold_pct, 100.0 * pol.min_change / abs(bm))
     margin = max(pol.max_mde_pct or threshold, threshold)
     state = seq.decide(s, c["higher_is_better"], seq.log_of_pct(threshold), seq.log_of_pct(margin))
     est, low, high = seq.pct(s.mean), seq.pct(s.low), seq.pct(s.high)
     verdict, word = _direction(c, est)
     where = (f"anytime p={s.p_value:.2g}, alpha {_pct(100 * alpha)}, interval [{low:+.1f}%, {high:+.1f}%] after "
-             f"{s.n} pairs, noise sd {_pct(100 * s.sd)}" + (" (the policy's floor)" if s.sd == s.floor else ""))
+             f"{s.n} pairs, noise sd {_pct(100 * s.sd)}" + (" (the policy's floor)" if s.sd == s.floor else
+                                                       f" (upper bound; measured {_pct(100 * (s.sample_sd or 0))})"))
     bound = high if not c["higher_is_better"] else -low
     if state in (seq.REGRESSED, seq.IMPROVED):
         reason = f"{_pct(abs(est))} {word}: beyond the {_pct(threshold)} threshold and significant ({where})"

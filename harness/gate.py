@@ -75,7 +75,8 @@ def run(config, repeat: int, baseline_path: Path, policies_path=None, reference:
             plan = plan_arms(ref, stored, reference_env, progress, scratch=Path(tmp))
             used, why_mode = referencemod.pairing(config, 1 + len(plan.arms), mode or gate_policy.mode)
             looks = _Looks(plan, ref, baseline_path, policies_path, stored, repeat,
-                           gate_policy.min_pairs if sequential else repeat, used, why_mode, progress)
+                           gate_policy.min_pairs if sequential else repeat, used, why_mode,
+                           gate_policy.sd_confidence, progress)
             current, by_arm, dropped = referencemod.interleaved(config, repeat, plan.arms, progress, command,
                                                                 mode=used, stop=looks)
             rec = recordmod.merge_repetitions(current)
@@ -103,6 +104,7 @@ class _Looks:
     min_pairs: int  # fewest pairs before a stop (== horizon: no early stop)
     mode: str  # duet or alternating, as the rounds ran
     why_mode: str | None  # why not the policy's mode
+    sd_confidence: float  # [gate] sd_confidence
     progress: object = None
     stopped: str | None = None  # why the rounds ended early
 
@@ -124,7 +126,7 @@ class _Looks:
         why = self.stopped if final and self.stopped and pairs < self.horizon else (
             f"ran all {self.horizon} pairs" + ("" if self.min_pairs < self.horizon else " (no early stop)"))
         sequential = {"horizon": self.horizon, "min_pairs": self.min_pairs, "pairs": pairs, "mode": self.mode,
-                      "stopped": why} if self.min_pairs < self.horizon else None
+                      "stopped": why, "sd_confidence": self.sd_confidence} if self.min_pairs < self.horizon else None
         out = _in_session(rec, by_arm, self.plan, self.ref, self.mode, sequential)
         if final and self.why_mode:
             out["notes"] = (*out["notes"], self.why_mode)

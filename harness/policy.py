@@ -69,6 +69,7 @@ class Gate:
     repeat: int  # most pairs of a check (the runs of a check without a reference); `check --repeat`
     min_pairs: int  # fewest pairs before the sequential gate may stop
     mode: str  # one of MODES: how a pair's sides run
+    sd_confidence: float  # the sequential test's noise: this one-sided upper confidence bound of the pairs' sd
     baseline_runs: int  # runs per baseline (`baseline record --repeat`)
 
     def alphas(self, family) -> dict[str, float]:
@@ -164,6 +165,7 @@ def _validate_gate(g: Gate, source: str) -> None:
         (whole(g.min_pairs) and 2 <= g.min_pairs <= g.repeat, "min_pairs", g.min_pairs,
          f"must be an integer in [2, repeat = {g.repeat}]"),
         (g.mode in MODES, "mode", g.mode, f"must be one of {', '.join(MODES)}"),
+        (0.5 <= g.sd_confidence < 1, "sd_confidence", g.sd_confidence, "must be in [0.5, 1)"),
         (whole(g.baseline_runs) and g.baseline_runs >= 2, "baseline_runs", g.baseline_runs,
          "must be an integer >= 2"),
     ]

@@ -45,15 +45,15 @@ def planted(rec: dict, stage: str, fraction: float) -> dict:
     return {**rec, "measurements": ms}
 
 
-def in_session(ref: dict, horizon: int, mode: str) -> dict:
+def in_session(ref: dict, horizon: int, mode: str, sd_confidence: float) -> dict:
     """The judge's in-session argument for a simulated look (harness/gate.py::_in_session's shape)."""
     prov = {"commit": "calibration", "runs": ref["repeat"], "paired": True, "mode": mode, "arms": 2}
     return {"record": ref, "provenance": prov, "cross": None, "changed": (), "code_range": "", "notes": (),
-            "sequential": {"horizon": horizon}}
+            "sequential": {"horizon": horizon, "sd_confidence": sd_confidence}}
 
 
 def one_check(current: dict, reference: dict, order: list[int], stored: dict | None, baseline_path,
-              policies_path, horizon: int, min_pairs: int, mode: str) -> dict:
+              policies_path, horizon: int, min_pairs: int, mode: str, sd_confidence: float) -> dict:
     """Look after each pair of ``order`` as `check` does; the verdict where it stops."""
     from .gate import stop_reason
     from .judge import judge
@@ -61,7 +61,7 @@ def one_check(current: dict, reference: dict, order: list[int], stored: dict | N
     for n in range(min_pairs, horizon + 1):
         idx = order[:n]
         verdict = judge(subset(current, idx), baseline_path, policies_path, stored=stored,
-                        in_session=in_session(subset(reference, idx), horizon, mode))
+                        in_session=in_session(subset(reference, idx), horizon, mode, sd_confidence))
         why = stop_reason(verdict)
         if why or n == horizon:
             failed = [m.name for m in verdict.measurements if m.verdict == "regressed"]
@@ -70,7 +70,7 @@ def one_check(current: dict, reference: dict, order: list[int], stored: dict | N
 
 
 def simulate(current: dict, reference: dict, stored: dict | None, baseline_path, policies_path, horizon: int,
-             min_pairs: int, mode: str, checks: int, seed: int = 0) -> dict:
+             min_pairs: int, mode: str, checks: int, seed: int = 0, sd_confidence: float = 0.9) -> dict:
     """``checks`` simulated A/A checks on resampled pairs of the pool: false-positive rate and pairs used."""
     n = pool_size(current, reference)
     rng = random.Random(seed)
@@ -79,7 +79,7 @@ def simulate(current: dict, reference: dict, stored: dict | None, baseline_path,
     for _ in range(checks):
         order = rng.sample(range(n), horizon) if n >= horizon else [rng.randrange(n) for _ in range(horizon)]
         results.append(one_check(current, reference, order, stored, baseline_path, policies_path, horizon,
-                                 min_pairs, mode))
+                                 min_pairs, mode, sd_confidence))
     rate = stats.false_positive_rate([bool(r["regressed"]) for r in results])
     pairs = sorted(r["pairs"] for r in results)
     flagged: dict[str, int] = {}
@@ -96,7 +96,8 @@ def simulate(current: dict, reference: dict, stored: dict | None, baseline_path,
 
 def noise(current: dict, reference: dict, policies, horizon: int) -> list[dict]:
     """Per gated time or throughput: the sd of the pairs' log ratios, the policy's floor, and the
-    minimum detectable worsening at ``horizon`` pairs with the noise the gate would use."""
+    minimum detectable worsening at ``horizon`` pairs with the noise the gate would use there (the
+    floor, or the upper bound of this sd from ``horizon`` pairs)."""
     ref_by = {m["name"]: m for m in reference["measurements"]}
     family = [m["name"] for m in current["measurements"] if m["name"] in ref_by
               and policies.for_measurement(m["name"], m["kind"]).in_family]
@@ -110,19 +111,12 @@ def noise(current: dict, reference: dict, policies, horizon: int) -> list[dict]:
         if not d or len(d) < 3:
             continue
         sd, floor = stdev(d), seq.log_of_pct(pol.pair_sd_pct or 0.0)
-        used = max(sd, floor)
+        used = max(floor, sd * seq.sd_upper_factor(horizon, policies.gate.sd_confidence))  # the sd at the last look
         rows.append({"name": m["name"], "pairs": len(d), "sd_pct": 100 * sd, "floor_pct": pol.pair_sd_pct,
                      "alpha": alphas[m["name"]], "mean_pct": seq.pct(sum(d) / len(d)),
-                     "sd_upper95_pct": 100 * sd * _sd_upper_factor(len(d)),
+                     "sd_upper95_pct": 100 * sd * seq.sd_upper_factor(len(d), 0.95),
                      "mde_pct": seq.pct(seq.detectable(used, alphas[m["name"]], horizon, horizon, pol.power))})
     return rows
-
-
-def _sd_upper_factor(n: int) -> float:
-    """sd * this = the one-sided 95% upper confidence bound of sigma from n pairs (chi-square)."""
-    from scipy.stats import chi2
-
-    return math.sqrt((n - 1) / float(chi2.ppf(0.05, n - 1)))
 
 
 def same_readings(pools: dict[str, tuple[dict, dict]]) -> dict:

@@ -14,12 +14,15 @@ probability at most alpha, however many looks are taken and whenever the looks s
     mean_n +- (sigma / n) sqrt((1 + n tau^2) / tau^2 * (2 log(1/alpha) + log(1 + n tau^2))).
 
 tau is fixed before the data (``mixture_scale``): the value that makes the interval narrowest at
-the maximum number of pairs. sigma is unknown; the test uses max(floor, s_n), s_n the sample sd
-of the pairs so far and ``floor`` the measured pair noise of the machine class (policies.toml,
-``pair_sd_pct``, from `t4rec-bench calibrate`). L_n falls as sigma grows, so while the true
-sigma is at most the floor the error bound holds exactly; on a noisier host s_n takes over as
-pairs accumulate. `calibrate` checks the whole rule, looks and measurements together, by
-resampling recorded A/A pairs and by real A/A checks (README, "The sequential gate").
+the maximum number of pairs. sigma is unknown. L_n falls as sigma grows, so the bound holds
+whenever the sigma used is at least the true one; the test uses max(floor, upper), where upper
+is the one-sided ``sd_confidence`` upper confidence bound of sigma from the pairs so far
+(s_n sqrt((n - 1) / chi2_{1 - sd_confidence, n - 1}): 3.1 s_n at 3 pairs, 1.28 s_n at 20 for 0.9)
+and ``floor`` the least pair noise of the machine class (policies.toml, ``pair_sd_pct``, from
+`t4rec-bench calibrate`). A host far noisier than the floor is then caught by the data itself.
+`benchmarks/sequential_fp.py` simulates the rule on Gaussian pairs of known noise, and
+`calibrate` checks it, looks and measurements together, by resampling recorded A/A pairs and by
+real A/A checks (README, "The sequential gate").
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ class Sequence:
 
     n: int
     mean: float  # mean log ratio current / comparand
-    sd: float  # the sigma used: max(floor, sample sd)
+    sd: float  # the sigma used: max(floor, the sample sd's upper confidence bound)
     sample_sd: float | None  # sd of the pairs' log ratios (None below 2 pairs)
     floor: float  # the policy's pair noise floor (log scale)
     alpha: float  # one-sided level of each direction's bound
@@ -94,13 +97,21 @@ def log_evidence(n: int, total: float, sd: float, horizon: int, alpha: float) ->
     return -0.5 * math.log(a) + tau2 * total ** 2 / (2 * sd ** 2 * a)
 
 
-def sequence(diffs, alpha: float, floor: float, horizon: int) -> Sequence | None:
+@functools.lru_cache(maxsize=1024)
+def sd_upper_factor(n: int, confidence: float) -> float:
+    """s_n times this is the one-sided ``confidence`` upper bound of sigma from ``n`` values (chi-square)."""
+    from scipy.stats import chi2
+
+    return math.sqrt((n - 1) / float(chi2.ppf(1 - confidence, n - 1)))
+
+
+def sequence(diffs, alpha: float, floor: float, horizon: int, sd_confidence: float = 0.9) -> Sequence | None:
     """The confidence sequence of the log ratios ``diffs`` so far; None without a pair."""
     d = [float(x) for x in diffs]
     if not d:
         return None
     s = stdev(d) if len(d) >= 2 else None
-    sd = max(floor, s or 0.0)
+    sd = max(floor, (s or 0.0) * (sd_upper_factor(len(d), sd_confidence) if s else 1.0))
     return Sequence(len(d), mean(d), sd, s, floor, alpha, radius(len(d), sd, alpha, max(horizon, len(d))),
                     max(horizon, len(d)))
 

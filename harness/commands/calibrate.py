@@ -34,8 +34,8 @@ def add_parser(subparsers):
                     "comparison policy behaves on them.")
     _common.add_workload_options(p, default_profile="ci")
     p.add_argument("--runs", type=_common.positive_int, metavar="K",
-                   help="A/A runs to make (default: [gate] baseline_runs + repeat of the policy, 45 in the "
-                        "committed one, the fewest that hold the gate configuration)")
+                   help="A/A runs to make (default: [gate] baseline_runs + repeat of the policy, the fewest "
+                        "that hold the gate configuration; with --mode: pairs per mode, default [gate] repeat)")
     p.add_argument("--records", nargs="+", metavar="PATH",
                    help="analyse these run records (files or folders) instead of running the profile")
     p.add_argument("--reference", metavar="REV",
@@ -49,7 +49,7 @@ def add_parser(subparsers):
     p.add_argument("--current-size", type=_common.positive_int, metavar="M",
                    help="runs per current group (default: [gate] repeat of the policy, as `check`)")
     p.add_argument("--comparisons", type=_common.positive_int, default=100, metavar="C",
-                   help="A/A comparisons (default 100; the issue asks for at least 20)")
+                   help="A/A comparisons (default %(default)s)")
     p.add_argument("--split-seed", type=int, default=0, metavar="S", help="seed of the A/A split draws (default 0)")
     p.add_argument("--splits", choices=("random", "ordered"), default="random",
                    help="random: disjoint or resampled random partitions (default); ordered: in time order, "

@@ -97,7 +97,8 @@ def analyse(pools: dict, policies, stored, baseline_path, policies_path, compari
     doc = {"horizon": g.repeat, "min_pairs": g.min_pairs, "modes": {}}
     for mode, (cur, ref) in pools.items():
         sim = lambda c, ref=ref, mode=mode: seqcal.simulate(  # noqa: E731
-            c, ref, stored, baseline_path, policies_path, g.repeat, g.min_pairs, mode, comparisons, seed)
+            c, ref, stored, baseline_path, policies_path, g.repeat, g.min_pairs, mode, comparisons, seed,
+            g.sd_confidence)
         doc["modes"][mode] = {
             "pairs": seqcal.pool_size(cur, ref), "seconds_per_pair": seconds.get(mode),
             "noise": seqcal.noise(cur, ref, policies, g.repeat), "aa": sim(cur),
