@@ -4,8 +4,9 @@ When both the code and the environment differ from the baseline's, the gate runs
 side by side (harness/reference.py): the reference (baseline code, baseline environment), the
 cross arm (baseline code, current environment) and the current code (current code, current
 environment). The code's effect is current against cross, the environment's is cross against
-reference; each is the paired t on the log ratios of the rounds, tested one-sided in the worse
-direction at the level the measurement was judged at. Pure functions: records in, words out.
+reference; each is the paired t on the log ratios of the rounds (the sequential gate's confidence
+sequence when the check looked after every round, harness/sequential.py), tested one-sided in the
+worse direction at the level the measurement was judged at. Pure functions: records in, words out.
 """
 
 from __future__ import annotations
@@ -24,8 +25,12 @@ class Effect:
     worse_pct: float  # change_pct signed so that positive is worse
 
 
-def effect(what: str, before, after, higher_is_better: bool, alpha: float, threshold_pct: float) -> Effect | None:
-    """The paired effect of going from ``before`` to ``after`` (samples of one round each), or None."""
+def effect(what: str, before, after, higher_is_better: bool, alpha: float, threshold_pct: float,
+           sequential: tuple | None = None) -> Effect | None:
+    """The paired effect of going from ``before`` to ``after`` (samples of one round each), or None.
+    ``sequential``: (floor, horizon, sd_confidence) of the sequential gate: judge with its test."""
+    if sequential is not None:
+        return _sequential_effect(what, before, after, higher_is_better, alpha, threshold_pct, *sequential)
     test = stats.paired_log_ratio_test(list(before), list(after))
     if test is None:
         return None
@@ -34,6 +39,19 @@ def effect(what: str, before, after, higher_is_better: bool, alpha: float, thres
     worse = (change < 0) if higher_is_better else (change > 0)
     return Effect(what, change, p, worse and p < alpha and abs(change) > threshold_pct,
                   -change if higher_is_better else change)
+
+
+def _sequential_effect(what, before, after, higher_is_better, alpha, threshold_pct, floor, horizon, sd_confidence):
+    from . import sequential as seq
+
+    d = seq.log_ratios(list(before), list(after))
+    if not d or len(d) < 2:
+        return None
+    s = seq.sequence(d, alpha, floor, horizon, sd_confidence)
+    change = seq.pct(s.mean)
+    worse_pct = -change if higher_is_better else change
+    state = seq.decide(s, higher_is_better, seq.log_of_pct(threshold_pct), float("inf"))
+    return Effect(what, change, s.p_value, state == seq.REGRESSED, worse_pct)
 
 
 def env_words(changed) -> str:

@@ -362,8 +362,12 @@ def _attributed(v: MeasurementVerdict, c: dict, pol, arms: _Arms) -> Measurement
     if x is None or len(x["samples"]) != len(c["samples"]) or len(r["samples"]) != len(x["samples"]):
         return v
     alpha, threshold = (1 - pol.confidence) / 2, v.threshold_pct or pol.threshold_pct
-    code = attribution.effect("code", x["samples"], c["samples"], c["higher_is_better"], alpha, threshold)
-    env = attribution.effect("environment", r["samples"], x["samples"], c["higher_is_better"], alpha, threshold)
+    from .sequential import log_of_pct
+
+    sequential = (log_of_pct(pol.pair_sd_pct or 0.0), arms.horizon, arms.sd_confidence) if arms.horizon else None
+    code = attribution.effect("code", x["samples"], c["samples"], c["higher_is_better"], alpha, threshold, sequential)
+    env = attribution.effect("environment", r["samples"], x["samples"], c["higher_is_better"], alpha, threshold,
+                             sequential)
     cause = attribution.cause(code, env, arms.code_range, arms.changed)
     return dataclasses.replace(v, cause=cause, reason=f"{v.reason}; cause: {cause}" if cause else v.reason)
 

@@ -138,6 +138,16 @@ def _committed_gate_table() -> dict:
     return dict(tomllib.loads(resources.files("harness").joinpath("policies.toml").read_text())["gate"])
 
 
+def nightly_table(path: str | Path | None = None) -> dict:
+    """The ``[nightly]`` table of a policy file (default: the committed one): the nightly's pairs."""
+    text = (resources.files("harness").joinpath("policies.toml").read_text() if path is None
+            else Path(path).read_text())
+    table = tomllib.loads(text).get("nightly")
+    if table is None and path is not None:
+        table = tomllib.loads(resources.files("harness").joinpath("policies.toml").read_text())["nightly"]
+    return dict(table)
+
+
 def committed_gate() -> Gate:
     """The ``[gate]`` of the committed harness/policies.toml."""
     return Gate(**_committed_gate_table())

@@ -11,7 +11,6 @@ stop rule (harness/gate.py::stop_reason). So the simulation tests the gate's cod
 
 from __future__ import annotations
 
-import math
 import random
 import time
 from statistics import median, stdev

@@ -2,7 +2,12 @@
 
 1. ``asv machine --yes --machine <machine class>``  (the harness's machine class, e.g. cpu-2c-x86_64)
 2. ``asv run NEW`` (or ``--range``) in managed virtualenvs built with the Makefile's pins, or with
-   ``--existing`` the current environment as commit ``--commit`` (how a GPU box in a container runs it)
+   ``--existing`` the current environment as commit ``--commit`` (how a GPU box in a container runs it).
+   Besides the one pipeline run per profile (benchmarks/pipeline.py), the newest commit runs
+   ``--pairs`` pairs with the previous nightly commit (the newest commit with results on this
+   machine; HEAD^ on the first night), and benchmarks/ratios.py tracks the in-session ratio
+   current / previous per gated time: drift between nights cancels, so a step shows as one night's
+   ratio above 1. ``--steps`` names those nights from asv's results.
 3. the run records of the same pipeline runs go into the history folder (the benchmarks'
    setup_cache writes them there: no second run)
 4. ``asv publish`` (HTML under reports/asv/html)
@@ -10,7 +15,9 @@
    baselines/<machine class>/<profile>.json when that exists), when harness.report is there
 
 Exit code 0 when every step succeeded (also when there was no new commit to run), 2 when a step
-or a benchmark failed. ``t4rec-bench history`` then lists the change points.
+or a benchmark failed. ``t4rec-bench history`` then lists the change points. ``--steps`` runs
+nothing: it names the commits whose in-session ratio is significantly above 1 (exit code 1 when
+it names one, else 0).
 """
 
 from __future__ import annotations
@@ -22,7 +29,8 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import EXIT_ERROR, EXIT_OK, HarnessError
+from .. import nightly_pairs
+from ..errors import EXIT_ERROR, EXIT_OK, EXIT_REGRESSED, HarnessError
 from ._common import DEFAULT_HISTORY
 
 PROFILES = ("nightly", "smoke")
@@ -59,8 +67,31 @@ def add_parser(subparsers) -> None:
     p.add_argument("--history", metavar="DIR", default=str(DEFAULT_HISTORY),
                    help=f"run-record history folder (default {DEFAULT_HISTORY})")
     p.add_argument("--report", metavar="DIR", default="reports/nightly", help="where the HTML report goes")
+    p.add_argument("--pairs", type=_pairs, metavar="N",
+                   help="most pairs per night of the newest commit with the previous nightly commit, whose "
+                        "in-session ratios benchmarks/ratios.py tracks; a night stops once decided (default: "
+                        "[nightly] max_pairs in harness/policies.toml; 0: no pairs)")
+    p.add_argument("--pair-mode", metavar="MODE", default="",
+                   help="how a pair's two sides run (reference.interleaved's mode, e.g. duet or alternating; "
+                        "default: the gate's mode in harness/policies.toml, else interleaved's own)")
+    p.add_argument("--steps", action="store_true",
+                   help="run nothing: name the commits whose in-session ratio (asv results of "
+                        "benchmarks/ratios.py) is significantly above 1 by more than [nightly] step_pct in "
+                        "harness/policies.toml; exit 1 when there is one")
     p.add_argument("--dry-run", action="store_true", help="print the commands without running them")
     p.set_defaults(func=main)
+
+
+def _pairs(text: str) -> int:
+    n = int(text) if text.isdigit() else -1
+    if n < 0 or n == 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: 0 (no pairs) or at least 2 (one pair has no interval)")
+    return n
+
+
+def _pairs_of(args) -> int:
+    pairs = getattr(args, "pairs", None)
+    return nightly_pairs.settings().max_pairs if pairs is None else pairs
 
 
 def machine_name(device: str) -> str:
@@ -89,12 +120,20 @@ def has_results(results_dir: Path, machine: str) -> bool:
     return folder.is_dir() and any(p.name != "machine.json" for p in folder.glob("*.json"))
 
 
-def plan(args, machine: str, commit: str | None) -> list[Step]:
-    """The asv commands of one nightly run, in order (pure: nothing is run)."""
+def plan(args, machine: str, commit: str | None, previous: str | None = None, repo: Path | None = None) -> list[Step]:
+    """The asv commands of one nightly run, in order (pure: nothing is run). ``previous``: the previous
+    nightly commit the benchmarked commits are paired with (benchmarks/ratios.py), in ``repo``."""
     asv = (sys.executable, "-m", "asv")
     config = ("--config", str(Path(args.config).resolve()))
     bench_env = {"T4REC_BENCH_PROFILES": args.profile, "T4REC_BENCH_RECORD_DIR": str(Path(args.history).resolve()),
-                 "T4REC_BENCH_DEVICE": args.device}
+                 "T4REC_BENCH_DEVICE": args.device,
+                 nightly_pairs.PAIRS_VAR: str(_pairs_of(args))}
+    if getattr(args, "pair_mode", ""):
+        bench_env[nightly_pairs.MODE_VAR] = args.pair_mode
+    if previous:
+        bench_env[nightly_pairs.PREVIOUS_VAR] = previous
+    if repo is not None:
+        bench_env[nightly_pairs.REPO_VAR] = str(Path(repo).resolve())
     if args.existing:  # asv refuses a range with an existing environment: one run, filed under commit
         run = [*asv, "run", *config, "-E", "existing", "--set-commit-hash", commit]
         bench_env["T4REC_BENCH_COMMIT"] = commit
@@ -136,11 +175,21 @@ def main(args) -> int:
     root = config.resolve().parent  # asv resolves the config's relative paths from its folder
     machine = args.machine or machine_name(args.device)
     commit = resolve_commit(args.commit, root / conf.get("repo", ".")) if args.existing else None
-    if args.range == "NEW" and not args.existing and not has_results(root / conf.get("results_dir", "results"), machine):
+    repo = (root / conf.get("repo", ".")).resolve()
+    results_dir = root / conf.get("results_dir", "results")
+    if getattr(args, "steps", False):
+        return show_steps(results_dir, repo, args.machine)
+    if args.range == "NEW" and not args.existing and not has_results(results_dir, machine):
         print(f"nightly: no results for machine {machine} yet: benchmarking HEAD only "
               f"(backfill older commits with --range a..b)")
         args = argparse.Namespace(**{**vars(args), "range": "HEAD^!"})
-    steps = plan(args, machine, commit)
+    previous = None
+    if _pairs_of(args):
+        previous = nightly_pairs.previous_nightly_commit(
+            repo, nightly_pairs.benchmarked_commits(results_dir, machine), commit or "HEAD")
+        print(f"nightly: up to {_pairs_of(args)} pairs per benchmarked commit; previous nightly commit "
+              f"{previous[:10] if previous else '(none: the ratio benchmarks are skipped)'}")
+    steps = plan(args, machine, commit, previous, repo)
     if args.dry_run:
         for step in steps:
             env = " ".join(f"{k}={v}" for k, v in step.env.items())
@@ -161,6 +210,28 @@ def main(args) -> int:
         print(f"nightly: report {report}")
     print(f"nightly: HTML under {root / conf.get('html_dir', 'html')}; change points: t4rec-bench history")
     return EXIT_ERROR if failed else EXIT_OK
+
+
+def show_steps(results_dir: Path, repo: Path, machine: str | None) -> int:
+    """Print every night's total.wall_s ratio and the steps named in asv's ratio results; exit 1 when
+    a commit is named."""
+    nights = nightly_pairs.asv_nights(results_dir, repo, machine)
+    if not nights:
+        print(f"nightly: no ratio results (benchmarks/ratios.py) under {results_dir}")
+        return EXIT_OK
+    named = []
+    for key, series in nights.items():
+        totals = [n for n in series if n.ratio.name == "total.wall_s"]
+        print(f"{key}: total.wall_s ratio per night: "
+              + (", ".join(f"{n.commit[:8]} {n.ratio.ratio:.3f}" for n in totals) or "(none)"))
+        found = nightly_pairs.steps(series, improvements=True)
+        for step in found:
+            print(f"  step: {step.line()}")
+        named += [s for s in found if s.direction == "regressed"]
+    if not named:
+        print(f"nightly: no step (no night's ratio is significantly above 1 by "
+              f"{nightly_pairs.settings().step_pct:g}%)")
+    return EXIT_REGRESSED if named else EXIT_OK
 
 
 def _run_steps(steps: list[Step]) -> list[str]:
