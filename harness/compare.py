@@ -40,6 +40,7 @@ from statistics import median
 from . import env as envmod
 from . import stats
 from .errors import EXIT_NO_BASELINE, EXIT_OK, EXIT_REGRESSED, EXIT_RUN_FAILED, HarnessError
+from .record import by_name
 
 FORMAT_VERSION = 1
 KIND = "t4rec-bench/verdict"
@@ -251,7 +252,7 @@ def _blank(m: dict, verdict: str, reason: str, baseline: dict | None = None) -> 
 
 
 def _all_incomparable(run: dict, base_rec: dict) -> list[MeasurementVerdict]:
-    base, cur = _by_name(base_rec), _by_name(run)
+    base, cur = by_name(base_rec), by_name(run)
     why = (f"workload differs from the baseline's (hash {base_rec['workload_hash']} vs "
            f"{run['workload_hash']}): record a baseline for this workload")
     out = []
@@ -259,10 +260,6 @@ def _all_incomparable(run: dict, base_rec: dict) -> list[MeasurementVerdict]:
         m = cur.get(name) or base[name]
         out.append(_blank(m, "incomparable", why, base.get(name)))
     return out
-
-
-def _by_name(rec: dict) -> dict:
-    return {m["name"]: m for m in rec["measurements"]}
 
 
 def _names(base: dict, cur: dict) -> list[str]:
@@ -289,7 +286,7 @@ class _Arms:
     @classmethod
     def of(cls, reference: dict) -> _Arms:
         rec, cross = reference["record"], reference.get("cross")
-        return cls(_by_name(rec), _by_name(cross) if cross else {},
+        return cls(by_name(rec), by_name(cross) if cross else {},
                    bool((reference.get("provenance") or {}).get("paired")),
                    tuple(tuple(t) for t in reference.get("changed") or ()), reference.get("code_range") or "",
                    rec, cross, (reference.get("sequential") or {}).get("horizon"),
@@ -298,7 +295,7 @@ class _Arms:
 
 def _compare_all(run: dict, base_rec: dict, ctx: _Context, policies,
                  arms: _Arms | None = None) -> tuple[list[MeasurementVerdict], list]:
-    base, cur = _by_name(base_rec), _by_name(run)
+    base, cur = by_name(base_rec), by_name(run)
     pairs = [(base.get(n), cur.get(n)) for n in _names(base, cur)]
     chosen = [policies.for_measurement(c["name"], c["kind"]) if b and c else None for b, c in pairs]
     family = [c["name"] for (b, c), p in zip(pairs, chosen) if p is not None and p.in_family]

@@ -19,6 +19,8 @@ Writes reports/calibration-<profile>-<machine>-<time>.json.
 
 from __future__ import annotations
 
+from harness.record import by_name
+
 FORMAT_VERSION = 2
 KIND = "t4rec-bench/calibration"
 DESIGNS = ((1, 10), (1, 20), (5, 20), (10, 20), (10, 30))  # (new runs, baseline runs) always shown
@@ -89,7 +91,7 @@ def analyse(records: list[dict], baseline_size: int, current_size: int = 1, poli
     records = sorted(records, key=lambda r: r["started_at"]) if ordered else records
     every = records + (reference or [])
     names = [n for n in dict.fromkeys(m["name"] for r in every for m in r["measurements"])
-             if all(n in _by_name(r) for r in every)]
+             if all(n in by_name(r) for r in every)]
     family = [n for n in names if _policy(policies, every, n).in_family]
     alphas = policies.gate.alphas(family)
     paired = bool(reference) and len(records) == len(reference) and current_size == baseline_size
@@ -112,18 +114,14 @@ def analyse(records: list[dict], baseline_size: int, current_size: int = 1, poli
     return doc
 
 
-def _by_name(rec: dict) -> dict:
-    return {m["name"]: m for m in rec["measurements"]}
-
-
 def _policy(policies, records, name):
-    m = _by_name(records[0])[name]
+    m = by_name(records[0])[name]
     return policies.for_measurement(name, m["kind"])
 
 
 def _values(name: str, records: list[dict], pol=None) -> list[float]:
     """Each record's value of ``name`` (its median), speed-normalised if the policy always normalises."""
-    out = [_by_name(r)[name]["value"] for r in records]
+    out = [by_name(r)[name]["value"] for r in records]
     if pol is not None and pol.normalise == "always":
         return _normalised(name, records) or out
     return out
@@ -136,7 +134,7 @@ def _pair_sd(name: str, records: list[dict], reference: list[dict]) -> float | N
     from statistics import stdev
 
     by_time = lambda rs: sorted(rs, key=lambda r: r["started_at"])  # noqa: E731
-    c, r = ([_by_name(x)[name]["value"] for x in by_time(p)] for p in (records, reference))
+    c, r = ([by_name(x)[name]["value"] for x in by_time(p)] for p in (records, reference))
     if min(c + r) <= 0 or len(c) < 3:
         return None
     return stdev(math.log(a) - math.log(b) for a, b in zip(c, r)) / math.sqrt(2)
@@ -146,7 +144,7 @@ def _noise_row(name: str, records: list[dict], pol, alpha: float | None, n_base:
                pair_sd: float | None = None) -> dict:
     from harness import stats
 
-    m = _by_name(records[0])[name]
+    m = by_name(records[0])[name]
     values = _values(name, records, pol)
     s = stats.summary(values)
     logs = stats.log_values(values) if len(values) > 1 else None
@@ -193,7 +191,7 @@ def _normalised(name: str, records: list[dict]) -> list[float] | None:
 
     out = []
     for r in records:
-        m = _by_name(r).get(name)
+        m = by_name(r).get(name)
         speed = (r.get("calibration") or {}).get("speed_s") or []
         if m is None or m["kind"] not in ("time", "throughput") or not speed:
             return None
@@ -214,7 +212,7 @@ def _design(records: list[dict], policies, in_session: bool = False, sd_for_mde:
     from harness import stats
 
     gate = policies.gate
-    if not all(gate.primary in _by_name(r) for r in records) or len(records) < 3:
+    if not all(gate.primary in by_name(r) for r in records) or len(records) < 3:
         return None
     pol = _policy(policies, records, gate.primary)
     logs = stats.log_values(_values(gate.primary, records, pol))
