@@ -31,7 +31,7 @@ def split(rec: dict, wall: float) -> dict:
 
 
 def main(argv=None) -> int:
-    from harness import judge, record, reference, runner, seqcal
+    from harness import judge, policy, record, reference, runner, seqcal
     from harness.config import build_config
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -56,11 +56,13 @@ def main(argv=None) -> int:
                     ref_recs.append(rec)
                 rows[side].append(split(rec, time.perf_counter() - t0))
         cur, refm = record.merge_repetitions(cur_recs), record.merge_repetitions(ref_recs)
+        gate = policy.load().gate
+        look = seqcal.in_session(refm, gate.repeat, "alternating", gate.sd_confidence)
         t0 = time.perf_counter()
-        judge.judge(cur, None, in_session=seqcal.in_session(refm, 20, "alternating", 0.9))
+        judge.judge(cur, None, in_session=look)
         first_look = time.perf_counter() - t0
         t0 = time.perf_counter()
-        judge.judge(cur, None, in_session=seqcal.in_session(refm, 20, "alternating", 0.9))
+        judge.judge(cur, None, in_session=look)
         look = time.perf_counter() - t0
         t0 = time.perf_counter()
         try:

@@ -35,6 +35,16 @@ def one(rng, sigma: float, shift: float, alpha: float, floor: float, thr: float,
     return seq.UNDECIDED, gate.repeat
 
 
+def _alpha(pols, name: str) -> float:
+    """The one-sided level the gate tests ``name`` at: [gate]'s split over the gated measurements of
+    the committed ci baseline of this machine class (the family a ci check judges)."""
+    from harness import baseline, env
+
+    rec = baseline.load(baseline.default_path("ci", env.machine_class()))["record"]
+    family = [m["name"] for m in rec["measurements"] if pols.for_measurement(m["name"], m["kind"]).in_family]
+    return pols.gate.alphas(family)[name]
+
+
 def main(argv=None) -> int:
     from harness import policy
     from harness import sequential as seq
@@ -49,8 +59,7 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     pols = policy.load()
     gate, pol = pols.gate, pols.for_measurement(args.measurement, args.kind)
-    alpha = gate.alpha_primary if args.measurement == gate.primary else (
-        (gate.family_alpha - gate.alpha_primary) / 15)  # a ci record's 15 other gated measurements
+    alpha = _alpha(pols, args.measurement)
     floor, thr = seq.log_of_pct(pol.pair_sd_pct or 0.0), seq.log_of_pct(pol.threshold_pct)
     margin = seq.log_of_pct(max(pol.max_mde_pct or pol.threshold_pct, pol.threshold_pct))
     rng = random.Random(args.seed)

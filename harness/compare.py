@@ -125,7 +125,7 @@ class _Context:
     same_session: bool = False  # the baseline side was measured in this session (the in-session reference)
     paired: bool = False  # ... alternating with the current runs: sample i of each side form a pair
     horizon: int | None = None  # paired and sequential: the most pairs (harness/sequential.py); None: fixed size
-    sd_confidence: float = 0.9  # sequential: confidence of the noise's upper bound ([gate] sd_confidence)
+    sd_confidence: float | None = None  # sequential: confidence of the noise's upper bound ([gate] sd_confidence)
     exact_why: str = "exact: deterministic run, same environment and host numerics"
     differs_why: str = "the environment differs"  # why metrics get a tolerance instead of exactness
 
@@ -281,7 +281,7 @@ class _Arms:
     ref_record: dict
     cross_record: dict | None
     horizon: int | None  # the sequential gate's most pairs; None: a fixed number of pairs
-    sd_confidence: float  # the sequential gate's [gate] sd_confidence
+    sd_confidence: float | None  # the sequential gate's [gate] sd_confidence (set with horizon)
 
     @classmethod
     def of(cls, reference: dict) -> _Arms:
@@ -290,7 +290,7 @@ class _Arms:
                    bool((reference.get("provenance") or {}).get("paired")),
                    tuple(tuple(t) for t in reference.get("changed") or ()), reference.get("code_range") or "",
                    rec, cross, (reference.get("sequential") or {}).get("horizon"),
-                   (reference.get("sequential") or {}).get("sd_confidence", 0.9))
+                   (reference.get("sequential") or {}).get("sd_confidence"))
 
 
 def _compare_all(run: dict, base_rec: dict, ctx: _Context, policies,

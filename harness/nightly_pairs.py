@@ -24,7 +24,6 @@ prints the ratios as JSON (what the demo runs in each commit's checkout).
 
 from __future__ import annotations
 
-import inspect
 import json
 import math
 import os
@@ -46,7 +45,7 @@ ARM = "previous"  # the arm's name in interleaved(): the previous nightly commit
 PREVIOUS_VAR = "T4REC_BENCH_PREVIOUS_COMMIT"  # the previous nightly commit (full sha)
 REPO_VAR = "T4REC_BENCH_REPO"  # the repository it is extracted from
 PAIRS_VAR = "T4REC_BENCH_PAIRS"  # pairs per night; 0: the ratio benchmarks are skipped
-MODE_VAR = "T4REC_BENCH_PAIR_MODE"  # interleaved()'s mode ("duet", "alternating"); empty: its default
+MODE_VAR = "T4REC_BENCH_PAIR_MODE"  # "duet" or "alternating"; empty: the gate's ([gate] mode)
 
 
 @dataclass(frozen=True)
@@ -207,40 +206,16 @@ def partner(repo, commit: str, previous: str | None) -> str | None:
 
 # ---- the duet run -----------------------------------------------------------------------------------
 
-def interleaved_modes() -> bool:
-    """Whether reference.interleaved takes ``mode=`` (duet pairs) in this checkout."""
-    from . import reference
+def choose_mode(config, mode: str | None) -> str:
+    """The mode the pairs run in: ``mode``, else the gate's ([gate] mode); a duet the CPUs cannot hold
+    (two sides x the profile's threads) falls back to alternating, and says so on stderr. This module
+    and harness/reference.py always come from the same commit's checkout."""
+    from . import policy, reference
 
-    return "mode" in inspect.signature(reference.interleaved).parameters
-
-
-def default_mode() -> str | None:
-    """The gate's pairing mode (policies.toml [gate] ``mode``), the nightly's default; None when this
-    checkout's policies have none."""
-    try:
-        from .policy import committed_gate
-
-        return getattr(committed_gate(), "mode", None)
-    except Exception:  # noqa: BLE001 - an older or half-edited policy file: interleaved's own default
-        return None
-
-
-def choose_mode(config, mode: str | None) -> tuple[str | None, str]:
-    """(the ``mode=`` to pass to interleaved or None when it takes none, the mode the pairs run in).
-    ``mode`` None: the gate's mode, else interleaved's default. A duet the CPUs cannot hold (two
-    sides x the profile's threads) falls back to alternating, and says so on stderr."""
-    from . import reference
-
-    params = inspect.signature(reference.interleaved).parameters
-    if "mode" not in params:
-        return None, "alternating"
-    wanted = mode or default_mode() or str(params["mode"].default)
-    if hasattr(reference, "pairing"):
-        used, why = reference.pairing(config, 2, wanted)
-        if why:
-            print(f"nightly pairs: {why}", file=sys.stderr)
-        return used, used
-    return wanted, wanted
+    used, why = reference.pairing(config, 2, mode or policy.load().gate.mode)
+    if why:
+        print(f"nightly pairs: {why}", file=sys.stderr)
+    return used
 
 
 def run_pairs(config, previous: str, repo, pairs: int | None = None, mode: str | None = None,
@@ -249,29 +224,28 @@ def run_pairs(config, previous: str, repo, pairs: int | None = None, mode: str |
     reference.interleaved; returns (ratios, previous records, current records, the mode used).
 
     ``mode``: interleaved()'s mode (duet: both sides of a pair at once); None: the gate's
-    (``choose_mode``). On a checkout whose interleaved has no ``mode`` the pairs alternate. The arm
-    runs in this interpreter's environment (``python``): the ratio is the code's change.
+    (``choose_mode``). The rounds stop once the named measurements are decided (``decided``). The
+    arm runs in this interpreter's environment (``python``): the ratio is the code's change.
     HarnessError when a run failed.
     """
     from . import reference
 
     s = settings()
     pairs = pairs or s.max_pairs
-    passed, used = choose_mode(config, mode)
-    kwargs = {} if passed is None else {"mode": passed}
-    if "stop" in inspect.signature(reference.interleaved).parameters:
-        def stop(current, arms) -> bool:  # the sequential gate's look, on the named measurements
-            if len(current) < s.min_pairs:
-                return False
-            ratios = pair_ratios(arms[ARM], current, s.named, s)
-            return bool(ratios) and all(decided(r, s) for r in ratios.values())
+    used = choose_mode(config, mode)
 
-        kwargs["stop"] = stop
+    def stop(current, arms) -> bool:  # the sequential gate's look, on the named measurements
+        if len(current) < s.min_pairs:
+            return False
+        ratios = pair_ratios(arms[ARM], current, s.named, s)
+        return bool(ratios) and all(decided(r, s) for r in ratios.values())
+
     with tempfile.TemporaryDirectory(prefix="t4rec-bench-previous-") as tmp:
         ref = reference.checkout(previous, Path(tmp) / "code", Path(repo))
         arm = reference.Arm(ARM, ref, python or sys.executable)
         current, arms, dropped = reference.interleaved(config, pairs, [arm], progress=progress,
-                                                       command=f"nightly pairs vs {ref.commit[:10]}", **kwargs)
+                                                       command=f"nightly pairs vs {ref.commit[:10]}", mode=used,
+                                                       stop=stop)
     if current and current[-1]["status"] != "ok":
         f = current[-1].get("failure") or {}
         raise HarnessError(f"current run failed in stage {f.get('stage')!r} ({f.get('kind')}): {f.get('message')}")
@@ -388,7 +362,7 @@ def main(argv=None) -> int:
     p.add_argument("--profile", default="smoke")
     p.add_argument("--device", default="cpu")
     p.add_argument("--pairs", type=int, help="most pairs (default: [nightly] max_pairs in harness/policies.toml)")
-    p.add_argument("--mode", default=os.environ.get(MODE_VAR) or None, help="interleaved()'s mode (default: its own)")
+    p.add_argument("--mode", default=os.environ.get(MODE_VAR) or None, help="duet or alternating (default: [gate] mode in harness/policies.toml)")
     p.add_argument("--out", help="also write the JSON here")
     args = p.parse_args(argv)
     config = build_config(args.profile, {"device": args.device})

@@ -29,7 +29,7 @@ import sys
 import tarfile
 import tempfile
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import record
@@ -163,27 +163,25 @@ def interleaved(config, repeat: int, arms, progress=None, command: str | None = 
         arms = [Arm("reference", arms, sys.executable)]
     progress = progress or Progress(enabled=False)
     timeout_s = timeout_s or 3 * config.stage_timeout_s + 300
-    by_name = {a.name: a for a in arms}
     from . import runner
 
-    current, records, state = [], {a.name: [] for a in arms}, {"dropped": None, "env": runner.collect_environment(config)}
     sides = [arms[0].name, "current", *[a.name for a in arms[1:]]]
     with tempfile.TemporaryDirectory(prefix="t4rec-bench-ref-runs-") as tmp:
-        side_run = _Sides(config, run_argv(config), by_name, Path(tmp), timeout_s, progress, command,
-                          current, records, state)
+        run = _Sides(config, run_argv(config), {a.name: a for a in arms}, Path(tmp), timeout_s, progress, command,
+                     runner.collect_environment(config), records={a.name: [] for a in arms})
         for i in range(repeat):
-            side_run.round = i
+            run.round = i
             if mode == "duet":
-                _together([lambda s=s: side_run(s, repeat) for s in order(i, sides)])
+                _together([lambda s=s: run(s, repeat) for s in order(i, sides)])
             else:
                 for side in order(i, sides):
-                    side_run(side, repeat)
-            if current and current[-1]["status"] != "ok":
+                    run(side, repeat)
+            if run.current and run.current[-1]["status"] != "ok":
                 break
-            complete = state["dropped"] is None and all(len(r) == len(current) for r in records.values())
-            if complete and stop is not None and stop(current, records):
+            complete = run.dropped is None and all(len(r) == len(run.current) for r in run.records.values())
+            if complete and stop is not None and stop(run.current, run.records):
                 break
-    return current, records, state["dropped"]
+    return run.current, run.records, run.dropped
 
 
 @dataclass
@@ -191,14 +189,15 @@ class _Sides:
     """Runs one side of a round (the current code or an arm) and files its record."""
     config: object
     argv: list
-    arms: dict
+    arms: dict  # name -> Arm
     tmp: Path
     timeout_s: float
     progress: object
     command: str | None
-    current: list
-    records: dict
-    state: dict
+    environment: dict  # the current side's, collected once (runner.collect_environment)
+    current: list = field(default_factory=list)  # the current code's records
+    records: dict = field(default_factory=dict)  # arm name -> its records
+    dropped: str | None = None  # why the arms were dropped
     round: int = 0
 
     def __call__(self, side: str, repeat: int) -> None:
@@ -207,12 +206,12 @@ class _Sides:
         if side == "current":
             self.progress.repetition(self.round + 1, repeat)
             self.current.append(runner.run(self.config, progress=self.progress, command=self.command,
-                                           environment=self.state["env"]))
-        elif self.state["dropped"] is None:
+                                           environment=self.environment))
+        elif self.dropped is None:
             arm = self.arms[side]
             self.progress.reference(self.round + 1, repeat, arm.code.commit, arm.name)
             why = _one_arm_run(arm, self.argv, self.tmp, self.timeout_s, self.records[side])
-            self.state["dropped"] = self.state["dropped"] or why
+            self.dropped = self.dropped or why
 
 
 def _together(calls) -> None:

@@ -69,7 +69,7 @@ def one_check(current: dict, reference: dict, order: list[int], stored: dict | N
 
 
 def simulate(current: dict, reference: dict, stored: dict | None, baseline_path, policies_path, horizon: int,
-             min_pairs: int, mode: str, checks: int, seed: int = 0, sd_confidence: float = 0.9) -> dict:
+             min_pairs: int, mode: str, checks: int, seed: int, sd_confidence: float) -> dict:
     """``checks`` simulated A/A checks on resampled pairs of the pool: false-positive rate and pairs used."""
     n = pool_size(current, reference)
     rng = random.Random(seed)

@@ -17,7 +17,7 @@ tau is fixed before the data (``mixture_scale``): the value that makes the inter
 the maximum number of pairs. sigma is unknown. L_n falls as sigma grows, so the bound holds
 whenever the sigma used is at least the true one; the test uses max(floor, upper), where upper
 is the one-sided ``sd_confidence`` upper confidence bound of sigma from the pairs so far
-(s_n sqrt((n - 1) / chi2_{1 - sd_confidence, n - 1}): 3.1 s_n at 3 pairs, 1.28 s_n at 20 for 0.9)
+(s_n sqrt((n - 1) / chi2_{1 - sd_confidence, n - 1}): sd_upper_factor)
 and ``floor`` the least pair noise of the machine class (policies.toml, ``pair_sd_pct``, from
 `t4rec-bench calibrate`). A host far noisier than the floor is then caught by the data itself.
 `benchmarks/sequential_fp.py` simulates the rule on Gaussian pairs of known noise, and
@@ -105,7 +105,7 @@ def sd_upper_factor(n: int, confidence: float) -> float:
     return math.sqrt((n - 1) / float(chi2.ppf(1 - confidence, n - 1)))
 
 
-def sequence(diffs, alpha: float, floor: float, horizon: int, sd_confidence: float = 0.9) -> Sequence | None:
+def sequence(diffs, alpha: float, floor: float, horizon: int, sd_confidence: float) -> Sequence | None:
     """The confidence sequence of the log ratios ``diffs`` so far; None without a pair."""
     d = [float(x) for x in diffs]
     if not d:

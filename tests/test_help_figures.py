@@ -27,6 +27,10 @@ def _text(p: argparse.ArgumentParser) -> str:
     return re.sub(r"\b\d+\.\d+\.\d+\.\d+(:\d+)?", "", text)  # addresses
 
 
+def _figures(text: str) -> set[str]:
+    return {m.group(1) for m in re.finditer(r"(?<![\w.])(\d+(?:\.\d+)?)%?(?![\w.])", text)}
+
+
 def _defaults(p: argparse.ArgumentParser) -> set[str]:
     out = set()
     for a in p._actions:
@@ -41,8 +45,7 @@ def _defaults(p: argparse.ArgumentParser) -> set[str]:
 def test_help_repeats_no_figure(name):
     p = _subparsers()[name]
     allowed = EXIT_CODES | _defaults(p)
-    figures = [m.group(1) for m in re.finditer(r"(?<![\w.])(\d+(?:\.\d+)?)%?(?![\w.])", _text(p))]
-    stray = sorted({f for f in figures if f not in allowed})
+    stray = sorted(_figures(_text(p)) - allowed)
     assert not stray, (f"`t4rec-bench {name} --help` repeats figure(s) {stray}: refer to the key in "
                        f"harness/policies.toml or harness/profiles.toml instead")
 
@@ -57,5 +60,4 @@ def test_help_that_names_a_gate_key_with_a_number_gives_the_files_value():
 def test_the_check_fails_on_a_stray_figure():
     p = argparse.ArgumentParser(prog="x")
     p.add_argument("--repeat", help="pairs (default 12, as in the policy)")
-    text = _text(p)
-    assert "12" in {m.group(1) for m in re.finditer(r"(?<![\w.])(\d+(?:\.\d+)?)%?(?![\w.])", text)} - _defaults(p)
+    assert _figures(_text(p)) - _defaults(p) == {"12"}

@@ -12,6 +12,8 @@ from verdict_fixtures import make_baseline, make_record
 
 from harness import gate, judge, policy, reference, seqcal, sequential
 
+SD_CONF = policy.committed_gate().sd_confidence  # the gate's noise bound, as check uses it
+
 
 # --- the confidence sequence ------------------------------------------------------------------
 
@@ -20,7 +22,7 @@ def _ever_excludes(rng, mu: float, sd: float, alpha: float, horizon: int, floor:
     for _ in range(horizon):
         d.append(rng.gauss(mu, sd))
         if len(d) >= 2:
-            s = sequential.sequence(d, alpha, floor, horizon)
+            s = sequential.sequence(d, alpha, floor, horizon, SD_CONF)
             if s.low > mu or s.high < mu:
                 return True
     return False
@@ -55,10 +57,10 @@ def test_a_fixed_sample_t_interval_looked_at_after_every_pair_would_not():
 
 
 def test_the_noise_used_is_the_floor_or_the_sample_sd_whichever_is_larger():
-    quiet = sequential.sequence([0.01, 0.011, 0.009], 0.005, floor=0.03, horizon=20)
-    noisy = sequential.sequence([0.2, -0.2, 0.1], 0.005, floor=0.03, horizon=20)
+    quiet = sequential.sequence([0.01, 0.011, 0.009], 0.005, floor=0.03, horizon=20, sd_confidence=SD_CONF)
+    noisy = sequential.sequence([0.2, -0.2, 0.1], 0.005, floor=0.03, horizon=20, sd_confidence=SD_CONF)
     assert quiet.sd == 0.03 and quiet.sample_sd < 0.03
-    assert noisy.sd == pytest.approx(noisy.sample_sd * sequential.sd_upper_factor(3, 0.9)) and noisy.sd > 0.03
+    assert noisy.sd == pytest.approx(noisy.sample_sd * sequential.sd_upper_factor(3, SD_CONF)) and noisy.sd > 0.03
     # more noise, less evidence: the bound only widens with sigma
     assert sequential.radius(5, 0.06, 0.005, 20) > sequential.radius(5, 0.03, 0.005, 20)
 
@@ -71,10 +73,10 @@ def test_the_mixture_is_tuned_to_the_most_pairs():
 
 def test_decide_regressed_ok_improved_undecided():
     thr, margin = sequential.log_of_pct(5), sequential.log_of_pct(5)
-    slow = sequential.sequence([0.25, 0.22, 0.24], 0.005, 0.03, 20)
-    same = sequential.sequence([0.001, -0.002, 0.0, 0.001, -0.001, 0.002, 0.0, -0.001], 0.005, 0.01, 20)
-    fast = sequential.sequence([-0.25, -0.22, -0.24], 0.005, 0.03, 20)
-    unsure = sequential.sequence([0.04, -0.01, 0.03], 0.005, 0.03, 20)
+    slow = sequential.sequence([0.25, 0.22, 0.24], 0.005, 0.03, 20, SD_CONF)
+    same = sequential.sequence([0.001, -0.002, 0.0, 0.001, -0.001, 0.002, 0.0, -0.001], 0.005, 0.01, 20, SD_CONF)
+    fast = sequential.sequence([-0.25, -0.22, -0.24], 0.005, 0.03, 20, SD_CONF)
+    unsure = sequential.sequence([0.04, -0.01, 0.03], 0.005, 0.03, 20, SD_CONF)
     assert sequential.decide(slow, False, thr, margin) == sequential.REGRESSED
     assert sequential.decide(slow, True, thr, margin) == sequential.IMPROVED  # a throughput that rose
     assert sequential.decide(fast, False, thr, margin) == sequential.IMPROVED
@@ -102,7 +104,7 @@ def stored():
 
 
 def _verdict(cur, ref, stored, horizon=20):
-    return judge.judge(cur, None, stored=stored, in_session=seqcal.in_session(ref, horizon, "duet", 0.9))
+    return judge.judge(cur, None, stored=stored, in_session=seqcal.in_session(ref, horizon, "duet", SD_CONF))
 
 
 def test_a_large_slowdown_is_regressed_after_three_pairs(stored):
@@ -159,7 +161,8 @@ def test_together_runs_calls_at_the_same_time_and_reraises():
 
 def test_simulated_aa_checks_stop_early_and_stay_within_the_budget(stored):
     cur, ref = _pool(30, 10, noise=0.01)
-    sim = seqcal.simulate(cur, ref, stored, None, None, horizon=20, min_pairs=3, mode="duet", checks=40, seed=1)
+    sim = seqcal.simulate(cur, ref, stored, None, None, horizon=20, min_pairs=3, mode="duet", checks=40, seed=1,
+                          sd_confidence=SD_CONF)
     assert sim["false_positives"] == 0 and sim["resampling"] == "without replacement"
     assert sim["pairs_max"] < 20 and sim["undecided"] == 0
 
@@ -167,7 +170,7 @@ def test_simulated_aa_checks_stop_early_and_stay_within_the_budget(stored):
 def test_a_planted_slowdown_on_recorded_pairs_is_flagged_within_three_pairs(stored):
     cur, ref = _pool(30, 11, noise=0.005)
     sim = seqcal.simulate(seqcal.planted(cur, "train", 0.25), ref, stored, None, None, horizon=20, min_pairs=3,
-                          mode="duet", checks=20, seed=1)
+                          mode="duet", checks=20, seed=1, sd_confidence=SD_CONF)
     assert sim["false_positives"] == 20 and sim["pairs_max"] == 3
     assert sim["flagged"]["train.wall_s"] == 20
 

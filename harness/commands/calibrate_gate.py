@@ -22,6 +22,7 @@ BLOCK = 2  # pairs per mode before the other mode takes its turn
 
 def run_pools(args, config, modes: list[str], pairs: int, history: Path, quiet: bool) -> dict:
     """{mode: (current records, reference records, seconds per pair)}: ``pairs`` pairs per mode."""
+    import sys
     import tempfile
 
     from harness import record, reference
@@ -31,7 +32,7 @@ def run_pools(args, config, modes: list[str], pairs: int, history: Path, quiet: 
     out = {m: ([], [], []) for m in modes}
     with tempfile.TemporaryDirectory(prefix="t4rec-bench-ref-") as tmp:
         ref = reference.checkout(args.reference, Path(tmp))
-        arms = [reference.Arm("reference", ref, __import__("sys").executable)]
+        arms = [reference.Arm("reference", ref, sys.executable)]
         done = 0
         while done < pairs:
             block = min(BLOCK, pairs - done)
