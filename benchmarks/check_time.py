@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/check_time.py --profile ci --reference HEAD --pairs 3
 
-Runs PAIRS alternating pairs of the working tree (harness.runner, as `check` runs its current side)
+Runs PAIRS alternating pairs of the working tree (harness.run.runner, as `check` runs its current side)
 and of REV (``python -m harness.cli run`` of that commit, as `check` runs its reference), then times a
 sequential look (the judge) and the HTML report. For each side it splits the wall time of a run into:
 before the first stage (process start-up, the worker's imports of the harness, the speed workload),
@@ -31,8 +31,12 @@ def split(rec: dict, wall: float) -> dict:
 
 
 def main(argv=None) -> int:
-    from harness import judge, policy, record, reference, runner, seqcal
     from harness.config import build_config
+    from harness.documents import record
+    from harness.judge import gate_calibration as seqcal
+    from harness.judge import judging as judge
+    from harness.judge import policy
+    from harness.run import reference, runner
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--profile", default="ci")
@@ -66,7 +70,7 @@ def main(argv=None) -> int:
         look = time.perf_counter() - t0
         t0 = time.perf_counter()
         try:
-            from harness.report import build_from_files
+            from harness.output.report import build_from_files
 
             build_from_files(Path(tmp) / "index.html", [cur], history_dir="reports/history")
             report_s = f"{time.perf_counter() - t0:.2f} s"

@@ -43,8 +43,8 @@ def main(modes: list[str]) -> int:
     import pandas.core.sorting as pandas_sorting
 
     from harness.config import build_config
-    from harness.pipeline import etl_fingerprint
-    from harness.stages import etl, synthetic
+    from harness.pipeline.chain import etl_fingerprint
+    from harness.pipeline.stages import etl, synthetic
 
     original, config = pandas_sorting.nargsort, build_config("ci")
     for mode in modes:

@@ -8,8 +8,8 @@ health at start and end. Writes one validated run record (profile "gpu-smoke") a
     python -m benchmarks.gpu_smoke --out gpu-smoke-record.json   (from the repository root)
 
 Exit codes: 0 record written; 2 no CUDA device, a missing module, or another harness error.
-Stages are measured by the pipeline's own meter (harness.measure.StageMeter with the per-stage GPU
-counters of harness.gpu), so a smoke record's stage figures mean what a pipeline record's do.
+Stages are measured by the pipeline's own meter (harness.measure.meters.StageMeter with the per-stage GPU
+counters of harness.measure.gpu), so a smoke record's stage figures mean what a pipeline record's do.
 Imports only light harness modules (atomic, env, errors, gpu, measure, record); torch inside functions.
 """
 
@@ -26,11 +26,14 @@ import traceback
 import uuid
 from dataclasses import asdict, dataclass
 
-from harness import env, gpu, record
 from harness.clock import now
+from harness.documents import record
 from harness.errors import EXIT_ERROR, EXIT_OK, HarnessError
-from harness.formatters import value as fmt_value
-from harness.measure import StageMeter, downsample
+from harness.measure import environment as env
+from harness.measure import gpu
+from harness.measure.meters import StageMeter, downsample
+from harness.output.formatters import value as fmt_value
+from harness.pipeline import determinism as determinism_mod
 
 PROFILE = "gpu-smoke"
 NEEDED_MODULES = ("torch", "pynvml", "jsonschema", "psutil")
@@ -225,7 +228,7 @@ def run_smoke(cfg: SmokeConfig, device: str = "cuda", cuda=None, nvml=None, dete
     health = gpu.merge_health(health_start, gpu.gpu_health(nvml), nvml_summary["reasons_seen"])
     return SmokeResult(cfg, device, tuple(meter.results), train_timer.result(), eval_timer.result(),
                        final_loss, eval_loss, weights_sha256(model), _peak_rss_bytes(), nvml_summary,
-                       sampler.samples(), health, tuple(determinism), tuple(gpu.nondeterministic_ops()),
+                       sampler.samples(), health, tuple(determinism), tuple(determinism_mod.nondeterministic_ops()),
                        started_at, now())
 
 
@@ -367,7 +370,7 @@ def main(argv=None) -> int:
         args = parse_args(argv)
         cfg = config_from_args(args)
         require_cuda()
-        notes = gpu.configure_determinism("cuda", cfg.seed)  # before any CUDA work
+        notes = determinism_mod.configure_determinism("cuda", cfg.seed)  # before any CUDA work
         result = run_smoke(cfg, "cuda", determinism=notes)
         command = " ".join(["python -m benchmarks.gpu_smoke", *(sys.argv[1:] if argv is None else argv)])
         rec = build_record(result, env.collect(cuda=gpu.cuda_info()), command)

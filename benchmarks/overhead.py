@@ -15,8 +15,8 @@ import statistics
 import sys
 import time
 
-from harness import runner
 from harness.config import build_config
+from harness.run import runner
 
 
 def timed_run(config) -> float:

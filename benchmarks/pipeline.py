@@ -11,10 +11,9 @@ NDCG@20 = 0.17 to a 2% rise.
 
 from __future__ import annotations
 
-from harness.summary import STAGE_ORDER  # the one list of stages, in pipeline order
-
 from . import _shared
 
+STAGE_ORDER = _shared.harness_module("output.summary").STAGE_ORDER  # the one list of stages, in pipeline order
 STAGES = tuple(s for s in STAGE_ORDER if s not in ("cluster", "total"))  # "total" is a parameter of its own
 RATES = ("synthetic.rows_per_s", "etl.rows_per_s", "train.samples_per_s", "evaluate.samples_per_s")
 GPU_COUNTERS = ("torch_peak_allocated_bytes", "torch_peak_reserved_bytes", "nvml_peak_used_bytes")

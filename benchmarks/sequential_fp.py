@@ -1,11 +1,11 @@
-"""The sequential gate's error rates on simulated pairs of known noise (harness/sequential.py).
+"""The sequential gate's error rates on simulated pairs of known noise (harness/judge/sequential.py).
 
     .venv/bin/python benchmarks/sequential_fp.py --sims 3000
 
 For a measurement tested at one-sided level ALPHA, with the policy's threshold, equivalence bound
 and noise floor, each simulated check draws Gaussian log ratios of sd SIGMA (mean 0: an A/A
 check, or a planted change), looks after every pair from [gate] min_pairs on exactly as the gate
-decides one measurement (harness.sequential.sequence and decide), and stops when decided or at
+decides one measurement (harness.judge.sequential.sequence and decide), and stops when decided or at
 [gate] repeat. It prints, per true sigma, the false-positive rate (regressed on an unchanged
 pipeline) against ALPHA, and the mean pairs used; then the share of planted changes flagged.
 This is where the claim "a host noisier than the floor is caught by its own data" comes from: the
@@ -21,7 +21,7 @@ from statistics import mean
 
 
 def one(rng, sigma: float, shift: float, alpha: float, floor: float, thr: float, margin: float, gate) -> tuple[str, int]:
-    from harness import sequential as seq
+    from harness.judge import sequential as seq
 
     d = []
     for n in range(1, gate.repeat + 1):
@@ -38,7 +38,8 @@ def one(rng, sigma: float, shift: float, alpha: float, floor: float, thr: float,
 def _alpha(pols, name: str) -> float:
     """The one-sided level the gate tests ``name`` at: [gate]'s split over the gated measurements of
     the committed ci baseline of this machine class (the family a ci check judges)."""
-    from harness import baseline, env
+    from harness.documents import baseline
+    from harness.measure import environment as env
 
     rec = baseline.load(baseline.default_path("ci", env.machine_class()))["record"]
     family = [m["name"] for m in rec["measurements"] if pols.for_measurement(m["name"], m["kind"]).in_family]
@@ -46,8 +47,8 @@ def _alpha(pols, name: str) -> float:
 
 
 def main(argv=None) -> int:
-    from harness import policy
-    from harness import sequential as seq
+    from harness.judge import policy
+    from harness.judge import sequential as seq
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--measurement", default="total.wall_s")

@@ -38,8 +38,7 @@ class _Prepared:
 
 
 def _prepare(profile: str, root: Path) -> dict:
-    from harness.stages import etl, splits, synthetic
-
+    etl, splits, synthetic = (_shared.harness_module(f"pipeline.stages.{m}") for m in ("etl", "splits", "synthetic"))
     cfg = _shared.build_config(profile)
     raw = synthetic.generate(cfg.data, cfg.seed, root / "raw")
     out = etl.run(cfg.etl, raw.path, raw.rows, root, cfg.device != "cuda")
@@ -50,7 +49,7 @@ def _prepare(profile: str, root: Path) -> dict:
 
 
 class EtlTransform(_Prepared):
-    """The ETL stage as the pipeline runs it (harness.stages.etl.run: fit the NVTabular workflow,
+    """The ETL stage as the pipeline runs it (harness.pipeline.stages.etl.run: fit the NVTabular workflow,
     transform the profile's raw data, write sessions to parquet), into a fresh folder per call.
     It calls the stage's public function, not its internals, so the benchmark follows the stage."""
 
@@ -67,8 +66,7 @@ class EtlTransform(_Prepared):
         shutil.rmtree(getattr(self, "out", ""), ignore_errors=True)
 
     def _transform(self):
-        from harness.stages import etl
-
+        etl = _shared.harness_module("pipeline.stages.etl")
         self.calls += 1
         etl.run(self.cfg.etl, Path(self.raw["raw"]), self.raw["rows"], self.out / f"call-{self.calls}",
                 self.cfg.device != "cuda")
@@ -87,9 +85,8 @@ class TrainEpoch(_Prepared):
         _shared.skip_unselected(profile)
         import dataclasses
 
-        from harness.determinism import seed_everything
-        from harness.stages import model, schema, train
-
+        seed_everything = _shared.harness_module("pipeline.determinism").seed_everything
+        model, schema, train = (_shared.harness_module(f"pipeline.stages.{m}") for m in ("model", "schema", "train"))
         cfg = _shared.build_config(profile)
         self.cfg = dataclasses.replace(cfg.train, epochs=1)
         self.prepared = prepared[profile]
@@ -103,8 +100,7 @@ class TrainEpoch(_Prepared):
         shutil.rmtree(getattr(self, "out", ""), ignore_errors=True)
 
     def _epoch(self):
-        from harness.stages import train
-
+        train = _shared.harness_module("pipeline.stages.train")
         p = self.prepared
         train.train_day(self.trainer, self.cfg, p["day"], Path(p["train"]), p["train_rows"])
 

@@ -6,9 +6,9 @@ import argparse
 import importlib
 import sys
 
-from . import __version__
-from .commands import COMMANDS
-from .errors import EXIT_ERROR, HarnessError
+from harness import __version__
+from harness.commands import COMMANDS
+from harness.errors import EXIT_ERROR, HarnessError
 
 
 class _Parser(argparse.ArgumentParser):

@@ -15,8 +15,8 @@ import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
 
-from .dotted import flatten
-from .errors import HarnessError
+from harness.dotted import flatten
+from harness.errors import HarnessError
 
 STAGES = ("synthetic", "etl", "splits", "schema", "model", "train", "checkpoint")
 

@@ -12,8 +12,8 @@ warnings.filterwarnings("ignore", message=r".*dtype mappings did not load.*")
 @pytest.fixture(scope="session")
 def smoke_record():
     """One real smoke-profile run (about 30-60 s), shared by every test that reads a record."""
-    from harness import runner
     from harness.config import build_config
+    from harness.run import runner
 
     rec = runner.run(build_config("smoke"))
     assert rec["status"] == "ok", rec["failure"]

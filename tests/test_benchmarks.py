@@ -28,7 +28,7 @@ SMALL = {"data.rows": 20_000, "train.train_batch_size": 64, "train.epochs": 1, "
 def small(tmp_path_factory):
     """Synthetic data, ETL output, day-1 splits and schema of a small workload, built once."""
     from harness.config import build_config
-    from harness.stages import etl, schema, splits, synthetic
+    from harness.pipeline.stages import etl, schema, splits, synthetic
 
     config = build_config("smoke", SMALL)
     root = tmp_path_factory.mktemp("bench")
@@ -39,7 +39,7 @@ def small(tmp_path_factory):
 
 
 def test_etl_transform(benchmark, small):
-    from harness.stages import etl
+    from harness.pipeline.stages import etl
 
     config, raw, counter = small["config"], small["raw"], itertools.count()
 
@@ -51,7 +51,7 @@ def test_etl_transform(benchmark, small):
 
 
 def test_train_one_epoch(benchmark, small):
-    from harness.stages import model, train
+    from harness.pipeline.stages import model, train
 
     config, parts, counter = small["config"], small["parts"], itertools.count()
     day, rows = 1, small["parts"].counts[1]["train"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from harness import config
 from harness.dotted import flatten
 

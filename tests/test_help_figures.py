@@ -10,7 +10,8 @@ import re
 
 import pytest
 
-from harness import cli, policy
+from harness import cli
+from harness.judge import policy
 
 EXIT_CODES = {"0", "1", "2", "3", "4"}
 

@@ -3,14 +3,15 @@
 Each repetition draws a shared machine-load factor (it slows every stage and the speed
 calibration alike) and a smaller independent jitter per stage, from a seeded generator;
 memory gets a few MiB of sampler jitter. Planted changes are given as factors or extra
-bytes per stage. The shape follows harness.runner's records; every one is schema-validated.
+bytes per stage. The shape follows harness.run.runner's records; every one is schema-validated.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from harness import baseline, env, record
+from harness.documents import baseline, record
+from harness.measure import environment as env
 
 # stage: (wall_s, cpu_s per wall_s, peak_rss_bytes); the proportions of a ci-profile run
 STAGES = {
@@ -23,7 +24,7 @@ RATES = {"synthetic": "rows_per_s", "etl": "rows_per_s", "train": "samples_per_s
 QUALITY = {"ndcg_at_20": 0.1661, "ndcg_at_40": 0.2283, "recall_at_20": 0.3912, "recall_at_40": 0.6187,
            "final_train_loss": 7.912, "eval_sessions": 1006}
 MiB = 2**20
-# what selects the numeric kernels (harness/numerics.py): the same host on both sides unless a test says otherwise
+# what selects the numeric kernels (harness/measure/numerics.py): the same host on both sides unless a test says otherwise
 NUMERICS = {"cpu": {"vendor": "AuthenticAMD", "family": 25, "model": 1, "stepping": 1, "model_name": "AMD EPYC"},
             "isa": ["avx", "avx2", "fma"], "numpy": {"version": "1.26.4", "cpu_features": ["AVX2", "FMA3"],
                                                     "dispatch_disabled": None},

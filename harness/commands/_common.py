@@ -85,6 +85,6 @@ def resolve_device(device: str) -> str:
 
 
 def config_from_args(args):
-    from ..config import build_config
+    from harness.config import build_config
 
     return build_config(args.profile, overrides_from(args))

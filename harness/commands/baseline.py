@@ -9,9 +9,8 @@ from __future__ import annotations
 
 
 def add_parser(subparsers):
-    from harness.baseline import MIN_RUNS
-
-    from . import _common
+    from harness.commands import _common
+    from harness.documents.baseline import MIN_RUNS
 
     p = subparsers.add_parser("baseline", help="record or show a baseline",
                               description="Record or show baselines/<machine>/<profile>.json.")
@@ -45,25 +44,24 @@ def _options(p) -> None:
 def _path(args, machine: str | None = None):
     from pathlib import Path
 
-    from harness import baseline
+    from harness.documents import baseline
 
     return Path(args.baseline) if args.baseline else baseline.default_path(args.profile, args.machine or machine)
 
 
 def _repo_git() -> dict:
-    from pathlib import Path
 
     import harness
-    from harness import env
+    from harness.measure import environment as env
 
-    return env.git_state(str(Path(harness.__file__).resolve().parent.parent))
+    return env.git_state(str(harness.REPO_DIR))
 
 
 def main_record(args) -> int:
-    from harness import baseline, policy
-
-    from . import _common
-    from .check import run_config
+    from harness.commands import _common
+    from harness.commands.check import run_config
+    from harness.documents import baseline
+    from harness.judge import policy
 
     args.repeat = args.repeat or policy.load().gate.baseline_runs
     config, git = _common.config_from_args(args), _repo_git()
@@ -90,10 +88,9 @@ def _seed_spread(args, config, rec: dict) -> dict:
     """Run K more seeds once each; the metrics' values per seed (the main run's included)."""
     import dataclasses
 
-    from harness import baseline
+    from harness.commands.check import run_config
+    from harness.documents import baseline
     from harness.errors import HarnessError
-
-    from .check import run_config
 
     by_seed = {config.seed: rec}
     for k in range(1, args.seeds + 1):
@@ -105,7 +102,8 @@ def _seed_spread(args, config, rec: dict) -> dict:
 
 
 def main_show(args) -> int:
-    from harness import baseline, stats
+    from harness.documents import baseline
+    from harness.judge import stats
 
     path = _path(args)
     doc = baseline.load(path)

@@ -2,7 +2,7 @@
 
 When a verdict blames the environment and several distributions changed, this bisects over them:
 each step builds an environment holding the good environment plus the bad versions of half of
-the candidates (harness.envs.layered: a thin layer over the good environment, no download),
+the candidates (harness.run.envs.layered: a thin layer over the good environment, no download),
 runs this tree's pipeline alternately in it and in the good environment, and judges the chosen
 measurement with the paired t on the pairs' log ratios, at the gate's primary level and the
 measurement's practical threshold (harness/policies.toml). It halves until one distribution (or
@@ -17,7 +17,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from . import _common
+from harness import REPO_DIR
+from harness.commands import _common
 
 
 def add_parser(subparsers):
@@ -40,8 +41,9 @@ def add_parser(subparsers):
 
 
 def main(args) -> int:
-    from harness import envbisect, envs, policy
     from harness.errors import HarnessError
+    from harness.judge import policy
+    from harness.run import envbisect, envs
 
     good, bad = Path(args.good), Path(args.bad)
     for py in (good, bad):
@@ -81,7 +83,7 @@ class _Step:
         self.last = ""
 
     def __call__(self, subset: list[str]) -> bool | None:
-        from harness import envs
+        from harness.run import envs
 
         layer = self.tmp / f"env-{len(list(self.tmp.glob('env-*')))}"
         python = envs.layered(self.good, layer, {name: self.bad for name in subset})
@@ -89,9 +91,9 @@ class _Step:
         return self._judge(good, bad, subset)
 
     def _samples(self, python: Path) -> tuple[list[float], list[float]]:
-        from harness import reference
+        from harness.run import reference
 
-        code = reference.Reference("working tree", Path(__file__).resolve().parents[2])
+        code = reference.Reference("working tree", REPO_DIR)
         argv, out = reference.run_argv(self.config), self.tmp / "runs"
         out.mkdir(exist_ok=True)
         timeout = 3 * self.config.stage_timeout_s + 300
@@ -106,7 +108,7 @@ class _Step:
         return sides["good"][1], sides["bad"][1]
 
     def _judge(self, good: list[float], bad: list[float], subset: list[str]) -> bool | None:
-        from harness import stats
+        from harness.judge import stats
 
         test = stats.paired_log_ratio_test(good, bad)
         change = 100.0 * (test.ratio - 1)

@@ -19,7 +19,7 @@ Writes reports/calibration-<profile>-<machine>-<time>.json.
 
 from __future__ import annotations
 
-from harness.record import by_name
+from harness.documents.record import by_name
 
 FORMAT_VERSION = 2
 KIND = "t4rec-bench/calibration"
@@ -28,7 +28,7 @@ AB_DESIGNS = ((5, 5), (8, 8), (10, 10), (12, 12), (15, 15), (20, 20))  # (new ru
 
 
 def add_parser(subparsers):
-    from . import _common
+    from harness.commands import _common
 
     p = subparsers.add_parser(
         "calibrate", help="A/A runs: noise, false-positive rate and detectable effect of the policy",
@@ -85,7 +85,7 @@ def analyse(records: list[dict], baseline_size: int, current_size: int = 1, poli
     baseline group from ``reference``, judged with the in-session thresholds; the noise rows
     and the design table pool both.
     """
-    from harness import policy
+    from harness.judge import policy
 
     policies = policies or policy.load()
     records = sorted(records, key=lambda r: r["started_at"]) if ordered else records
@@ -142,7 +142,7 @@ def _pair_sd(name: str, records: list[dict], reference: list[dict]) -> float | N
 
 def _noise_row(name: str, records: list[dict], pol, alpha: float | None, n_base: int, n_cur: int,
                pair_sd: float | None = None) -> dict:
-    from harness import stats
+    from harness.judge import stats
 
     m = by_name(records[0])[name]
     values = _values(name, records, pol)
@@ -169,7 +169,7 @@ def _noise_row(name: str, records: list[dict], pol, alpha: float | None, n_base:
 def _mde(pol, sd_log: float, n_base: int, n_cur: int, alpha: float, increase: bool = True,
          paired: bool = False) -> float | None:
     """The minimum detectable effect of the policy's test (rank or t; ``paired``: the paired t) at this noise."""
-    from harness import stats
+    from harness.judge import stats
 
     if paired:
         return stats.min_detectable_pct(sd_log, n_base, n_cur, alpha, pol.power, increase=increase, df=n_cur - 1)
@@ -200,7 +200,7 @@ def _normalised(name: str, records: list[dict]) -> list[float] | None:
 
 
 def _gate_doc(gate, family: list[str]) -> dict:
-    from harness.compare import family_note
+    from harness.judge.compare import family_note
 
     return {"family_alpha": gate.family_alpha, "primary": gate.primary, "alpha_primary": gate.alpha_primary,
             "repeat": gate.repeat, "baseline_runs": gate.baseline_runs, "family_size": len(family),
@@ -209,7 +209,7 @@ def _gate_doc(gate, family: list[str]) -> dict:
 
 def _design(records: list[dict], policies, in_session: bool = False, sd_for_mde: float | None = None) -> dict | None:
     """MDE of the primary endpoint for several configurations and the smallest one meeting its bar."""
-    from harness import stats
+    from harness.judge import stats
 
     gate = policies.gate
     if not all(gate.primary in by_name(r) for r in records) or len(records) < 3:
@@ -263,7 +263,7 @@ def _no_fit_note(k: int, n_base: int, n_cur: int) -> str:
 
 def _aa(records, n_base: int, n_cur: int, comparisons: int, seed: int, policies, rows: dict,
         ordered: bool = False) -> dict:
-    from harness import stats
+    from harness.judge import stats
 
     mode, splits = stats.aa_splits(len(records), n_base, n_cur, comparisons, seed, ordered)
     verdicts = [_aa_verdict(records, cur, base, policies) for cur, base in splits]
@@ -273,8 +273,9 @@ def _aa(records, n_base: int, n_cur: int, comparisons: int, seed: int, policies,
 def _aa_two_pools(records, reference, n_base: int, n_cur: int, comparisons: int, seed: int, policies,
                   rows: dict) -> dict:
     """A/A of the in-session design: current groups from ``records``, reference groups from ``reference``."""
-    from harness import baseline, record, stats
-    from harness.compare import compare
+    from harness.documents import baseline, record
+    from harness.judge import stats
+    from harness.judge.compare import compare
 
     paired = len(records) == len(reference) and n_cur == n_base  # alternating pools: run i of each side a pair
     if paired:
@@ -292,7 +293,7 @@ def _aa_two_pools(records, reference, n_base: int, n_cur: int, comparisons: int,
 
 
 def _aa_summary(verdicts, rows: dict, mode: str, seed: int, disjoint_possible: int) -> dict:
-    from harness import stats
+    from harness.judge import stats
 
     for name, row in rows.items():
         mine = [m for v in verdicts for m in v.measurements if m.name == name]
@@ -306,8 +307,8 @@ def _aa_summary(verdicts, rows: dict, mode: str, seed: int, disjoint_possible: i
 
 
 def _aa_verdict(records, cur, base, policies):
-    from harness import baseline, record
-    from harness.compare import compare
+    from harness.documents import baseline, record
+    from harness.judge.compare import compare
 
     group = [records[i] for i in cur]
     current = group[0] if len(group) == 1 else record.merge_repetitions(group)
@@ -323,7 +324,7 @@ def _rate(rate) -> dict:
 def _records(items) -> list[dict]:
     from pathlib import Path
 
-    from harness import record
+    from harness.documents import record
     from harness.errors import HarnessError
 
     paths = []
@@ -339,11 +340,10 @@ def _records(items) -> list[dict]:
 
 
 def _run(args, runs: int) -> list[dict]:
-    from harness import record
+    from harness.commands import _common
+    from harness.commands.check import run_config
+    from harness.documents import record
     from harness.errors import HarnessError
-
-    from . import _common
-    from .check import run_config
 
     config = _common.config_from_args(args)
     if config.faults.active():
@@ -365,11 +365,11 @@ def _run_with_reference(args, runs: int) -> tuple[list[dict], list[dict]]:
     import tempfile
     from pathlib import Path
 
-    from harness import record, reference
+    from harness.commands import _common
+    from harness.documents import record
     from harness.errors import HarnessError
-    from harness.progress import Progress
-
-    from . import _common
+    from harness.output.progress import Progress
+    from harness.run import reference
 
     config = _common.config_from_args(args)
     if config.faults.active():
@@ -394,8 +394,9 @@ def main(args) -> int:
     import datetime as dt
     from pathlib import Path
 
-    from harness import atomic, policy
+    from harness.documents import atomic
     from harness.errors import HarnessError
+    from harness.judge import policy
 
     policies = policy.load(args.policies)
     if args.mode:
@@ -435,11 +436,12 @@ def _main_sequential(args, policies) -> int:
     import datetime as dt
     from pathlib import Path
 
-    from harness import atomic, baseline, judge, runner
+    from harness.commands import _common
+    from harness.commands import calibrate_gate as cg
+    from harness.documents import atomic, baseline
     from harness.errors import HarnessError
-
-    from . import _common
-    from . import calibrate_gate as cg
+    from harness.judge import judging as judge
+    from harness.run import runner
 
     stage, _, fraction = args.plant.partition("=")
     try:

@@ -3,10 +3,10 @@ sequential gate as `check` runs it.
 
 For each mode it runs --runs pairs of the working tree and REV (HEAD: A/A), the modes taking turns
 in blocks of two pairs so that both see the same session; then --checks real A/A checks through
-harness/gate.py (the policy's mode, early stopping on). It prints per mode and gated measurement
+harness/judge/gate.py (the policy's mode, early stopping on). It prints per mode and gated measurement
 the sd of a pair's log ratio, its floor in policies.toml and the detectable worsening at the most
 pairs; then the family-wise false-positive rate of the whole gate, looks and measurements
-together, over --comparisons checks simulated on the recorded pairs (harness/seqcal.py), the pairs
+together, over --comparisons checks simulated on the recorded pairs (harness/judge/gate_calibration.py), the pairs
 a verdict took, the wall time per pair, a planted slowdown (--plant) and whether memory and metrics
 read the same in both modes. The analysis reads records only: re-run it on stored pools with
 `--records DIR --reference-records DIR/reference`.
@@ -25,9 +25,10 @@ def run_pools(args, config, modes: list[str], pairs: int, history: Path, quiet: 
     import sys
     import tempfile
 
-    from harness import record, reference
+    from harness.documents import record
     from harness.errors import HarnessError
-    from harness.progress import Progress
+    from harness.output.progress import Progress
+    from harness.run import reference
 
     out = {m: ([], [], []) for m in modes}
     with tempfile.TemporaryDirectory(prefix="t4rec-bench-ref-") as tmp:
@@ -59,8 +60,8 @@ def run_pools(args, config, modes: list[str], pairs: int, history: Path, quiet: 
 
 def real_checks(args, config, policies, k: int, baseline_path, quiet: bool) -> list[dict]:
     """``k`` A/A checks through the gate (early stopping on, the policy's mode): verdict, pairs, time."""
-    from harness import gate
-    from harness.progress import Progress
+    from harness.judge import gate
+    from harness.output.progress import Progress
 
     out = []
     for i in range(k):
@@ -82,7 +83,7 @@ def real_checks(args, config, policies, k: int, baseline_path, quiet: bool) -> l
 
 def pooled(records: list[dict]) -> dict:
     """One merged record of several (merged or single) records: samples in order."""
-    from harness import record
+    from harness.documents import record
 
     merged = record.merge_repetitions(records)
     merged["repeat"] = sum(r["repeat"] for r in records)
@@ -92,7 +93,7 @@ def pooled(records: list[dict]) -> dict:
 def analyse(pools: dict, policies, stored, baseline_path, policies_path, comparisons: int, seed: int,
             plant: tuple[str, float] | None, seconds: dict) -> dict:
     """The sequential calibration of every pool ({mode: (current merged, reference merged)})."""
-    from harness import seqcal
+    from harness.judge import gate_calibration as seqcal
 
     g = policies.gate
     doc = {"horizon": g.repeat, "min_pairs": g.min_pairs, "modes": {}}

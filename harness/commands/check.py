@@ -1,10 +1,10 @@
 """`t4rec-bench check --profile ci`: run the pipeline, compare with the baseline, exit with the verdict.
 
 Runs the profile --repeat times (default: the policy's [gate] repeat), alternating with as many
-runs of the baseline's commit (the in-session reference, harness/reference.py; --reference),
+runs of the baseline's commit (the in-session reference, harness/run/reference.py; --reference),
 appends the run record to the history folder (the reference's to <history>/reference/), writes
 the verdict as JSON (and markdown if asked), prints the verdict table, and builds
-reports/index.html through harness.report.
+reports/index.html through harness.output.report.
 Exit codes: 0 ok, improved or unstable; 1 regressed; 2 harness error or bad input;
 3 no comparable baseline; 4 the run failed.
 """
@@ -13,14 +13,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from . import _common
+from harness.commands import _common
 
 VERDICT_OUT = "reports/verdict.json"
 REPORT_OUT = "reports/index.html"
 
 
 def add_parser(subparsers):
-    from .compare import add_baseline_options
+    from harness.commands.compare import add_baseline_options
 
     p = subparsers.add_parser(
         "check", help="run a profile, compare it with its baseline, exit with the verdict's code",
@@ -58,18 +58,20 @@ def add_parser(subparsers):
 
 
 def run_config(config, repeat: int, quiet: bool) -> dict:
-    """Run ``config`` through harness.runner; the merged record (status ok or failed)."""
-    from harness import runner
-    from harness.progress import Progress
+    """Run ``config`` through harness.run.runner; the merged record (status ok or failed)."""
+    from harness.output.progress import Progress
+    from harness.run import runner
 
     return runner.run(config, repeat=repeat, progress=Progress(enabled=not quiet))
 
 
 def main(args) -> int:
-    from harness import atomic, formatters, gate, policy, record, runner
-    from harness.progress import Progress
-
-    from .compare import baseline_path
+    from harness.commands.compare import baseline_path
+    from harness.documents import atomic, record
+    from harness.judge import gate, policy
+    from harness.output import formatters
+    from harness.output.progress import Progress
+    from harness.run import runner
 
     repeat = args.repeat or policy.load(args.policies).gate.repeat
     config = _common.config_from_args(args)
@@ -96,7 +98,7 @@ def _report(rec: dict, verdict, history_dir, reference_record=None) -> None:
     import sys
     from pathlib import Path
 
-    from harness.report import build_from_files
+    from harness.output.report import build_from_files
 
     try:
         out = build_from_files(REPORT_OUT, [rec], history_dir=history_dir, verdict=verdict)

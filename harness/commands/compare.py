@@ -34,7 +34,7 @@ def baseline_path(args, profile: str, machine: str | None):
     """--baseline, else baselines/<--machine or ``machine``>/<profile>.json."""
     from pathlib import Path
 
-    from harness import baseline
+    from harness.documents import baseline
 
     if args.baseline:
         return Path(args.baseline)
@@ -42,15 +42,15 @@ def baseline_path(args, profile: str, machine: str | None):
 
 
 def render(verdict, fmt: str) -> str:
-    from harness import formatters
+    from harness.output import formatters
 
     return {"table": formatters.table, "markdown": formatters.markdown, "json": formatters.to_json}[fmt](verdict)
 
 
 def main(args) -> int:
-    from harness import atomic, formatters, record
-
-    from harness.judge import judge
+    from harness.documents import atomic, record
+    from harness.judge.judging import judge
+    from harness.output import formatters
 
     run = record.load(args.run)
     verdict = judge(run, baseline_path(args, run["profile"], run["environment"].get("machine_class")), args.policies)

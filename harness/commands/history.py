@@ -1,7 +1,7 @@
 """``t4rec-bench history``: change points in the measurement histories, with their commit ranges.
 
 Reads the harness's history folder (run records) and asv's results folder, finds where each
-series stepped to a new level (harness.changepoints) and prints one line per change point.
+series stepped to a new level (harness.judge.changepoints) and prints one line per change point.
 Exit code 1 when a regression is still in effect at the newest point of its series, else 0;
 2 for bad input or when there is no history at all.
 """
@@ -14,8 +14,9 @@ import json
 import sys
 from pathlib import Path
 
-from ..errors import EXIT_OK, EXIT_REGRESSED, HarnessError
-from ._common import DEFAULT_HISTORY
+from harness.commands._common import DEFAULT_HISTORY
+from harness.errors import EXIT_OK, EXIT_REGRESSED, HarnessError
+
 DEFAULT_ASV_RESULTS = "reports/asv/results"
 DEFAULT_ASV_CONFIG = "asv.conf.json"
 
@@ -44,7 +45,7 @@ def add_parser(subparsers) -> None:
 
 
 def main(args) -> int:
-    from .. import changepoints
+    from harness.judge import changepoints
 
     series, skipped = _collect(args)
     for path, why in skipped:
@@ -60,7 +61,7 @@ def main(args) -> int:
 
 
 def _collect(args):
-    from .. import history
+    from harness.judge import history
 
     series, skipped = [], []
     thresholds, repo = _asv_settings(Path(args.asv_config))
@@ -79,7 +80,7 @@ def _collect(args):
 def _asv_settings(config: Path) -> tuple[dict, Path]:
     """regressions_thresholds and the repository from asv.conf.json; without one, none and the
     working directory (whose git history orders the commits)."""
-    from .. import history
+    from harness.judge import history
 
     if not config.is_file():
         return {}, Path(".")
@@ -104,7 +105,7 @@ def _select(series: list, pattern: str | None) -> list:
 
 def table(found: list, n_series: int, method: str) -> str:
     """The change points as an aligned text table, regressions still in effect first."""
-    from ..formatters import value
+    from harness.output.formatters import value
 
     header = ("metric", "context", "step", "before -> after", "commits", "verdict")
     rows = [(c.metric, c.context, f"{c.step_pct:+.1f}%",

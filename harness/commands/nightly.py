@@ -12,7 +12,7 @@
    setup_cache writes them there: no second run)
 4. ``asv publish`` (HTML under reports/asv/html)
 5. the HTML report of the newest record (its history, change points, and the verdict against
-   baselines/<machine class>/<profile>.json when that exists), when harness.report is there
+   baselines/<machine class>/<profile>.json when that exists), when harness.output.report is there
 
 Exit code 0 when every step succeeded (also when there was no new commit to run), 2 when a step
 or a benchmark failed. ``t4rec-bench history`` then lists the change points. ``--steps`` runs
@@ -29,9 +29,9 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .. import nightly_pairs
-from ..errors import EXIT_ERROR, EXIT_OK, EXIT_REGRESSED, HarnessError
-from ._common import DEFAULT_HISTORY
+from harness.commands._common import DEFAULT_HISTORY
+from harness.errors import EXIT_ERROR, EXIT_OK, EXIT_REGRESSED, HarnessError
+from harness.run import nightly_pairs
 
 PROFILES = ("nightly", "smoke")
 NOTHING_NEW = "No commit hashes selected"  # asv run's message (exit 1) when NEW finds no commit
@@ -96,11 +96,11 @@ def _pairs_of(args) -> int:
 
 def machine_name(device: str) -> str:
     """The harness's machine class, as records carry it (``gpu-h100``, ``cpu-2c-x86_64``)."""
-    from .. import env
+    from harness.measure import environment as env
 
     cuda = None
     if device == "cuda":
-        from .. import gpu
+        from harness.measure import gpu
 
         cuda = gpu.cuda_info()
     return env.machine_class(cuda)
@@ -169,7 +169,7 @@ def main(args) -> int:
     config = Path(args.config)
     if not config.is_file():
         raise HarnessError(f"{config}: no asv configuration (run from the repository root or pass --config)")
-    from .. import history
+    from harness.judge import history
 
     conf = history.read_asv_config(config)
     root = config.resolve().parent  # asv resolves the config's relative paths from its folder
@@ -251,15 +251,16 @@ def _run_steps(steps: list[Step]) -> list[str]:
 
 def _report(new_records: list[Path], out_dir: Path, history_dir: Path, repo: Path) -> Path | None:
     """The HTML report of the newest commit's record: its history, change points and the verdict against
-    the stored baseline when there is one. Skipped when harness.report is not there."""
+    the stored baseline when there is one. Skipped when harness.output.report is not there."""
     if not new_records:
         return None
     try:
-        from ..report import build_report
+        from harness.output.report import build_report
     except ImportError:
-        print("nightly: no harness.report module: HTML report skipped")
+        print("nightly: no harness.output.report module: HTML report skipped")
         return None
-    from .. import changepoints, history, record
+    from harness.documents import record
+    from harness.judge import changepoints, history
 
     records = history.in_commit_order(history.load_records(history_dir).records, history.git_order(repo))
     new_ids = {record.load(p)["run_id"] for p in new_records}
@@ -272,8 +273,8 @@ def _report(new_records: list[Path], out_dir: Path, history_dir: Path, repo: Pat
 
 def _verdict(rec: dict):
     """(verdict, baseline) against baselines/<machine class>/<profile>.json, or (None, None)."""
-    from .. import baseline
-    from ..judge import judge, load_baseline
+    from harness.documents import baseline
+    from harness.judge.judging import judge, load_baseline
 
     path = baseline.default_path(rec["profile"], rec["environment"]["machine_class"])
     try:

@@ -8,13 +8,15 @@ The verdict's own exit code is `t4rec-bench compare`'s and `check`'s business.
 
 from __future__ import annotations
 
-from ._common import DEFAULT_HISTORY  # reports/history, or $T4REC_BENCH_HISTORY as for the other commands
+from harness.commands._common import (
+    DEFAULT_HISTORY,  # reports/history, or $T4REC_BENCH_HISTORY as for the other commands
+)
 
 DEFAULT_OUT = "reports/index.html"
 
 
 def add_parser(subparsers):
-    from .compare import add_baseline_options
+    from harness.commands.compare import add_baseline_options
 
     p = subparsers.add_parser(
         "report", help="write the HTML performance report (and a markdown summary) from run records",
@@ -35,7 +37,7 @@ def add_parser(subparsers):
 def main(args) -> int:
     from pathlib import Path
 
-    from harness.report import SUMMARY_NAME, build_from_files
+    from harness.output.report import SUMMARY_NAME, build_from_files
 
     out = build_from_files(args.output, args.runs, history_dir=args.history, baseline_path=args.baseline,
                            machine=args.machine, policies_path=args.policies)

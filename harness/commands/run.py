@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..errors import EXIT_RUN_FAILED
-from . import _common
+from harness.commands import _common
+from harness.errors import EXIT_RUN_FAILED
 
 
 def add_parser(subparsers) -> None:
@@ -21,9 +21,10 @@ def add_parser(subparsers) -> None:
 
 
 def main(args) -> int:
-    from .. import record, runner
-    from ..progress import Progress
-    from ..summary import summary_table
+    from harness.documents import record
+    from harness.output.progress import Progress
+    from harness.output.summary import summary_table
+    from harness.run import runner
 
     config = _common.config_from_args(args)
     rec = runner.run(config, repeat=args.repeat, progress=Progress(enabled=not args.quiet))

@@ -1,6 +1,6 @@
 """`t4rec-bench sweep`: the cost curve. Runs a profile at several sizes (and dask worker counts),
 prints per size the wall time per stage, throughput and peak memory, and the fitted growth
-exponent k (time ∝ rows^k) per stage; writes a sweep file (harness.sweep) and keeps every run record."""
+exponent k (time ∝ rows^k) per stage; writes a sweep file (harness.run.sweep) and keeps every run record."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import datetime as dt
 import sys
 from pathlib import Path
 
-from ..errors import EXIT_RUN_FAILED, HarnessError
-from . import _common
+from harness.commands import _common
+from harness.errors import EXIT_RUN_FAILED, HarnessError
 
 DEFAULT_DIR = Path("reports/sweep")
 STAGES = ("synthetic", "etl", "splits", "train", "evaluate", "total")
@@ -55,7 +55,7 @@ def add_parser(subparsers) -> None:
 
 
 def main(args) -> int:
-    from .. import sweep
+    from harness.run import sweep
 
     if bool(args.sizes) == bool(args.from_records):
         raise HarnessError("give either --rows (to run) or --from-records (to refit), not both or neither")
@@ -75,8 +75,8 @@ def main(args) -> int:
 
 
 def _run(args, out: Path) -> list[dict]:
-    from .. import sweep
-    from ..progress import Progress
+    from harness.output.progress import Progress
+    from harness.run import sweep
 
     overrides = _common.overrides_from(args)
     records_dir = out.parent / out.stem
@@ -100,7 +100,7 @@ def points_table(points: list[dict]) -> str:
 
 
 def _point_line(p: dict) -> str:
-    from ..formatters import value
+    from harness.output.formatters import value
 
     line = f"{p['rows']:>12,}  {p['engine']:<20} {p['status']:<7}"
     line += "".join(f"{value(p['wall_s'].get(s), 's', digits=1):>10}" for s in STAGES)

@@ -8,7 +8,7 @@ Writes tests/data/report/:
   baseline.json    a baseline file built from the three plain runs (their repetitions pooled)
   current.json     the faulted run: the "regressed" case the report must show
 
-Nothing here is typed by hand: every figure comes out of harness.runner.run. Re-run this
+Nothing here is typed by hand: every figure comes out of harness.run.runner.run. Re-run this
 script after a record-format change; the tests read whatever it wrote.
 """
 
@@ -31,8 +31,9 @@ def _run(n: int, overrides: dict) -> dict:
     """Run n of the set; a finished run is kept in OUT/.runs so an interrupted script resumes."""
     import json
 
-    from harness import record, runner
     from harness.config import build_config
+    from harness.documents import record
+    from harness.run import runner
 
     done = OUT / ".runs" / f"{n}.json"
     if done.is_file():
@@ -47,7 +48,7 @@ def _run(n: int, overrides: dict) -> dict:
 
 def main() -> int:
     sys.path.insert(0, str(ROOT))
-    from harness import atomic, baseline, record
+    from harness.documents import atomic, baseline, record
 
     plain = [_run(n, {}) for n in range(PLAIN_RUNS)]
     faulted = _run(PLAIN_RUNS, FAULTS)

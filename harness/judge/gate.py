@@ -1,0 +1,248 @@
+"""One check: run the current code (with the in-session reference, when there is one) and judge it.
+
+Shared by `t4rec-bench check` and the pytest gate (tests/judge/test_gate.py), so both give the same
+verdict for the same tree. Order of work: read the policy and the stored baseline first (a
+corrupt baseline is exit 2 before any run), extract the reference commit, run, judge.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.documents import record as recordmod
+from harness.errors import HarnessError
+from harness.judge import policy as policymod
+from harness.run import reference as referencemod
+
+AUTO, NONE = "auto", "none"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    record: dict  # the current code's merged run record
+    verdict: object  # harness.judge.compare.Verdict
+    reference_record: dict | None  # the reference's merged run record, if one ran to the end
+    cross_record: dict | None = None  # the cross arm's (baseline code, current environment), if it ran
+
+
+def reference_rev(choice: str, stored: dict | None) -> tuple[str | None, str | None]:
+    """(revision to re-run or None, why there is none): ``auto`` means the stored baseline's commit."""
+    if choice == NONE:
+        return None, "no in-session reference (--reference none)"
+    if choice != AUTO:
+        return choice, None
+    commit = ((stored or {}).get("provenance") or {}).get("commit")
+    if not commit:
+        return None, "no in-session reference: the stored baseline names no commit"
+    return commit, None
+
+
+def run(config, repeat: int, baseline_path: Path, policies_path=None, reference: str = AUTO,
+        progress=None, command: str | None = None, reference_env: str = AUTO, mode: str | None = None,
+        sequential: bool = True) -> Outcome:
+    """Run ``config`` in up to ``repeat`` pairs with the reference arms and judge the result.
+
+    ``reference_env``: auto (the baseline's environment: this one when the installed
+    distributions match the baseline's, else built from the commit's install files by
+    harness.run.envs), current (this environment), or the path of an interpreter to use.
+    ``mode``: duet or alternating pairs (default: the policy's [gate] mode). ``sequential``: look
+    after every pair and stop once the verdict is decided (harness/judge/sequential.py); False runs all
+    ``repeat`` pairs and judges them once.
+    """
+    from harness.judge import judging as judgemod
+    from harness.run import runner
+
+    gate_policy = policymod.load(policies_path).gate  # a bad policy file is exit 2 before any run
+    if reference_env not in (AUTO, "current") and not Path(reference_env).is_file():
+        raise HarnessError(f"--reference-env {reference_env}: no such interpreter (auto, current or a python path)")
+    stored = judgemod.load_baseline(baseline_path)
+    rev, why_not = reference_rev(reference, stored)
+    in_session, cross_rec = None, None
+    with tempfile.TemporaryDirectory(prefix="t4rec-bench-ref-") as tmp:
+        ref = None
+        if rev is not None:
+            try:
+                ref = referencemod.checkout(rev, Path(tmp) / "code")
+            except HarnessError as exc:
+                if reference != AUTO:
+                    raise
+                why_not = f"no in-session reference: {exc}"
+        if ref is None:
+            rec = runner.run(config, repeat=repeat, progress=progress, command=command)
+        else:
+            plan = plan_arms(ref, stored, reference_env, progress, scratch=Path(tmp))
+            used, why_mode = referencemod.pairing(config, 1 + len(plan.arms), mode or gate_policy.mode)
+            looks = _Looks(plan, ref, baseline_path, policies_path, stored, repeat,
+                           gate_policy.min_pairs if sequential else repeat, used, why_mode,
+                           gate_policy.sd_confidence, progress)
+            current, by_arm, dropped = referencemod.interleaved(config, repeat, plan.arms, progress, command,
+                                                                mode=used, stop=looks)
+            rec = recordmod.merge_repetitions(current)
+            recordmod.validate(rec)
+            if dropped:
+                why_not = f"the in-session reference was dropped: {dropped}"
+            elif by_arm.get("reference"):
+                in_session = looks.in_session(rec, by_arm, final=True)
+                cross_rec = in_session.get("cross")
+    verdict = judgemod.judge(rec, baseline_path, policies_path, stored=stored, in_session=in_session,
+                             why_no_reference=why_not)
+    return Outcome(rec, verdict, (in_session or {}).get("record"), cross_rec)
+
+
+@dataclass
+class _Looks:
+    """The sequential gate's look after each pair (the ``stop`` of reference.interleaved): judge the
+    pairs so far with the one judge and stop when every in-session time is decided, or one regressed."""
+    plan: object
+    ref: object
+    baseline_path: object
+    policies_path: object
+    stored: dict | None
+    horizon: int  # most pairs
+    min_pairs: int  # fewest pairs before a stop (== horizon: no early stop)
+    mode: str  # duet or alternating, as the rounds ran
+    why_mode: str | None  # why not the policy's mode
+    sd_confidence: float  # [gate] sd_confidence
+    progress: object = None
+    stopped: str | None = None  # why the rounds ended early
+
+    def __call__(self, current: list, by_arm: dict) -> bool:
+        from harness.judge import judging as judgemod
+
+        if len(current) < self.min_pairs or len(current) >= self.horizon:
+            return False
+        rec = recordmod.merge_repetitions(current)
+        verdict = judgemod.judge(rec, self.baseline_path, self.policies_path, stored=self.stored,
+                                 in_session=self.in_session(rec, by_arm))
+        self.stopped = stop_reason(verdict)
+        if self.stopped and self.progress is not None:
+            self.progress.note(f"stopping after {len(current)} pairs: {self.stopped}")
+        return self.stopped is not None
+
+    def in_session(self, rec: dict, by_arm: dict, final: bool = False) -> dict:
+        pairs = len(by_arm["reference"])
+        why = self.stopped if final and self.stopped and pairs < self.horizon else (
+            f"ran all {self.horizon} pairs" + ("" if self.min_pairs < self.horizon else " (no early stop)"))
+        sequential = {"horizon": self.horizon, "min_pairs": self.min_pairs, "pairs": pairs, "mode": self.mode,
+                      "stopped": why, "sd_confidence": self.sd_confidence} if self.min_pairs < self.horizon else None
+        out = _in_session(rec, by_arm, self.plan, self.ref, self.mode, sequential)
+        if final and self.why_mode:
+            out["notes"] = (*out["notes"], self.why_mode)
+        return out
+
+
+def stop_reason(verdict) -> str | None:
+    """Why the gate is decided at this look, or None to go on: an in-session measurement regressed, or
+    every in-session time is decided (ok, improved, or not gated)."""
+    arms = [m for m in verdict.measurements if m.against in ("reference", "cross")]
+    regressed = [m.name for m in arms if m.verdict == "regressed"]
+    if regressed:
+        return f"regressed ({', '.join(regressed)})"
+    if arms and not any(m.verdict == "unstable" for m in arms):
+        return "decided: every gated time is ok or improved"
+    return None
+
+
+@dataclass(frozen=True)
+class Plan:
+    arms: list  # harness.run.reference.Arm, the reference first
+    environment: str  # the reference environment, in words
+    changed: list  # [(distribution, reference environment's version, current version)]
+    notes: tuple = ()
+
+
+def plan_arms(ref, stored: dict | None, choice: str, progress=None, scratch: Path | None = None) -> Plan:
+    """The arms to run beside the current code: the reference in the baseline's environment, and the
+    cross arm (baseline code, current environment) when that environment differs from the current one.
+
+    With ``auto`` the baseline's environment is built from the commit's install files (harness.run.envs),
+    then topped up with the distributions of this environment that the build lacks (the development
+    tools that `make setup` adds: test, report, asv), layered over it in ``scratch``, so that only the
+    distributions the commit or the baseline's record pin differently tell the two apart."""
+    import sys
+
+    from harness.measure import environment as envmod
+    from harness.run import envs
+
+    current_env = envmod.collect()
+    recorded = ((stored or {}).get("record") or {}).get("environment")
+    if choice == "current" or (choice == AUTO and recorded is None):
+        return Plan([referencemod.Arm("reference", ref, sys.executable)], "the current environment", [])
+    if choice == AUTO and not envmod.distribution_diff(recorded, current_env):
+        return Plan([referencemod.Arm("reference", ref, sys.executable)],
+                    "the current environment (its distributions match the baseline's)", [])
+    say = (lambda text: print(text, file=sys.stderr, flush=True))  # noqa: E731 - shown even when quiet
+    if choice == AUTO:
+        pins = {k: v for k, v in (recorded.get("distributions") or {}).items() if k not in envs.UNPINNED}
+        built = envs.ensure(ref.code_dir, pins or None, progress=say)
+        python, where, dists = _topped_up(built, scratch, say)
+    else:
+        python, where = choice, f"the interpreter {choice}"
+        dists = envs.distributions(Path(choice))
+    changed = _diff(dists, envs.current_distributions())
+    notes = _rebuilt_notes(recorded, dists) if choice == AUTO and recorded else ()
+    arms = [referencemod.Arm("reference", ref, python)]
+    if changed:
+        arms.append(referencemod.Arm("cross", ref, sys.executable))
+    return Plan(arms, where, changed, notes)
+
+
+def _topped_up(built, scratch: Path | None, say) -> tuple[str, str, dict]:
+    """(python, words, distributions) of the built environment plus this environment's distributions
+    it lacks, layered over it (harness.run.envs.layered: copies, no download)."""
+    import sys
+
+    from harness.run import envs
+
+    current = envs.current_distributions()
+    extra = sorted(n for n in current if n not in built.distributions and n not in envs.UNPINNED)
+    if not extra or scratch is None:
+        return str(built.python), built.where, built.distributions
+    say(f"reference environment {built.key}: adding {len(extra)} distributions of this environment it "
+        f"lacks ({', '.join(extra[:6])}{', ...' if len(extra) > 6 else ''})")
+    python = envs.layered(built.python, scratch / "reference-env", {n: Path(sys.executable) for n in extra})
+    words = f"{built.where}, with {len(extra)} distributions of this environment it lacks"
+    return str(python), words, envs.distributions(python)
+
+
+def _diff(a: dict, b: dict) -> list:
+    """(name, version in ``a``, version in ``b``) for every distribution that differs: changed versions
+    first (the likely causes), then those only ``a`` has, then those only ``b`` has (a development
+    environment's extras: test and report tools)."""
+    from harness.measure import environment as envmod
+
+    rows = envmod.distribution_diff({"distributions": a}, {"distributions": b})
+    return sorted(rows, key=lambda r: (r[1] is None or r[2] is None, r[2] is not None))
+
+
+def _rebuilt_notes(recorded: dict, dists: dict) -> tuple:
+    """Where the rebuilt reference environment differs from the one the baseline recorded."""
+    from harness.measure import environment as envmod
+
+    differ = envmod.distribution_diff(recorded, {"distributions": dists, "packages": dists})
+    if not differ:
+        return ()
+    from harness.judge.attribution import env_words
+
+    return (f"the rebuilt reference environment differs from the baseline's record: {env_words(differ)}",)
+
+
+def _in_session(rec: dict, by_arm: dict, plan: Plan, ref, mode: str = "alternating",
+                sequential: dict | None = None) -> dict:
+    """What the judge needs of the arms: merged records, provenance, the environment change, and
+    the sequential gate's state (horizon, pairs, why it stopped) when it looks after every pair."""
+    ref_rec = recordmod.merge_repetitions(by_arm["reference"])
+    cross = recordmod.merge_repetitions(by_arm["cross"]) if by_arm.get("cross") else None
+    git = rec["environment"].get("git") or {}
+    head = (git.get("commit") or "working tree")[:10] + ("+" if git.get("dirty") else "")
+    how = ("re-run in this session in duet pairs with the current runs (both sides at once)" if mode == "duet"
+           else "re-run in this session, alternating with the current runs")
+    provenance = {"commit": ref.commit, "runs": ref_rec["repeat"], "date": ref_rec["finished_at"],
+                  "how": how, "paired": True, "mode": mode,
+                  "environment": plan.environment, "arms": 2 + (cross is not None)}
+    if sequential:
+        provenance["stopped"] = sequential["stopped"]
+    return {"record": ref_rec, "provenance": provenance, "cross": cross, "changed": plan.changed,
+            "code_range": f"{ref.commit[:10]}..{head}", "notes": plan.notes, "sequential": sequential}

@@ -1,0 +1,51 @@
+"""The one judge: every entry point (check, the pytest gate, compare, nightly, report) calls ``judge``.
+
+It reads the stored baseline (if there is one) and the policies, takes the in-session arms when
+a check ran them (harness/judge/gate.py), and returns one Verdict (harness/judge/compare.py). Nothing is
+measured here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+from harness.documents import baseline as baselinemod
+from harness.judge import policy as policymod
+
+_STORED = object()  # "read the stored baseline from the path"
+
+
+def load_baseline(path) -> dict | None:
+    """The stored baseline at ``path``; None if there is none (exit-3 case); HarnessError if unreadable."""
+    return baselinemod.load(path) if path is not None and Path(path).exists() else None
+
+
+def judge(run: dict, baseline_path, policies_path=None, *, stored=_STORED, in_session: dict | None = None,
+          why_no_reference: str | None = None):
+    """The verdict of ``run``.
+
+    baseline_path: the stored baseline's file (read here unless ``stored`` is given, None for none).
+    in_session: the arms a check ran beside ``run`` ({"record", "provenance", "cross", "changed",
+        "code_range", "notes"}, harness.judge.gate); times are judged against them, and a regression is
+        attributed to the code or the environment when a cross arm ran.
+    why_no_reference: why no in-session reference ran, when one was expected (a verdict note).
+    A baseline that exists but cannot be read raises HarnessError (exit 2).
+    """
+    from harness.judge.compare import compare, no_baseline
+
+    policies = policymod.load(policies_path)
+    stored = load_baseline(baseline_path) if stored is _STORED else stored
+    if stored is None and in_session is None:
+        why = baselinemod.missing(baseline_path, run["profile"]) if baseline_path else "no baseline given"
+        return no_baseline(run, None if baseline_path is None else str(baseline_path), why)
+    if stored is None:  # an explicit reference and nothing stored: everything against the reference
+        doc = {"record": in_session["record"], "provenance": in_session["provenance"], "seed_spread": None}
+        verdict = compare(run, doc, policies, baseline_path=None, reference=in_session)
+    else:
+        verdict = compare(run, stored, policies, baseline_path=str(baseline_path), reference=in_session)
+    notes = list((in_session or {}).get("notes") or ())
+    if why_no_reference:
+        notes.append(f"{why_no_reference}; times are judged against the stored baseline with the "
+                     f"cross-session threshold")
+    return dataclasses.replace(verdict, notes=(*verdict.notes, *notes)) if notes else verdict

@@ -1,0 +1,3 @@
+"""The pipeline under test (the seed tutorial): ``chain`` runs ``stages/`` in order under the
+meters, with faults (planted slowdowns), ``determinism`` (seeds, deterministic kernels) and
+``workarounds`` (documented fixes for the 2023 stack). Nothing here judges anything."""

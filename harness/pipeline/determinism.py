@@ -1,0 +1,119 @@
+"""Determinism: one seed controls everything (python, numpy, torch, the HF seed, the loader shuffle),
+and on a GPU the settings that make torch, cuBLAS and cupy repeatable.
+
+``seed_everything`` is what the pipeline and the DDP workers call; ``configure_determinism`` is its
+GPU part (also used alone by the GPU smoke test). ``harness.measure.gpu`` re-exports ``configure_determinism``
+and ``nondeterministic_ops``. torch and cupy are imported inside functions; importing this module is cheap.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import sys
+import warnings
+
+CUBLAS_WORKSPACE_CONFIG = ":4096:8"
+
+
+def seed_everything(seed: int, device: str) -> list[str]:
+    """Seed every generator and enable deterministic algorithms; return notes on what could not be.
+
+    The merlin dataloader shuffles with numpy's global state on CPU (cupy's on GPU), and the
+    HF Trainer re-seeds python/numpy/torch from ``args.seed`` when it is built.
+    """
+    import numpy as np
+    import torch
+
+    notes: list[str] = []
+    os.environ.setdefault("PYTHONHASHSEED", str(seed))
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    if device == "cuda":
+        notes.extend(configure_determinism(device, seed))
+    else:
+        torch.use_deterministic_algorithms(True)
+    return notes
+
+
+_NONDETERMINISTIC_MARK = " does not have a deterministic implementation"
+_nondeterministic: set[str] = set()
+
+
+def _install_nondeterminism_hook() -> None:
+    """Wrap warnings.showwarning to note torch's "<op> does not have a deterministic ..." warnings."""
+    if getattr(warnings.showwarning, "_t4rec_hook", False):
+        return
+    previous = warnings.showwarning
+
+    def showwarning(message, category, filename, lineno, file=None, line=None):
+        text = str(message)
+        if _NONDETERMINISTIC_MARK in text:
+            _nondeterministic.add(text.split(_NONDETERMINISTIC_MARK, 1)[0].strip())
+        return previous(message, category, filename, lineno, file, line)
+
+    showwarning._t4rec_hook = True
+    warnings.showwarning = showwarning
+    # once per call site, so a training loop does not flood stderr, and never silenced
+    warnings.filterwarnings("default", message=f".*{_NONDETERMINISTIC_MARK}.*")
+
+
+def nondeterministic_ops(clear: bool = False) -> list[str]:
+    """Ops torch reported as having no deterministic implementation since configure_determinism()."""
+    ops = sorted(_nondeterministic)
+    if clear:
+        _nondeterministic.clear()
+    return ops
+
+
+def _seed_cupy(seed: int, cupy=None) -> str:
+    try:
+        if cupy is None:
+            import cupy
+        cupy.random.seed(seed)
+    except ImportError:
+        return "cupy not importable: its global RandomState was not seeded"
+    except Exception as exc:  # noqa: BLE001 - e.g. a cupy built for another CUDA: note it, go on
+        return f"cupy could not be seeded ({type(exc).__name__}: {exc})"
+    return f"cupy global RandomState seeded with {seed} (the merlin dataloader shuffles with it)"
+
+
+def _set_cublas_workspace() -> str:
+    current = os.environ.get("CUBLAS_WORKSPACE_CONFIG")
+    if current in (":4096:8", ":16:8"):
+        return f"CUBLAS_WORKSPACE_CONFIG={current} (already set)"
+    os.environ["CUBLAS_WORKSPACE_CONFIG"] = CUBLAS_WORKSPACE_CONFIG
+    note = f"CUBLAS_WORKSPACE_CONFIG={CUBLAS_WORKSPACE_CONFIG}"
+    if _cuda_initialized():
+        note += " (set after CUDA was initialised: cuBLAS may ignore it in this process)"
+    return note
+
+
+def _cuda_initialized() -> bool:
+    torch = sys.modules.get("torch")
+    return bool(torch is not None and torch.cuda.is_initialized())
+
+
+def configure_determinism(device: str, seed: int, cupy=None) -> list[str]:
+    """Make this process as deterministic as torch allows; return notes for the run record.
+
+    Call it before any CUDA work. On cuda: CUBLAS_WORKSPACE_CONFIG and cupy's global seed.
+    Always: torch deterministic algorithms (warn_only: ops without a deterministic version warn
+    and are listed by nondeterministic_ops()), cudnn benchmark off, torch seeded.
+    """
+    import torch
+
+    notes = []
+    if device == "cuda":
+        notes.append(_set_cublas_workspace())
+    _install_nondeterminism_hook()
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    torch.backends.cudnn.benchmark = False
+    torch.backends.cudnn.deterministic = True
+    torch.manual_seed(seed)
+    notes.append("torch.use_deterministic_algorithms(True, warn_only=True); cudnn.benchmark off")
+    notes.append(f"torch seeded with {seed}")
+    if device == "cuda":
+        notes.append(_seed_cupy(seed, cupy))
+    return notes

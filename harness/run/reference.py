@@ -1,0 +1,250 @@
+"""The in-session reference: the baseline's commit re-run in this session, interleaved with the current code.
+
+A stored baseline was timed in another session, and this machine's speed drifts between
+sessions: the same pipeline code ran 8.2% faster at 20:58 than when the then committed baseline
+was recorded at 19:33 (total.wall_s, 10 vs 35 runs, one-sided p 3e-5; `t4rec-bench check
+--profile ci` against the stored baseline, 2026-11-27), and 22.8% faster at 21:20. Against a stored baseline a time can only be trusted beyond
+a cross-session floor (policies.toml, ``cross_session_pct``). Running the baseline's own code
+in the same session, alternating with the current code, puts both sides on the same machine at
+the same time, so drift cancels and times are judged at the statistics' threshold. Memory
+(anonymous RSS), ranking metrics and counts do not drift and stay judged against the stored
+baseline.
+
+The reference is the commit's tree (``git archive``) run by its own harness, ``python -m
+harness.cli run``, in the baseline's ENVIRONMENT (harness/run/envs.py builds it from the commit's
+own install files, cached; when the installed distributions already match the baseline's, it
+is simply the current environment). When both the code and the environment differ, a third
+arm runs the baseline's code in the current environment (the "cross" arm), so that a
+regression can be attributed to the code (current vs cross) or to the environment (cross vs
+reference). Arms run in turn, the order rotating so that no side always starts first. Their
+records go to ``<history>/reference/``, apart from the current code's history series.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+import tarfile
+import tempfile
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from harness import REPO_DIR
+from harness.documents import record
+from harness.errors import HarnessError
+
+ROOT = REPO_DIR
+
+
+@dataclass(frozen=True)
+class Reference:
+    commit: str  # full sha
+    code_dir: Path  # the commit's tree, extracted
+
+
+@dataclass(frozen=True)
+class Arm:
+    """One side run beside the current code: ``code`` run by the interpreter ``python``."""
+    name: str  # "reference" (baseline code, baseline environment) or "cross" (baseline code, current environment)
+    code: Reference
+    python: str  # interpreter of the arm's environment
+
+
+def resolve(rev: str, repo: Path = ROOT) -> str:
+    """The full commit sha of ``rev`` in ``repo``; HarnessError if git or the commit is not there."""
+    try:
+        out = subprocess.run(["git", "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"], cwd=repo,
+                             capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise HarnessError(f"reference {rev}: git is not usable here ({exc})") from exc
+    if out.returncode != 0 or not out.stdout.strip():
+        raise HarnessError(f"reference {rev}: not a commit of {repo} (a shallow clone? fetch it first)")
+    return out.stdout.strip()
+
+
+def checkout(rev: str, dest: Path, repo: Path = ROOT) -> Reference:
+    """Extract the tree of ``rev`` into ``dest`` (no .git, nothing else of the working tree)."""
+    commit = resolve(rev, repo)
+    try:
+        out = subprocess.run(["git", "archive", "--format=tar", commit], cwd=repo, capture_output=True,
+                             timeout=120)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise HarnessError(f"reference {commit[:10]}: git archive failed ({exc})") from exc
+    if out.returncode != 0:
+        raise HarnessError(f"reference {commit[:10]}: git archive failed: {out.stderr.decode().strip()}")
+    with tarfile.open(fileobj=io.BytesIO(out.stdout)) as tar:
+        tar.extractall(dest, filter="data")  # noqa: S202 - our own repository's tree
+    if not (dest / "harness" / "cli.py").is_file():
+        raise HarnessError(f"reference {commit[:10]}: the commit has no harness/cli.py to run")
+    return Reference(commit, dest)
+
+
+def run_argv(config) -> list[str]:
+    """`run` options that give the reference this config's workload: the profile, the device, and
+    ``--set`` for every field that differs from the profile. Faults never travel."""
+    from harness.config import build_config
+    from harness.measure.environment import diff
+
+    argv = ["--profile", config.profile, "--device", config.device]
+    plain = build_config(config.profile, {"device": config.device}).to_dict()
+    for key, _, value in diff(plain, config.to_dict()):
+        if key.split(".")[0] not in ("faults", "device", "profile"):
+            text = ",".join(map(str, value)) if isinstance(value, (list, tuple)) else value
+            argv += ["--set", f"{key}={text}"]
+    return argv
+
+
+def run_once(ref: Reference, argv: list[str], out_dir: Path, timeout_s: float, python: str | None = None) -> dict:
+    """One run of the reference code (by ``python``, default this interpreter); its run record.
+    HarnessError if it produced none."""
+    out = out_dir / f"reference-{uuid.uuid4().hex[:12]}.json"  # unique: duet arms may run at once
+    cmd = [python or sys.executable, "-m", "harness.cli", "run", *argv, "--quiet", "--out", str(out),
+           "--history", str(out_dir / "history")]
+    env = {**os.environ, "PYTHONPATH": str(ref.code_dir)}
+    try:
+        proc = subprocess.run(cmd, cwd=ref.code_dir, env=env, capture_output=True, text=True, timeout=timeout_s)
+    except subprocess.TimeoutExpired as exc:
+        raise HarnessError(f"reference {ref.commit[:10]}: no record after {timeout_s:.0f} s") from exc
+    if not out.is_file():
+        last = (proc.stderr.strip().splitlines() or ["(no output)"])[-1]
+        raise HarnessError(f"reference {ref.commit[:10]}: run exited {proc.returncode}: {last}")
+    return record.load(out)
+
+
+def order(i: int, sides: list[str]) -> list[str]:
+    """The order of the sides in round ``i``: rotated every round, so each side starts first as often
+    as the others and a pair's two sides swap places (R C, C R, ... for two sides)."""
+    k = i % len(sides)
+    return sides[k:] + sides[:k]
+
+
+def cores() -> int:
+    """CPUs this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def pairing(config, sides: int, mode: str) -> tuple[str, str | None]:
+    """(the mode a round of ``sides`` runs will use, why it is not ``mode`` or None).
+
+    A duet runs every side at once, each with the profile's threads: it needs sides x threads
+    CPUs, else the runs would share cores unevenly and the pair would measure the contention."""
+    if mode != "duet":
+        return mode, None
+    threads, have = config.threads or cores(), cores()
+    if sides * threads > have:
+        return "alternating", (f"alternating instead of duet pairs: {sides} sides x {threads} thread(s) need "
+                               f"{sides * threads} CPUs, this machine gives {have}")
+    return "duet", None
+
+
+def interleaved(config, repeat: int, arms, progress=None, command: str | None = None,
+                timeout_s: float | None = None, mode: str = "alternating",
+                stop=None) -> tuple[list[dict], dict[str, list[dict]], str | None]:
+    """Up to ``repeat`` rounds; in each, one run of the current code and one of every arm.
+
+    ``mode``: "alternating" runs the sides of a round one after the other, in rotating order;
+    "duet" starts them together (in rotating start order), so that whatever else the machine does
+    hits both sides of a pair at once (use ``pairing`` first: it falls back to alternating when the
+    CPUs do not suffice). ``stop(current, arm records)``, called after each complete round, ends
+    the rounds early when it returns True (the sequential gate). ``arms``: a list of Arm (or one
+    Reference, run by this interpreter as the "reference" arm).
+    Returns (current records, {arm name: records}, why the arms were dropped or None). A failed
+    arm run stops all arms (the current runs go on): the caller then judges times against the
+    stored baseline, and says why. A failed current run stops everything.
+    """
+    from harness.output.progress import Progress
+
+    if isinstance(arms, Reference):
+        arms = [Arm("reference", arms, sys.executable)]
+    progress = progress or Progress(enabled=False)
+    timeout_s = timeout_s or 3 * config.stage_timeout_s + 300
+    from harness.run import runner
+
+    sides = [arms[0].name, "current", *[a.name for a in arms[1:]]]
+    with tempfile.TemporaryDirectory(prefix="t4rec-bench-ref-runs-") as tmp:
+        run = _Sides(config, run_argv(config), {a.name: a for a in arms}, Path(tmp), timeout_s, progress, command,
+                     runner.collect_environment(config), records={a.name: [] for a in arms})
+        for i in range(repeat):
+            run.round = i
+            if mode == "duet":
+                _together([lambda s=s: run(s, repeat) for s in order(i, sides)])
+            else:
+                for side in order(i, sides):
+                    run(side, repeat)
+            if run.current and run.current[-1]["status"] != "ok":
+                break
+            complete = run.dropped is None and all(len(r) == len(run.current) for r in run.records.values())
+            if complete and stop is not None and stop(run.current, run.records):
+                break
+    return run.current, run.records, run.dropped
+
+
+@dataclass
+class _Sides:
+    """Runs one side of a round (the current code or an arm) and files its record."""
+    config: object
+    argv: list
+    arms: dict  # name -> Arm
+    tmp: Path
+    timeout_s: float
+    progress: object
+    command: str | None
+    environment: dict  # the current side's, collected once (runner.collect_environment)
+    current: list = field(default_factory=list)  # the current code's records
+    records: dict = field(default_factory=dict)  # arm name -> its records
+    dropped: str | None = None  # why the arms were dropped
+    round: int = 0
+
+    def __call__(self, side: str, repeat: int) -> None:
+        from harness.run import runner
+
+        if side == "current":
+            self.progress.repetition(self.round + 1, repeat)
+            self.current.append(runner.run(self.config, progress=self.progress, command=self.command,
+                                           environment=self.environment))
+        elif self.dropped is None:
+            arm = self.arms[side]
+            self.progress.reference(self.round + 1, repeat, arm.code.commit, arm.name)
+            why = _one_arm_run(arm, self.argv, self.tmp, self.timeout_s, self.records[side])
+            self.dropped = self.dropped or why
+
+
+def _together(calls) -> None:
+    """Start ``calls`` at once, in the given order, and wait for all; re-raise the first error."""
+    import threading
+
+    errors: list = []
+
+    def guarded(call):
+        try:
+            call()
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=guarded, args=(c,), daemon=True) for c in calls]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise errors[0]
+
+
+def _one_arm_run(arm: Arm, argv: list[str], tmp: Path, timeout_s: float, into: list) -> str | None:
+    """Run ``arm`` once, append its record to ``into``; why the arm must be dropped, or None."""
+    try:
+        rec = run_once(arm.code, argv, tmp, timeout_s, arm.python)
+    except HarnessError as exc:
+        return f"{arm.name} arm: {exc}"
+    if rec["status"] != "ok":
+        failure = rec.get("failure") or {}
+        return (f"{arm.name} arm ({arm.code.commit[:10]}): the run failed in stage {failure.get('stage')!r} "
+                f"({failure.get('kind')}: {failure.get('message')})")
+    into.append(rec)
+    return None

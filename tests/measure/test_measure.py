@@ -1,0 +1,104 @@
+import os
+import time
+from itertools import pairwise
+
+import pytest
+
+from harness.measure.meters import RssSampler, StageMeter, downsample
+
+
+class FakeClock:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+
+def test_peak_between_uses_window_or_nearest():
+    clock = FakeClock()
+    s = RssSampler(os.getpid(), clock=clock)
+    for t in (0.0, 1.0, 2.0, 3.0):
+        clock.now = t
+        s.sample()
+    s.samples[:] = [(0.0, 10, 5), (1.0, 50, 7), (2.0, 30, 25), (3.0, 20, 15)]
+    assert s.peak_between(0.5, 2.5) == 50
+    assert s.peak_between(0.5, 2.5, anon=True) == 25
+    assert s.peak_between(2.1, 2.2) == 30  # no sample inside: the nearest to the end
+    assert s.t == [0.0, 1.0, 2.0, 3.0] and s.rss == [10, 50, 30, 20] and s.anon == [5, 7, 25, 15]
+
+
+def test_sampler_sees_memory_of_this_process():
+    s = RssSampler(os.getpid(), interval_s=0.01).start()
+    time.sleep(0.1)
+    s.stop()
+    assert len(s.samples) >= 3 and min(s.rss) > 10 * 2**20
+
+
+def test_anonymous_memory_counts_allocations_not_mapped_files(tmp_path):
+    """A touched 64 MiB allocation raises anonymous RSS; reading a mapped 64 MiB file raises only RSS."""
+    import mmap
+
+    import psutil
+
+    from harness.measure.meters import tree_memory
+
+    me = psutil.Process()
+    rss0, anon0 = tree_memory(me)
+    block = bytearray(64 * 2**20)  # zero-filled, so every page is touched
+    rss1, anon1 = tree_memory(me)
+    assert anon1 - anon0 > 60 * 2**20 and rss1 - rss0 > 60 * 2**20
+    del block
+    path = tmp_path / "mapped.bin"
+    path.write_bytes(b"x" * (64 * 2**20))
+    with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as m:
+        rss2, anon2 = tree_memory(me)
+        assert sum(m[i] for i in range(0, len(m), 4096)) > 0  # touch every page
+        rss3, anon3 = tree_memory(me)
+    assert rss3 - rss2 > 60 * 2**20
+    assert abs(anon3 - anon2) < 8 * 2**20
+
+
+def test_downsample_keeps_peaks():
+    ts = list(range(10_000))
+    values = [1] * 10_000
+    values[4321] = 99
+    t2, v2 = downsample(ts, values, max_points=100)
+    assert len(t2) == 100 and max(v2) == 99 and 4321 in t2
+
+
+def test_downsample_takes_each_buckets_maximum_in_time_order():
+    t = [i * 0.02 for i in range(1000)]
+    v = [(i * 37) % 101 for i in range(1000)]
+    v[517] = 10_000
+    ts, vs = downsample(t, v, 64)
+    assert len(ts) == len(vs) == 64 and max(vs) == 10_000 and ts[vs.index(10_000)] == t[517]
+    assert ts == sorted(ts) and all(vs[k] == v[t.index(ts[k])] for k in range(len(ts)))
+    # every bucket is 15 or 16 samples long, and each kept sample is its bucket's highest
+    edges = [int(i * 1000 / 64) for i in range(65)]
+    assert {b - a for a, b in pairwise(edges)} == {15, 16}
+    assert vs == [max(v[a:b]) for a, b in pairwise(edges)]
+    assert downsample(t[:10], v[:10], 64) == (t[:10], v[:10])
+    assert downsample(tuple(t[:3]), tuple(v[:3]), 3) == (t[:3], v[:3])
+    with pytest.raises(ValueError):
+        downsample(t, v, 0)
+
+
+def test_stage_meter_reports_start_and_end_with_fake_clock():
+    events = []
+    clock = FakeClock()
+    meter = StageMeter(events.append, clock=clock, wall=lambda: 123.0)
+    with meter.stage("etl", day=3) as measured:
+        clock.now = 2.5
+    assert events[0] == ("stage_start", "etl", 123.0, {"day": 3})
+    assert events[1][0:2] == ("stage_end", "etl") and events[1][3]["wall_s"] == 2.5
+    assert measured["wall_s"] == 2.5 and measured["cpu_s"] >= 0
+
+
+def test_cuda_without_cudf_runs_etl_on_cpu_and_says_so():
+    from harness.pipeline.chain import etl_backend
+
+    assert etl_backend("cpu", False) == (True, None)
+    assert etl_backend("cuda", True) == (False, None)
+    cpu, note = etl_backend("cuda", False)
+    assert cpu is True and "ETL ran on the CPU" in note and "training runs on the GPU" in note

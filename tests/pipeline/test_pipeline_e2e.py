@@ -1,0 +1,97 @@
+"""End-to-end runs of the real pipeline on CPU: determinism, the watchdog, faults, the CLI."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+import pytest
+
+from harness.config import build_config
+from harness.documents import record
+from harness.run import runner
+
+pytestmark = pytest.mark.slow
+
+
+def test_smoke_profile_end_to_end(smoke_record):
+    assert smoke_record["status"] == "ok" and smoke_record["failure"] is None
+    assert [d["eval_day"] for d in smoke_record["days"]] == [2, 3]
+
+
+def test_two_fresh_processes_give_identical_metrics_and_fingerprints(smoke_record):
+    again = runner.run(build_config("smoke"))
+    assert again["fingerprints"] == smoke_record["fingerprints"]
+    assert [d["metrics"] for d in again["days"]] == [d["metrics"] for d in smoke_record["days"]]
+    assert [d["train_loss"] for d in again["days"]] == [d["train_loss"] for d in smoke_record["days"]]
+
+
+def test_watchdog_stops_a_hung_stage():
+    # the timeout covers every stage, so it must exceed the imports stage (5-10 s here)
+    config = build_config("smoke", {"faults.hang_stage": "synthetic", "stage_timeout_s": 20})
+    t0 = time.monotonic()
+    rec = runner.run(config)
+    assert time.monotonic() - t0 < 90
+    assert rec["status"] == "failed"
+    assert rec["failure"]["stage"] == "synthetic" and rec["failure"]["kind"] == "timeout"
+    assert "20 s timeout" in rec["failure"]["message"]
+    record.validate(rec)
+
+
+def test_the_real_dataloader_hang_ends_as_a_failed_train_stage():
+    # 20k rows: about 180 training sessions a day, under one batch of 256; with the size
+    # check off, the merlin loader blocks forever (stack-facts.md). The watchdog must end it.
+    config = build_config("smoke", {"data.rows": 20_000, "train.check_split_sizes": False, "stage_timeout_s": 25})
+    rec = runner.run(config)
+    assert rec["status"] == "failed"
+    assert (rec["failure"]["stage"], rec["failure"]["kind"]) == ("train", "timeout")
+
+
+def test_small_splits_are_rejected_before_training():
+    rec = runner.run(build_config("smoke", {"data.rows": 20_000}))
+    assert rec["status"] == "failed"
+    assert (rec["failure"]["stage"], rec["failure"]["kind"]) == ("splits", "too_small")
+    assert "raise --rows" in rec["failure"]["message"]
+    assert not any(s["name"] == "train" for s in rec["stages"])
+
+
+def test_an_exception_in_the_worker_becomes_an_error_event(tmp_path):
+    import json
+    import os
+
+    from harness.run import worker
+
+    (tmp_path / "config.json").write_text("{truncated")
+    read_fd, write_fd = os.pipe()
+    assert worker.main([str(tmp_path / "config.json"), str(tmp_path), str(write_fd)]) == 0
+    event = json.loads(os.read(read_fd, 65536).decode().splitlines()[0])
+    assert event[0] == "error" and event[2] == "exception" and "JSONDecodeError" in event[3]
+
+
+def run_cli(*args, timeout=120):
+    return subprocess.run([sys.executable, "-m", "harness.cli", *args], capture_output=True, text=True,
+                          timeout=timeout)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["run", "--profile", "nope"], "unknown profile"),
+    (["run", "--profile", "smoke", "--rows", "-5"], "--rows"),
+    (["run", "--profile", "smoke", "--days", "x"], "--days"),
+    (["run", "--profile", "smoke", "--device", "tpu"], "--device"),
+    (["run", "--profile", "smoke", "--set", "train.nope=1"], "unknown config field"),
+    (["run"], "--profile"),
+])
+def test_bad_cli_input_is_one_error_line_and_exit_2(args, message):
+    out = run_cli(*args)
+    assert out.returncode == 2
+    lines = out.stderr.strip().splitlines()
+    assert lines[-1].startswith("error:") and message in lines[-1]
+
+
+def test_help_does_not_import_the_heavy_stack():
+    code = ("import sys; from harness.cli import build_parser; build_parser().format_help(); "
+            "heavy = [m for m in ('torch', 'nvtabular', 'transformers4rec', 'pandas', 'scipy', 'matplotlib') "
+            "if m in sys.modules]; print(heavy)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() == "[]", out.stderr

@@ -1,0 +1,67 @@
+"""A dependency upgrade that slows training, caught against the reference environment (real runs).
+
+The test builds a slower transformers4rec (benchmarks/plant_dependency_slowdown.py: the
+installed distribution with Trainer.training_step slowed, as 23.12.0.post1), installs it into
+a thin environment layered over .venv (harness.run.envs.layered), and runs `t4rec-bench check` in
+that environment with the reference in .venv: three arms (reference: HEAD in .venv; cross: HEAD
+in the slow environment; current: this tree in the slow environment), smoke profile. The
+verdict must flag train.wall_s and name the environment and the package as the cause.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+ROUNDS = 5  # a 4x slower training step at the secondary measurements' level (0.031%, one-sided): with 4
+# rounds, a run of this suite read train +96% at p 0.00054 (the smoke train stage is 1.8 s, its pairs noisy)
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def slow_env(tmp_path_factory) -> Path:
+    from harness.run import envs
+
+    tmp = tmp_path_factory.mktemp("slowenv")
+    build = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "plant_dependency_slowdown.py"),
+                            "transformers4rec", "--target", "transformers4rec/torch/trainer.py:Trainer.training_step",
+                            "--fraction", "4.0", "--out", str(tmp / "wheels")],
+                           capture_output=True, text=True, check=True)
+    wheel = build.stdout.strip().splitlines()[-1]
+    python = envs.layered(Path(sys.executable), tmp / "env", {})
+    site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", site, wheel], check=True)
+    assert envs.distributions(python)["transformers4rec"] == "23.12.0.post1"
+    return python
+
+
+def test_a_slower_dependency_fails_the_check_and_is_attributed_to_the_environment(slow_env, tmp_path):
+    env = {"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}
+    proc = subprocess.run(
+        [str(slow_env), "-m", "harness.cli", "check", "--profile", "smoke", "--device", "cpu",
+         "--reference", "HEAD", "--reference-env", sys.executable, "--repeat", str(ROUNDS),
+         "--baseline", str(tmp_path / "none.json"), "--history", "hist", "--verdict-out", "v.json",
+         "--markdown-out", "v.md", "--no-report", "--quiet"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=1800)
+    assert (tmp_path / "v.json").is_file(), proc.stderr[-3000:]
+    verdict = json.loads((tmp_path / "v.json").read_text())
+    by_name = {m["name"]: m for m in verdict["measurements"]}
+    train = by_name["train.wall_s"]
+    assert train["verdict"] == "regressed", train["reason"]
+    assert train["against"] == "reference"
+    assert "environment: transformers4rec 23.12.0 -> 23.12.0.post1" in train["cause"], train["cause"]
+    assert not train["cause"].startswith("code"), train["cause"]
+    assert proc.returncode == 1, proc.stdout[-3000:]
+    assert verdict["reference_provenance"]["arms"] == 3
+    assert by_name["quality.ndcg_at_20"]["verdict"] == "ok"  # a sleep changes no number
+    assert "cause of train.wall_s: environment: transformers4rec" in proc.stdout
+    assert "**Cause** of `train.wall_s`: environment: transformers4rec" in (tmp_path / "v.md").read_text()
+    assert len(list((tmp_path / "hist").glob("*.json"))) == 1
+    assert len(list((tmp_path / "hist" / "reference").glob("*.json"))) == 2  # reference and cross arms
