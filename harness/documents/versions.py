@@ -26,6 +26,7 @@ class Format:
     key: str = "format_version"  # the field that holds the version
     upgrades: Mapping[int, Upgrade] = field(default_factory=dict)  # N -> the function from N to N+1
     older_hint: str = ""  # what to do with an older version no upgrade reaches
+    newer_hint: str = ""  # what to do, besides upgrading t4rec-bench, with a newer version
 
     def stamp(self) -> dict:
         """The version and kind fields a new document of this format starts with."""
@@ -50,7 +51,7 @@ def read(doc, fmt: Format, where: str = "") -> dict:
         raise HarnessError(f"{at}{fmt.what} has {fmt.key} {version!r}, this harness reads {fmt.current}")
     if version > fmt.current:
         raise HarnessError(f"{at}{fmt.what} {fmt.key} {version} is newer than this harness reads "
-                           f"({fmt.current}); upgrade t4rec-bench")
+                           f"({fmt.current}); upgrade t4rec-bench{', ' + fmt.newer_hint if fmt.newer_hint else ''}")
     doc = dict(doc)
     while version < fmt.current:
         step = fmt.upgrades.get(version)
