@@ -102,3 +102,24 @@ def make_baseline(seed: int = 1000, repeat: int = 10, seeds: dict | None = None,
     if seeds:
         doc["seed_spread"] = {"seeds": list(range(42, 42 + len(next(iter(seeds.values()))))), "samples": seeds}
     return doc
+
+
+def minimal_record(i: int, commit: str, etl_wall_s: float, profile: str = "nightly", ndcg: float = 0.17) -> dict:
+    """A minimal valid run record (schema_version 1) with a few measurements, for history and change points."""
+    from harness.documents import record
+
+    started = f"2025-01-{1 + i // 24:02d}T{i % 24:02d}:00:00+00:00"
+    measurements = [record.measurement("etl.wall_s", etl_wall_s), record.measurement("quality.ndcg_at_20", ndcg),
+                    record.measurement("train.samples_per_s", 1000.0)]
+    rec = {
+        "schema_version": 1, "kind": "t4rec-bench/run", "run_id": f"run-{i:03d}", "profile": profile,
+        "status": "ok", "started_at": started, "finished_at": started, "config": {}, "config_hash": "c" * 16,
+        "workload_hash": ("w" if profile == "nightly" else "s") * 16, "faults": {}, "instrumented": True,
+        "repeat": 1,
+        "environment": {"python": "3.11", "os": "Linux", "cpu_model": "cpu", "cpu_count": 2, "ram_bytes": 1,
+                        "packages": {}, "git": {"commit": commit, "dirty": False},
+                        "machine_class": "cpu-2c-x86_64", "fingerprint": "f" * 16},
+        "stages": [], "measurements": measurements, "days": [], "fingerprints": {}, "failure": None,
+    }
+    record.validate(rec)
+    return rec

@@ -13,6 +13,7 @@ import random
 import re
 
 import pytest
+from verdict_fixtures import minimal_record
 
 from harness.commands import history as history_cmd
 from harness.judge import changepoints, history
@@ -120,42 +121,21 @@ def test_unknown_method_is_refused():
 
 # ---- history folder -----------------------------------------------------------------------------
 
-def make_record(i: int, commit: str, etl_wall_s: float, profile: str = "nightly", ndcg: float = 0.17) -> dict:
-    """A minimal valid run record (schema_version 1) with a few measurements."""
-    from harness.documents import record
-
-    started = f"2025-01-{1 + i // 24:02d}T{i % 24:02d}:00:00+00:00"
-    measurements = [record.measurement("etl.wall_s", etl_wall_s), record.measurement("quality.ndcg_at_20", ndcg),
-                    record.measurement("train.samples_per_s", 1000.0)]
-    rec = {
-        "schema_version": 1, "kind": "t4rec-bench/run", "run_id": f"run-{i:03d}", "profile": profile,
-        "status": "ok", "started_at": started, "finished_at": started, "config": {}, "config_hash": "c" * 16,
-        "workload_hash": ("w" if profile == "nightly" else "s") * 16, "faults": {}, "instrumented": True,
-        "repeat": 1,
-        "environment": {"python": "3.11", "os": "Linux", "cpu_model": "cpu", "cpu_count": 2, "ram_bytes": 1,
-                        "packages": {}, "git": {"commit": commit, "dirty": False},
-                        "machine_class": "cpu-2c-x86_64", "fingerprint": "f" * 16},
-        "stages": [], "measurements": measurements, "days": [], "fingerprints": {}, "failure": None,
-    }
-    record.validate(rec)
-    return rec
-
-
 def write_history(folder, n=12, step_at=7, slowdown=1.4, seed=0):
     rng = random.Random(seed)
     commits = [f"{i + 1:02x}" * 20 for i in range(n)]
     for i, commit in enumerate(commits):
         value = 20.0 * (slowdown if i >= step_at else 1.0) * (1 + rng.gauss(0, 0.01))
-        (folder / f"r{i:03d}.json").write_text(json.dumps(make_record(i, commit, value)))
+        (folder / f"r{i:03d}.json").write_text(json.dumps(minimal_record(i, commit, value)))
     return commits
 
 
 def test_load_records_sorts_by_start_and_skips_bad_files(tmp_path):
     for i in (2, 0, 1):
-        (tmp_path / f"z{i}.json").write_text(json.dumps(make_record(i, "a" * 40, 1.0)))
+        (tmp_path / f"z{i}.json").write_text(json.dumps(minimal_record(i, "a" * 40, 1.0)))
     (tmp_path / "truncated.json").write_text('{"schema_version": 1, "kind"')
     (tmp_path / "other.json").write_text('{"hello": 1}')
-    future = make_record(3, "a" * 40, 1.0) | {"schema_version": 99}
+    future = minimal_record(3, "a" * 40, 1.0) | {"schema_version": 99}
     (tmp_path / "future.json").write_text(json.dumps(future))
     loaded = history.load_records(tmp_path)
     assert [r["run_id"] for r in loaded.records] == ["run-000", "run-001", "run-002"]
@@ -170,7 +150,7 @@ def test_missing_history_folder_is_empty_not_an_error(tmp_path):
 
 
 def test_record_series_split_by_profile_and_take_thresholds_from_policies(tmp_path):
-    records = [make_record(i, f"{i:040x}", 10.0, profile) for i, profile in enumerate(["nightly", "smoke"] * 3)]
+    records = [minimal_record(i, f"{i:040x}", 10.0, profile) for i, profile in enumerate(["nightly", "smoke"] * 3)]
     series = {(s.context, s.metric): s for s in history.record_series(records)}
     contexts = {c for c, _ in series}
     assert len(contexts) == 2 and all(c.startswith("history:") for c in contexts)
@@ -243,7 +223,7 @@ def test_asv_threshold_matches_like_asv():
 
 
 def test_in_commit_order_needs_every_commit():
-    records = [make_record(i, c, 1.0) for i, c in enumerate(["b" * 40, "a" * 40, "c" * 40])]
+    records = [minimal_record(i, c, 1.0) for i, c in enumerate(["b" * 40, "a" * 40, "c" * 40])]
     order = {"a" * 40: 0, "b" * 40: 1, "c" * 40: 2}
     assert [r["run_id"] for r in history.in_commit_order(records, order)] == ["run-001", "run-000", "run-002"]
     partial = {"a" * 40: 0, "b" * 40: 1}

@@ -304,16 +304,16 @@ def _nightly_args(*argv):
 
 
 def test_nightly_plan_managed_and_existing():
-    from harness.commands import nightly
+    from harness.run import asv_nightly
 
-    machine, run, publish = nightly.plan(_nightly_args("--profile", "smoke"), "cpu-2c-x86_64", None)
+    machine, run, publish = asv_nightly.plan(_nightly_args("--profile", "smoke"), "cpu-2c-x86_64", None)
     assert machine.argv[3:] == ("machine", "--config", str(ROOT / "asv.conf.json"), "--yes", "--machine",
                                 "cpu-2c-x86_64")
     assert run.argv[3:5] == ("run", "NEW") and "-E" not in run.argv
     assert run.env["T4REC_BENCH_PROFILES"] == "smoke"
     assert Path(run.env["T4REC_BENCH_RECORD_DIR"]).is_absolute()
     assert publish.argv[3] == "publish"
-    _, run, _ = nightly.plan(_nightly_args("--existing", "--quick"), "gpu-h100", "f" * 40)
+    _, run, _ = asv_nightly.plan(_nightly_args("--existing", "--quick"), "gpu-h100", "f" * 40)
     joined = " ".join(run.argv)
     assert "-E existing --set-commit-hash " + "f" * 40 in joined and "NEW" not in joined
     assert run.argv[-1] == "--quick" and run.env["T4REC_BENCH_COMMIT"] == "f" * 40
@@ -341,17 +341,17 @@ def test_the_first_night_benchmarks_head_only(tmp_path, capsys):
 
 
 def test_nightly_treats_no_new_commit_as_success_and_reports_failures(capsys):
-    from harness.commands import nightly
+    from harness.run import asv_nightly
 
-    quiet = nightly.Step("run the benchmarks", (sys.executable, "-c", f"print({nightly.NOTHING_NEW!r}); exit(1)"))
-    broken = nightly.Step("publish the HTML", (sys.executable, "-c", "exit(3)"))
-    assert nightly._run_steps([quiet]) == []
-    assert nightly._run_steps([quiet, broken]) == ["publish the HTML"]
+    quiet = asv_nightly.Step("run the benchmarks", (sys.executable, "-c", f"print({asv_nightly.NOTHING_NEW!r}); exit(1)"))
+    broken = asv_nightly.Step("publish the HTML", (sys.executable, "-c", "exit(3)"))
+    assert asv_nightly.run_steps([quiet]) == []
+    assert asv_nightly.run_steps([quiet, broken]) == ["publish the HTML"]
     assert "no new commit" in capsys.readouterr().out
 
 
 def test_history_orders_runs_by_commit_not_by_start_time(tmp_path, capsys):
-    from test_changepoints import make_record
+    from verdict_fixtures import minimal_record as make_record
 
     from harness.commands import history as history_cmd
 

@@ -211,14 +211,14 @@ def _nightly_args(*argv):
 
 
 def test_nightly_passes_the_previous_commit_and_the_pairs(repo):
-    from harness.commands import nightly
+    from harness.run import asv_nightly
 
     path, c = repo
-    _, run, _ = nightly.plan(_nightly_args("--profile", "smoke", "--pairs", "2", "--pair-mode", "duet"),
+    _, run, _ = asv_nightly.plan(_nightly_args("--profile", "smoke", "--pairs", "2", "--pair-mode", "duet"),
                              "m1", None, c[3], path)
     assert run.env["T4REC_BENCH_PREVIOUS_COMMIT"] == c[3] and run.env["T4REC_BENCH_PAIRS"] == "2"
     assert run.env["T4REC_BENCH_PAIR_MODE"] == "duet" and run.env["T4REC_BENCH_REPO"] == str(path.resolve())
-    _, run, _ = nightly.plan(_nightly_args(), "m1", None)
+    _, run, _ = asv_nightly.plan(_nightly_args(), "m1", None)
     assert run.env["T4REC_BENCH_PAIRS"] == str(np_.settings().max_pairs) and "T4REC_BENCH_PREVIOUS_COMMIT" not in run.env
     with pytest.raises(SystemExit):
         _nightly_args("--pairs", "1")
