@@ -50,7 +50,6 @@ def _path(args, machine: str | None = None):
 
 
 def _repo_git() -> dict:
-
     import harness
     from harness.measure import environment as env
 
