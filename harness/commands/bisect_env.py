@@ -2,7 +2,7 @@
 
 When a verdict blames the environment and several distributions changed, this bisects over them:
 each step builds an environment holding the good environment plus the bad versions of half of
-the candidates (harness.run.envs.layered: a thin layer over the good environment, no download),
+the candidates (harness.run.env_layered.layered: a thin layer over the good environment, no download),
 runs this tree's pipeline alternately in it and in the good environment, and judges the chosen
 measurement with the paired t on the pairs' log ratios, at the gate's primary level and the
 measurement's practical threshold (harness/policies.toml). It halves until one distribution (or
@@ -43,7 +43,7 @@ def add_parser(subparsers):
 def main(args) -> int:
     from harness.errors import HarnessError
     from harness.judge import policy
-    from harness.run import envbisect, envs
+    from harness.run import env_layered, envbisect
 
     good, bad = Path(args.good), Path(args.bad)
     for py in (good, bad):
@@ -53,7 +53,7 @@ def main(args) -> int:
     metric = args.metric or policies.gate.primary
     pairs = args.pairs or policies.gate.repeat
     config = _common.config_from_args(args)
-    changed = envbisect.changed(envs.distributions(good), envs.distributions(bad))
+    changed = envbisect.changed(env_layered.distributions(good), env_layered.distributions(bad))
     if not changed:
         raise HarnessError("the two environments hold the same distributions: nothing to bisect")
     say = lambda text: print(text, file=sys.stderr, flush=True)  # noqa: E731
@@ -83,10 +83,10 @@ class _Step:
         self.last = ""
 
     def __call__(self, subset: list[str]) -> bool | None:
-        from harness.run import envs
+        from harness.run import env_layered
 
         layer = self.tmp / f"env-{len(list(self.tmp.glob('env-*')))}"
-        python = envs.layered(self.good, layer, {name: self.bad for name in subset})
+        python = env_layered.layered(self.good, layer, {name: self.bad for name in subset})
         good, bad = self._samples(python)
         return self._judge(good, bad, subset)
 

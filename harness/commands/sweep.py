@@ -1,6 +1,6 @@
 """`t4rec-bench sweep`: the cost curve. Runs a profile at several sizes (and dask worker counts),
 prints per size the wall time per stage, throughput and peak memory, and the fitted growth
-exponent k (time ∝ rows^k) per stage; writes a sweep file (harness.run.sweep) and keeps every run record."""
+exponent k (time ∝ rows^k) per stage; writes a sweep file (harness.documents.sweep) and keeps every run record."""
 
 from __future__ import annotations
 
@@ -55,6 +55,7 @@ def add_parser(subparsers) -> None:
 
 
 def main(args) -> int:
+    from harness.documents import sweep as sweep_file
     from harness.run import sweep
 
     if bool(args.sizes) == bool(args.from_records):
@@ -68,7 +69,7 @@ def main(args) -> int:
     else:
         points = _run(args, out)
     doc = sweep.summarize(points, " ".join(["t4rec-bench", *sys.argv[1:]]))
-    path = sweep.write(doc, out)
+    path = sweep_file.write(doc, out)
     print(render(doc))
     print(f"sweep: {path}")
     return 0 if all(p["status"] == "ok" for p in points) else EXIT_RUN_FAILED

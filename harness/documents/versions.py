@@ -48,7 +48,8 @@ def read(doc, fmt: Format, where: str = "") -> dict:
         raise HarnessError(f"{at}{fmt.what} is not a JSON object")
     version = doc.get(fmt.key)
     if not isinstance(version, int) or isinstance(version, bool):
-        raise HarnessError(f"{at}{fmt.what} has {fmt.key} {version!r}, this harness reads {fmt.current}")
+        hint = f"; {fmt.older_hint}" if fmt.older_hint else ""
+        raise HarnessError(f"{at}{fmt.what} has {fmt.key} {version!r}, this harness reads {fmt.current}{hint}")
     if version > fmt.current:
         raise HarnessError(f"{at}{fmt.what} {fmt.key} {version} is newer than this harness reads "
                            f"({fmt.current}); upgrade t4rec-bench{', ' + fmt.newer_hint if fmt.newer_hint else ''}")

@@ -164,7 +164,7 @@ def plan_arms(ref, stored: dict | None, choice: str, progress=None, scratch: Pat
     import sys
 
     from harness.measure import environment as envmod
-    from harness.run import envs
+    from harness.run import env_layered, envs
 
     current_env = envmod.collect()
     recorded = ((stored or {}).get("record") or {}).get("environment")
@@ -180,8 +180,8 @@ def plan_arms(ref, stored: dict | None, choice: str, progress=None, scratch: Pat
         python, where, dists = _topped_up(built, scratch, say)
     else:
         python, where = choice, f"the interpreter {choice}"
-        dists = envs.distributions(Path(choice))
-    changed = _diff(dists, envs.current_distributions())
+        dists = env_layered.distributions(Path(choice))
+    changed = _diff(dists, env_layered.current_distributions())
     notes = _rebuilt_notes(recorded, dists) if choice == AUTO and recorded else ()
     arms = [referencemod.Arm("reference", ref, python)]
     if changed:
@@ -191,20 +191,20 @@ def plan_arms(ref, stored: dict | None, choice: str, progress=None, scratch: Pat
 
 def _topped_up(built, scratch: Path | None, say) -> tuple[str, str, dict]:
     """(python, words, distributions) of the built environment plus this environment's distributions
-    it lacks, layered over it (harness.run.envs.layered: copies, no download)."""
+    it lacks, layered over it (harness.run.env_layered.layered: copies, no download)."""
     import sys
 
-    from harness.run import envs
+    from harness.run import env_layered, envs
 
-    current = envs.current_distributions()
+    current = env_layered.current_distributions()
     extra = sorted(n for n in current if n not in built.distributions and n not in envs.UNPINNED)
     if not extra or scratch is None:
         return str(built.python), built.where, built.distributions
     say(f"reference environment {built.key}: adding {len(extra)} distributions of this environment it "
         f"lacks ({', '.join(extra[:6])}{', ...' if len(extra) > 6 else ''})")
-    python = envs.layered(built.python, scratch / "reference-env", {n: Path(sys.executable) for n in extra})
+    python = env_layered.layered(built.python, scratch / "reference-env", {n: Path(sys.executable) for n in extra})
     words = f"{built.where}, with {len(extra)} distributions of this environment it lacks"
-    return str(python), words, envs.distributions(python)
+    return str(python), words, env_layered.distributions(python)
 
 
 def _diff(a: dict, b: dict) -> list:

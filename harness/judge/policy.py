@@ -16,9 +16,11 @@ from dataclasses import dataclass, field, fields
 from importlib import resources
 from pathlib import Path
 
+from harness.documents import versions
 from harness.errors import HarnessError
 
 FORMAT_VERSION = 1
+FORMAT = versions.Format("policy file", None, FORMAT_VERSION, older_hint="fix the file")
 RULES = ("significance", "exact-or-seed-spread", "exact", "report-only")
 NORMALISE = ("never", "cross-machine", "always")
 TESTS = ("rank", "t")  # Mann-Whitney U on log values; Student's t on log values
@@ -119,10 +121,7 @@ def load(path: str | Path | None = None) -> PolicySet:
 
 
 def parse(doc: dict, source: str = "policies") -> PolicySet:
-    version = doc.get("format_version")
-    if version != FORMAT_VERSION:
-        raise HarnessError(f"{source}: format_version is {version!r}, this harness reads {FORMAT_VERSION}; "
-                           f"{'upgrade t4rec-bench' if isinstance(version, int) and version > 1 else 'fix the file'}")
+    doc = versions.read(doc, FORMAT, source)
     defaults = doc.get("defaults", {})
     _check_keys(defaults, source, "[defaults]")
     entries = doc.get("policy", [])

@@ -1,6 +1,6 @@
 """Which changed distribution caused a regression: halving over the distributions that differ
 between a good and a bad environment. Pure: the caller builds and times the environments
-(``envs.layered``) inside ``is_bad``.
+(``env_layered.layered``) inside ``is_bad``.
 """
 
 from __future__ import annotations

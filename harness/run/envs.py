@@ -12,8 +12,8 @@ the machine, the install files' hashes, the commands and the pins). An environme
 only once its ``env.json`` exists; a build holds ``<root>/<key>.lock`` and logs to
 ``<root>/<key>.log``.
 
-:func:`layered` makes a cheap environment for dependency bisection: a base environment with a
-few distributions replaced by a donor environment's versions.
+Each command runs through harness.run.env_commands; harness.run.env_layered scans what an
+interpreter has installed and layers distributions over an environment.
 """
 
 from __future__ import annotations
@@ -25,28 +25,27 @@ import json
 import os
 import platform
 import re
-import shlex
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from harness import REPO_DIR
-from harness.documents import atomic
+from harness.documents import atomic, versions
 from harness.errors import HarnessError
 from harness.judge.history import read_asv_config
+from harness.run.env_commands import Build, Command, Progress, interpolate, run_logged, step
+from harness.run.env_layered import distributions, normalise
 
 ROOT = REPO_DIR
 KIND = "t4rec-bench-env"
-FORMAT_VERSION = 1  # of env.json
+# env.json, the cache metadata; a version this harness cannot read is a cache miss (a rebuild).
+ENV_FORMAT = versions.Format("reference environment metadata", KIND, 1, key="version")
 
 # asv's own defaults when asv.conf.json leaves the commands out.
 DEFAULT_BUILD = ("python -m pip wheel --no-deps --no-index -w {build_cache_dir} {build_dir}",)
@@ -57,14 +56,8 @@ DEFAULT_TIMEOUT_S = 600.0  # asv's install_timeout default
 # install commands choose themselves.
 UNPINNED = frozenset({"t4rec-bench", "pip", "setuptools", "wheel"})
 
-# pip output lines worth showing while a build runs.
-SHOWN = ("Collecting", "Installing collected packages", "Successfully installed")
-
 _BUILD_DIR_REF = re.compile(r"\{build_dir\}/([^\s'\"\[\]]+)")
 _PIP_INSTALL = re.compile(r"\bpip\s+install\b")
-_PREFIX = re.compile(r"^(?:in-dir=\S+|return-code=\S+|[A-Za-z_]\w*=\S*)\s+")
-
-Progress = Callable[[str], None]
 
 
 # ---- what decides the install -------------------------------------------------------------------
@@ -196,10 +189,10 @@ def _locked(path: Path, key: str, say: Progress) -> Iterator[None]:
 def _cached(env_dir: Path) -> Env | None:
     """The complete environment at ``env_dir`` (env.json written, python runs), else None."""
     try:
-        meta = json.loads((env_dir / "env.json").read_text())
-    except (OSError, ValueError):
+        meta = versions.read(json.loads((env_dir / "env.json").read_text()), ENV_FORMAT)
+    except (OSError, ValueError, HarnessError):
         return None
-    if not isinstance(meta, dict) or meta.get("kind") != KIND or meta.get("version") != FORMAT_VERSION:
+    if meta.get("kind") != KIND:  # env.json always carries its kind; one without is not ours
         return None
     python = env_dir / "bin" / "python"
     if not _runs(python):
@@ -215,23 +208,9 @@ def _runs(python: Path) -> bool:
         return False
 
 
-@dataclass
-class _Build:
-    """One build in progress: where it logs and how it reports."""
-    key: str
-    env_dir: Path
-    log_path: Path
-    say: Progress
-    log: object = None  # the open log file
-    steps: int = 0
-
-    def tell(self, text: str) -> None:
-        self.say(f"reference environment {self.key}: {text}")
-
-
 def _build(tree: Path, key: str, pins: dict | None, root: Path, say: Progress) -> Env:
     env_dir = root / key
-    b = _Build(key, env_dir, root / f"{key}.log", say)
+    b = Build(key, env_dir, root / f"{key}.log", say)
     shutil.rmtree(env_dir, ignore_errors=True)  # a half-built leftover of a killed build
     start = time.perf_counter()
     try:
@@ -254,7 +233,7 @@ def _meta(tree: Path, key: str, pins: dict | None, commands: list[list[str]], bu
           dists: dict[str, str]) -> dict:
     r = recipe(tree)
     return {
-        "kind": KIND, "version": FORMAT_VERSION,
+        "kind": KIND, ENV_FORMAT.key: ENV_FORMAT.current,  # ENV_FORMAT.stamp(), in env.json's order
         "key": key,
         "python": platform.python_version(),
         "machine": platform.machine(),
@@ -267,18 +246,18 @@ def _meta(tree: Path, key: str, pins: dict | None, commands: list[list[str]], bu
     }
 
 
-def _make_venv(b: _Build) -> None:
+def _make_venv(b: Build) -> None:
     base = getattr(sys, "_base_executable", sys.executable)
     b.tell(f"creating a virtualenv with {base} at {b.env_dir}")
     cmd = Command([base, "-m", "venv", str(b.env_dir)], None, {}, frozenset({0}))
-    rc, lines = _run(cmd, b, cwd=b.env_dir.parent, timeout_s=600)
+    rc, lines = run_logged(cmd, b, cwd=b.env_dir.parent, timeout_s=600)
     if rc != 0:
         last = next((line.strip() for line in reversed(lines) if line.strip()), f"exit {rc}")
         raise HarnessError(f"reference environment {b.key}: could not create a virtualenv with {base} "
                            f"({last}); log: {b.log_path}")
 
 
-def _run_commands(b: _Build, tree: Path, cache: Path, pins: dict | None) -> list[list[str]]:
+def _run_commands(b: Build, tree: Path, cache: Path, pins: dict | None) -> list[list[str]]:
     """Run the build command(s), then the install command(s); the argv of each as run."""
     r = recipe(tree)
     python = b.env_dir / "bin" / "python"
@@ -288,7 +267,7 @@ def _run_commands(b: _Build, tree: Path, cache: Path, pins: dict | None) -> list
     b.steps = len(r.build) + len(r.install)
     ran = []
     for i, raw in enumerate(r.build, 1):
-        ran.append(_step(b, i, raw, interpolate(raw, variables, python), tree, r.timeout_s))
+        ran.append(step(b, i, raw, interpolate(raw, variables, python), tree, r.timeout_s))
     if any("{wheel_file}" in raw for raw in r.install):
         variables["wheel_file"] = str(_wheel(b, cache, r.project))
     for i, raw in enumerate(r.install, len(r.build) + 1):
@@ -296,7 +275,7 @@ def _run_commands(b: _Build, tree: Path, cache: Path, pins: dict | None) -> list
         if pins_file is not None and _installs_wheel(raw):
             cmd.argv.extend(["-c", str(pins_file)])
             raw = f"{raw} -c {pins_file.name}"
-        ran.append(_step(b, i, raw, cmd, b.env_dir, r.timeout_s))
+        ran.append(step(b, i, raw, cmd, b.env_dir, r.timeout_s))
     return ran
 
 
@@ -311,7 +290,7 @@ def _installs_wheel(raw: str) -> bool:
     return bool(_PIP_INSTALL.search(raw)) and "{wheel_file}" in raw
 
 
-def _wheel(b: _Build, cache: Path, project: str) -> Path:
+def _wheel(b: Build, cache: Path, project: str) -> Path:
     wheels = sorted(cache.glob("*.whl"))
     stem = re.sub(r"[-_.]+", "_", project).lower() + "-"
     mine = [w for w in wheels if w.name.lower().startswith(stem)] or wheels
@@ -322,307 +301,5 @@ def _wheel(b: _Build, cache: Path, project: str) -> Path:
     return mine[0]
 
 
-# ---- running one command ------------------------------------------------------------------------
-
-@dataclass
-class Command:
-    """One asv command, ready to run."""
-    argv: list[str]
-    cwd: str | None  # in-dir=
-    env: dict[str, str]  # VAR=value prefixes
-    codes: frozenset[int] | None  # accepted return codes; None: any (return-code=any)
-
-
-def interpolate(raw: str, variables: dict[str, str], python: Path) -> Command:
-    """One asv command as argv: split like a shell, placeholders filled in, asv's ``in-dir=``,
-    ``return-code=`` and ``VAR=value`` prefixes taken off, a leading ``python`` made ``python``."""
-    try:
-        parts = [part.format(**variables) for part in shlex.split(raw)]
-    except (KeyError, IndexError, ValueError) as exc:
-        raise HarnessError(f"asv command {raw!r}: unknown placeholder or bad braces ({exc})") from None
-    cmd = Command(parts, None, {}, frozenset({0}))
-    while parts and "=" in parts[0] and _prefix(cmd, parts[0]):
-        parts.pop(0)
-    if parts and parts[0] == "python":
-        parts[0] = str(python)
-    if not parts:
-        raise HarnessError(f"asv command {raw!r}: nothing to run")
-    return cmd
-
-
-def _prefix(cmd: Command, part: str) -> bool:
-    """Apply one leading asv prefix to ``cmd``; False if ``part`` is not a prefix."""
-    name, value = part.split("=", 1)
-    if name == "in-dir":
-        cmd.cwd = value
-    elif name == "return-code":
-        cmd.codes = None if value == "any" else frozenset(int(v) for v in value.split(","))
-    elif re.fullmatch(r"[A-Za-z_]\w*", name):
-        cmd.env[name] = value
-    else:
-        return False
-    return True
-
-
-def _step(b: _Build, i: int, raw: str, cmd: Command, cwd: Path, timeout_s: float) -> list[str]:
-    where = f"step {i}/{b.steps}: {describe(raw)}"
-    b.tell(where)
-    rc, lines = _run(cmd, b, Path(cmd.cwd) if cmd.cwd else cwd, timeout_s)
-    if rc is None:
-        raise HarnessError(f"reference environment {b.key}: {where} did not finish in {timeout_s:.0f} s; "
-                           f"log: {b.log_path}")
-    if cmd.codes is not None and rc not in cmd.codes:
-        raise HarnessError(_failure(b, where, rc, lines))
-    return cmd.argv
-
-
-def describe(raw: str) -> str:
-    """An asv command as a user reads it: prefixes off, ``python -m pip`` shown as ``pip``."""
-    text = raw.strip()
-    while _PREFIX.match(text):
-        text = _PREFIX.sub("", text, count=1)
-    return re.sub(r"^python\s+-m\s*pip\b", "pip", text)
-
-
-def _run(cmd: Command, b: _Build, cwd: Path, timeout_s: float) -> tuple[int | None, list[str]]:
-    """Run ``cmd``, logging every line and showing pip's progress lines; (exit code or None on
-    timeout, the last lines of output)."""
-    b.log.write(f"$ {shlex.join(cmd.argv)}\n")
-    b.log.flush()
-    try:
-        proc = subprocess.Popen(cmd.argv, cwd=cwd, env=_subenv(b.env_dir, cmd.env), stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True, errors="replace",
-                                start_new_session=True)
-    except OSError as exc:
-        raise HarnessError(f"reference environment {b.key}: cannot run {cmd.argv[0]} ({exc.strerror}); "
-                           f"log: {b.log_path}") from None
-    expired = threading.Event()
-    timer = threading.Timer(timeout_s, lambda: (expired.set(), _kill(proc)))
-    timer.start()
-    lines: deque[str] = deque(maxlen=4000)
-    try:
-        for line in proc.stdout:
-            _line(line.rstrip("\n"), b, lines)
-        rc = proc.wait()
-    finally:
-        timer.cancel()
-        if proc.poll() is None:  # interrupted: take pip and its build subprocesses down with us
-            _kill(proc)
-            proc.wait()
-    return (None if expired.is_set() else rc), list(lines)
-
-
-def _kill(proc: subprocess.Popen) -> None:
-    """Kill ``proc`` and the processes it started (its own session)."""
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-
-
-def _line(line: str, b: _Build, lines: deque) -> None:
-    b.log.write(line + "\n")
-    lines.append(line)
-    if line.startswith(SHOWN):
-        b.tell("  " + (line if len(line) <= 200 else line[:197] + "..."))
-
-
-def _subenv(env_dir: Path, extra: dict[str, str]) -> dict[str, str]:
-    drop = ("PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "VIRTUAL_ENV")
-    env = {k: v for k, v in os.environ.items() if k not in drop}
-    env.update(VIRTUAL_ENV=str(env_dir), PATH=f"{env_dir / 'bin'}{os.pathsep}{env.get('PATH', '')}",
-               PYTHONUNBUFFERED="1", PYTHONNOUSERSITE="1")
-    env.update(extra)
-    return env
-
-
-# ---- what pip said went wrong -------------------------------------------------------------------
-
-_PIP_NAMED = [re.compile(p) for p in (
-    r"No matching distribution found for (\S+)",
-    r"Could not find a version that satisfies the requirement (\S+)",
-    r"Failed building wheel for (\S+)",
-    r"Failed to build installable wheels for some pyproject\.toml based projects"
-    r"(?:\s*\(([^)]+)\)|\s*\n\s*╰─>\s*(\S+))",
-    r"Failed to build (?!installable)(\S+)",
-    r"Could not build wheels for (\S+?),",
-    r"Cannot install (.+?) because",
-    r"Cannot install (\S+)",
-)]
-
-
-def pip_failure(lines: list[str]) -> tuple[str | None, str | None]:
-    """(the package pip names as the cause, or None; pip's ERROR line to quote, or None)."""
-    text = "\n".join(lines)
-    errors = [line.strip() for line in lines if line.lstrip().startswith("ERROR")]
-    for pattern in _PIP_NAMED:
-        m = pattern.search(text)
-        if m:
-            name = re.sub(r"\s*\(from [^)]*\)", "", next(g for g in m.groups() if g)).strip().rstrip(".,;:")
-            line = text[text.rfind("\n", 0, m.start()) + 1:].split("\n", 1)[0].strip()
-            quote = line if line.startswith("ERROR") else (errors[-1] if errors else line)
-            return name, quote + _conflict(lines)
-    return None, (errors[-1] + _conflict(lines) if errors else None)
-
-
-def _conflict(lines: list[str]) -> str:
-    """pip's "The conflict is caused by:" lines, as "; conflict: a; b", or ""."""
-    try:
-        start = next(i for i, line in enumerate(lines) if line.strip() == "The conflict is caused by:") + 1
-    except StopIteration:
-        return ""
-    causes = []
-    for line in lines[start:start + 8]:
-        if not line.strip():
-            break
-        causes.append(line.strip())
-    return "; conflict: " + "; ".join(causes) if causes else ""
-
-
-def _failure(b: _Build, where: str, rc: int, lines: list[str]) -> str:
-    name, quote = pip_failure(lines)
-    if quote is None:
-        last = next((line.strip() for line in reversed(lines) if line.strip()), "no output")
-        quote = f"exit {rc}: {last}"
-    head = f"could not install {name} ({where})" if name else f"{where} failed"
-    return " ".join(f"reference environment {b.key}: {head}: {quote}; log: {b.log_path}".split())
-
-
-# ---- what an interpreter has installed ----------------------------------------------------------
-
-_SCAN = r'''
-import importlib.metadata as _md, json as _json, re as _re
-
-
-def scan():
-    out = {}
-    for dist in _md.distributions():  # sys.path order: the first occurrence is the one imported
-        try:
-            name = dist.metadata.get("Name")
-        except Exception:
-            name = None
-        if name:
-            out.setdefault(_re.sub(r"[-_.]+", "-", name).lower(), dist.version)
-    return dict(sorted(out.items()))
-'''
-
-
-def distributions(python: Path) -> dict[str, str]:
-    """Every distribution ``python`` sees, as {PEP 503 name: version}; the first in sys.path order
-    wins. Runs the interpreter isolated (-I: no PYTHONPATH, no user site)."""
-    out = _ask(python, _SCAN + "\nprint(_json.dumps(scan()))", [])
-    return json.loads(out)
-
-
-def current_distributions() -> dict[str, str]:
-    """:func:`distributions` of this process: harness.measure.environment.distributions, which records use too."""
-    from harness.measure.environment import distributions as here
-
-    return here()
-
-
-def _ask(python: Path, script: str, args: list[str]) -> str:
-    try:
-        out = subprocess.run([str(python), "-I", "-c", script, *args], capture_output=True, text=True, timeout=120)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise HarnessError(f"{python}: cannot run it ({exc})") from None
-    if out.returncode != 0:
-        last = (out.stderr.strip().splitlines() or ["no output"])[-1]
-        raise HarnessError(f"{python}: exited {out.returncode}: {last}")
-    return out.stdout
-
-
-def normalise(name: str) -> str:
-    """A distribution name as PEP 503 compares it (harness.measure.environment.normalize_name)."""
-    from harness.measure.environment import normalize_name
-
-    return normalize_name(name)
-
-
-# ---- layered environments -----------------------------------------------------------------------
-
-_SITE = r'''
-import json, sys, sysconfig
-paths = sysconfig.get_paths()
-print(json.dumps({"base": getattr(sys, "_base_executable", sys.executable),
-                  "purelib": paths["purelib"], "platlib": paths["platlib"]}))
-'''
-
-_FILES = r'''
-import importlib.metadata as md, json, sys
-out = {}
-for name in sys.argv[1:]:
-    try:
-        dist = md.distribution(name)
-    except md.PackageNotFoundError:
-        out[name] = None
-        continue
-    info = getattr(dist, "_path", None)
-    out[name] = {"version": dist.version, "info": str(info) if info else None,
-                 "files": [str(dist.locate_file(f)) for f in (dist.files or [])]}
-print(json.dumps(out))
-'''
-
-
-def layered(base_python: Path, dest: Path, donors: dict[str, Path]) -> Path:
-    """A cheap environment at ``dest`` (which must not exist): everything from ``base_python``'s
-    environment, except the named distributions, copied from the donor interpreter's environment
-    (name -> donor python). Returns dest's python. HarnessError if a donor lacks its distribution or
-    the result does not show the donor's version. A module the base version has and the donor's
-    lacks stays importable from the base."""
-    dest = Path(dest)
-    if dest.exists():
-        raise HarnessError(f"{dest}: already exists; a layered environment needs a new folder")
-    site = json.loads(_ask(base_python, _SITE, []))
-    _venv_without_pip(site["base"], dest)
-    dest_site = Path(json.loads(_ask(dest / "bin" / "python", _SITE, []))["purelib"])
-    bases = dict.fromkeys([site["purelib"], site["platlib"]])
-    lines = "".join(f"import site; site.addsitedir({path!r})\n" for path in bases)
-    (dest_site / "_t4rec_bench_base.pth").write_text(lines)
-    wanted = {}
-    for name, donor in donors.items():
-        wanted[normalise(name)] = _copy_distribution(Path(donor), name, dest_site)
-    _check_layered(dest / "bin" / "python", wanted)
-    return dest / "bin" / "python"
-
-
-def _venv_without_pip(base: str, dest: Path) -> None:
-    try:
-        out = subprocess.run([base, "-m", "venv", "--without-pip", str(dest)], capture_output=True, text=True,
-                             timeout=300)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise HarnessError(f"{dest}: cannot create a virtualenv with {base} ({exc})") from None
-    if out.returncode != 0:
-        last = (out.stderr.strip().splitlines() or ["no output"])[-1]
-        raise HarnessError(f"{dest}: cannot create a virtualenv with {base} ({last})")
-
-
-def _copy_distribution(donor: Path, name: str, dest_site: Path) -> str:
-    """Copy ``name``'s files (those its RECORD lists under the donor's site-packages, and its
-    .dist-info) into ``dest_site``; the donor's version."""
-    found = json.loads(_ask(donor, _FILES, [name]))[name]
-    if not found or not found["info"]:
-        raise HarnessError(f"{donor}: distribution {name} is not installed there, so it cannot be layered")
-    info = Path(found["info"])
-    donor_site = info.parent
-    for file in found["files"]:
-        path = Path(os.path.normpath(file))
-        if path.is_file() and path.is_relative_to(donor_site):
-            target = dest_site / path.relative_to(donor_site)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(path, target)
-    shutil.copytree(info, dest_site / info.name, dirs_exist_ok=True)
-    return found["version"]
-
-
-def _check_layered(python: Path, wanted: dict[str, str]) -> None:
-    got = distributions(python)
-    wrong = [f"{name} {got.get(name)} (wanted {version})" for name, version in wanted.items()
-             if got.get(name) != version]
-    if wrong:
-        raise HarnessError(f"{python}: the layered environment shows {', '.join(wrong)}")
-
-
-__all__ = ["Command", "Env", "Recipe", "cache_root", "current_distributions", "describe", "distributions", "ensure",
-           "env_key", "install_files", "interpolate", "layered", "normalise", "pinnable", "pip_failure",
-           "recipe", "UNPINNED"]
+__all__ = ["ENV_FORMAT", "Env", "Recipe", "UNPINNED", "cache_root", "ensure", "env_key", "install_files", "pinnable",
+           "recipe"]

@@ -4,18 +4,7 @@ Records first: every point is a run record (``run_sweep`` runs them through harn
 keeps them); ``point`` reads one back, ``summarize`` turns points into the sweep document.
 ``fit_power_law`` is a pure least-squares fit on log-log axes.
 
-The sweep document (``KIND``, ``FORMAT_VERSION``; written atomically, ``load`` refuses others)::
-
-    {"format_version": 1, "kind": "t4rec-bench/sweep", "created_at": ISO time, "profile": str (or "mixed"),
-     "command": str, "machine_class": str, "environment_fingerprint": str (or "mixed"),
-     "rows": [sizes], "engines": [engine labels: "in-process", "local:2", "in-process, nproc=2"],
-     "points": [{"rows", "engine", "profile", "status", "run_id", "record" (path or null), "failure",
-                 "machine_class", "environment_fingerprint",
-                 "wall_s": {stage: s, "total": s}, "throughput": {measurement name: value},
-                 "peak_rss_bytes": {stage: bytes, "total": bytes}, "scale": record["scale"]}],
-     "fits": [{"engine", "quantity" ("wall_s" | "peak_rss_bytes"), "stage", "k", "log10_c",
-               "k_stderr", "k_ci95" ([lo, hi] or null), "r2", "n_points", "rows_min", "rows_max"}],
-     "speedups": [{"rows", "stage", "engine", "baseline_engine", "speedup" (baseline wall / engine wall)}]}
+The sweep document's format, and its reading and writing, live in harness.documents.sweep.
 """
 
 from __future__ import annotations
@@ -25,12 +14,10 @@ import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from harness.documents import atomic, record
-from harness.errors import HarnessError
+from harness.documents import record
+from harness.documents import sweep as sweep_file
 from harness.output.summary import STAGE_ORDER
 
-FORMAT_VERSION = 1
-KIND = "t4rec-bench/sweep"
 IN_PROCESS = "in-process"
 
 
@@ -140,8 +127,8 @@ def speedups(points: list[dict], stages=("etl", "total")) -> list[dict]:
 
 
 def summarize(points: list[dict], command: str, created_at: str | None = None) -> dict:
-    """The sweep document (see the module docstring) from its points."""
-    return {"format_version": FORMAT_VERSION, "kind": KIND,
+    """The sweep document (harness.documents.sweep) from its points."""
+    return {**sweep_file.FORMAT.stamp(),
             "created_at": created_at or dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
             "profile": _one(points, "profile"), "command": command, "machine_class": _one(points, "machine_class"),
             "environment_fingerprint": _one(points, "environment_fingerprint"),
@@ -162,25 +149,6 @@ def _engines(points: list[dict]) -> list[str]:
 def _common_stages(points: list[dict], quantity: str) -> list[str]:
     names = set.intersection(*(set(p[quantity]) for p in points))
     return sorted(names, key=lambda s: (STAGE_ORDER.index(s) if s in STAGE_ORDER else len(STAGE_ORDER) - 1, s))
-
-
-# ---------------------------------------------------------------- files
-
-
-def write(doc: dict, path: str | Path) -> Path:
-    return atomic.write_json(path, doc)
-
-
-def load(path: str | Path) -> dict:
-    """Read a sweep document; another kind or format version is refused with one HarnessError."""
-    path = Path(path)
-    doc = atomic.read_json(path, "sweep file")
-    if not isinstance(doc, dict) or doc.get("kind") != KIND:
-        raise HarnessError(f"{path}: not a t4rec-bench sweep file (kind is not {KIND!r})")
-    if doc.get("format_version") != FORMAT_VERSION:
-        raise HarnessError(f"{path}: sweep format_version {doc.get('format_version')!r}, this harness reads "
-                           f"{FORMAT_VERSION}")
-    return doc
 
 
 # ---------------------------------------------------------------- running

@@ -197,9 +197,9 @@ def test_the_built_reference_environment_is_topped_up_with_what_it_lacks(tmp_pat
     from pathlib import Path
 
     from harness.judge import gate
-    from harness.run import envs
+    from harness.run import env_layered, envs
 
-    current = envs.current_distributions()
+    current = env_layered.current_distributions()
     lean = {k: v for k, v in current.items() if k != "tqdm"}  # a build without tqdm
     built = envs.Env(Path(sys.executable), "k" * 16, True, None, lean, "a cached environment")
     lines = []

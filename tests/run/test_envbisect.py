@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.run import envbisect, envs
+from harness.run import env_layered, envbisect
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # test_envs, beside this file
 from test_envs import plain_env, write_wheel  # noqa: E402
@@ -79,11 +79,11 @@ def test_a_real_bisection_finds_the_slow_distribution(tmp_path):
             write_wheel(wheels, name, version, {f"{name}.py": body})
     good = plain_env(tmp_path / "good", sorted(wheels.glob("*-1.0-*.whl")))
     bad = plain_env(tmp_path / "bad", sorted(wheels.glob("*-2.0-*.whl")))
-    candidates = list(envbisect.changed(envs.distributions(good), envs.distributions(bad)))
+    candidates = list(envbisect.changed(env_layered.distributions(good), env_layered.distributions(bad)))
     assert candidates == ["a", "b", "c"]
 
     def is_bad(subset: list[str]) -> bool:
-        layer = envs.layered(good, tmp_path / f"layer-{'-'.join(subset)}", {name: bad for name in subset})
+        layer = env_layered.layered(good, tmp_path / f"layer-{'-'.join(subset)}", {name: bad for name in subset})
         good_s, layer_s = [], []
         for _ in range(5):  # alternate, so drift of the machine hits both sides alike
             good_s.append(_time_one(good, tmp_path))

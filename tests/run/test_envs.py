@@ -1,4 +1,5 @@
-"""Reference environments (harness/run/envs.py): real virtualenvs, real pip, no network.
+"""Reference environments (harness/run/envs.py, env_commands.py, env_layered.py): real virtualenvs, real pip,
+no network.
 
 The tiny project builds with an in-tree PEP 517 backend (no build requirements), because the
 setuptools a fresh Python 3.11 virtualenv carries cannot build a wheel without the ``wheel``
@@ -19,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from harness.errors import HarnessError
-from harness.run import envs
+from harness.run import env_commands, env_layered, envs
 
 # A PEP 517 backend (and the wheel writer the tests use for their own wheels): it packs the
 # modules named in [tool.tiny] modules, with the [project] name, version and dependencies.
@@ -168,13 +169,13 @@ def test_cache_root_precedence(monkeypatch, tmp_path):
 
 def test_interpolate_takes_asv_prefixes_and_the_env_python(tmp_path):
     python = tmp_path / "env" / "bin" / "python"
-    cmd = envs.interpolate("return-code=any in-dir={env_dir} X=1 python -m pip install 'pip>=24.3,<26' "
-                           "{wheel_file}[a,b]", {"env_dir": "/e", "wheel_file": "/w/p.whl"}, python)
+    cmd = env_commands.interpolate("return-code=any in-dir={env_dir} X=1 python -m pip install 'pip>=24.3,<26' "
+                                   "{wheel_file}[a,b]", {"env_dir": "/e", "wheel_file": "/w/p.whl"}, python)
     assert cmd.argv == [str(python), "-m", "pip", "install", "pip>=24.3,<26", "/w/p.whl[a,b]"]
     assert (cmd.cwd, cmd.env, cmd.codes) == ("/e", {"X": "1"}, None)
     with pytest.raises(HarnessError, match="unknown placeholder"):
-        envs.interpolate("python {nope}", {}, python)
-    assert envs.describe("in-dir={env_dir} python -m pip install -c x {wheel_file}") == \
+        env_commands.interpolate("python {nope}", {}, python)
+    assert env_commands.describe("in-dir={env_dir} python -m pip install -c x {wheel_file}") == \
         "pip install -c x {wheel_file}"
 
 
@@ -195,15 +196,48 @@ def test_interpolate_takes_asv_prefixes_and_the_env_python(tmp_path):
       "ERROR: ResolutionImpossible: for help visit https://pip.pypa.io"], "x==1"),
 ])
 def test_pip_failure_names_the_package(lines, name):
-    found, quote = envs.pip_failure(lines)
+    found, quote = env_commands.pip_failure(lines)
     assert found == name
     assert quote.startswith("ERROR") or quote.startswith("×")
 
 
 def test_current_distributions_sees_this_environment():
-    dists = envs.current_distributions()
-    assert "pytest" in dists and all(name == envs.normalise(name) for name in dists)
+    dists = env_layered.current_distributions()
+    assert "pytest" in dists and all(name == env_layered.normalise(name) for name in dists)
 
+
+
+def _cached_env(tmp_path: Path, **meta) -> Path:
+    """An environment folder whose python is this interpreter and whose env.json holds ``meta``."""
+    env_dir = tmp_path / "env"
+    (env_dir / "bin").mkdir(parents=True)
+    (env_dir / "bin" / "python").symlink_to(sys.executable)
+    doc = {"kind": envs.KIND, "version": envs.ENV_FORMAT.current, "key": "k" * 16,
+           "built_at": "2026-01-02T03:04:05+00:00", "distributions": {"a": "1"}}
+    (env_dir / "env.json").write_text(json.dumps({k: v for k, v in {**doc, **meta}.items() if v is not None}))
+    return env_dir
+
+
+def test_env_json_of_this_format_is_a_cache_hit(tmp_path):
+    env = envs._cached(_cached_env(tmp_path))
+    assert env is not None and env.cached and env.key == "k" * 16 and env.distributions == {"a": "1"}
+    assert env.where == f"cached environment {'k' * 16} built 2026-01-02T03:04"
+
+
+@pytest.mark.parametrize("meta", [{"version": 2}, {"version": 0}, {"version": None}, {"version": "1"},
+                                  {"kind": "other"}, {"kind": None}])
+def test_env_json_of_another_format_is_a_cache_miss(tmp_path, meta):
+    assert envs._cached(_cached_env(tmp_path, **meta)) is None
+
+
+def test_env_json_that_is_not_an_object_or_missing_is_a_cache_miss(tmp_path):
+    env_dir = _cached_env(tmp_path)
+    (env_dir / "env.json").write_text("[1]")
+    assert envs._cached(env_dir) is None
+    (env_dir / "env.json").write_text("{truncated")
+    assert envs._cached(env_dir) is None
+    (env_dir / "env.json").unlink()
+    assert envs._cached(env_dir) is None
 
 # ---- real builds --------------------------------------------------------------------------------
 
@@ -262,16 +296,16 @@ def test_layered_takes_the_donor_version_and_leaves_the_base(tmp_path):
     base = plain_env(tmp_path / "base", [wheels / "pkg_a-1-py3-none-any.whl"])
     donor = plain_env(tmp_path / "donor", [wheels / "pkg_a-2-py3-none-any.whl"])
 
-    python = envs.layered(base, tmp_path / "layer", {"pkg-a": donor})
-    assert envs.distributions(python)["pkg-a"] == "2"
+    python = env_layered.layered(base, tmp_path / "layer", {"pkg-a": donor})
+    assert env_layered.distributions(python)["pkg-a"] == "2"
     out = subprocess.run([python, "-c", "import pkg_a; print(pkg_a.VERSION)"], capture_output=True, text=True,
                          cwd=tmp_path, check=True)
     assert out.stdout.strip() == "2"
-    assert envs.distributions(base)["pkg-a"] == "1"
+    assert env_layered.distributions(base)["pkg-a"] == "1"
     with pytest.raises(HarnessError, match="already exists"):
-        envs.layered(base, tmp_path / "layer", {"pkg-a": donor})
+        env_layered.layered(base, tmp_path / "layer", {"pkg-a": donor})
     with pytest.raises(HarnessError, match="pkg-b is not installed"):
-        envs.layered(base, tmp_path / "layer2", {"pkg-b": donor})
+        env_layered.layered(base, tmp_path / "layer2", {"pkg-b": donor})
 
 
 @pytest.mark.slow

@@ -2,7 +2,7 @@
 
 The test builds a slower transformers4rec (benchmarks/plant_dependency_slowdown.py: the
 installed distribution with Trainer.training_step slowed, as 23.12.0.post1), installs it into
-a thin environment layered over .venv (harness.run.envs.layered), and runs `t4rec-bench check` in
+a thin environment layered over .venv (harness.run.env_layered.layered), and runs `t4rec-bench check` in
 that environment with the reference in .venv: three arms (reference: HEAD in .venv; cross: HEAD
 in the slow environment; current: this tree in the slow environment), smoke profile. The
 verdict must flag train.wall_s and name the environment and the package as the cause.
@@ -26,7 +26,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def slow_env(tmp_path_factory) -> Path:
-    from harness.run import envs
+    from harness.run import env_layered
 
     tmp = tmp_path_factory.mktemp("slowenv")
     build = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "plant_dependency_slowdown.py"),
@@ -34,11 +34,11 @@ def slow_env(tmp_path_factory) -> Path:
                             "--fraction", "4.0", "--out", str(tmp / "wheels")],
                            capture_output=True, text=True, check=True)
     wheel = build.stdout.strip().splitlines()[-1]
-    python = envs.layered(Path(sys.executable), tmp / "env", {})
+    python = env_layered.layered(Path(sys.executable), tmp / "env", {})
     site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
                           capture_output=True, text=True, check=True).stdout.strip()
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", site, wheel], check=True)
-    assert envs.distributions(python)["transformers4rec"] == "23.12.0.post1"
+    assert env_layered.distributions(python)["transformers4rec"] == "23.12.0.post1"
     return python
 
 

@@ -11,6 +11,7 @@ import pytest
 
 from harness.config import DataConfig, EtlConfig, ScaleConfig, build_config
 from harness.documents import record
+from harness.documents import sweep as sweep_file
 from harness.errors import HarnessError, StageFailure
 from harness.run import scale, sweep
 
@@ -107,19 +108,36 @@ def test_sweep_command_prints_exponents_and_writes_a_versioned_file(tmp_path, mo
     code = cli.main(["sweep", "--profile", "smoke", "--rows", "1e3,1e4,1e5", "--out", str(out), "--quiet"])
     printed = capsys.readouterr().out
     assert code == 0 and "growth exponent" in printed and "etl" in printed
-    doc = sweep.load(out)
-    assert doc["format_version"] == sweep.FORMAT_VERSION and doc["profile"] == "smoke"
+    doc = sweep_file.load(out)
+    assert doc["format_version"] == sweep_file.FORMAT.current and doc["profile"] == "smoke"
+    assert doc["kind"] == sweep_file.KIND
     assert len(list((tmp_path / "s").glob("*.json"))) == 3
     again = tmp_path / "again.json"
     assert cli.main(["sweep", "--from-records", *map(str, (tmp_path / "s").glob("*.json")), "--out", str(again)]) == 0
-    assert sweep.load(again)["fits"] == doc["fits"]
+    assert sweep_file.load(again)["fits"] == doc["fits"]
 
 
 def test_sweep_file_of_another_version_is_refused(tmp_path):
     path = tmp_path / "s.json"
-    path.write_text(json.dumps({"kind": sweep.KIND, "format_version": sweep.FORMAT_VERSION + 1}))
-    with pytest.raises(HarnessError, match="format_version 2"):
-        sweep.load(path)
+    path.write_text(json.dumps({"kind": sweep_file.KIND, "format_version": sweep_file.FORMAT.current + 1}))
+    with pytest.raises(HarnessError, match="format_version 2") as info:
+        sweep_file.load(path)
+    assert "upgrade t4rec-bench" in str(info.value)
+
+
+@pytest.mark.parametrize("doc", [
+    {"format_version": 1},  # no kind
+    {"kind": "t4rec-bench/verdict", "format_version": 1},
+    [1, 2],
+    {"kind": "t4rec-bench/sweep"},  # no version
+    {"kind": "t4rec-bench/sweep", "format_version": 0},  # older, with no upgrade
+])
+def test_sweep_file_of_another_kind_or_without_a_readable_version_is_refused(tmp_path, doc):
+    path = tmp_path / "s.json"
+    path.write_text(json.dumps(doc))
+    with pytest.raises(HarnessError) as info:
+        sweep_file.load(path)
+    assert str(info.value).startswith(f"{path}: ") and info.value.exit_code == 2
 
 
 # ---------------------------------------------------------------- configuration
