@@ -9,8 +9,9 @@ health at start and end. Writes one validated run record (profile "gpu-smoke") a
 
 Exit codes: 0 record written; 2 no CUDA device, a missing module, or another harness error.
 Stages are measured by the pipeline's own meter (harness.measure.meters.StageMeter with the per-stage GPU
-counters of harness.measure.gpu), so a smoke record's stage figures mean what a pipeline record's do.
-Imports only light harness modules (atomic, env, errors, gpu, measure, record); torch inside functions.
+counters of harness.measure.gpu), so a smoke record's stage figures mean what a pipeline record's do, and
+the record is put together by the pipeline's builder (harness.documents.record.build).
+Imports only light harness modules (atomic, env, errors, events, gpu, meters, record); torch inside functions.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from harness.clock import now
 from harness.documents import record
 from harness.errors import EXIT_ERROR, EXIT_OK, HarnessError
 from harness.measure import environment as env
-from harness.measure import gpu
+from harness.measure import events, gpu
 from harness.measure.meters import StageMeter, downsample
 from harness.output.formatters import value as fmt_value
 from harness.pipeline import determinism as determinism_mod
@@ -101,13 +102,13 @@ class _Stages:
         self.results: list[StageResult] = []
         self._start_s: float | None = None
 
-    def _event(self, event: tuple) -> None:
-        if event[0] == "stage_start":
-            self._start_s = event[2]
-        elif event[0] == "stage_end":
-            _, name, at_s, data = event
+    def _event(self, event: events.Event) -> None:
+        if isinstance(event, events.StageStart):
+            self._start_s = event.wall
+        elif isinstance(event, events.StageEnd):
+            data, at_s = event.measured, event.wall
             memory = {k: v for k, v in data.items() if k not in ("wall_s", "cpu_s")}
-            self.results.append(StageResult(name, self._start_s, at_s, data["wall_s"], data["cpu_s"], memory,
+            self.results.append(StageResult(event.name, self._start_s, at_s, data["wall_s"], data["cpu_s"], memory,
                                             self.sampler.peak_between(self._start_s, at_s)))
 
     def run(self, name: str, fn, *args):
@@ -291,20 +292,17 @@ def build_record(result: SmokeResult, environment: dict, command: str = "") -> d
              "determinism": list(result.determinism), "nondeterministic_ops": list(result.nondeterministic_ops),
              "agreement": agreement({m["name"]: m for m in ms}, result.train)}
     gpu_section = {**(result.health or {"name": None, "throttled": False}), **extra}
-    return {
-        "schema_version": record.SCHEMA_VERSION, "kind": record.KIND,
-        "run_id": f"{result.started_at[:19].replace(':', '')}-{PROFILE}-{uuid.uuid4().hex[:8]}",
-        "profile": PROFILE, "status": "ok", "started_at": result.started_at, "finished_at": result.finished_at,
-        "command": command, "config": config, "config_hash": _hash(config),
-        "workload_hash": _hash({**result.config.workload(), "device": result.device}),
-        "faults": {}, "instrumented": True, "repeat": 1,
-        "environment": environment, "gpu": gpu_section,
-        "stages": [{"name": s.name, "status": "ok", "start_s": s.start_s, "end_s": s.end_s} for s in result.stages],
-        "measurements": ms, "days": [], "fingerprints": {"model_weights": result.weights_sha256},
-        "timeline": dict(zip(("gpu_t_s", "gpu_used_bytes"), downsample(
-            result.timeline["t_s"], result.timeline["used_bytes"], TIMELINE_MAX_POINTS))),
-        "failure": None,
-    }
+    timeline = dict(zip(("gpu_t_s", "gpu_used_bytes"), downsample(
+        result.timeline["t_s"], result.timeline["used_bytes"], TIMELINE_MAX_POINTS)))
+    return record.build(
+        run_id=f"{result.started_at[:19].replace(':', '')}-{PROFILE}-{uuid.uuid4().hex[:8]}",
+        profile=PROFILE, started_at=result.started_at, finished_at=result.finished_at, command=command,
+        config=config, config_hash=_hash(config),
+        workload_hash=_hash({**result.config.workload(), "device": result.device}),  # smoke's own: old ones compare
+        faults={}, instrumented=True, environment=environment, gpu=gpu_section,
+        stages=[record.stage(s.name, "ok", s.start_s, s.end_s) for s in result.stages],
+        measurements=ms, days=[], fingerprints={"model_weights": result.weights_sha256}, timeline=timeline,
+        failure=None)
 
 
 def summary_lines(rec: dict) -> list[str]:

@@ -20,18 +20,24 @@ Document (format_version 1)::
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
 from pathlib import Path
 
 from harness.clock import now
-from harness.documents import atomic
+from harness.documents import atomic, versions
 from harness.documents import record as recordmod
 from harness.errors import EXIT_NO_BASELINE, HarnessError
 
 FORMAT_VERSION = 1
 KIND = "t4rec-bench/baseline"
+# Upgrades of older baselines: {N: function from a format_version N document to N+1}. Empty: only
+# version 1 exists. The embedded record is upgraded by record.UPGRADES, whatever the baseline's version.
+UPGRADES: dict[int, versions.Upgrade] = {}
+FORMAT = versions.Format("baseline", KIND, FORMAT_VERSION, upgrades=UPGRADES,
+                         newer_hint="or use an older baseline from history")
 MIN_RUNS = 5  # a baseline summarises at least this many repetitions (unless forced)
 ROOT = Path("baselines")  # relative to the working directory, as asv's results folder
 SEED_KINDS = ("metric", "loss")  # measurements whose spread over seeds is kept
@@ -69,30 +75,26 @@ def load(path: str | Path) -> dict:
         raise HarnessError(f"{path}: baseline is truncated or corrupt ({exc}); {restore}") from None
     except OSError as exc:
         raise HarnessError(f"{path}: cannot read baseline ({exc.strerror})") from None
-    check(doc, str(path), restore)
-    return doc
+    return check(doc, str(path), restore)
 
 
-def check(doc, where: str = "baseline", restore: str = "record a new one") -> None:
-    """Raise HarnessError (exit 2) unless ``doc`` is a current, valid baseline document."""
+def check(doc, where: str = "baseline", restore: str = "record a new one") -> dict:
+    """``doc`` (and its record) upgraded to the current versions; HarnessError (exit 2) unless it is
+    then a valid baseline document. The input is not modified."""
     if not isinstance(doc, dict) or doc.get("kind") != KIND:
         raise HarnessError(f"{where}: not a t4rec-bench baseline (kind is not {KIND!r})")
-    version = doc.get("format_version")
-    if isinstance(version, int) and not isinstance(version, bool) and version > FORMAT_VERSION:
-        raise HarnessError(f"{where}: baseline format_version {version} is newer than this harness reads "
-                           f"({FORMAT_VERSION}); upgrade t4rec-bench, or use an older baseline from history")
-    if version != FORMAT_VERSION:
-        raise HarnessError(f"{where}: unknown baseline format_version {version!r} (this harness reads "
-                           f"{FORMAT_VERSION}); {restore}")
+    doc = versions.read(doc, dataclasses.replace(FORMAT, older_hint=restore), where)
     for key, kind in (("record", dict), ("provenance", dict)):
         if not isinstance(doc.get(key), kind):
             raise HarnessError(f"{where}: baseline has no {key!r} object; {restore}")
     try:
+        doc["record"] = recordmod.upgrade(doc["record"])
         recordmod.validate(doc["record"])
     except HarnessError as exc:
         raise HarnessError(f"{where}: baseline's record: {exc}; {restore}") from None
     if doc["record"]["status"] != "ok":
         raise HarnessError(f"{where}: baseline's record is of a failed run; {restore}")
+    return doc
 
 
 def build(rec: dict, command: str | None = None, seed_spread: dict | None = None,
@@ -105,7 +107,7 @@ def build(rec: dict, command: str | None = None, seed_spread: dict | None = None
         "command": command or rec.get("command", ""), "runs": rec["repeat"],
         "run_ids": run_ids or [rec["run_id"]],
     }
-    doc = {"format_version": FORMAT_VERSION, "kind": KIND, "profile": rec["profile"],
+    doc = {**FORMAT.stamp(), "profile": rec["profile"],
            "machine": env["machine_class"], "workload_hash": rec["workload_hash"], "record": rec,
            "seed_spread": seed_spread, "provenance": provenance}
     check(doc)

@@ -1,7 +1,8 @@
 """The run record: one versioned JSON document per run. Everything downstream reads these.
 
-A record is a plain dict validated against ``schemas/run-record.schema.json``. Helpers here
-build measurements, merge repetitions, load with version checks, and write atomically.
+A record is a plain dict (typed in ``record_types``) validated against ``schemas/run-record.schema.json``.
+``build`` is the one place a record is put together (the runner and benchmarks/gpu_smoke.py call it).
+Helpers here build measurements, merge repetitions, load with version checks, and write atomically.
 """
 
 from __future__ import annotations
@@ -11,11 +12,17 @@ import statistics
 from importlib import resources
 from pathlib import Path
 
-from harness.documents import atomic
+from harness.documents import atomic, versions
+from harness.documents.record_types import Failure, Measurement, RunRecord, Stage
 from harness.errors import HarnessError
 
 SCHEMA_VERSION = 1
 KIND = "t4rec-bench/run"
+# Upgrades of older records: {N: function from a version N record to N+1}. Empty: only version 1 exists.
+UPGRADES: dict[int, versions.Upgrade] = {}
+FORMAT = versions.Format("run record", KIND, SCHEMA_VERSION, key="schema_version", upgrades=UPGRADES,
+                         older_hint="re-run the pipeline to produce a current record")
+_FIELDS = tuple(RunRecord.__annotations__)  # the order build writes
 
 # unit and kind follow from the name's suffix; higher_is_better from the kind (and suffix).
 _SUFFIXES = {
@@ -26,7 +33,7 @@ _SUFFIXES = {
 _QUALITY_PREFIXES = ("ndcg_at_", "recall_at_")
 
 
-def measurement(name: str, samples) -> dict:
+def measurement(name: str, samples) -> Measurement:
     """A measurement dict with unit, kind and direction derived from its name (``etl.wall_s``)."""
     samples = [float(s) for s in (samples if isinstance(samples, (list, tuple)) else [samples])]
     metric = name.split(".", 1)[1]
@@ -73,19 +80,51 @@ def first_divergence(base_fps: dict, cur_fps: dict) -> tuple[str, str, str] | No
     return None
 
 
+def stage(name: str, status: str, start_s: float, end_s: float) -> Stage:
+    """One stage entry: offsets from the run's start."""
+    return {"name": name, "status": status, "start_s": start_s, "end_s": end_s}
+
+
+def build(*, run_id: str, profile: str, started_at: str, finished_at: str, command: str, config: dict,
+          config_hash: str, workload_hash: str, environment: dict, stages: list[Stage],
+          measurements: list[Measurement], days: list, fingerprints: dict, failure: Failure | None,
+          faults: dict | None = None, instrumented: bool = True, **optional) -> RunRecord:
+    """The record of one repetition (``repeat`` 1; ``merge_repetitions`` pools several).
+
+    ``status`` follows from ``failure``. ``optional``: the fields the schema does not require (calibration,
+    gpu, checkpoint, timeline, determinism_notes, notes, scale); one left out is absent from the record.
+    Fields are written in ``RunRecord``'s order. Not validated here: ``write`` and the runner validate.
+    """
+    unknown = set(optional) - RunRecord.__optional_keys__
+    if unknown:
+        raise TypeError(f"record.build: {sorted(unknown)} are not optional fields of a run record")
+    given = {**FORMAT.stamp(), "run_id": run_id, "profile": profile, "status": "failed" if failure else "ok",
+             "started_at": started_at, "finished_at": finished_at, "command": command, "config": config,
+             "config_hash": config_hash, "workload_hash": workload_hash, "faults": faults or {},
+             "instrumented": instrumented, "repeat": 1, "environment": environment, "stages": stages,
+             "measurements": measurements, "days": days, "fingerprints": fingerprints, "failure": failure,
+             **optional}
+    return {key: given[key] for key in _FIELDS if key in given}  # type: ignore[return-value]
+
+
 def schema() -> dict:
     return json.loads(resources.files("harness.documents").joinpath("schemas/run-record.schema.json").read_text())
 
 
+def upgrade(rec, where: str = "") -> RunRecord:
+    """``rec`` as a current record (a new dict when upgraded); HarnessError for a newer or unknown version."""
+    return versions.read(rec, FORMAT, where)  # type: ignore[return-value]
+
+
 def validate(rec: dict) -> None:
-    """Raise HarnessError naming the first schema violation."""
+    """Raise HarnessError naming the first schema violation. Only a current record passes: one
+    read from disk goes through ``upgrade`` first (``load`` does)."""
     import jsonschema
 
-    version = rec.get("schema_version") if isinstance(rec, dict) else None
-    if version != SCHEMA_VERSION:
-        newer = isinstance(version, int) and version > SCHEMA_VERSION
-        hint = "upgrade t4rec-bench to read it" if newer else "re-run the pipeline to produce a current record"
-        raise HarnessError(f"run record has schema_version {version!r}, this harness reads {SCHEMA_VERSION}: {hint}")
+    if versions.version_of(rec, FORMAT) != FORMAT.current:
+        upgrade(rec)  # raises for a newer, unknown or unreadable version, with what to do
+        raise HarnessError(f"run record has schema_version {rec.get('schema_version')!r}, this harness reads "
+                           f"{FORMAT.current}: upgrade it (record.upgrade) before validating")
     try:
         jsonschema.validate(rec, schema())
     except jsonschema.ValidationError as exc:
@@ -93,12 +132,14 @@ def validate(rec: dict) -> None:
         raise HarnessError(f"run record is invalid at {where}: {exc.message}") from None
 
 
-def load(path: str | Path) -> dict:
-    """Read and validate a run record; any problem is one HarnessError (exit code 2)."""
+def load(path: str | Path) -> RunRecord:
+    """Read a run record, upgrade it to the current version and validate it; any problem is one
+    HarnessError (exit code 2)."""
     path = Path(path)
     rec = atomic.read_json(path, "run record")
     if not isinstance(rec, dict) or rec.get("kind") != KIND:
         raise HarnessError(f"{path}: not a t4rec-bench run record (kind is not {KIND!r})")
+    rec = upgrade(rec, str(path))
     validate(rec)
     return rec
 

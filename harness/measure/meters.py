@@ -7,7 +7,8 @@ depend on the checkout and the page cache, not on the code: the same commit meas
 of them after `import torch, nvtabular, transformers4rec` in one clone and 321 MiB in a fresh
 clone, with anonymous memory 300 MiB in both (/proc/self/status RssFile vs RssAnon).
 ``StageMeter`` runs in the worker around each stage call: wall and CPU time, and
-CUDA-synchronized times and torch peak memory when CUDA is used.
+CUDA-synchronized times and torch peak memory when CUDA is used; it reports through the
+worker events of ``harness.measure.events``.
 Neither changes what the stage computes.
 """
 
@@ -16,6 +17,8 @@ from __future__ import annotations
 import threading
 import time
 from contextlib import contextmanager
+
+from harness.measure import events
 
 RSS_INTERVAL_S = 0.05
 
@@ -117,7 +120,8 @@ def downsample(ts: list, values: list, max_points: int = 1500) -> tuple[list, li
 
 
 class StageMeter:
-    """Times stages in the worker and reports each start and end through ``send``."""
+    """Times stages in the worker and reports each start and end through ``send`` (events.StageStart,
+    events.StageEnd)."""
 
     def __init__(self, send, cuda_counters=None, clock=time.perf_counter, wall=time.time):
         import psutil
@@ -134,12 +138,12 @@ class StageMeter:
 
     def note(self, text: str) -> None:
         """A plain statement about how the run ran (shown to the user, kept in the record)."""
-        self._send(("note", text))
+        self._send(events.Note(text))
 
     @contextmanager
     def stage(self, name: str, **labels):
         """Measure the body as stage ``name``; yields a dict that receives ``wall_s`` at the end."""
-        self._send(("stage_start", name, self._wall(), labels))
+        self._send(events.StageStart(name, self._wall(), labels))
         result: dict = {}
         if self._cuda:
             self._cuda.begin()
@@ -149,4 +153,4 @@ class StageMeter:
             result.update(self._cuda.end())  # synchronizes before reading peaks
         result["wall_s"] = self._clock() - t0
         result["cpu_s"] = self._cpu() - cpu0
-        self._send(("stage_end", name, self._wall(), dict(result)))
+        self._send(events.StageEnd(name, self._wall(), dict(result)))

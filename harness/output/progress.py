@@ -35,16 +35,19 @@ class Progress:
         self._print(f"  {name} done in {wall_s:.2f} s")
 
     def step(self, event) -> None:
+        """A training-progress event (harness.measure.events.ProgressReset or Progress)."""
+        from harness.measure import events
+
         if not self.enabled:
             return
-        if event[0] == "progress_reset":
+        if isinstance(event, events.ProgressReset):
             from tqdm import tqdm
 
             self._close_bar()
-            self._bar = tqdm(total=event[2], desc=f"  train day {event[1]}", unit="step", file=self.stream,
-                             leave=False, disable=not self.stream.isatty())
+            self._bar = tqdm(total=event.total_steps, desc=f"  train day {event.day}", unit="step",
+                             file=self.stream, leave=False, disable=not self.stream.isatty())
         elif self._bar is not None:
-            self._bar.update(event[1])
+            self._bar.update(event.steps)
 
     def _close_bar(self) -> None:
         if self._bar is not None:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from harness.config import RunConfig
 from harness.errors import StageFailure
+from harness.measure import events
 from harness.measure import machine_speed as calibration
 from harness.measure.meters import StageMeter
 from harness.run import scale
@@ -201,7 +202,7 @@ def _numerics(config: RunConfig, send) -> dict:
     from harness.measure import numerics
 
     info = numerics.collect(config.device)
-    send(("numerics", info))
+    send(events.Numerics(info))
     return info
 
 
@@ -220,7 +221,7 @@ def _daily(s: _Stages, config: RunConfig, trainer, parts, send):
     days, ev = [], None
     for day in range(cfg.first_day, cfg.last_day + 1):
         n_train, n_valid = parts.counts[day]["train"], parts.counts[day + 1]["valid"]
-        send(("progress_reset", day, train.batches_of(n_train, cfg.train_batch_size, True) * cfg.epochs))
+        send(events.ProgressReset(day, train.batches_of(n_train, cfg.train_batch_size, True) * cfg.epochs))
         # per-step timing (CUDA events on GPU), warm-up steps counted but not timed
         timer = gpu.attach_step_timer(trainer, config.device) if config.instrument else None
         tr = s.run("train", train.train_day, trainer, cfg, day, parts.path(day, "train"), n_train, day=day)
@@ -267,4 +268,4 @@ class _ProgressCallback:
         raise AttributeError(name)
 
     def on_step_end(self, args, state, control, **kwargs):
-        self._send(("progress", 1))
+        self._send(events.Progress(1))

@@ -24,6 +24,7 @@ from harness.clock import now
 from harness.config import RunConfig
 from harness.documents import record
 from harness.measure import environment as envmod
+from harness.measure import events
 from harness.measure.meters import RssSampler, downsample
 
 POLL_S = 0.05
@@ -44,41 +45,45 @@ class _Watch:
         self.notes: list[str] = []
         self.numerics: dict | None = None  # harness.measure.numerics.collect() in the worker, after the imports
 
-    def handle(self, event, sampler) -> None:
-        kind = event[0]
-        if kind == "stage_start":
-            _, name, _wall, labels = event
-            self.current, self.deadline = name, time.monotonic() + self.config.stage_timeout_s
-            self.stages.append({"name": name, "status": "ok", "start_s": time.monotonic() - self.t0,
-                                "end_s": None, **({"labels": labels} if labels else {})})
-            self.progress.stage(name, labels)
-        elif kind == "stage_end":
-            _, name, _wall, measured = event
-            stage = self.stages[-1]
-            stage["end_s"] = time.monotonic() - self.t0
-            if sampler:
-                window = (self.t0 + stage["start_s"], self.t0 + stage["end_s"])
-                measured["peak_rss_bytes"] = sampler.peak_between(*window)
-                measured["peak_anon_bytes"] = sampler.peak_between(*window, anon=True)
-            if self.gpu:
-                peak = self.gpu.sampler.peak_between(stage["start_s"], stage["end_s"])
-                if peak is not None:
-                    measured["nvml_peak_used_bytes"] = peak
-            self._accumulate(name, measured)
-            self.current, self.deadline = None, float("inf")
-            self.progress.stage_done(name, measured["wall_s"])
-        elif kind in ("progress", "progress_reset"):
-            self.progress.step(event)
-        elif kind == "note":
-            self.notes.append(event[1])
-            self.progress.note(event[1])
-        elif kind == "numerics":
-            self.numerics = event[1]
-        elif kind == "result":
-            self.result = event[1]
-        elif kind == "error":
-            _, stage, err_kind, message = event
-            self.fail(stage or self.current or "pipeline", err_kind, message)
+    def handle(self, event: events.Event, sampler) -> None:
+        match event:
+            case events.StageStart():
+                self._start(event)
+            case events.StageEnd():
+                self._end(event, sampler)
+            case events.Progress() | events.ProgressReset():
+                self.progress.step(event)
+            case events.Note(text=text):
+                self.notes.append(text)
+                self.progress.note(text)
+            case events.Numerics(info=info):
+                self.numerics = info
+            case events.Result(result=result):
+                self.result = result
+            case events.Error():
+                self.fail(event.stage or self.current or "pipeline", event.kind, event.message)
+
+    def _start(self, event: events.StageStart) -> None:
+        self.current, self.deadline = event.name, time.monotonic() + self.config.stage_timeout_s
+        self.stages.append({"name": event.name, "status": "ok", "start_s": time.monotonic() - self.t0,
+                            "end_s": None, **({"labels": event.labels} if event.labels else {})})
+        self.progress.stage(event.name, event.labels)
+
+    def _end(self, event: events.StageEnd, sampler) -> None:
+        measured = dict(event.measured)
+        stage = self.stages[-1]
+        stage["end_s"] = time.monotonic() - self.t0
+        if sampler:
+            window = (self.t0 + stage["start_s"], self.t0 + stage["end_s"])
+            measured["peak_rss_bytes"] = sampler.peak_between(*window)
+            measured["peak_anon_bytes"] = sampler.peak_between(*window, anon=True)
+        if self.gpu:
+            peak = self.gpu.sampler.peak_between(stage["start_s"], stage["end_s"])
+            if peak is not None:
+                measured["nvml_peak_used_bytes"] = peak
+        self._accumulate(event.name, measured)
+        self.current, self.deadline = None, float("inf")
+        self.progress.stage_done(event.name, measured["wall_s"])
 
     def _accumulate(self, name: str, measured: dict) -> None:
         total = self.totals.setdefault(name, {})
@@ -179,12 +184,13 @@ def _run_once(config: RunConfig, workdir: Path, progress) -> tuple[_Watch, RssSa
 
 
 class _EventReader:
-    """Reads the worker's newline-delimited JSON events from a pipe without blocking past a timeout."""
+    """Reads the worker's events (one JSON line each, events.decode) from a pipe without blocking past
+    a timeout."""
 
     def __init__(self, fd: int):
         self._fd, self._buf, self.eof = fd, b"", False
 
-    def poll(self, timeout: float) -> list:
+    def poll(self, timeout: float) -> list[events.Event]:
         if b"\n" not in self._buf and not self.eof:
             ready, _, _ = select.select([self._fd], [], [], timeout)
             if ready:
@@ -193,7 +199,7 @@ class _EventReader:
                 self._buf += chunk
         lines = self._buf.split(b"\n")
         self._buf = lines.pop()
-        return [json.loads(line) for line in lines if line.strip()]
+        return [events.decode(line) for line in lines if line.strip()]
 
     def close(self) -> None:
         os.close(self._fd)
@@ -269,27 +275,21 @@ def _one_record(config: RunConfig, watch: _Watch, sampler, t0: float, started: s
         timeline = {"t_s": [round(t, 3) for t in ts], "rss_bytes": rss}
     if watch.gpu:
         timeline.update(watch.gpu.timeline())
-    rec = {
-        "schema_version": record.SCHEMA_VERSION, "kind": record.KIND,
-        "run_id": f"{started[:19].replace(':', '').replace('-', '')}-{uuid.uuid4().hex[:6]}",
-        "profile": config.profile, "status": "failed" if watch.failure else "ok",
-        "started_at": started, "finished_at": now(), "command": command,
-        "config": config.to_dict(), "config_hash": config.hash(), "workload_hash": config.workload_hash(),
-        "faults": config.faults.active(), "instrumented": config.instrument, "repeat": 1,
-        "environment": _with_numerics(environment, watch.numerics or res.get("numerics")),
-        "calibration": {"speed_s": [res["calibration_s"]] if res.get("calibration_s") else []},
-        "gpu": watch.gpu.health if watch.gpu else None,
-        "stages": [{k: v for k, v in s.items() if k != "labels"} | ({"end_s": s["end_s"] or 0.0})
-                   for s in watch.stages],
-        "measurements": _measurements(config, watch, sampler),
-        "days": res.get("days", []), "checkpoint": res.get("checkpoint"),
-        "fingerprints": res.get("fingerprints", {}), "timeline": timeline, "failure": watch.failure,
-        "determinism_notes": res.get("determinism_notes", []),
-        "notes": watch.notes,
-    }
-    if res.get("scale"):  # engines and their sizes: dask workers, DDP world size (issue #6)
-        rec["scale"] = res["scale"]
-    return rec
+    # engines and their sizes: dask workers, DDP world size (issue #6); absent when the worker sent none
+    scale = {"scale": res["scale"]} if res.get("scale") else {}
+    return record.build(
+        run_id=f"{started[:19].replace(':', '').replace('-', '')}-{uuid.uuid4().hex[:6]}",
+        profile=config.profile, started_at=started, finished_at=now(), command=command,
+        config=config.to_dict(), config_hash=config.hash(), workload_hash=config.workload_hash(),
+        faults=config.faults.active(), instrumented=config.instrument,
+        environment=_with_numerics(environment, watch.numerics or res.get("numerics")),
+        calibration={"speed_s": [res["calibration_s"]] if res.get("calibration_s") else []},
+        gpu=watch.gpu.health if watch.gpu else None,
+        stages=[record.stage(s["name"], s["status"], s["start_s"], s["end_s"] or 0.0) for s in watch.stages],
+        measurements=_measurements(config, watch, sampler),
+        days=res.get("days", []), checkpoint=res.get("checkpoint"),
+        fingerprints=res.get("fingerprints", {}), timeline=timeline, failure=watch.failure,
+        determinism_notes=res.get("determinism_notes", []), notes=watch.notes, **scale)
 
 
 def _with_numerics(environment: dict, numerics: dict | None) -> dict:

@@ -1,7 +1,7 @@
 """The worker process: ``python -m harness.run.worker CONFIG.json WORKDIR FD``.
 
-Runs the pipeline and writes newline-delimited JSON events to file descriptor FD. It never
-raises: every failure becomes an ``error`` event naming its kind.
+Runs the pipeline and writes its events (harness.measure.events, one JSON line each) to file
+descriptor FD. It never raises: every failure becomes an ``Error`` event naming its kind.
 """
 
 from __future__ import annotations
@@ -15,10 +15,12 @@ from pathlib import Path
 
 
 def _sender(fd: int):
+    from harness.measure import events
+
     stream = os.fdopen(fd, "w", buffering=1)
 
     def send(event) -> None:
-        stream.write(json.dumps(event, default=float) + "\n")
+        stream.write(events.encode(event))
         stream.flush()
 
     return send
@@ -44,18 +46,19 @@ def main(argv: list[str]) -> int:
     send = _sender(fd)
     from harness.config import config_from_dict
     from harness.errors import StageFailure
+    from harness.measure.events import Error, Result
     from harness.pipeline.chain import execute
 
     try:
         config = config_from_dict(json.loads(Path(config_path).read_text()))
-        send(["result", execute(config, workdir, send)])
+        send(Result(execute(config, workdir, send)))
     except StageFailure as exc:
-        send(["error", exc.stage, exc.kind, str(exc)])
+        send(Error(exc.stage, exc.kind, str(exc)))
     except MemoryError as exc:
-        send(["error", None, "oom", f"out of memory: {_describe(exc)}"])
+        send(Error(None, "oom", f"out of memory: {_describe(exc)}"))
     except BaseException as exc:  # noqa: BLE001 - every failure becomes a record
         kind = "oom" if "out of memory" in str(exc).lower() else "exception"
-        send(["error", None, kind, _describe(exc)])
+        send(Error(None, kind, _describe(exc)))
     return 0
 
 

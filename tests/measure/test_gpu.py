@@ -659,8 +659,8 @@ TINY = gpu_smoke.SmokeConfig(train_steps=12, warmup_steps=3, eval_steps=5, batch
 
 
 def test_smoke_imports_only_light_modules():
-    code = ("import sys, benchmarks.gpu_smoke, harness.measure.gpu, harness.documents.record, harness.measure.environment, harness.documents.atomic, "
-            "harness.errors; heavy = [m for m in ('torch', 'pandas', 'nvtabular', 'merlin', 'transformers', "
+    code = ("import sys, benchmarks.gpu_smoke, harness.measure.gpu, harness.documents.record, "
+            "harness.measure.environment, harness.documents.atomic, harness.measure.events, harness.errors; heavy = [m for m in ('torch', 'pandas', 'nvtabular', 'merlin', 'transformers', "
             "'transformers4rec', 'cudf', 'cupy', 'pynvml', 'jsonschema', 'psutil') if m in sys.modules]; "
             "print(heavy); sys.exit(1 if heavy else 0)")
     proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
@@ -698,6 +698,11 @@ def test_smoke_record_with_fakes_is_valid(tmp_path):
     tl = loaded["timeline"]
     assert len(tl["gpu_t_s"]) == len(tl["gpu_used_bytes"]) >= 4  # one boundary sample per stage at least
     assert loaded["environment"]["machine_class"] == "gpu-h100" and loaded["profile"] == "gpu-smoke"
+    # put together by the pipeline's builder: its fields, in its order, and the smoke workload's own hash
+    from harness.documents.record_types import RunRecord
+
+    assert list(loaded) == [k for k in RunRecord.__annotations__ if k in loaded] and loaded["repeat"] == 1
+    assert loaded["workload_hash"] == gpu_smoke._hash({**TINY.workload(), "device": "cpu"})
     # every stage was synchronized and its torch peaks reset
     assert cuda.log.count("reset_peak_memory_stats") == 4
 

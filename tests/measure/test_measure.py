@@ -4,6 +4,7 @@ from itertools import pairwise
 
 import pytest
 
+from harness.measure import events
 from harness.measure.meters import RssSampler, StageMeter, downsample
 
 
@@ -85,14 +86,47 @@ def test_downsample_takes_each_buckets_maximum_in_time_order():
 
 
 def test_stage_meter_reports_start_and_end_with_fake_clock():
-    events = []
+    sent = []
     clock = FakeClock()
-    meter = StageMeter(events.append, clock=clock, wall=lambda: 123.0)
+    meter = StageMeter(sent.append, clock=clock, wall=lambda: 123.0)
     with meter.stage("etl", day=3) as measured:
         clock.now = 2.5
-    assert events[0] == ("stage_start", "etl", 123.0, {"day": 3})
-    assert events[1][0:2] == ("stage_end", "etl") and events[1][3]["wall_s"] == 2.5
+    assert sent[0] == events.StageStart("etl", 123.0, {"day": 3})
+    assert type(sent[1]) is events.StageEnd and (sent[1].name, sent[1].wall) == ("etl", 123.0)
+    assert sent[1].measured["wall_s"] == 2.5
     assert measured["wall_s"] == 2.5 and measured["cpu_s"] >= 0
+    meter.note("the ETL ran on the CPU")
+    assert sent[2] == events.Note("the ETL ran on the CPU")
+
+
+# one of each worker event, with the line the pipe carries for it (tag, then fields in order)
+PIPE_LINES = [
+    (events.StageStart("etl", 1.5, {"day": 3}), '["stage_start", "etl", 1.5, {"day": 3}]'),
+    (events.StageEnd("etl", 2.5, {"wall_s": 1.0}), '["stage_end", "etl", 2.5, {"wall_s": 1.0}]'),
+    (events.Note("cudf is not installed"), '["note", "cudf is not installed"]'),
+    (events.Numerics({"fingerprint": "ab"}), '["numerics", {"fingerprint": "ab"}]'),
+    (events.ProgressReset(2, 40), '["progress_reset", 2, 40]'),
+    (events.Progress(1), '["progress", 1]'),
+    (events.Result({"days": []}), '["result", {"days": []}]'),
+    (events.Error(None, "oom", "out of memory"), '["error", null, "oom", "out of memory"]'),
+]
+
+
+@pytest.mark.parametrize("event, line", PIPE_LINES, ids=[type(e).__name__ for e, _ in PIPE_LINES])
+def test_worker_events_round_trip_through_the_pipe_format(event, line):
+    assert events.encode(event) == line + "\n"
+    assert events.decode(line) == event and events.decode(line.encode()) == event
+    assert events.to_list(event)[0] == event.TAG
+
+
+def test_every_event_kind_has_a_pipe_line_and_bad_lines_are_refused():
+    assert {type(e) for e, _ in PIPE_LINES} == set(events.Event.__args__)
+    import numpy as np
+
+    assert events.encode(events.Progress(np.float32(2.0))) == '["progress", 2.0]\n'  # numpy scalars as floats
+    for bad in ('["mystery", 1]', '[]', '{"stage": "etl"}'):
+        with pytest.raises(ValueError, match="not a worker event"):
+            events.decode(bad)
 
 
 def test_cuda_without_cudf_runs_etl_on_cpu_and_says_so():
@@ -102,3 +136,43 @@ def test_cuda_without_cudf_runs_etl_on_cpu_and_says_so():
     assert etl_backend("cuda", True) == (False, None)
     cpu, note = etl_backend("cuda", False)
     assert cpu is True and "ETL ran on the CPU" in note and "training runs on the GPU" in note
+
+
+class _ShownProgress:
+    """harness.output.progress.Progress's calls, recorded."""
+
+    def __init__(self):
+        self.calls = []
+
+    def __getattr__(self, name):
+        return lambda *args: self.calls.append((name, *args))
+
+
+def test_the_parent_reads_the_workers_events_from_their_pipe_lines():
+    from harness.config import build_config
+    from harness.run import runner
+
+    shown = _ShownProgress()
+    watch = runner._Watch(build_config("smoke"), time.monotonic(), shown)
+    sent = [events.StageStart("train", 0.0, {"day": 2}), events.Note("plain"), events.ProgressReset(2, 40),
+            events.Progress(1), events.StageEnd("train", 1.0, {"wall_s": 1.5, "cpu_s": 1.0}),
+            events.Numerics({"fingerprint": "ab"}), events.Result({"days": []})]
+    for event in sent:
+        watch.handle(events.decode(events.encode(event)), None)
+    assert [(s["name"], s["status"], s["labels"]) for s in watch.stages] == [("train", "ok", {"day": 2})]
+    assert watch.stages[0]["end_s"] >= watch.stages[0]["start_s"] >= 0 and watch.current is None
+    assert watch.totals == {"train": {"wall_s": 1.5, "cpu_s": 1.0}} and watch.notes == ["plain"]
+    assert watch.numerics == {"fingerprint": "ab"} and watch.result == {"days": []} and watch.failure is None
+    assert shown.calls == [("stage", "train", {"day": 2}), ("note", "plain"), ("step", events.ProgressReset(day=2, total_steps=40)),
+                           ("step", events.Progress(steps=1)), ("stage_done", "train", 1.5)]
+
+
+def test_an_error_event_fails_the_running_stage():
+    from harness.config import build_config
+    from harness.run import runner
+
+    watch = runner._Watch(build_config("smoke"), time.monotonic(), _ShownProgress())
+    for event in (events.StageStart("etl", 0.0, {}), events.Error(None, "oom", "out of memory")):
+        watch.handle(events.decode(events.encode(event)), None)
+    assert watch.failure == {"stage": "etl", "kind": "oom", "message": "out of memory"}
+    assert watch.stages[0]["status"] == "failed" and "labels" not in watch.stages[0]

@@ -1,0 +1,118 @@
+"""Documents written by older commits still load, compare and render (issue #13).
+
+Reference runs execute old commits, and committed baselines and fixtures were written before the
+current code: baselines/cpu-2c-x86_64/ci.json (a baseline recorded at 657a6bf, before records had
+distributions, numerics and the synthetic/splits fingerprints) and tests/data/report (real runs of
+an older commit). Each goes through the loaders' version checks (harness.documents.versions), the
+one judge, and the text formatter.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from harness.documents import baseline, record, versions
+from harness.errors import HarnessError
+from harness.judge.judging import judge
+from harness.output import formatters
+
+ROOT = Path(__file__).resolve().parents[2]
+CI_BASELINE = ROOT / "baselines" / "cpu-2c-x86_64" / "ci.json"
+DATA = ROOT / "tests" / "data" / "report"
+
+
+def test_an_old_baseline_loads_judges_ok_against_itself_and_renders():
+    doc = baseline.load(CI_BASELINE)
+    assert doc == json.loads(CI_BASELINE.read_text())  # nothing to upgrade: loaded as written
+    rec = doc["record"]
+    assert "numerics" not in rec["environment"] and "splits" not in rec["fingerprints"]  # written before those
+    verdict = judge(rec, CI_BASELINE)
+    assert verdict.overall == "ok" and verdict.exit_code == 0 and verdict.workload_match
+    assert {m.verdict for m in verdict.measurements} == {"ok"}
+    text = formatters.table(verdict)
+    assert text.startswith("t4rec-bench verdict: OK (exit 0)")
+    assert all(m["name"] in text for m in rec["measurements"])
+
+
+def test_old_fixture_records_load_and_the_faulted_one_regresses_against_the_old_baseline():
+    history = sorted((DATA / "history").glob("*.json"))
+    assert len(history) == 4
+    records = [record.load(p) for p in history]
+    assert [r == json.loads(p.read_text()) for r, p in zip(records, history)] == [True] * 4
+    stored = DATA / "baseline.json"
+    assert baseline.load(stored)["record"]["repeat"] == 3
+    assert [judge(r, stored).exit_code for r in records] == [0, 0, 0, 1]
+    current = record.load(DATA / "current.json")
+    verdict = judge(current, stored)
+    assert verdict.overall == "regressed" and verdict.exit_code == 1
+    text = formatters.table(verdict)
+    assert text.startswith("t4rec-bench verdict: REGRESSED (exit 1)")
+    regressed = [m.name for m in verdict.measurements if m.verdict == "regressed"]
+    assert regressed and all(name in text for name in regressed)
+    assert formatters.markdown(verdict).startswith("### 🔴 t4rec-bench: regressed (exit 1)")
+    assert json.loads(formatters.to_json(verdict))["overall"] == "regressed"
+
+
+def test_each_format_has_its_upgrade_table_empty_while_only_version_1_exists():
+    assert record.FORMAT.upgrades is record.UPGRADES and record.UPGRADES == {}
+    assert baseline.FORMAT.upgrades is baseline.UPGRADES and baseline.UPGRADES == {}
+    assert (record.FORMAT.key, record.FORMAT.kind, record.FORMAT.current) == ("schema_version", record.KIND, 1)
+    assert (baseline.FORMAT.key, baseline.FORMAT.kind, baseline.FORMAT.current) == ("format_version",
+                                                                                     baseline.KIND, 1)
+
+
+def test_an_older_version_is_read_through_its_upgrade(tmp_path, monkeypatch):
+    """The path a version 2 will take: a version 0 record and baseline, with an upgrade registered."""
+    calls = []
+
+    def record_0_to_1(doc):
+        calls.append("record")
+        return {**doc, "schema_version": 1}
+
+    def baseline_0_to_1(doc):
+        calls.append("baseline")
+        return {**doc, "format_version": 1}
+
+    monkeypatch.setitem(record.UPGRADES, 0, record_0_to_1)
+    monkeypatch.setitem(baseline.UPGRADES, 0, baseline_0_to_1)
+    doc = json.loads(CI_BASELINE.read_text())
+    old = {**doc, "format_version": 0, "record": {**doc["record"], "schema_version": 0}}
+    path = tmp_path / "ci.json"
+    path.write_text(json.dumps(old))
+    assert baseline.load(path) == doc and calls == ["baseline", "record"]
+    path.write_text(json.dumps(old["record"]))
+    assert record.load(path) == doc["record"]
+    assert json.loads(path.read_text())["schema_version"] == 0  # reading never rewrites the file
+
+
+@pytest.mark.parametrize("version, message", [
+    (0, "schema_version 0 has no upgrade to 1 (this harness reads 1); re-run the pipeline"),
+    (2, "schema_version 2 is newer than this harness reads (1); upgrade t4rec-bench"),
+    ("1", "has schema_version '1', this harness reads 1"),
+])
+def test_a_record_no_upgrade_reaches_is_refused_with_what_to_do(tmp_path, version, message):
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps({**json.loads(CI_BASELINE.read_text())["record"], "schema_version": version}))
+    with pytest.raises(HarnessError, match=message.replace("(", r"\(").replace(")", r"\)")) as info:
+        record.load(path)
+    assert info.value.exit_code == 2 and str(path) in str(info.value)
+
+
+def test_an_old_baseline_no_upgrade_reaches_names_how_to_restore(tmp_path):
+    path = tmp_path / "ci.json"
+    path.write_text(json.dumps({**json.loads(CI_BASELINE.read_text()), "format_version": 0}))
+    with pytest.raises(HarnessError, match="format_version 0 has no upgrade to 1") as info:
+        baseline.load(path)
+    assert info.value.exit_code == 2 and "git checkout" in str(info.value)
+
+
+def test_validate_refuses_a_record_of_another_version_in_memory():
+    rec = json.loads(CI_BASELINE.read_text())["record"]
+    with pytest.raises(HarnessError, match="newer than this harness reads"):
+        record.validate({**rec, "schema_version": 99})
+    with pytest.raises(HarnessError, match="has no upgrade"):
+        record.validate({**rec, "schema_version": 0})
+    assert versions.version_of(rec, record.FORMAT) == 1
