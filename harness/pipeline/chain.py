@@ -18,7 +18,7 @@ from harness.errors import StageFailure
 from harness.measure import events
 from harness.measure import machine_speed as calibration
 from harness.measure.meters import StageMeter
-from harness.run import scale
+from harness.pipeline import scale
 
 
 def _apply_faults(config: RunConfig, name: str, measured: dict, t0: float) -> None:

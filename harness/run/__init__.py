@@ -4,5 +4,5 @@
 - ``reference``: the in-session reference (another commit, through ``python -m harness.cli run ... --out``),
   paired with the current code (duet or alternating); ``envs`` builds the reference's environments;
 - ``envbisect``: the search behind ``bisect-env``; ``sweep``: profile sweeps;
-- ``scale`` / ``ddp_train``: Dask and DDP scale-out; ``nightly_pairs``: one night's pairs for asv.
+- ``nightly_pairs`` / ``asv_nightly``: the nightly under asv (one night's pairs, the asv commands).
 """

@@ -13,7 +13,8 @@ from harness.config import DataConfig, EtlConfig, ScaleConfig, build_config
 from harness.documents import record
 from harness.documents import sweep as sweep_file
 from harness.errors import HarnessError, StageFailure
-from harness.run import scale, sweep
+from harness.pipeline import scale
+from harness.run import sweep
 
 # ---------------------------------------------------------------- the power-law fit (pure)
 
@@ -200,7 +201,7 @@ def test_training_days_are_cut_into_equal_disjoint_shards(tmp_path):
 def test_torchrun_runs_on_loopback_and_a_rank_error_becomes_the_stage_failure(tmp_path):
     cmd = scale.torchrun_command(2, scale.free_port(), tmp_path / "spec.json")
     assert cmd[cmd.index("--master_addr") + 1] == "127.0.0.1" and cmd[cmd.index("--nproc_per_node") + 1] == "2"
-    assert cmd[-3:] == ["-m", "harness.run.ddp_train", str(tmp_path / "spec.json")]
+    assert cmd[-3:] == ["-m", "harness.pipeline.ddp_train", str(tmp_path / "spec.json")]
     (tmp_path / "torchrun.log").write_text("lots of output\nthe end")
     crash = scale._failure(tmp_path, 1)
     assert crash.kind == "crash" and "the end" in str(crash)

@@ -1,6 +1,6 @@
-"""One DDP rank: ``python -m torch.distributed.run ... -m harness.run.ddp_train SPEC.json``.
+"""One DDP rank: ``python -m torch.distributed.run ... -m harness.pipeline.ddp_train SPEC.json``.
 
-Launched by ``harness.run.scale.train_ddp``. Every rank builds the same model and trains it day by
+Launched by ``harness.pipeline.scale.train_ddp``. Every rank builds the same model and trains it day by
 day on its own shard of the day's training split (one file per rank, all of one length);
 DDP averages the gradients, so the replicas stay equal. The global batch is the config's
 ``train_batch_size``, split evenly over the ranks.

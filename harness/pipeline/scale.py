@@ -2,7 +2,7 @@
 
 The pipeline worker calls these; nothing here is a scheduler of its own. ``start_dask``
 starts or joins a dask.distributed cluster and ``DaskCluster.close`` ends it. ``train_ddp``
-shards each training day over the ranks, launches ``harness.run.ddp_train`` through torchrun,
+shards each training day over the ranks, launches ``harness.pipeline.ddp_train`` through torchrun,
 waits, and reads what rank 0 wrote. ``describe`` is what goes into ``record["scale"]``.
 """
 
@@ -133,7 +133,7 @@ class DdpResult:
     world_size: int
     backend: str
     per_device_batch: int
-    days: list  # rank 0's per-day results (see harness.run.ddp_train)
+    days: list  # rank 0's per-day results (see harness.pipeline.ddp_train)
     weights: dict  # {day: folder holding pytorch_model.bin after training that day}
     dropped: dict  # {day: training rows left out to equalise the shards}
     replicas_equal: bool  # every rank ended with the same weights
@@ -150,7 +150,7 @@ def free_port() -> int:
 def torchrun_command(world_size: int, port: int, spec_path: Path) -> list[str]:
     return [sys.executable, "-m", "torch.distributed.run", "--nnodes", "1", "--nproc_per_node", str(world_size),
             "--master_addr", LOOPBACK, "--master_port", str(port), "--max_restarts", "0",
-            "-m", "harness.run.ddp_train", str(spec_path)]
+            "-m", "harness.pipeline.ddp_train", str(spec_path)]
 
 
 def train_ddp(config: RunConfig, workflow_path: Path, parts, out_dir: Path) -> DdpResult:
