@@ -1,0 +1,151 @@
+"""NVML memory sampling (harness/measure/gpu/sampler.py) with fake NVML."""
+from __future__ import annotations
+
+import os
+import statistics
+import time
+
+import pytest
+
+from harness.measure import gpu
+
+MiB = 2**20
+from gpu_fakes import (
+    FakeClock,
+    FakeGpu,
+    FakeNvml,
+)
+
+
+def test_sampler_sums_own_process_tree_only(child_pid):
+    me = os.getpid()
+    gpu0 = FakeGpu(compute={me: 300 * MiB, child_pid: 50 * MiB, 999_999: 7000 * MiB},
+                   graphics={me: 300 * MiB}, used_bytes=9000 * MiB)  # listed twice: counted once
+    gpu1 = FakeGpu(compute={me: 20 * MiB, 888_888: 1000 * MiB}, used_bytes=2000 * MiB)
+    clock = FakeClock()
+    sampler = gpu.NvmlSampler(pid=me, nvml=FakeNvml([gpu0, gpu1]), clock=clock, origin_s=0.0)
+    assert sampler.open()
+    sampler.sample_once()
+    assert sampler.samples() == {"t_s": [0.0], "used_bytes": [(300 + 50 + 20) * MiB]}
+    assert sampler.samples("device")["used_bytes"] == [11000 * MiB]
+    assert sampler.source == "process"
+
+
+def test_sampler_peak_between_windows():
+    me = os.getpid()
+    device = FakeGpu()
+    clock = FakeClock()
+    sampler = gpu.NvmlSampler(pid=me, nvml=FakeNvml([device]), clock=clock, origin_s=10.0)
+    sampler.open()
+    series = [(10.00, 100), (10.02, 400), (10.04, 250), (10.06, 900), (10.08, 300), (10.10, 50)]
+    for t, mib in series:
+        clock.t, device.compute = t, {me: mib * MiB}
+        sampler.sample_once()
+    offsets = [round(t - 10.0, 6) for t, _ in series]
+    assert [round(t, 6) for t in sampler.t_s] == offsets
+    for t0, t1 in [(0.0, 0.05), (0.03, 0.07), (0.07, 0.2), (0.0, 1.0)]:
+        inside = [mib * MiB for (t, mib), off in zip(series, offsets) if t0 <= off <= t1]
+        assert sampler.peak_between(t0, t1) == max(inside)
+    assert sampler.peak_between(0.2, 0.3) is None
+
+
+def test_sampler_interval_at_most_50ms():
+    assert gpu.DEFAULT_SAMPLE_INTERVAL_S <= 0.05
+    assert gpu.NvmlSampler(nvml=FakeNvml([])).interval_s <= 0.05
+    for bad in (0.051, 0.1, 0.0, -1.0):
+        with pytest.raises(ValueError, match="interval_s"):
+            gpu.NvmlSampler(interval_s=bad, nvml=FakeNvml([]))
+
+
+def test_sampler_thread_samples_every_interval():
+    me = os.getpid()
+    sampler = gpu.NvmlSampler(pid=me, interval_s=0.02, nvml=FakeNvml([FakeGpu(compute={me: MiB})]))
+    sampler.start()
+    time.sleep(0.4)
+    sampler.stop()
+    assert len(sampler.t_s) >= 5  # ~20 expected; wide bound for 2 shared cores
+    gaps = [b - a for a, b in zip(sampler.t_s, sampler.t_s[1:])]
+    assert statistics.median(gaps) <= 0.05
+    assert sampler.error_count == 0 and not sampler._thread.is_alive()
+
+
+def test_sampler_refreshes_pids_on_schedule(child_pid):
+    me = os.getpid()
+    device = FakeGpu(compute={me: 10 * MiB})
+    clock = FakeClock()
+    sampler = gpu.NvmlSampler(pid=me, nvml=FakeNvml([device]), clock=clock, origin_s=0.0, pid_refresh_s=0.25)
+    sampler.open()
+    sampler._pids = {me}  # as if the child were started after the last refresh
+    sampler._pids_at = 0.0
+    clock.t, device.compute = 0.1, {me: 10 * MiB, child_pid: 5 * MiB}
+    sampler.sample_once()  # before the refresh is due: the child is not known yet
+    clock.t = 0.3
+    sampler.sample_once()
+    assert sampler.used_bytes == [10 * MiB, 15 * MiB]
+
+
+def test_sampler_nvml_init_error_does_not_raise():
+    nvml = FakeNvml([FakeGpu()])
+    nvml.fail.add("nvmlInit")
+    sampler = gpu.NvmlSampler(nvml=nvml).start()
+    sampler.sample_once()
+    sampler.stop()
+    assert sampler._thread is None and sampler.t_s == []
+    assert sampler.error_count == 1 and "nvmlInit" in sampler.last_error
+    assert sampler.summary()["errors"] == 1 and sampler.peak_between(0, 1e9) is None
+
+
+def test_sampler_error_mid_run_is_counted_and_sampling_goes_on():
+    me = os.getpid()
+    nvml = FakeNvml([FakeGpu(compute={me: 64 * MiB})])
+    clock = FakeClock()
+    sampler = gpu.NvmlSampler(pid=me, nvml=nvml, clock=clock, origin_s=0.0)
+    sampler.open()
+    sampler.sample_once()
+    nvml.fail.add("compute")
+    clock.t = 0.02
+    sampler.sample_once()
+    nvml.fail.discard("compute")
+    clock.t = 0.04
+    sampler.sample_once()
+    assert sampler.t_s == [0.0, 0.04]
+    assert sampler.error_count == 1 and "compute" in sampler.last_error
+
+
+def test_sampler_graphics_unsupported_is_not_an_error():
+    me = os.getpid()
+    nvml = FakeNvml([FakeGpu(compute={me: 64 * MiB})])
+    nvml.fail.add("graphics")
+    sampler = gpu.NvmlSampler(pid=me, nvml=nvml, clock=FakeClock(), origin_s=0.0)
+    sampler.open()
+    sampler.sample_once()
+    sampler.sample_once()
+    assert sampler.used_bytes == [64 * MiB, 64 * MiB] and sampler.error_count == 0
+    assert nvml.calls["graphics"] == 1  # asked once, then not again
+
+
+def test_sampler_falls_back_to_device_memory_when_no_pid_matches():
+    # inside a container NVML can list host pids: none of them is ours
+    nvml = FakeNvml([FakeGpu(compute={424_242: 900 * MiB}, used_bytes=1200 * MiB)])
+    sampler = gpu.NvmlSampler(pid=os.getpid(), nvml=nvml, clock=FakeClock(), origin_s=0.0)
+    sampler.open()
+    sampler.sample_once()
+    assert sampler.source == "device"
+    assert sampler.samples()["used_bytes"] == [1200 * MiB]
+    assert sampler.peak_between(0, 1) == 1200 * MiB and sampler.summary()["source"] == "device"
+
+
+def test_sampler_collects_reasons_seen_during_run():
+    me = os.getpid()
+    device = FakeGpu(compute={me: MiB})
+    clock = FakeClock()
+    sampler = gpu.NvmlSampler(pid=me, nvml=FakeNvml([device]), clock=clock, origin_s=0.0, pid_refresh_s=0.1)
+    sampler.open()
+    sampler.sample_once()
+    device.reasons = 0x40  # hw thermal slowdown for a moment
+    clock.t = 0.2
+    sampler.sample_once()
+    device.reasons = 0
+    clock.t = 0.4
+    sampler.sample_once()
+    assert sampler.summary()["reasons_seen"] == ["hw_thermal_slowdown"]
