@@ -6,16 +6,18 @@ in blocks of two pairs so that both see the same session; then --checks real A/A
 harness/judge/gate.py (the policy's mode, early stopping on). It prints per mode and gated measurement
 the sd of a pair's log ratio, its floor in policies.toml and the detectable worsening at the most
 pairs; then the family-wise false-positive rate of the whole gate, looks and measurements
-together, over --comparisons checks simulated on the recorded pairs (harness/judge/gate_calibration.py), the pairs
-a verdict took, the wall time per pair, a planted slowdown (--plant) and whether memory and metrics
-read the same in both modes. The analysis reads records only: re-run it on stored pools with
-`--records DIR --reference-records DIR/reference`.
+together, over --comparisons checks simulated on the recorded pairs, the pairs a verdict took, the
+wall time per pair, a planted slowdown (--plant) and whether memory and metrics read the same in
+both modes. This module runs the pairs and prints; the analysis (harness/judge/gate_calibration.py)
+reads records only: re-run it on stored pools with `--records DIR --reference-records DIR/reference`.
 """
 
 from __future__ import annotations
 
 import time
 from pathlib import Path
+
+from harness.output.formatters import value
 
 BLOCK = 2  # pairs per mode before the other mode takes its turn
 
@@ -81,34 +83,6 @@ def real_checks(args, config, policies, k: int, baseline_path, quiet: bool) -> l
     return out
 
 
-def pooled(records: list[dict]) -> dict:
-    """One merged record of several (merged or single) records: samples in order."""
-    from harness.documents import record
-
-    merged = record.merge_repetitions(records)
-    merged["repeat"] = sum(r["repeat"] for r in records)
-    return merged
-
-
-def analyse(pools: dict, policies, stored, baseline_path, policies_path, comparisons: int, seed: int,
-            plant: tuple[str, float] | None, seconds: dict) -> dict:
-    """The sequential calibration of every pool ({mode: (current merged, reference merged)})."""
-    from harness.judge import gate_calibration as seqcal
-
-    g = policies.gate
-    doc = {"horizon": g.repeat, "min_pairs": g.min_pairs, "modes": {}}
-    for mode, (cur, ref) in pools.items():
-        sim = lambda c, ref=ref, mode=mode: seqcal.simulate(  # noqa: E731
-            c, ref, stored, baseline_path, policies_path, g.repeat, g.min_pairs, mode, comparisons, seed,
-            g.sd_confidence)
-        doc["modes"][mode] = {
-            "pairs": seqcal.pool_size(cur, ref), "seconds_per_pair": seconds.get(mode),
-            "noise": seqcal.noise(cur, ref, policies, g.repeat), "aa": sim(cur),
-            "planted": {"stage": plant[0], "fraction": plant[1], **sim(seqcal.planted(cur, *plant))} if plant else None}
-    doc["readings"] = seqcal.same_readings(pools)
-    return doc
-
-
 def render(doc: dict) -> list[str]:
     out = [f"sequential gate: at most {doc['horizon']} pairs, a look after each from pair {doc['min_pairs']} "
            f"(policies.toml [gate])"]
@@ -119,7 +93,7 @@ def render(doc: dict) -> list[str]:
                 f"{'MDE@' + str(doc['horizon']):>8}"]
         for r in m["noise"]:
             out.append(f"  {r['name']:28} {r['sd_pct']:>7.2f}% {r['sd_upper95_pct']:>7.2f}% "
-                       f"{_p(r['floor_pct']):>7} {r['mean_pct']:>+6.2f}% {100 * r['alpha']:>7.3g}% {r['mde_pct']:>7.2f}%")
+                       f"{value(r['floor_pct'], '%'):>7} {r['mean_pct']:>+6.2f}% {100 * r['alpha']:>7.3g}% {r['mde_pct']:>7.2f}%")
         out.append(_sim_line("A/A", m["aa"]))
         if m.get("planted"):
             p = m["planted"]
@@ -146,7 +120,3 @@ def _sim_line(label: str, s: dict, detected: bool = False) -> str:
     return (f"  {label}: {what} simulated checks (pairs drawn {s['resampling']} from the pool, seed {s['seed']}); "
             f"pairs used median {s['pairs_median']:g}, 90th percentile {s['pairs_p90']}, max {s['pairs_max']}; "
             f"undecided at the most pairs {s['undecided']}")
-
-
-def _p(x) -> str:
-    return "-" if x is None else f"{x:.1f}%"

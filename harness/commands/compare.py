@@ -1,7 +1,7 @@
 """`t4rec-bench compare RUN.json`: judge a run record against its baseline.
 
-Exit codes: 0 ok, improved or unstable; 1 regressed; 2 harness error or failed run;
-3 no comparable baseline (none recorded, or the workload differs).
+Exit codes (harness/errors.py): 0 ok, improved or unstable; 1 regressed; 2 harness error;
+3 no comparable baseline (none recorded, or the workload differs); 4 the run failed.
 """
 
 from __future__ import annotations

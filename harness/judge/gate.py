@@ -22,7 +22,7 @@ AUTO, NONE = "auto", "none"
 @dataclass(frozen=True)
 class Outcome:
     record: dict  # the current code's merged run record
-    verdict: object  # harness.judge.compare.Verdict
+    verdict: object  # harness.judge.verdict.Verdict
     reference_record: dict | None  # the reference's merged run record, if one ran to the end
     cross_record: dict | None = None  # the cross arm's (baseline code, current environment), if it ran
 

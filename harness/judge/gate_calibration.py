@@ -16,8 +16,35 @@ import time
 from statistics import median, stdev
 
 from harness.documents import record as recordmod
+from harness.judge import rules, stats
 from harness.judge import sequential as seq
-from harness.judge import stats
+from harness.judge.significance import sequential_detectable_pct
+
+
+def analyse(pools: dict, policies, stored, baseline_path, policies_path, comparisons: int, seed: int,
+            plant: tuple[str, float] | None, seconds: dict) -> dict:
+    """The sequential calibration of every pool ({mode: (current merged, reference merged)}): noise,
+    simulated A/A checks, the planted slowdown ``plant`` (stage, fraction) and the readings per mode.
+    ``seconds``: {mode: wall seconds per pair}, as measured by whoever ran the pairs."""
+    g = policies.gate
+    doc = {"horizon": g.repeat, "min_pairs": g.min_pairs, "modes": {}}
+    for mode, (cur, ref) in pools.items():
+        sim = lambda c, ref=ref, mode=mode: simulate(  # noqa: E731
+            c, ref, stored, baseline_path, policies_path, g.repeat, g.min_pairs, mode, comparisons, seed,
+            g.sd_confidence)
+        doc["modes"][mode] = {
+            "pairs": pool_size(cur, ref), "seconds_per_pair": seconds.get(mode),
+            "noise": noise(cur, ref, policies, g.repeat), "aa": sim(cur),
+            "planted": {"stage": plant[0], "fraction": plant[1], **sim(planted(cur, *plant))} if plant else None}
+    doc["readings"] = same_readings(pools)
+    return doc
+
+
+def pooled(records: list[dict]) -> dict:
+    """One merged record of several (merged or single) records: samples in order."""
+    merged = recordmod.merge_repetitions(records)
+    merged["repeat"] = sum(r["repeat"] for r in records)
+    return merged
 
 
 def pool_size(current: dict, reference: dict) -> int:
@@ -36,7 +63,7 @@ def subset(rec: dict, idx: list[int]) -> dict:
 def planted(rec: dict, stage: str, fraction: float) -> dict:
     """``rec`` as if faults.slowdown_stage = ``stage`` had slept ``fraction`` of the stage's time after
     it in every repetition: the stage's and the total's wall time grow, nothing else does."""
-    by = {m["name"]: m for m in rec["measurements"]}
+    by = recordmod.by_name(rec)
     extra = [fraction * s for s in by[f"{stage}.wall_s"]["samples"]]
     grown = {f"{stage}.wall_s": by[f"{stage}.wall_s"]["samples"], "total.wall_s": by["total.wall_s"]["samples"]}
     ms = [recordmod.measurement(m["name"], [s + e for s, e in zip(grown[m["name"]], extra)])
@@ -97,14 +124,12 @@ def noise(current: dict, reference: dict, policies, horizon: int) -> list[dict]:
     """Per gated time or throughput: the sd of the pairs' log ratios, the policy's floor, and the
     minimum detectable worsening at ``horizon`` pairs with the noise the gate would use there (the
     floor, or the upper bound of this sd from ``horizon`` pairs)."""
-    ref_by = {m["name"]: m for m in reference["measurements"]}
-    family = [m["name"] for m in current["measurements"] if m["name"] in ref_by
-              and policies.for_measurement(m["name"], m["kind"]).in_family]
-    alphas = policies.gate.alphas(family)
+    ref_by = recordmod.by_name(reference)
+    alphas = policies.gate.alphas(rules.family(policies, [m for m in current["measurements"] if m["name"] in ref_by]))
     rows = []
     for m in current["measurements"]:
         pol = policies.for_measurement(m["name"], m["kind"])
-        if m["kind"] not in ("time", "throughput") or m["name"] not in alphas or pol.rule != "significance":
+        if m["kind"] not in rules.TIME_KINDS or m["name"] not in alphas or pol.rule != "significance":
             continue
         d = seq.log_ratios(ref_by[m["name"]]["samples"], m["samples"])
         if not d or len(d) < 3:
@@ -114,7 +139,7 @@ def noise(current: dict, reference: dict, policies, horizon: int) -> list[dict]:
         rows.append({"name": m["name"], "pairs": len(d), "sd_pct": 100 * sd, "floor_pct": pol.pair_sd_pct,
                      "alpha": alphas[m["name"]], "mean_pct": seq.pct(sum(d) / len(d)),
                      "sd_upper95_pct": 100 * sd * seq.sd_upper_factor(len(d), 0.95),
-                     "mde_pct": seq.pct(seq.detectable(used, alphas[m["name"]], horizon, horizon, pol.power))})
+                     "mde_pct": sequential_detectable_pct(pol, used, alphas[m["name"]], horizon)})
     return rows
 
 

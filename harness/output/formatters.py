@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import math
 
-from harness.judge.compare import SEVERITY, Verdict
+from harness.judge.verdict import SEVERITY, Verdict
 
 ICONS = {"failed": "⛔", "regressed": "🔴", "incomparable": "⚪", "missing": "❔", "unstable": "🟡",
          "improved": "🟢", "ok": "✅"}
@@ -20,18 +20,19 @@ def value(x: float | None, unit: str | None, style: str = "table", digits: int |
 
     ``style`` picks the precision for the reader:
 
-    - ``"table"`` (verdict tables, markdown, summaries): ``1.50 GiB``, ``300.0 MiB``, ``12.34 s``,
-      ``13,762 rows/s``; ``-`` when missing.
+    - ``"table"`` (verdict tables, markdown, summaries, calibration tables): ``1.50 GiB``, ``300.0 MiB``,
+      ``12.34 s``, ``13,762 rows/s``, ``4.2%`` (unit ``"%"``: a percentage, one decimal); ``-`` when missing.
     - ``"compact"`` (the HTML report and its charts): three significant figures, scaled: ``1.5 GiB``,
       ``12.3 ms``, ``13.8k rows/s``; ``–`` when missing or NaN.
     - ``"series"`` (change points in history): bytes in MiB, otherwise four significant figures
       followed by the unit.
 
     With ``digits`` the value is a bare number with that many decimals and thousands separators,
-    for a column whose header names the unit (``1,234.5``); ``-`` when missing.
+    for a column whose header names the unit (``1,234.5``); with unit ``"%"`` a percentage with
+    that many decimals (``42%``); ``-`` when missing.
     """
     if digits is not None:
-        return "-" if x is None else f"{x:,.{digits}f}"
+        return "-" if x is None else (f"{x:.{digits}f}%" if unit == "%" else f"{x:,.{digits}f}")
     return _STYLES[style](x, unit)
 
 
@@ -46,6 +47,8 @@ def _table_value(x: float | None, unit: str | None) -> str:
         return f"{x:,.0f} {unit}"
     if unit == "count":
         return f"{x:,.0f}"
+    if unit == "%":
+        return f"{x:.1f}%"
     return f"{x:.4f}"
 
 

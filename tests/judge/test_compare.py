@@ -23,8 +23,9 @@ from verdict_fixtures import MiB, environment, make_baseline, make_record
 
 from harness.documents import baseline, record
 from harness.errors import HarnessError
-from harness.judge import policy, stats
-from harness.judge.compare import SEVERITY, Verdict, compare, no_baseline
+from harness.judge import policy
+from harness.judge.compare import compare, no_baseline
+from harness.judge.verdict import SEVERITY, Verdict
 
 GATE = policy.load().gate
 COMMITTED = policy.load()
@@ -266,108 +267,6 @@ def test_gate_interval_agrees_with_the_one_sided_verdict(gate_base):
         m = by_name(judged(gated(s, slow={"train": 1.15}), gate_base))["train.wall_s"]
         alpha = (1 - m.confidence) / 2
         assert (m.ci_low_pct > 0) == (m.p_value < alpha)
-
-
-# --- calibration ----------------------------------------------------------------------
-
-def test_calibrate_analysis_of_aa_records_reports_no_false_gate_failures():
-    import dataclasses
-
-    from harness.commands.calibrate import analyse
-
-    records = [make_record(seed=s, noise=REALISTIC, run_id=f"aa-{s}") for s in range(25)]
-    # The fixed-size design table searches up to 10 new runs: give total.wall_s a limit such runs can reach
-    # on this synthetic noise (the committed policy's 5% is the sequential gate's equivalence bound).
-    pols = policy.load()
-    pols = dataclasses.replace(pols, policies=tuple(dataclasses.replace(p, max_mde_pct=10.0) if p.name == "total wall time"
-                                                    else p for p in pols.policies))
-    result = analyse(records, baseline_size=10, current_size=1, comparisons=40, policies=pols)
-    assert result["aa"]["comparisons"] == 40 and result["aa"]["splits"] == "resampled"
-    assert result["aa"]["gate_false_positive"]["count"] == 0
-    rows = {r["name"]: r for r in result["measurements"]}
-    assert rows["schema.wall_s"]["gated"] is False and rows["schema.wall_s"]["alpha"] is None
-    assert rows["total.wall_s"]["alpha"] == GATE.alpha_primary
-    design = result["design"]
-    sizes = [(r["current"], r["baseline"]) for r in design["rows"]]
-    assert {(1, 10), (1, 20), (5, 20), (10, 20), (GATE.repeat, GATE.baseline_runs)} <= set(sizes)
-    mde = {(r["current"], r["baseline"]): r["mde_pct"] for r in design["rows"]}
-    assert mde[(1, 10)] > mde[(1, 20)] > mde[(5, 20)] > mde[(10, 20)]
-    best = design["smallest"]
-    assert best["mde_pct"] <= design["limit_pct"]
-    assert design["test"] == "rank"  # total.wall_s: Mann-Whitney U
-    assert stats.min_detectable_rank_pct(design["sd_log"], best["baseline"], best["current"],
-                                         GATE.alpha_primary) == pytest.approx(best["mde_pct"])
-
-
-def test_calibrate_analysis_counts_planted_changes_as_flags():
-    from harness.commands.calibrate import analyse
-
-    records = [make_record(seed=s, slow={"train": 1.3} if s == 0 else None) for s in range(12)]
-    result = analyse(records, baseline_size=10, current_size=1, comparisons=30, seed=2)
-    _, splits = stats.aa_splits(12, 10, 1, 30, seed=2)
-    slowed_is_current = sum(cur == (0,) for cur, _ in splits)
-    assert slowed_is_current > 0
-    train = next(r for r in result["measurements"] if r["name"] == "train.wall_s")
-    assert train["false_regressed"]["count"] == slowed_is_current
-    assert result["aa"]["gate_false_positive"]["count"] == slowed_is_current
-
-
-def test_calibrate_in_session_design_draws_current_and_reference_from_their_pools():
-    from harness.commands.calibrate import analyse, render
-
-    current = [make_record(seed=s, noise=REALISTIC, run_id=f"cur-{s}") for s in range(20)]
-    reference = [make_record(seed=100 + s, noise=REALISTIC, run_id=f"ref-{s}") for s in range(20)]
-    result = analyse(current, baseline_size=GATE.repeat, current_size=GATE.repeat, comparisons=30,
-                     reference=reference)
-    assert result["reference_runs"] == 20 and result["aa"]["comparisons"] == 30
-    assert result["aa"]["splits"] == "resampled, paired" and result["aa"]["disjoint_possible"] == 20 // GATE.repeat
-    assert result["aa"]["gate_false_positive"]["count"] == 0
-    assert result["design"]["in_session"] is True
-    assert (GATE.repeat, GATE.repeat) in [(r["current"], r["baseline"]) for r in result["design"]["rows"]]
-    text = render({"profile": "ci", "machine": "m", "policy_source": "p", **result})
-    assert f"in-session reference groups of {GATE.repeat}" in text and "reference runs (in-session design)" in text
-    assert "paired" in text and result["design"]["paired"] is True
-
-
-def test_calibrate_in_session_flags_a_planted_slowdown_of_the_current_pool():
-    from harness.commands.calibrate import analyse
-
-    current = [make_record(seed=s, noise=REALISTIC, slow={"train": 1.3}) for s in range(12)]
-    reference = [make_record(seed=100 + s, noise=REALISTIC) for s in range(12)]
-    result = analyse(current, baseline_size=10, current_size=10, comparisons=10, reference=reference)
-    train = next(r for r in result["measurements"] if r["name"] == "train.wall_s")
-    assert train["false_regressed"]["count"] == 10
-
-
-def test_two_pool_splits():
-    how, splits = stats.aa_two_pools(30, 30, 10, 10, 3, seed=1)
-    assert how == "disjoint" and len(splits) == 3
-    assert len({i for cur, _ in splits for i in cur}) == 30 and len({i for _, ref in splits for i in ref}) == 30
-    how, splits = stats.aa_two_pools(12, 15, 10, 10, 5, seed=1)
-    assert how == "resampled" and all(len(c) == 10 and len(r) == 10 and max(c) < 12 and max(r) < 15
-                                      for c, r in splits)
-    with pytest.raises(ValueError):
-        stats.aa_two_pools(5, 30, 10, 10, 1)
-
-
-def test_calibrate_ordered_splits_follow_time_order():
-    from harness.commands.calibrate import analyse
-
-    records = [make_record(seed=s, noise=REALISTIC, run_id=f"aa-{s}") for s in range(14)]
-    for i, r in enumerate(records):
-        r["started_at"] = f"2024-05-01T12:{59 - i:02d}:00+00:00"  # written in reverse order
-    result = analyse(records, baseline_size=10, current_size=2, comparisons=100, ordered=True)
-    assert result["aa"]["splits"] == "ordered" and result["aa"]["comparisons"] == 14 - 12 + 1
-
-
-def test_calibrate_analysis_without_enough_runs_still_measures_noise():
-    from harness.commands.calibrate import analyse
-
-    records = [make_record(seed=s, noise=REALISTIC) for s in range(12)]
-    result = analyse(records, baseline_size=GATE.baseline_runs, current_size=GATE.repeat)
-    assert result["aa"] is None and "cannot hold" in result["aa_note"]
-    assert result["design"]["rows"] and all(r["min_detectable_pct"] is None or r["min_detectable_pct"] > 0
-                                            for r in result["measurements"])
 
 
 # --- noise --------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.judge.compare import MeasurementVerdict, Verdict
+from harness.judge.verdict import MeasurementVerdict, Verdict
 from harness.output import formatters
 
 DATA = Path(__file__).parents[1] / "data"
@@ -132,3 +132,12 @@ def test_value_styles(x, unit, style, text):
 @pytest.mark.parametrize("x, digits, text", [(1234.56, 1, "1,234.6"), (45100.4, 0, "45,100"), (None, 1, "-")])
 def test_value_as_a_bare_column_number(x, digits, text):
     assert formatters.value(x, "s", digits=digits) == text
+
+
+@pytest.mark.parametrize("x, digits, text", [
+    (4.25, None, "4.2%"), (12.0, None, "12.0%"), (1234.56, None, "1234.6%"), (None, None, "-"),
+    (50.0, 0, "50%"), (0.0, 0, "0%"), (1234.56, 1, "1234.6%"), (None, 0, "-"),
+])
+def test_value_as_a_percentage(x, digits, text):
+    # the calibration tables' percentages: no thousands separators, one decimal unless digits says otherwise
+    assert formatters.value(x, "%", digits=digits) == text

@@ -44,15 +44,15 @@ def _get(v, key):
 
 
 def as_verdict(verdict):
-    """A ``harness.judge.compare.Verdict`` from one or from its ``to_dict()`` (a verdict JSON file)."""
-    from harness.judge.compare import Verdict
+    """A ``harness.judge.verdict.Verdict`` from one or from its ``to_dict()`` (a verdict JSON file)."""
+    from harness.judge.verdict import Verdict
 
     return verdict if isinstance(verdict, Verdict) else Verdict.from_dict(verdict)
 
 
 def verdict_summary(verdict) -> dict:
     """The headline: overall verdict, counts per verdict (worst first), baseline and notes."""
-    from harness.judge.compare import SEVERITY
+    from harness.judge.verdict import SEVERITY
 
     v = as_verdict(verdict)
     counts = {name: sum(m.verdict == name for m in v.measurements) for name in SEVERITY}
@@ -65,7 +65,7 @@ def verdict_summary(verdict) -> dict:
 def verdict_rows(verdict) -> list[dict]:
     """One row per measurement, worst verdict first (regressions lead), cells as
     ``harness.output.formatters`` writes them so the page and the markdown summary agree."""
-    from harness.judge.compare import SEVERITY
+    from harness.judge.verdict import SEVERITY
     from harness.output import formatters
 
     v = as_verdict(verdict)

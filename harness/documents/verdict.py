@@ -1,0 +1,43 @@
+"""The verdict document: a Verdict as a JSON file (`compare --format json`, `check --verdict-out`).
+
+The fields are harness.judge.verdict.Verdict's (``dataclasses.asdict``, environment_diff as lists),
+after the version and kind this module stamps::
+
+    {"format_version": 1, "kind": "t4rec-bench/verdict",
+     "overall": "regressed", "exit_code": 1, "run_id": ..., "profile": ..., "baseline_path": ...,
+     "baseline_provenance": {...}, "environment_diff": [[key, baseline, current], ...],
+     "workload_match": true, "measurements": [{...MeasurementVerdict...}, ...], "notes": [...],
+     "reference_provenance": {...}}
+
+Reading goes through harness/documents/versions.py: a newer version, or an older one no upgrade
+reaches, is refused (exit 2).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from harness.documents import versions
+from harness.errors import HarnessError
+
+FORMAT_VERSION = 1
+KIND = "t4rec-bench/verdict"
+FORMAT = versions.Format("verdict", KIND, FORMAT_VERSION, older_hint="re-run the comparison with this harness",
+                         newer_hint="or re-run the comparison with this harness")
+
+
+def dump(fields: dict) -> dict:
+    """The document of a verdict's ``fields``: format_version and kind first."""
+    return {**FORMAT.stamp(), **fields}
+
+
+def load(doc, where: str = "") -> dict:
+    """The verdict's fields from a document ``dump`` wrote (without format_version and kind).
+
+    HarnessError (exit 2) for another kind, a newer version, or an older one no upgrade reaches.
+    """
+    if not isinstance(doc, Mapping) or doc.get("kind") != KIND:
+        at = f"{where}: " if where else ""
+        raise HarnessError(f"{at}not a t4rec-bench verdict (kind is not {KIND!r})")
+    doc = versions.read(doc, FORMAT, where)
+    return {k: v for k, v in doc.items() if k not in (FORMAT.key, "kind")}

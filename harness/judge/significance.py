@@ -1,0 +1,210 @@
+"""The "significance" rule (time, throughput, memory) and the figures it rests on.
+
+A change is regressed or improved only if it is significant in that direction (one-sided, at
+the measurement's alpha) AND beyond the practical threshold. The test follows the policy and
+the design: the paired t on log ratios against an alternating in-session reference (or its
+anytime-valid sequence when the gate looks after every pair, harness/judge/sequential.py),
+Mann-Whitney U for ``test = "rank"``, else Student's t on log values.
+
+``threshold_pct``, ``detectable_pct``, ``sequential_detectable_pct``, ``normalises`` and
+``at_speed`` are the one definition of the practical threshold, the minimum detectable effect
+and the speed normalisation: the calibration analysis (harness/judge/calibration.py,
+harness/judge/gate_calibration.py) reports them from these functions, so it cannot disagree
+with the verdicts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from statistics import median
+
+from harness.judge import sequential as seq
+from harness.judge import stats
+from harness.judge.rules import TIME_KINDS, Context, direction, pct
+from harness.judge.verdict import MeasurementVerdict, make
+
+
+def threshold_pct(pol, median_value: float) -> float:
+    """The practical threshold in percent: the policy's threshold_pct, or its absolute min_change
+    relative to ``median_value`` when that is larger (threshold_pct alone for a zero median)."""
+    if not median_value:
+        return pol.threshold_pct
+    return max(pol.threshold_pct, 100.0 * pol.min_change / abs(median_value))
+
+
+def detectable_pct(pol, sd_log: float, n_base: int, n_cur: int, alpha: float, increase: bool = True,
+                   paired: bool = False) -> float | None:
+    """The smallest change in the worse direction (``increase``: up) the policy's test flags at one-sided
+    ``alpha`` with the policy's power, for log-scale noise ``sd_log``: the paired t (``paired``: ``n_cur``
+    pairs), the rank test (policy test "rank", two runs a side), else Student's t on log values."""
+    if paired:
+        return stats.min_detectable_pct(sd_log, n_base, n_cur, alpha, pol.power, increase=increase, df=n_cur - 1)
+    if pol.test == "rank" and n_base >= 2 and n_cur >= 2:
+        return stats.min_detectable_rank_pct(sd_log, n_base, n_cur, alpha, pol.power, increase)
+    return stats.min_detectable_pct(sd_log, n_base, n_cur, alpha, pol.power, increase=increase)
+
+
+def sequential_detectable_pct(pol, sd_log: float, alpha: float, horizon: int) -> float:
+    """The smallest worsening the sequential gate flags at its last look (``horizon`` pairs) with noise ``sd_log``."""
+    return seq.pct(seq.detectable(sd_log, alpha, horizon, horizon, pol.power))
+
+
+def normalises(pol, kind: str, same_machine: bool) -> bool:
+    """Whether the policy wants a ``kind`` measurement speed-normalised (calibration.speed_s)."""
+    return kind in TIME_KINDS and (pol.normalise == "always"
+                                   or (pol.normalise == "cross-machine" and not same_machine))
+
+
+def at_speed(values, speeds, kind: str, ref: float) -> list[float]:
+    """``values`` as if measured on a machine whose speed probe took ``ref`` seconds: a time scales
+    with the probe's time, a throughput inversely. ``speeds``: one per value, else their median."""
+    power = 1 if kind == "time" else -1  # time / speed, throughput * speed
+    return [x * (ref / s) ** power for x, s in zip(values, _align(speeds, len(values)))]
+
+
+def _align(speeds, n: int) -> list[float]:
+    """One speed per sample: the repetition's own if the counts agree, else the median."""
+    return list(speeds) if len(speeds) == n else [median(speeds)] * n
+
+
+# --- the rule ------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _Test:
+    p_value: float  # one-sided, in the direction of the observed change
+    ci_low_pct: float
+    ci_high_pct: float
+    min_detectable_pct: float | None  # in the worse direction
+    method: str
+
+
+def significance(b: dict, c: dict, ctx: Context, pol) -> MeasurementVerdict:
+    """Time, throughput, memory: significant in its direction AND beyond the practical threshold."""
+    if ctx.horizon and c["kind"] in TIME_KINDS:
+        return _sequential(b, c, ctx.horizon, ctx.sd_confidence, pol)
+    base, cur, norm_note = _normalised(b, c, ctx, pol)
+    bm, cm = median(base), median(cur)
+    paired = stats.paired_log_ratio_test(base, cur) if ctx.paired and bm > 0 else None
+    ranked = stats.rank_test(base, cur) if pol.test == "rank" and bm > 0 and not paired else None
+    test = paired or ranked or (stats.log_ratio_test(base, cur) if bm > 0 and len(base) >= 2 else None)
+    if test is None:
+        return _degenerate(c, bm, cm, base, pol)
+    change, estimate = stats.change_pct(bm, cm), 100.0 * (test.ratio - 1)
+    result = (_rank(test, base, cur, estimate, c["higher_is_better"], pol) if ranked
+              else _test(test, estimate, c["higher_is_better"], pol))
+    threshold = threshold_pct(pol, bm)
+    if not ctx.same_session and pol.cross_session_pct > threshold:
+        threshold = pol.cross_session_pct
+        norm_note += (f"; the baseline was measured in another session, so the {pct(threshold)} "
+                      f"cross-session threshold applies (an in-session reference avoids it)")
+    mde = result.min_detectable_pct
+    verdict, reason = _decide(c, estimate, threshold, mde, result, pol)
+    if verdict == "regressed" and ctx.throttled:  # a throttled GPU is not a slower pipeline
+        verdict, reason = "unstable", f"{reason}; but the GPU was throttled ({', '.join(ctx.throttled)})"
+    return make(c, baseline=bm, current=cm, change_pct=change, ci_low_pct=result.ci_low_pct,
+                ci_high_pct=result.ci_high_pct, p_value=result.p_value, confidence=pol.confidence,
+                threshold_pct=threshold, min_detectable_pct=max(mde, threshold) if mde is not None else None,
+                verdict=verdict, reason=reason + norm_note)
+
+
+def _sequential(b: dict, c: dict, horizon: int, sd_confidence: float, pol) -> MeasurementVerdict:
+    """The sequential gate's look at the pairs so far (harness/judge/sequential.py): regressed or improved
+    beyond the threshold, ok when the worse side's bound rules out the policy's max_mde_pct (or the
+    threshold), else unstable: undecided after these pairs."""
+    bm, cm = median(b["samples"]), median(c["samples"])
+    d = seq.log_ratios(b["samples"], c["samples"])
+    if not d:
+        return _degenerate(c, bm, cm, b["samples"], pol)
+    alpha = (1 - pol.confidence) / 2
+    s = seq.sequence(d, alpha, seq.log_of_pct(pol.pair_sd_pct or 0.0), horizon, sd_confidence)
+    threshold = threshold_pct(pol, bm)
+    margin = max(pol.max_mde_pct or threshold, threshold)
+    state = seq.decide(s, c["higher_is_better"], seq.log_of_pct(threshold), seq.log_of_pct(margin))
+    est, low, high = seq.pct(s.mean), seq.pct(s.low), seq.pct(s.high)
+    verdict, word = direction(c, est)
+    where = (f"anytime p={s.p_value:.2g}, alpha {pct(100 * alpha)}, interval [{low:+.1f}%, {high:+.1f}%] after "
+             f"{s.n} pairs, noise sd {pct(100 * s.sd)}" + (" (the policy's floor)" if s.sd == s.floor else
+                                                      f" (upper bound; measured {pct(100 * (s.sample_sd or 0))})"))
+    bound = high if not c["higher_is_better"] else -low
+    if state in (seq.REGRESSED, seq.IMPROVED):
+        reason = f"{pct(abs(est))} {word}: beyond the {pct(threshold)} threshold and significant ({where})"
+    elif state == seq.OK:
+        verdict, reason = "ok", f"rules out a worsening of {pct(margin)} or more ({pct(abs(est))} {word}; {where})"
+    else:
+        verdict = "unstable"
+        reason = (f"undecided: {pct(abs(est))} {word}; rules out only a worsening beyond {pct(bound)} "
+                  f"(the policy wants {pct(margin)}; {where})")
+    mde = sequential_detectable_pct(pol, s.sd, alpha, horizon)
+    return make(c, baseline=bm, current=cm, change_pct=stats.change_pct(bm, cm), ci_low_pct=low, ci_high_pct=high,
+                p_value=s.p_value, confidence=pol.confidence, threshold_pct=threshold,
+                min_detectable_pct=max(mde, threshold), verdict=verdict, reason=reason)
+
+
+def _degenerate(c: dict, bm: float, cm: float, base: list, pol) -> MeasurementVerdict:
+    """No ratio test: a single baseline sample (unknown noise), or zero/negative values (no ratio)."""
+    if abs(cm - bm) <= pol.min_change:
+        return make(c, baseline=bm, current=cm, verdict="ok",
+                    reason=f"changed by {cm - bm:.3g}, within the policy's absolute floor of {pol.min_change:g}")
+    why = (f"the baseline has {len(base)} sample, so its noise is unknown; record it with --repeat 5 or more"
+           if len(base) < 2 else "a value is zero or negative, so there is no ratio to test")
+    return make(c, baseline=bm, current=cm, change_pct=stats.change_pct(bm, cm), verdict="unstable", reason=why)
+
+
+def _test(test, change: float, higher_is_better: bool, pol) -> _Test:
+    """One-sided p in the direction of ``change``, the matching interval and the detectable worsening."""
+    alpha = (1 - pol.confidence) / 2
+    p = stats.p_value(test, higher=change > 0)
+    low, high = stats.ratio_bounds(test, alpha)
+    mde = detectable_pct(pol, test.sd_log, test.n_baseline, test.n_current, alpha, increase=not higher_is_better,
+                         paired=test.paired)
+    method = (f"t noise band of {test.n_baseline} baseline runs" if test.n_current == 1 else
+              f"paired t on the log ratios of {test.n_current} pairs of alternating runs" if test.paired else
+              f"t on log values, {test.n_current} runs vs {test.n_baseline} baseline runs")
+    method += "; change of the geometric means"
+    return _Test(p, 100 * (low - 1), 100 * (high - 1), mde, method)
+
+
+def _rank(test, base: list, cur: list, change: float, higher_is_better: bool, pol) -> _Test:
+    """``_test`` for the rank rule: Mann-Whitney U p-value, Hodges-Lehmann bounds, robust MDE."""
+    alpha = (1 - pol.confidence) / 2
+    p = stats.rank_p_value(base, cur, higher=change > 0)
+    low, high = stats.rank_bounds(test, alpha)
+    mde = detectable_pct(pol, test.sd_log, test.n_baseline, test.n_current, alpha, increase=not higher_is_better)
+    method = (f"Mann-Whitney U on log values, {test.n_current} runs vs {test.n_baseline} baseline runs; "
+              f"Hodges-Lehmann change")
+    return _Test(p, 100 * (low - 1), 100 * (high - 1), mde, method)
+
+
+def _decide(c: dict, change: float, threshold: float, mde: float | None, test: _Test, pol) -> tuple[str, str]:
+    """``change``: the test's estimate (ratio of geometric means), so the test, its interval and the
+    threshold all judge one figure; the verdict's change_pct column stays the medians' change."""
+    alpha = (1 - pol.confidence) / 2
+    significant = change != 0 and test.p_value < alpha
+    beyond = abs(change) > threshold
+    verdict, word = direction(c, change)
+    what = f"{pct(abs(change))} {word}"
+    where = f"one-sided p={test.p_value:.2g}, alpha {pct(100 * alpha)}, {test.method}"
+    if significant and beyond:
+        return verdict, f"{what}: beyond the {pct(threshold)} threshold and significant ({where})"
+    detect = f"this data can detect {pct(mde)} or more" if mde is not None else "the noise is unknown"
+    if beyond:
+        return "unstable", f"{what}, beyond the {pct(threshold)} threshold but not significant ({where}); {detect}"
+    limit = max(pol.max_mde_pct, threshold) if pol.max_mde_pct is not None else None
+    if limit is not None and mde is not None and mde > limit:
+        return "unstable", (f"too noisy to decide: the smallest change this data could detect is {pct(mde)} "
+                            f"(the policy wants {pct(limit)}); add baseline runs or --repeat")
+    if significant:
+        return "ok", f"{what}, significant but within the {pct(threshold)} threshold ({where})"
+    return "ok", f"within noise ({what}, {where})"
+
+
+def _normalised(b: dict, c: dict, ctx: Context, pol) -> tuple[list, list, str]:
+    """Samples to compare, speed-normalised to this run's machine when the policy asks for it."""
+    base, cur = list(b["samples"]), list(c["samples"])
+    if not normalises(pol, c["kind"], ctx.same_machine):
+        return base, cur, ""
+    if not ctx.base_speed or not ctx.cur_speed:
+        return base, cur, "; compared without speed normalisation (a record lacks calibration.speed_s)"
+    ref = median(ctx.cur_speed)
+    note = f"; speed-normalised (calibration: baseline {median(ctx.base_speed):.3g} s, this run {ref:.3g} s)"
+    return at_speed(base, ctx.base_speed, c["kind"], ref), at_speed(cur, ctx.cur_speed, c["kind"], ref), note

@@ -1,0 +1,59 @@
+"""The verdict document (harness/documents/verdict.py): what `compare --format json` and `check
+--verdict-out` write, read back through the one version check (harness/documents/versions.py)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from harness.documents import verdict as verdictdoc
+from harness.errors import EXIT_ERROR, HarnessError
+from harness.judge.verdict import MeasurementVerdict, Verdict
+from harness.output import formatters
+
+
+def a_verdict() -> Verdict:
+    m = MeasurementVerdict(name="train.wall_s", unit="s", kind="time", higher_is_better=False, baseline=10.0,
+                           current=12.0, change_pct=20.0, ci_low_pct=15.0, ci_high_pct=25.0, p_value=1e-5,
+                           confidence=0.99, threshold_pct=5.0, min_detectable_pct=6.0, verdict="regressed",
+                           reason="20.0% slower", against="reference", cause="code: a..b",
+                           comparand_low=9.5, comparand_high=10.5)
+    return Verdict(overall="regressed", exit_code=1, run_id="r1", profile="ci", baseline_path="b.json",
+                   baseline_provenance={"commit": "abc", "runs": 10}, environment_diff=[("python", "3.11", "3.12")],
+                   workload_match=True, measurements=(m,), notes=("a note",),
+                   reference_provenance={"commit": "abc", "runs": 10, "paired": True})
+
+
+def test_a_current_verdict_document_round_trips():
+    v = a_verdict()
+    doc = json.loads(formatters.to_json(v))
+    assert (doc["format_version"], doc["kind"]) == (verdictdoc.FORMAT_VERSION, verdictdoc.KIND)
+    assert list(doc)[:2] == ["format_version", "kind"]
+    assert Verdict.from_dict(doc) == v
+    assert verdictdoc.load(doc) == {k: doc[k] for k in doc if k not in ("format_version", "kind")}
+
+
+def test_a_newer_verdict_document_is_refused_with_one_clear_message():
+    doc = {**a_verdict().to_dict(), "format_version": verdictdoc.FORMAT_VERSION + 1}
+    with pytest.raises(HarnessError) as err:
+        Verdict.from_dict(doc)
+    assert str(err.value) == (f"verdict format_version {verdictdoc.FORMAT_VERSION + 1} is newer than this harness "
+                              f"reads ({verdictdoc.FORMAT_VERSION}); upgrade t4rec-bench, or re-run the comparison "
+                              f"with this harness")
+    assert err.value.exit_code == EXIT_ERROR
+    with pytest.raises(HarnessError, match="^where.json: verdict format_version"):
+        verdictdoc.load(doc, "where.json")
+
+
+@pytest.mark.parametrize("version", [0, None, "1", True])
+def test_an_unknown_or_malformed_version_is_refused(version):
+    doc = {**a_verdict().to_dict(), "format_version": version}
+    with pytest.raises(HarnessError, match="verdict (format_version 0 has no upgrade|has format_version)"):
+        Verdict.from_dict(doc)
+
+
+@pytest.mark.parametrize("doc", [{"format_version": 1}, {"format_version": 1, "kind": "t4rec-bench/run"}, [], None])
+def test_another_kind_of_document_is_refused(doc):
+    with pytest.raises(HarnessError, match="not a t4rec-bench verdict"):
+        Verdict.from_dict(doc)
