@@ -79,7 +79,7 @@ def main_record(args) -> int:
     if kept:
         print(f"the replaced baseline is kept at {kept}")
     if old:
-        print(baseline.describe_change(old, doc), end="")
+        print(describe_change(old, doc), end="")
     return 0
 
 
@@ -118,3 +118,17 @@ def main_show(args) -> int:
         cv = "-" if s.cv is None else f"{100 * s.cv:.2f}%"
         print(f"{m['name']:32} {m['unit']:9} {s.n:>3} {s.median:>14.6g} {s.mad:>12.4g} {cv:>7}")
     return 0
+
+
+def describe_change(old: dict, new: dict) -> str:
+    """What changed from the replaced baseline: provenance lines, then the verdict table."""
+    from harness.judge.compare import compare
+    from harness.output import formatters
+
+    po, pn = old["provenance"], new["provenance"]
+    lines = [f"replaced baseline from {po.get('date')} (commit {str(po.get('commit'))[:10]}, {po.get('runs')} runs)"]
+    for key in ("commit", "env_fingerprint", "runs", "command"):
+        if po.get(key) != pn.get(key):
+            lines.append(f"  {key}: {po.get(key)!r} -> {pn.get(key)!r}")
+    verdict = compare(new["record"], old, baseline_path="(replaced baseline)")
+    return "\n".join(lines) + "\n\nnew baseline against the replaced one:\n" + formatters.table(verdict)

@@ -3,7 +3,7 @@ sequential gate as `check` runs it.
 
 For each mode it runs --runs pairs of the working tree and REV (HEAD: A/A), the modes taking turns
 in blocks of two pairs so that both see the same session; then --checks real A/A checks through
-harness/judge/gate.py (the policy's mode, early stopping on). It prints per mode and gated measurement
+harness/run/gate.py (the policy's mode, early stopping on). It prints per mode and gated measurement
 the sd of a pair's log ratio, its floor in policies.toml and the detectable worsening at the most
 pairs; then the family-wise false-positive rate of the whole gate, looks and measurements
 together, over --comparisons checks simulated on the recorded pairs, the pairs a verdict took, the
@@ -62,8 +62,8 @@ def run_pools(args, config, modes: list[str], pairs: int, history: Path, quiet: 
 
 def real_checks(args, config, policies, k: int, baseline_path, quiet: bool) -> list[dict]:
     """``k`` A/A checks through the gate (early stopping on, the policy's mode): verdict, pairs, time."""
-    from harness.judge import gate
     from harness.output.progress import Progress
+    from harness.run import gate
 
     out = []
     for i in range(k):

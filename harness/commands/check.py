@@ -68,10 +68,10 @@ def run_config(config, repeat: int, quiet: bool) -> dict:
 def main(args) -> int:
     from harness.commands.compare import baseline_path
     from harness.documents import atomic, record
-    from harness.judge import gate, policy
+    from harness.judge import policy
     from harness.output import formatters
     from harness.output.progress import Progress
-    from harness.run import runner
+    from harness.run import gate, runner
 
     repeat = args.repeat or policy.load(args.policies).gate.repeat
     config = _common.config_from_args(args)

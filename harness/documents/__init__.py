@@ -1,5 +1,8 @@
-"""Documents on disk: their types, formats, versions and upgrades.
+"""Documents: every format the harness writes or reads, one module each, and the one version check.
 
-- ``record``: the run record (typed, versioned, schema in ``schemas/``), read with upgrades;
-- ``baseline``: the stored baseline and its provenance; ``atomic``: atomic writes and appends.
+- ``versions``: ``Format`` and ``read`` (a newer version is refused; an older one is upgraded by the
+  format's explicit functions or refused);
+- ``record`` and ``record_types``: the run record (builder, loading, validation against ``schemas/``,
+  typed fields); ``baseline``: the stored baseline and its provenance; ``verdict``, ``sweep``,
+  ``calibration``: those files; ``atomic``: atomic writes and appended history.
 """

@@ -203,17 +203,3 @@ def _keep(path: Path, old: dict | None) -> Path:
         shutil.copyfile(path, candidate)
         return candidate
     raise HarnessError(f"no free name for {stem} in {target}")
-
-
-def describe_change(old: dict, new: dict) -> str:
-    """What changed from the replaced baseline: provenance lines, then the verdict table."""
-    from harness.judge.compare import compare
-    from harness.output import formatters
-
-    po, pn = old["provenance"], new["provenance"]
-    lines = [f"replaced baseline from {po.get('date')} (commit {str(po.get('commit'))[:10]}, {po.get('runs')} runs)"]
-    for key in ("commit", "env_fingerprint", "runs", "command"):
-        if po.get(key) != pn.get(key):
-            lines.append(f"  {key}: {po.get(key)!r} -> {pn.get(key)!r}")
-    verdict = compare(new["record"], old, baseline_path="(replaced baseline)")
-    return "\n".join(lines) + "\n\nnew baseline against the replaced one:\n" + formatters.table(verdict)

@@ -181,7 +181,7 @@ def _names(base: dict, cur: dict) -> list[str]:
 
 @dataclass(frozen=True)
 class _Arms:
-    """The in-session arms by measurement name (harness.judge.gate): reference, and cross when it ran."""
+    """The in-session arms by measurement name (harness.run.gate): reference, and cross when it ran."""
     ref: dict  # name -> measurement of the reference (baseline code, baseline environment)
     cross: dict  # name -> measurement of the cross arm (baseline code, current environment); {} if none
     paired: bool

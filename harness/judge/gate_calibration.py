@@ -6,7 +6,7 @@ A "pool" is the current code's merged record and the reference's, run as pairs i
 (sample i of each measurement on both sides is pair i). A simulated check draws pairs from the
 pool in a random order (without replacement when the pool holds the most pairs, else with), and
 looks after each one exactly as `check` does: the one judge (harness/judge/judging.py) and the gate's
-stop rule (harness/judge/gate.py::stop_reason). So the simulation tests the gate's code, not a model of it.
+stop rule (harness/judge/judging.py::stop_reason). So the simulation tests the gate's code, not a model of it.
 """
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ def planted(rec: dict, stage: str, fraction: float) -> dict:
 
 
 def in_session(ref: dict, horizon: int, mode: str, sd_confidence: float) -> dict:
-    """The judge's in-session argument for a simulated look (harness/judge/gate.py::_in_session's shape)."""
+    """The judge's in-session argument for a simulated look (harness/run/gate.py::_in_session's shape)."""
     prov = {"commit": "calibration", "runs": ref["repeat"], "paired": True, "mode": mode, "arms": 2}
     return {"record": ref, "provenance": prov, "cross": None, "changed": (), "code_range": "", "notes": (),
             "sequential": {"horizon": horizon, "sd_confidence": sd_confidence}}
@@ -81,8 +81,7 @@ def in_session(ref: dict, horizon: int, mode: str, sd_confidence: float) -> dict
 def one_check(current: dict, reference: dict, order: list[int], stored: dict | None, baseline_path,
               policies_path, horizon: int, min_pairs: int, mode: str, sd_confidence: float) -> dict:
     """Look after each pair of ``order`` as `check` does; the verdict where it stops."""
-    from harness.judge.gate import stop_reason
-    from harness.judge.judging import judge
+    from harness.judge.judging import judge, stop_reason
 
     for n in range(min_pairs, horizon + 1):
         idx = order[:n]

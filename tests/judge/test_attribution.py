@@ -196,8 +196,7 @@ def test_the_built_reference_environment_is_topped_up_with_what_it_lacks(tmp_pat
     import sys
     from pathlib import Path
 
-    from harness.judge import gate
-    from harness.run import env_layered, envs
+    from harness.run import env_layered, envs, gate
 
     current = env_layered.current_distributions()
     lean = {k: v for k, v in current.items() if k != "tqdm"}  # a build without tqdm

@@ -555,7 +555,9 @@ def test_save_over_a_corrupt_baseline_needs_force_and_keeps_the_bytes(tmp_path, 
 
 
 def test_describe_change_shows_the_verdict_against_the_replaced_one(base):
-    text = baseline.describe_change(base, make_baseline(seed=2000, slow={"train": 1.3}))
+    from harness.commands.baseline import describe_change
+
+    text = describe_change(base, make_baseline(seed=2000, slow={"train": 1.3}))
     assert "replaced baseline" in text and "train.wall_s" in text and "regressed" in text
 
 

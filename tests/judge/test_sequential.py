@@ -1,5 +1,5 @@
 """The sequential gate: the confidence sequence (harness/judge/sequential.py), its verdict in the judge, the
-stop rule and the pairing of the gate (harness/judge/gate.py, harness/run/reference.py), and its calibration on
+stop rule and the pairing of the gate (harness/run/gate.py, harness/run/reference.py), and its calibration on
 recorded pairs (harness/judge/gate_calibration.py)."""
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ import random
 import pytest
 from verdict_fixtures import make_baseline, make_record
 
-from harness.judge import gate, policy, sequential
 from harness.judge import gate_calibration as seqcal
 from harness.judge import judging as judge
+from harness.judge import policy, sequential
 from harness.run import reference
 
 SD_CONF = policy.committed_gate().sd_confidence  # the gate's noise bound, as check uses it
@@ -115,17 +115,17 @@ def test_a_large_slowdown_is_regressed_after_three_pairs(stored):
     v = _verdict(cur, ref, stored)
     train = next(m for m in v.measurements if m.name == "train.wall_s")
     assert train.verdict == "regressed" and "anytime p=" in train.reason and "after 3 pairs" in train.reason
-    assert gate.stop_reason(v).startswith("regressed (") and "train.wall_s" in gate.stop_reason(v)
+    assert judge.stop_reason(v).startswith("regressed (") and "train.wall_s" in judge.stop_reason(v)
 
 
 def test_unchanged_code_is_decided_ok_once_the_bounds_rule_out_the_margins(stored):
     cur, ref = _pool(3, 2)
-    assert gate.stop_reason(_verdict(cur, ref, stored)) is None  # 3 pairs at the floors: not yet
+    assert judge.stop_reason(_verdict(cur, ref, stored)) is None  # 3 pairs at the floors: not yet
     cur, ref = _pool(20, 3)
     v = _verdict(cur, ref, stored)
     total = next(m for m in v.measurements if m.name == "total.wall_s")
     assert total.verdict == "ok" and total.reason.startswith("rules out a worsening of 5.0% or more")
-    assert gate.stop_reason(v) == "decided: every gated time is ok or improved"
+    assert judge.stop_reason(v) == "decided: every gated time is ok or improved"
 
 
 def test_undecided_at_the_last_pair_is_unstable_with_what_it_rules_out(stored):

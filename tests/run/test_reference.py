@@ -1,4 +1,4 @@
-"""The in-session reference (harness/run/reference.py, harness/judge/gate.py).
+"""The in-session reference (harness/run/reference.py, harness/run/gate.py).
 
 Git is real here (a scratch repository); the end-to-end test runs the smoke pipeline for both
 sides, so it is marked slow.
@@ -14,8 +14,7 @@ import pytest
 
 from harness.config import build_config
 from harness.errors import HarnessError
-from harness.judge import gate
-from harness.run import reference
+from harness.run import gate, reference
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -1,6 +1,6 @@
 """One check: run the current code (with the in-session reference, when there is one) and judge it.
 
-Shared by `t4rec-bench check` and the pytest gate (tests/judge/test_gate.py), so both give the same
+Shared by `t4rec-bench check` and the pytest gate (tests/run/test_gate.py), so both give the same
 verdict for the same tree. Order of work: read the policy and the stored baseline first (a
 corrupt baseline is exit 2 before any run), extract the reference commit, run, judge.
 """
@@ -116,7 +116,7 @@ class _Looks:
         rec = recordmod.merge_repetitions(current)
         verdict = judgemod.judge(rec, self.baseline_path, self.policies_path, stored=self.stored,
                                  in_session=self.in_session(rec, by_arm))
-        self.stopped = stop_reason(verdict)
+        self.stopped = judgemod.stop_reason(verdict)
         if self.stopped and self.progress is not None:
             self.progress.note(f"stopping after {len(current)} pairs: {self.stopped}")
         return self.stopped is not None
@@ -133,16 +133,6 @@ class _Looks:
         return out
 
 
-def stop_reason(verdict) -> str | None:
-    """Why the gate is decided at this look, or None to go on: an in-session measurement regressed, or
-    every in-session time is decided (ok, improved, or not gated)."""
-    arms = [m for m in verdict.measurements if m.against in ("reference", "cross")]
-    regressed = [m.name for m in arms if m.verdict == "regressed"]
-    if regressed:
-        return f"regressed ({', '.join(regressed)})"
-    if arms and not any(m.verdict == "unstable" for m in arms):
-        return "decided: every gated time is ok or improved"
-    return None
 
 
 @dataclass(frozen=True)

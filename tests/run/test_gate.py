@@ -2,7 +2,7 @@
 
 The current code runs ``[gate] repeat`` times, alternating with as many runs of the baseline's
 commit in the baseline's environment (the in-session reference, harness/run/reference.py; a cross arm
-too when the environments differ), and is judged by harness.judge.gate exactly as `t4rec-bench check`
+too when the environments differ), and is judged by harness.run.gate exactly as `t4rec-bench check`
 judges it: times, ranking metrics and loss against the reference, memory and counts against the
 committed baseline. Each measurement of the baseline is one test; it
 fails when the comparison says ``regressed`` (or the measurement disappeared), with the
@@ -47,7 +47,8 @@ def _names() -> list[str]:
 def gate_verdict():
     from harness.config import build_config
     from harness.errors import HarnessError
-    from harness.judge import gate, policy
+    from harness.judge import policy
+    from harness.run import gate
 
     path, settings = _baseline_path(), policy.load().gate
     if not path.exists():
