@@ -12,7 +12,7 @@
    setup_cache writes them there: no second run)
 4. ``asv publish`` (HTML under reports/asv/html)
 5. the HTML report of the newest record (its history, change points, and the verdict against
-   baselines/<machine class>/<profile>.json when that exists), when harness.output.report is there
+   baselines/<machine class>/<profile>.json when that exists)
 
 Exit code 0 when every step succeeded (also when there was no new commit to run), 2 when a step
 or a benchmark failed. ``t4rec-bench history`` then lists the change points. ``--steps`` runs
@@ -150,16 +150,12 @@ def show_steps(results_dir: Path, repo: Path, machine: str | None) -> int:
 
 def _report(new_records: list[Path], out_dir: Path, history_dir: Path, repo: Path) -> Path | None:
     """The HTML report of the newest commit's record: its history, change points and the verdict against
-    the stored baseline when there is one. Skipped when harness.output.report is not there."""
+    the stored baseline when there is one."""
     if not new_records:
-        return None
-    try:
-        from harness.output.report import build_report
-    except ImportError:
-        print("nightly: no harness.output.report module: HTML report skipped")
         return None
     from harness.documents import record
     from harness.judge import changepoints, history
+    from harness.output.report import build_report
 
     records = history.in_commit_order(history.load_records(history_dir).records, history.git_order(repo))
     new_ids = {record.load(p)["run_id"] for p in new_records}
