@@ -370,3 +370,27 @@ def test_history_orders_runs_by_commit_not_by_start_time(tmp_path, capsys):
     assert args.func(args) == 1
     out = capsys.readouterr().out
     assert f"{commits[3][:8]}..{commits[4][:8]}" in out and "regressed (in effect)" in out
+
+
+
+def test_benchmarks_import_the_harness_of_a_commit_before_the_layers(tmp_path):
+    """asv runs this checkout's benchmarks against older commits, whose harness kept every module
+    directly under harness/ (harness/runner.py, harness/stages/etl.py). The old layout is built
+    here; ``-S`` keeps this checkout's editable install out of the import path."""
+    old = tmp_path / "old"
+    for name, text in {"__init__.py": "", "runner.py": "", "summary.py": "STAGE_ORDER = ('imports',)\n",
+                       "config.py": "def profile_names():\n    return ['smoke', 'nightly']\n",
+                       "stages/__init__.py": "", "stages/etl.py": ""}.items():
+        (old / "harness" / name).parent.mkdir(parents=True, exist_ok=True)
+        (old / "harness" / name).write_text(text)
+    code = ("import sys; from benchmarks import _shared; h = _shared.harness_module; "
+            "print(h('run.runner').__file__, h('pipeline.stages.etl').__file__, h('output.summary').STAGE_ORDER[0])")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join((str(old), str(ROOT)))}
+    run = subprocess.run([sys.executable, "-S", "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split() == [str(old / "harness" / "runner.py"), str(old / "harness" / "stages" / "etl.py"),
+                                  "imports"]
+    run = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)  # the layers
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split() == [str(ROOT / "harness" / "run" / "runner.py"),
+                                  str(ROOT / "harness" / "pipeline" / "stages" / "etl.py"), "imports"]
