@@ -72,83 +72,16 @@ def add_parser(subparsers):
 
 # --- command --------------------------------------------------------------------------------
 
-def _records(items) -> list[dict]:
-    from pathlib import Path
-
-    from harness.documents import record
-    from harness.errors import HarnessError
-
-    paths = []
-    for item in items:
-        p = Path(item)
-        paths.extend(sorted(p.glob("*.json")) if p.is_dir() else [p])  # not reference/ below a history
-    records = [record.load(p) for p in paths]
-    records = [r for r in records if r["status"] == "ok" and not r["faults"]]
-    hashes = {r["workload_hash"] for r in records}
-    if len(hashes) > 1:
-        raise HarnessError(f"--records hold {len(hashes)} different workloads; pass one profile's plain runs")
-    return records
-
-
-def _run(args, runs: int) -> list[dict]:
-    from harness.commands import _common
-    from harness.commands.check import run_config
-    from harness.documents import record
-    from harness.errors import HarnessError
-
-    config = _common.config_from_args(args)
-    if config.faults.active():
-        raise HarnessError("calibrate measures unchanged (A/A) runs: remove the faults.* overrides")
-    records = []
-    for i in range(runs):
-        if not args.quiet:
-            print(f"A/A run {i + 1}/{runs}", flush=True)
-        rec = run_config(config, 1, args.quiet)
-        record.append_history(rec, args.history)
-        if rec["status"] != "ok":
-            raise HarnessError(f"A/A run {i + 1} failed: {rec['failure']['message']}")
-        records.append(rec)
-    return records
-
-
-def _run_with_reference(args, runs: int) -> tuple[list[dict], list[dict]]:
-    """``runs`` runs of the working tree alternating with ``runs`` runs of --reference, as `check` makes them."""
-    import tempfile
-    from pathlib import Path
-
-    from harness.commands import _common
-    from harness.documents import record
-    from harness.errors import HarnessError
-    from harness.output.progress import Progress
-    from harness.run import reference
-
-    config = _common.config_from_args(args)
-    if config.faults.active():
-        raise HarnessError("calibrate measures unchanged (A/A) runs: remove the faults.* overrides")
-    with tempfile.TemporaryDirectory(prefix="t4rec-bench-ref-") as tmp:
-        ref = reference.checkout(args.reference, Path(tmp))
-        current, arms, dropped = reference.interleaved(config, runs, ref, Progress(enabled=not args.quiet))
-    refs = arms["reference"]
-    for rec in current:
-        record.append_history(rec, args.history)
-    for rec in refs:
-        record.append_history(rec, Path(args.history) / "reference")
-    if dropped:
-        raise HarnessError(dropped)
-    failed = [r for r in current if r["status"] != "ok"]
-    if failed:
-        raise HarnessError(f"an A/A run failed: {failed[0]['failure']['message']}")
-    return current, refs
-
-
 def main(args) -> int:
     import datetime as dt
     from pathlib import Path
 
+    from harness.commands import _common
     from harness.documents import atomic, calibration
     from harness.errors import HarnessError
     from harness.judge import policy
     from harness.judge.calibration import analyse
+    from harness.run import calibration_runs as runs
 
     policies = policy.load(args.policies)
     if args.mode:
@@ -159,13 +92,15 @@ def main(args) -> int:
     if args.reference_records and not args.records:
         raise HarnessError("--reference-records needs --records (the current pool)")
     if args.records:
-        records = _records(args.records)
-        refs = _records(args.reference_records) if args.reference_records else None
+        records = runs.plain_runs(args.records)
+        refs = runs.plain_runs(args.reference_records) if args.reference_records else None
     elif args.reference:
         n_base = args.baseline_size or policies.gate.repeat
-        records, refs = _run_with_reference(args, args.runs or 3 * policies.gate.repeat)
+        records, refs = runs.aa_runs_with_reference(_common.config_from_args(args),
+                                                    args.runs or 3 * policies.gate.repeat, args.reference,
+                                                    args.history, args.quiet)
     else:
-        records = _run(args, args.runs or n_base + n_cur)
+        records = runs.aa_runs(_common.config_from_args(args), args.runs or n_base + n_cur, args.history, args.quiet)
     if len(records) < 3:
         raise HarnessError(f"{len(records)} usable A/A run(s): need at least 3 to measure noise")
     if refs is not None and args.baseline_size is None:
@@ -193,6 +128,7 @@ def _main_sequential(args, policies) -> int:
     from harness.errors import HarnessError
     from harness.judge import gate_calibration as seqcal
     from harness.judge import judging as judge
+    from harness.run import calibration_runs as runs
     from harness.run import runner
 
     stage, _, fraction = args.plant.partition("=")
@@ -205,14 +141,14 @@ def _main_sequential(args, policies) -> int:
     if args.records:
         if not args.reference_records:
             raise HarnessError("--mode with --records needs --reference-records (the reference pool)")
-        pools = {"recorded": (seqcal.pooled(_records(args.records)), seqcal.pooled(_records(args.reference_records)))}
+        pools = {"recorded": (seqcal.pooled(runs.plain_runs(args.records)),
+                              seqcal.pooled(runs.plain_runs(args.reference_records)))}
     elif args.reference:
-        if config.faults.active():
-            raise HarnessError("calibrate measures unchanged (A/A) runs: remove the faults.* overrides")
         modes = ["duet", "alternating"] if args.mode == "both" else [args.mode]
-        raw = cg.run_pools(args, config, modes, args.runs or policies.gate.repeat, Path(args.history), args.quiet)
+        raw = runs.pair_pools(config, args.reference, modes, args.runs or policies.gate.repeat, Path(args.history),
+                              args.quiet)
         path = baseline.default_path(config.profile, runner.machine_class(config))
-        checks = cg.real_checks(args, config, policies, args.checks, path, args.quiet)
+        checks = runs.real_checks(config, policies, args.checks, path, args.policies, args.reference, args.quiet)
         for c in checks:
             cur, refs, _ = raw.setdefault(c["mode"], ([], [], []))
             cur.append(c["record"])
@@ -255,7 +191,8 @@ def _noise_lines(doc: dict) -> list[str]:
             f"{'CV norm':>7} {'thresh':>7} {'MDE ' + size:>9}")
     head += f" {'FP reg':>7} {'FP imp':>7} {'unstable':>8}" if aa else ""
     out = [f"noise per measurement over all {doc['runs']} runs; MDE at {doc['current_size']} new vs "
-           f"{doc['baseline_size']} baseline runs, at each policy's power" + ("; A/A flags per comparison" if aa else ""), head]
+           f"{doc['baseline_size']} baseline runs, at each policy's power"
+           + ("; A/A flags per comparison" if aa else ""), head]
     for m in doc["measurements"]:
         alpha = "-" if m["alpha"] is None else f"{100 * m['alpha']:.2g}%"
         cv = lambda x: value(None if x is None else 100 * x, "%")  # noqa: E731
@@ -279,7 +216,8 @@ def _design_lines(doc: dict) -> list[str]:
     test = {"rank": "Mann-Whitney U", "t": "t test"}.get(d.get("test"), "t test")
     if d.get("paired"):
         test = "paired t on the log ratios of alternating runs"
-    out = [f"design: minimum detectable slowdown of {d['measurement']} by the policy's {test} ({100 * d['power']:.0f}% power, "
+    out = [f"design: minimum detectable slowdown of {d['measurement']} by the policy's {test} "
+           f"({100 * d['power']:.0f}% power, "
            f"one-sided alpha {100 * d['alpha']:.2g}%, noise sd(log) {100 * d['sd_log']:.2f}%"
            + (" within a pair" if d.get("paired") else "") + ", "
            f"MAD-based {100 * d['robust_sd_log']:.2f}%); a t test would detect the last column",
@@ -290,8 +228,8 @@ def _design_lines(doc: dict) -> list[str]:
         mark = "  <- [gate] default" if (r["current"], r["baseline"]) == default else ""
         runs = r["current"] + (r["baseline"] if d.get("in_session") else 0)  # a check also runs the reference
         cost = "-" if per_run is None else f"~{runs * per_run / 60:.1f} min"
-        out.append(f"  {r['current']:>4} {r['baseline']:>9} {value(r['mde_pct'], '%'):>7} {value(r['mde_t_pct'], '%'):>9} "
-                   f"{cost:>11}{mark}")
+        out.append(f"  {r['current']:>4} {r['baseline']:>9} {value(r['mde_pct'], '%'):>7} "
+                   f"{value(r['mde_t_pct'], '%'):>9} {cost:>11}{mark}")
     best = d["smallest"]
     if best is None:
         out.append(f"no configuration up to 10 new vs 40 baseline runs reaches MDE <= {d['limit_pct']:g}%")

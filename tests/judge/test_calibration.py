@@ -181,3 +181,33 @@ def test_the_calibration_document_reads_back_and_a_newer_one_is_refused():
     newer = {**doc, "format_version": calibration_doc.FORMAT_VERSION + 1}
     with pytest.raises(HarnessError, match=r"calibration format_version \d+ is newer than this harness reads"):
         versions.read(newer, calibration_doc.FORMAT)
+
+
+@pytest.mark.slow
+def test_calibrate_mode_runs_pairs_and_a_real_check_on_the_smoke_profile(tmp_path, monkeypatch, capsys):
+    """`calibrate --mode duet --reference HEAD` end to end (harness/run/calibration_runs.py): real duet
+    pairs of the working tree and HEAD, one real A/A check through the gate, the analysis, the file."""
+    import json
+
+    from compare_support import cli
+
+    import re
+    from importlib import resources
+
+    monkeypatch.chdir(tmp_path)
+    text = resources.files("harness").joinpath("policies.toml").read_text()
+    short = re.sub(r"(?m)^repeat = \d+$", "repeat = 3", text, count=1)  # [gate]: a real check of 3 pairs at most
+    assert short != text
+    (tmp_path / "policies.toml").write_text(short)
+    code = cli(["calibrate", "--profile", "smoke", "--reference", "HEAD", "--mode", "duet", "--runs", "2",
+                "--checks", "1", "--comparisons", "10", "--history", "hist", "--quiet", "--out", "cal.json",
+                "--policies", "policies.toml"])
+    assert code == 0
+    doc = json.loads((tmp_path / "cal.json").read_text())
+    seq = doc["sequential"]
+    assert list(seq["modes"]) == ["duet"] and seq["modes"]["duet"]["pairs"] >= 2  # the check's pairs join the pool
+    assert len(seq["checks"]) == 1 and seq["checks"][0]["mode"] == "duet"
+    assert len(list((tmp_path / "hist" / "duet").glob("*.json"))) == 2
+    assert len(list((tmp_path / "hist" / "duet" / "reference").glob("*.json"))) == 2
+    out = capsys.readouterr().out
+    assert "duet: " in out and "real A/A checks: 1" in out and "wrote cal.json" in out
