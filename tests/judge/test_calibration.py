@@ -188,11 +188,10 @@ def test_calibrate_mode_runs_pairs_and_a_real_check_on_the_smoke_profile(tmp_pat
     """`calibrate --mode duet --reference HEAD` end to end (harness/run/calibration_runs.py): real duet
     pairs of the working tree and HEAD, one real A/A check through the gate, the analysis, the file."""
     import json
-
-    from compare_support import cli
-
     import re
     from importlib import resources
+
+    from compare_support import cli
 
     monkeypatch.chdir(tmp_path)
     text = resources.files("harness").joinpath("policies.toml").read_text()
