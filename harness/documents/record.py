@@ -136,10 +136,7 @@ def load(path: str | Path) -> RunRecord:
     """Read a run record, upgrade it to the current version and validate it; any problem is one
     HarnessError (exit code 2)."""
     path = Path(path)
-    rec = atomic.read_json(path, "run record")
-    if not isinstance(rec, dict) or rec.get("kind") != KIND:
-        raise HarnessError(f"{path}: not a t4rec-bench run record (kind is not {KIND!r})")
-    rec = upgrade(rec, str(path))
+    rec = upgrade(atomic.read_json(path, "run record"), str(path))
     validate(rec)
     return rec
 

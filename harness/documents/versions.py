@@ -1,11 +1,12 @@
-"""The one version check for every document kind the harness reads from disk or from a pipe.
+"""The one version check for every document kind the harness reads from disk.
 
 Each kind declares a ``Format``: its ``kind`` tag, the version this harness writes, the field
 holding the version, and one upgrade function per older version (``upgrades[N]`` turns a version
 N document into version N+1, as asv's ``update_to_N`` does). ``read`` applies them in order, so a
 document written by an older commit (a reference run executes old commits) is read as the
-current version. A version newer than this harness's, or one no upgrade path reaches, is an
-error (HarnessError, exit 2) that names the document, the version found and the version read.
+current version. A document of another kind (or without its kind tag), a version newer than this
+harness's, or one no upgrade path reaches is an error (HarnessError, exit 2) that names the
+document and, for versions, the version found and the version read.
 """
 
 from __future__ import annotations
@@ -46,6 +47,8 @@ def read(doc, fmt: Format, where: str = "") -> dict:
     at = f"{where}: " if where else ""
     if not isinstance(doc, Mapping):
         raise HarnessError(f"{at}{fmt.what} is not a JSON object")
+    if fmt.kind is not None and doc.get("kind") != fmt.kind:  # every version of a tagged kind carries its tag
+        raise HarnessError(f"{at}not a t4rec-bench {fmt.what} (kind is not {fmt.kind!r})")
     version = doc.get(fmt.key)
     if not isinstance(version, int) or isinstance(version, bool):
         hint = f"; {fmt.older_hint}" if fmt.older_hint else ""
@@ -64,6 +67,4 @@ def read(doc, fmt: Format, where: str = "") -> dict:
         if doc.get(fmt.key) != version + 1:
             raise AssertionError(f"{fmt.what}: upgrade from {version} must set {fmt.key} to {version + 1}")
         version += 1
-    if fmt.kind is not None and doc.get("kind", fmt.kind) != fmt.kind:
-        raise HarnessError(f"{at}not a {fmt.what}: kind {doc.get('kind')!r}, expected {fmt.kind!r}")
     return doc

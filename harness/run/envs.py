@@ -192,8 +192,6 @@ def _cached(env_dir: Path) -> Env | None:
         meta = versions.read(json.loads((env_dir / "env.json").read_text()), ENV_FORMAT)
     except (OSError, ValueError, HarnessError):
         return None
-    if meta.get("kind") != KIND:  # env.json always carries its kind; one without is not ours
-        return None
     python = env_dir / "bin" / "python"
     if not _runs(python):
         return None

@@ -53,7 +53,12 @@ def test_an_unknown_or_malformed_version_is_refused(version):
         Verdict.from_dict(doc)
 
 
-@pytest.mark.parametrize("doc", [{"format_version": 1}, {"format_version": 1, "kind": "t4rec-bench/run"}, [], None])
-def test_another_kind_of_document_is_refused(doc):
-    with pytest.raises(HarnessError, match="not a t4rec-bench verdict"):
+@pytest.mark.parametrize("doc, message", [
+    ({"format_version": 1}, "^not a t4rec-bench verdict"),
+    ({"format_version": 1, "kind": "t4rec-bench/run"}, "^not a t4rec-bench verdict"),
+    ([], "^verdict is not a JSON object$"),
+    (None, "^verdict is not a JSON object$"),
+])
+def test_another_kind_of_document_is_refused(doc, message):
+    with pytest.raises(HarnessError, match=message):
         Verdict.from_dict(doc)

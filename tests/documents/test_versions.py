@@ -74,16 +74,18 @@ def test_older_version_without_an_upgrade_path_is_refused():
 
 @pytest.mark.parametrize("version", [None, "3", 3.0, True])
 def test_missing_or_non_integer_version_is_refused(version):
-    doc = {"kind": "t4rec-bench/widget"} if version is None else {"format_version": version}
+    doc = {"kind": "t4rec-bench/widget"} if version is None else {"kind": "t4rec-bench/widget",
+                                                                  "format_version": version}
     message = str(_refused(doc))
     assert message == f"w.json: widget file has format_version {version!r}, this harness reads 3; rewrite it"
 
 
 def test_wrong_kind_is_refused():
     message = str(_refused({"format_version": 3, "kind": "t4rec-bench/gadget"}))
-    assert message == "w.json: not a widget file: kind 't4rec-bench/gadget', expected 't4rec-bench/widget'"
-    upgraded = str(_refused({"format_version": 1, "kind": "t4rec-bench/gadget", "size": 1}))
-    assert "not a widget file" in upgraded
+    assert message == "w.json: not a t4rec-bench widget file (kind is not 't4rec-bench/widget')"
+    older = str(_refused({"format_version": 1, "kind": "t4rec-bench/gadget", "size": 1}))
+    assert older == message  # refused before any upgrade runs
+    assert str(_refused({"format_version": 3})) == message  # a tagged kind's documents carry the tag
 
 
 @pytest.mark.parametrize("doc", [[1, 2], "text", 3, None])
@@ -101,5 +103,5 @@ def test_another_version_key_is_honoured():
     env = versions.Format("cache metadata", "t4rec-bench-env", 1, key="version")
     assert env.stamp() == {"version": 1, "kind": "t4rec-bench-env"}
     assert versions.read({"version": 1, "kind": "t4rec-bench-env"}, env)["version"] == 1
-    assert "cache metadata version 2 is newer" in str(_refused({"version": 2}, env))
+    assert "cache metadata version 2 is newer" in str(_refused({"version": 2, "kind": "t4rec-bench-env"}, env))
     assert versions.version_of({"version": 5}, env) == 5 and versions.version_of([1], env) is None
