@@ -21,6 +21,7 @@ with --mode, harness/judge/gate_calibration.py's).
 
 from __future__ import annotations
 
+from harness.judge.policy import MODES
 from harness.output.formatters import value
 
 
@@ -53,10 +54,11 @@ def add_parser(subparsers):
     p.add_argument("--splits", choices=("random", "ordered"), default="random",
                    help="random: disjoint or resampled random partitions (default); ordered: in time order, "
                         "a baseline of consecutive runs against the runs right after it (shows drift)")
-    p.add_argument("--mode", choices=("duet", "alternating", "both"),
+    p.add_argument("--mode", type=_modes, metavar="MODE[,MODE...]",
                    help="calibrate the sequential gate (with --reference, or --records and --reference-records): "
-                        "pairs in this mode (both: the two modes taking turns), then the family-wise A/A rate "
-                        "with early stopping over --comparisons simulated checks (harness/commands/calibrate_gate.py)")
+                        "pairs in each of these modes (" + ", ".join(MODES) + "; several take turns in blocks of "
+                        "two pairs; both = duet,alternating), then the family-wise A/A rate with early stopping "
+                        "over --comparisons simulated checks (harness/commands/calibrate_gate.py)")
     p.add_argument("--checks", type=int, default=0, metavar="K",
                    help="with --mode: also run K real A/A checks through the gate (default 0)")
     p.add_argument("--plant", default="train=0.25", metavar="STAGE=FRACTION",
@@ -68,6 +70,17 @@ def add_parser(subparsers):
     p.add_argument("--quiet", action="store_true", help="no progress output")
     p.set_defaults(func=main)
     return p
+
+
+def _modes(text: str) -> list[str]:
+    """``--mode``'s value: a comma-separated list of pairing modes (``both``: duet,alternating)."""
+    import argparse
+
+    modes = ["duet", "alternating"] if text == "both" else [m.strip() for m in text.split(",") if m.strip()]
+    wrong = [m for m in modes if m not in MODES]
+    if wrong or not modes or len(set(modes)) != len(modes):
+        raise argparse.ArgumentTypeError(f"{text!r}: expected distinct modes among {', '.join(MODES)} (or both)")
+    return modes
 
 
 # --- command --------------------------------------------------------------------------------
@@ -128,6 +141,7 @@ def _main_sequential(args, policies) -> int:
     from harness.errors import HarnessError
     from harness.judge import gate_calibration as seqcal
     from harness.judge import judging as judge
+    from harness.measure import host
     from harness.run import calibration_runs as runs
     from harness.run import runner
 
@@ -137,24 +151,24 @@ def _main_sequential(args, policies) -> int:
     except ValueError:
         raise HarnessError(f"--plant {args.plant}: expected STAGE=FRACTION, e.g. train=0.25") from None
     config = _common.config_from_args(args)
-    checks, seconds = [], {}
+    checks, seconds, hosts = [], {}, {}
     if args.records:
         if not args.reference_records:
             raise HarnessError("--mode with --records needs --reference-records (the reference pool)")
         pools = {"recorded": (seqcal.pooled(runs.plain_runs(args.records)),
                               seqcal.pooled(runs.plain_runs(args.reference_records)))}
     elif args.reference:
-        modes = ["duet", "alternating"] if args.mode == "both" else [args.mode]
-        raw = runs.pair_pools(config, args.reference, modes, args.runs or policies.gate.repeat, Path(args.history),
-                              args.quiet)
+        raw = runs.pair_pools(config, args.reference, args.mode, args.runs or policies.gate.repeat,
+                              Path(args.history), args.quiet, policies.gate.crossover_period_s)
         path = baseline.default_path(config.profile, runner.machine_class(config))
         checks = runs.real_checks(config, policies, args.checks, path, args.policies, args.reference, args.quiet)
         for c in checks:
-            cur, refs, _ = raw.setdefault(c["mode"], ([], [], []))
+            cur, refs, _, _ = raw.setdefault(c["mode"], ([], [], [], []))
             cur.append(c["record"])
             refs.append(c["reference_record"])
-        pools = {m: (seqcal.pooled(cur), seqcal.pooled(refs)) for m, (cur, refs, _) in raw.items()}
-        seconds = {m: sum(s) / len(s) for m, (_, _, s) in raw.items() if s}
+        pools = {m: (seqcal.pooled(cur), seqcal.pooled(refs)) for m, (cur, refs, _, _) in raw.items()}
+        seconds = {m: sum(s) / len(s) for m, (_, _, s, _) in raw.items() if s}
+        hosts = {m: host.summary(h) for m, (_, _, _, h) in raw.items() if h}
     else:
         raise HarnessError("--mode needs --reference REV (HEAD for A/A) or --records with --reference-records")
     profile = next(iter(pools.values()))[0]["profile"]
@@ -162,6 +176,8 @@ def _main_sequential(args, policies) -> int:
     path = baseline.default_path(profile, machine)
     doc = seqcal.analyse(pools, policies, judge.load_baseline(path), path, args.policies, args.comparisons,
                          args.split_seed, plant, seconds)
+    for mode, summary in hosts.items():
+        doc["modes"][mode]["host"] = summary
     doc["checks"] = [{k: v for k, v in c.items() if k not in ("record", "reference_record")} for c in checks]
     now = dt.datetime.now(dt.timezone.utc)
     doc = calibration.build(profile, machine, now.isoformat(timespec="seconds"), policies.source, {"sequential": doc})

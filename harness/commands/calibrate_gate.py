@@ -1,4 +1,4 @@
-"""`t4rec-bench calibrate --reference REV --mode duet|alternating|both [--checks K]`: calibrate the
+"""`t4rec-bench calibrate --reference REV --mode MODE[,MODE...] [--checks K]`: calibrate the
 sequential gate as `check` runs it.
 
 For each mode it runs --runs pairs of the working tree and REV (HEAD: A/A), the modes taking turns
@@ -15,6 +15,7 @@ both modes. harness/run/calibration_runs.py runs the pairs and this module print
 
 from __future__ import annotations
 
+from harness.measure import host
 from harness.output.formatters import value
 
 
@@ -23,7 +24,7 @@ def render(doc: dict) -> list[str]:
            f"(policies.toml [gate])"]
     for mode, m in doc["modes"].items():
         per = f", {m['seconds_per_pair']:.1f} s per pair" if m.get("seconds_per_pair") else ""
-        out += ["", f"{mode}: {m['pairs']} pairs{per}",
+        out += ["", f"{mode}: {m['pairs']} pairs{per}" + (f"; {host.words(m['host'])}" if m.get("host") else ""),
                 f"  {'measurement':28} {'pair sd':>8} {'95% up':>8} {'floor':>7} {'mean':>7} {'alpha':>8} "
                 f"{'MDE@' + str(doc['horizon']):>8}"]
         for r in m["noise"]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from harness.commands import _common
+from harness.judge.policy import MODES
 
 VERDICT_OUT = "reports/verdict.json"
 REPORT_OUT = "reports/index.html"
@@ -30,9 +31,10 @@ def add_parser(subparsers):
     p.add_argument("--repeat", type=_common.positive_int, metavar="N",
                    help="the most pairs with the reference (default: [gate] repeat in harness/policies.toml, where "
                         "its detectable slowdown is documented); the gate stops earlier once decided")
-    p.add_argument("--mode", choices=("duet", "alternating"),
-                   help="how a pair's two sides run: at once (duet) or one after the other (default: [gate] mode "
-                        "in harness/policies.toml)")
+    p.add_argument("--mode", choices=MODES,
+                   help="how a pair's two sides run: at once, trading CPUs every [gate] crossover_period_s "
+                        "(crossover), one CPU each (pinned) or unplaced (duet); or one after the other "
+                        "(alternating). Default: [gate] mode in harness/policies.toml")
     p.add_argument("--no-early-stop", action="store_true",
                    help="run all --repeat pairs and judge them once (the sequential gate looks after every pair)")
     add_baseline_options(p)

@@ -25,7 +25,10 @@ RULES = ("significance", "exact-or-seed-spread", "exact", "report-only")
 NORMALISE = ("never", "cross-machine", "always")
 TESTS = ("rank", "t")  # Mann-Whitney U on log values; Student's t on log values
 MULTIPLE = ("bonferroni", "none")
-MODES = ("duet", "alternating")  # how the two sides of a pair run: at the same time, or one after the other
+# How the two sides of a pair run (harness/run/reference.py, harness/run/crossover.py): at the same time,
+# trading CPUs every crossover_period_s ("crossover"), each on one CPU for the pair ("pinned") or where the
+# scheduler puts them ("duet"); or one after the other ("alternating").
+MODES = ("crossover", "pinned", "duet", "alternating")
 STATISTICAL_RULES = ("significance", "exact-or-seed-spread")  # rules whose tests share the family alpha
 KINDS = ("time", "throughput", "memory", "metric", "loss", "count")
 
@@ -71,6 +74,7 @@ class Gate:
     repeat: int  # most pairs of a check (the runs of a check without a reference); `check --repeat`
     min_pairs: int  # fewest pairs before the sequential gate may stop
     mode: str  # one of MODES: how a pair's sides run
+    crossover_period_s: float  # mode "crossover": how often the sides trade CPUs
     sd_confidence: float  # the sequential test's noise: this one-sided upper confidence bound of the pairs' sd
     baseline_runs: int  # runs per baseline (`baseline record --repeat`)
 
@@ -174,6 +178,8 @@ def _validate_gate(g: Gate, source: str) -> None:
         (whole(g.min_pairs) and 2 <= g.min_pairs <= g.repeat, "min_pairs", g.min_pairs,
          f"must be an integer in [2, repeat = {g.repeat}]"),
         (g.mode in MODES, "mode", g.mode, f"must be one of {', '.join(MODES)}"),
+        (isinstance(g.crossover_period_s, (int, float)) and 0.01 <= g.crossover_period_s <= 60,
+         "crossover_period_s", g.crossover_period_s, "must be a number of seconds in [0.01, 60]"),
         (0.5 <= g.sd_confidence < 1, "sd_confidence", g.sd_confidence, "must be in [0.5, 1)"),
         (whole(g.baseline_runs) and g.baseline_runs >= 2, "baseline_runs", g.baseline_runs,
          "must be an integer >= 2"),

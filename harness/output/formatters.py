@@ -9,6 +9,7 @@ import json
 import math
 
 from harness.judge.verdict import SEVERITY, Verdict
+from harness.measure import host
 
 ICONS = {"failed": "⛔", "regressed": "🔴", "incomparable": "⚪", "missing": "❔", "unstable": "🟡",
          "improved": "🟢", "ok": "✅"}
@@ -132,7 +133,8 @@ def _reference_line(ref: dict) -> str:
              "environment change" if ref.get("arms", 2) > 2 else "")
     return (f"times and throughputs against the in-session reference: commit {str(ref.get('commit'))[:10]}{where}, "
             f"{ref.get('how', 're-run in this session')}, {ref.get('runs')} runs{cross}"
-            + (f"; sequential gate: {ref['stopped']}" if ref.get("stopped") else ""))
+            + (f"; sequential gate: {ref['stopped']}" if ref.get("stopped") else "")
+            + (f"; {host.words(ref['host'])}" if ref.get("host") else ""))
 
 
 def _cause_lines(verdict: Verdict) -> list[str]:

@@ -75,30 +75,34 @@ def aa_runs_with_reference(config, runs: int, rev: str, history, quiet: bool) ->
     return current, refs
 
 
-def pair_pools(config, rev: str, modes: list[str], pairs: int, history: Path, quiet: bool) -> dict:
-    """{mode: (current records, reference records, seconds per pair)}: ``pairs`` pairs per mode with ``rev``."""
+def pair_pools(config, rev: str, modes: list[str], pairs: int, history: Path, quiet: bool,
+               period_s: float | None = None) -> dict:
+    """{mode: (current records, reference records, seconds per pair, host per pair)}: ``pairs`` pairs per
+    mode with ``rev``; ``period_s``: the crossover mode's ([gate] crossover_period_s)."""
     _unchanged(config)
-    out = {m: ([], [], []) for m in modes}
+    out = {m: ([], [], [], []) for m in modes}
     with tempfile.TemporaryDirectory(prefix="t4rec-bench-ref-") as tmp:
         arms = [reference.Arm("reference", reference.checkout(rev, Path(tmp)), sys.executable)]
         done = 0
         while done < pairs:
             block = min(BLOCK, pairs - done)
             for mode in modes:
-                _pool_block(config, arms, mode, block, out[mode], history, quiet)
+                _pool_block(config, arms, mode, block, out[mode], history, quiet, period_s)
             done += block
     return out
 
 
-def _pool_block(config, arms, mode: str, block: int, pool: tuple, history: Path, quiet: bool) -> None:
+def _pool_block(config, arms, mode: str, block: int, pool: tuple, history: Path, quiet: bool,
+                period_s: float | None) -> None:
     used, why = reference.pairing(config, 2, mode)
     if why:
         raise HarnessError(f"calibrate --mode {mode}: {why}")
     t0 = time.perf_counter()
-    current, by_arm, dropped = reference.interleaved(config, block, arms, Progress(enabled=not quiet), mode=used)
+    cur, refs, secs, hosts = pool
+    current, by_arm, dropped = reference.interleaved(config, block, arms, Progress(enabled=not quiet), mode=used,
+                                                     period_s=period_s, pairs_log=hosts)
     if dropped or any(r["status"] != "ok" for r in current):
         raise HarnessError(dropped or "an A/A run failed")
-    cur, refs, secs = pool
     cur += current
     refs += by_arm["reference"]
     secs.append((time.perf_counter() - t0) / block)

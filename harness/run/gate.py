@@ -8,7 +8,7 @@ corrupt baseline is exit 2 before any run), extract the reference commit, run, j
 from __future__ import annotations
 
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.documents import record as recordmod
@@ -78,7 +78,9 @@ def run(config, repeat: int, baseline_path: Path, policies_path=None, reference:
                            gate_policy.min_pairs if sequential else repeat, used, why_mode,
                            gate_policy.sd_confidence, progress)
             current, by_arm, dropped = referencemod.interleaved(config, repeat, plan.arms, progress, command,
-                                                                mode=used, stop=looks)
+                                                                mode=used, stop=looks,
+                                                                period_s=gate_policy.crossover_period_s,
+                                                                pairs_log=looks.pairs_log)
             rec = recordmod.merge_repetitions(current)
             recordmod.validate(rec)
             if dropped:
@@ -107,6 +109,7 @@ class _Looks:
     sd_confidence: float  # [gate] sd_confidence
     progress: object = None
     stopped: str | None = None  # why the rounds ended early
+    pairs_log: list = field(default_factory=list)  # per pair: what else used the host (reference.interleaved)
 
     def __call__(self, current: list, by_arm: dict) -> bool:
         from harness.judge import judging as judgemod
@@ -127,7 +130,7 @@ class _Looks:
             f"ran all {self.horizon} pairs" + ("" if self.min_pairs < self.horizon else " (no early stop)"))
         sequential = {"horizon": self.horizon, "min_pairs": self.min_pairs, "pairs": pairs, "mode": self.mode,
                       "stopped": why, "sd_confidence": self.sd_confidence} if self.min_pairs < self.horizon else None
-        out = _in_session(rec, by_arm, self.plan, self.ref, self.mode, sequential)
+        out = _in_session(rec, by_arm, self.plan, self.ref, self.mode, sequential, self.pairs_log)
         if final and self.why_mode:
             out["notes"] = (*out["notes"], self.why_mode)
         return out
@@ -219,19 +222,30 @@ def _rebuilt_notes(recorded: dict, dists: dict) -> tuple:
     return (f"the rebuilt reference environment differs from the baseline's record: {env_words(differ)}",)
 
 
+HOW = {"crossover": "re-run in this session in crossover pairs with the current runs (both sides at once, "
+                     "trading CPUs every [gate] crossover_period_s)",
+       "pinned": "re-run in this session in pinned pairs with the current runs (both sides at once, one CPU "
+                  "each, trading CPUs every pair)",
+       "duet": "re-run in this session in duet pairs with the current runs (both sides at once)",
+       "alternating": "re-run in this session, alternating with the current runs"}
+
+
 def _in_session(rec: dict, by_arm: dict, plan: Plan, ref, mode: str = "alternating",
-                sequential: dict | None = None) -> dict:
-    """What the judge needs of the arms: merged records, provenance, the environment change, and
-    the sequential gate's state (horizon, pairs, why it stopped) when it looks after every pair."""
+                sequential: dict | None = None, pairs_log: list | None = None) -> dict:
+    """What the judge needs of the arms: merged records, provenance, the environment change, the
+    sequential gate's state (horizon, pairs, why it stopped) when it looks after every pair, and
+    what else used the host's CPUs during the pairs (harness.measure.host.summary)."""
+    from harness.measure import host
+
     ref_rec = recordmod.merge_repetitions(by_arm["reference"])
     cross = recordmod.merge_repetitions(by_arm["cross"]) if by_arm.get("cross") else None
     git = rec["environment"].get("git") or {}
     head = (git.get("commit") or "working tree")[:10] + ("+" if git.get("dirty") else "")
-    how = ("re-run in this session in duet pairs with the current runs (both sides at once)" if mode == "duet"
-           else "re-run in this session, alternating with the current runs")
     provenance = {"commit": ref.commit, "runs": ref_rec["repeat"], "date": ref_rec["finished_at"],
-                  "how": how, "paired": True, "mode": mode,
+                  "how": HOW[mode], "paired": True, "mode": mode,
                   "environment": plan.environment, "arms": 2 + (cross is not None)}
+    if pairs_log:
+        provenance["host"] = host.summary(pairs_log)
     if sequential:
         provenance["stopped"] = sequential["stopped"]
     return {"record": ref_rec, "provenance": provenance, "cross": cross, "changed": plan.changed,

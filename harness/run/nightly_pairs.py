@@ -363,7 +363,7 @@ def main(argv=None) -> int:
     p.add_argument("--profile", default="smoke")
     p.add_argument("--device", default="cpu")
     p.add_argument("--pairs", type=int, help="most pairs (default: [nightly] max_pairs in harness/policies.toml)")
-    p.add_argument("--mode", default=os.environ.get(MODE_VAR) or None, help="duet or alternating (default: [gate] mode in harness/policies.toml)")
+    p.add_argument("--mode", default=os.environ.get(MODE_VAR) or None, help="a pairing mode of harness/judge/policy.py MODES (default: [gate] mode in harness/policies.toml)")
     p.add_argument("--out", help="also write the JSON here")
     args = p.parse_args(argv)
     config = build_config(args.profile, {"device": args.device})

@@ -35,6 +35,8 @@ from pathlib import Path
 from harness import REPO_DIR
 from harness.documents import record
 from harness.errors import HarnessError
+from harness.run import crossover
+from harness.run.runner import kill_tree
 
 ROOT = REPO_DIR
 
@@ -82,35 +84,52 @@ def checkout(rev: str, dest: Path, repo: Path = ROOT) -> Reference:
     return Reference(commit, dest)
 
 
-def run_argv(config) -> list[str]:
-    """`run` options that give the reference this config's workload: the profile, the device, and
-    ``--set`` for every field that differs from the profile. Faults never travel."""
+def run_argv(config, faults: bool = False) -> list[str]:
+    """`run` options that give another harness this config's workload: the profile, the device, and
+    ``--set`` for every field that differs from the profile. Faults travel only with ``faults`` (the
+    current code's own side of a duet); a reference never gets them."""
     from harness.config import build_config
     from harness.measure.environment import diff
 
     argv = ["--profile", config.profile, "--device", config.device]
     plain = build_config(config.profile, {"device": config.device}).to_dict()
+    skip = ("device", "profile") if faults else ("faults", "device", "profile")
     for key, _, value in diff(plain, config.to_dict()):
-        if key.split(".")[0] not in ("faults", "device", "profile"):
+        if key.split(".")[0] not in skip:
             text = ",".join(map(str, value)) if isinstance(value, (list, tuple)) else value
             argv += ["--set", f"{key}={text}"]
     return argv
 
 
-def run_once(ref: Reference, argv: list[str], out_dir: Path, timeout_s: float, python: str | None = None) -> dict:
-    """One run of the reference code (by ``python``, default this interpreter); its run record.
-    HarnessError if it produced none."""
-    out = out_dir / f"reference-{uuid.uuid4().hex[:12]}.json"  # unique: duet arms may run at once
+def run_once(ref: Reference, argv: list[str], out_dir: Path, timeout_s: float, python: str | None = None,
+             started=None) -> dict:
+    """One run of ``ref``'s code through its own ``python -m harness.cli run ... --out`` (by ``python``,
+    default this interpreter); its run record. ``started(pid)`` is called once the process exists,
+    ``started(None)`` once it has ended (the duet's CPU placement). HarnessError if it produced none."""
+    out = out_dir / f"run-{uuid.uuid4().hex[:12]}.json"  # unique: duet sides run at once
     cmd = [python or sys.executable, "-m", "harness.cli", "run", *argv, "--quiet", "--out", str(out),
            "--history", str(out_dir / "history")]
     env = {**os.environ, "PYTHONPATH": str(ref.code_dir)}
-    try:
-        proc = subprocess.run(cmd, cwd=ref.code_dir, env=env, capture_output=True, text=True, timeout=timeout_s)
-    except subprocess.TimeoutExpired as exc:
-        raise HarnessError(f"reference {ref.commit[:10]}: no record after {timeout_s:.0f} s") from exc
+    with tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(cmd, cwd=ref.code_dir, env=env, stdout=subprocess.DEVNULL, stderr=err)
+        try:
+            if started:
+                started(proc.pid)
+            proc.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired as exc:
+            kill_tree(proc)
+            raise HarnessError(f"{ref.commit[:10]}: no record after {timeout_s:.0f} s") from exc
+        except BaseException:
+            kill_tree(proc)
+            raise
+        finally:
+            if started:
+                started(None)
+        err.seek(0)
+        stderr = err.read().decode(errors="replace")
     if not out.is_file():
-        last = (proc.stderr.strip().splitlines() or ["(no output)"])[-1]
-        raise HarnessError(f"reference {ref.commit[:10]}: run exited {proc.returncode}: {last}")
+        last = (stderr.strip().splitlines() or ["(no output)"])[-1]
+        raise HarnessError(f"{ref.commit[:10]}: run exited {proc.returncode}: {last}")
     return record.load(out)
 
 
@@ -129,60 +148,92 @@ def cores() -> int:
         return os.cpu_count() or 1
 
 
+TOGETHER = ("crossover", "pinned", "duet")  # modes whose sides run at the same time (harness/judge/policy.py MODES)
+
+
 def pairing(config, sides: int, mode: str) -> tuple[str, str | None]:
     """(the mode a round of ``sides`` runs will use, why it is not ``mode`` or None).
 
-    A duet runs every side at once, each with the profile's threads: it needs sides x threads
-    CPUs, else the runs would share cores unevenly and the pair would measure the contention."""
-    if mode != "duet":
+    The modes that run every side at once give each side the profile's threads: they need sides x
+    threads CPUs, else the runs would share cores unevenly and the pair would measure the contention
+    (then: alternating). Crossover and pinned also need to place threads on CPUs (Linux); else: duet."""
+    if mode not in TOGETHER:
         return mode, None
     threads, have = config.threads or cores(), cores()
     if sides * threads > have:
-        return "alternating", (f"alternating instead of duet pairs: {sides} sides x {threads} thread(s) need "
+        return "alternating", (f"alternating instead of {mode} pairs: {sides} sides x {threads} thread(s) need "
                                f"{sides * threads} CPUs, this machine gives {have}")
-    return "duet", None
+    if mode != "duet" and not crossover.supported():
+        return "duet", f"duet instead of {mode} pairs: this platform cannot set a process's CPU affinity"
+    return mode, None
 
 
 def interleaved(config, repeat: int, arms, progress=None, command: str | None = None,
                 timeout_s: float | None = None, mode: str = "alternating",
-                stop=None) -> tuple[list[dict], dict[str, list[dict]], str | None]:
+                stop=None, period_s: float | None = None,
+                pairs_log: list | None = None) -> tuple[list[dict], dict[str, list[dict]], str | None]:
     """Up to ``repeat`` rounds; in each, one run of the current code and one of every arm.
 
-    ``mode``: "alternating" runs the sides of a round one after the other, in rotating order;
-    "duet" starts them together (in rotating start order), so that whatever else the machine does
-    hits both sides of a pair at once (use ``pairing`` first: it falls back to alternating when the
-    CPUs do not suffice). ``stop(current, arm records)``, called after each complete round, ends
-    the rounds early when it returns True (the sequential gate). ``arms``: a list of Arm (or one
-    Reference, run by this interpreter as the "reference" arm).
+    ``mode`` (use ``pairing`` first: it falls back when the machine cannot hold it): "alternating"
+    runs the sides of a round one after the other, in rotating order; the other modes start them
+    together (in rotating start order), so that whatever else the machine does hits every side of
+    a pair at once, and then each side runs through the same entry point (its code's
+    ``python -m harness.cli run ... --out``), so that neither carries a process the other lacks.
+    "crossover" trades the sides' CPUs every ``period_s`` ([gate] crossover_period_s), "pinned" gives
+    each side one CPU slot for the pair and trades the slots every pair, "duet" leaves placement to
+    the scheduler (harness/run/crossover.py). ``stop(current, arm records)``, called after each complete
+    round, ends the rounds early when it returns True (the sequential gate). ``arms``: a list of Arm
+    (or one Reference, run by this interpreter as the "reference" arm). ``pairs_log``: when given,
+    one dict per round is appended: its mode, seconds and what else used the host's CPUs
+    (harness.measure.host.between).
     Returns (current records, {arm name: records}, why the arms were dropped or None). A failed
     arm run stops all arms (the current runs go on): the caller then judges times against the
     stored baseline, and says why. A failed current run stops everything.
     """
+    from harness.measure import host
     from harness.output.progress import Progress
+    from harness.run import runner
 
     if isinstance(arms, Reference):
         arms = [Arm("reference", arms, sys.executable)]
     progress = progress or Progress(enabled=False)
     timeout_s = timeout_s or 3 * config.stage_timeout_s + 300
-    from harness.run import runner
-
     sides = [arms[0].name, "current", *[a.name for a in arms[1:]]]
     with tempfile.TemporaryDirectory(prefix="t4rec-bench-ref-runs-") as tmp:
         run = _Sides(config, run_argv(config), {a.name: a for a in arms}, Path(tmp), timeout_s, progress, command,
-                     runner.collect_environment(config), records={a.name: [] for a in arms})
+                     runner.collect_environment(config) if mode not in TOGETHER else None,
+                     records={a.name: [] for a in arms}, together=mode in TOGETHER)
         for i in range(repeat):
-            run.round = i
-            if mode == "duet":
-                _together([lambda s=s: run(s, repeat) for s in order(i, sides)])
+            run.round, before = i, host.snapshot()
+            if mode in TOGETHER:
+                with _placement(config, mode, len(sides), i, period_s) as place:
+                    _together([lambda s=s: run(s, repeat, place, sides.index(s)) for s in order(i, sides)])
             else:
                 for side in order(i, sides):
                     run(side, repeat)
+            if pairs_log is not None:
+                pairs_log.append({"round": i, "mode": mode, **host.between(before, host.snapshot())})
             if run.current and run.current[-1]["status"] != "ok":
                 break
             complete = run.dropped is None and all(len(r) == len(run.current) for r in run.records.values())
             if complete and stop is not None and stop(run.current, run.records):
                 break
     return run.current, run.records, run.dropped
+
+
+def _placement(config, mode: str, sides: int, pair: int, period_s: float | None):
+    """The CPU placement of one pair (a context manager; a no-op for duet)."""
+    import contextlib
+
+    if mode == "duet":
+        return contextlib.nullcontext(None)
+    cpus = sorted(os.sched_getaffinity(0))
+    slots = crossover.slots(cpus, sides, config.threads or len(cpus))
+    if mode == "crossover" and period_s is None:
+        from harness.judge import policy
+
+        period_s = policy.committed_gate().crossover_period_s
+    return crossover.Placement(slots, period_s if mode == "crossover" else None, offset=pair)
 
 
 @dataclass
@@ -195,24 +246,48 @@ class _Sides:
     timeout_s: float
     progress: object
     command: str | None
-    environment: dict  # the current side's, collected once (runner.collect_environment)
+    environment: dict | None  # the current side's when it runs in this process (runner.collect_environment)
     current: list = field(default_factory=list)  # the current code's records
     records: dict = field(default_factory=dict)  # arm name -> its records
     dropped: str | None = None  # why the arms were dropped
     round: int = 0
+    together: bool = False  # the sides run at once: the current code through its own `harness.cli run` too
 
-    def __call__(self, side: str, repeat: int) -> None:
-        from harness.run import runner
-
+    def __call__(self, side: str, repeat: int, place=None, index: int = 0) -> None:
+        started = _placed(place, index)
         if side == "current":
             self.progress.repetition(self.round + 1, repeat)
-            self.current.append(runner.run(self.config, progress=self.progress, command=self.command,
-                                           environment=self.environment))
+            self.current.append(self._current(started))
         elif self.dropped is None:
             arm = self.arms[side]
             self.progress.reference(self.round + 1, repeat, arm.code.commit, arm.name)
-            why = _one_arm_run(arm, self.argv, self.tmp, self.timeout_s, self.records[side])
+            why = _one_arm_run(arm, self.argv, self.tmp, self.timeout_s, self.records[side], started)
             self.dropped = self.dropped or why
+
+    def _current(self, started) -> dict:
+        from harness.run import runner
+
+        command = self.command or " ".join(Path(sys.argv[0]).name.split() + sys.argv[1:])
+        if not self.together:
+            return runner.run(self.config, progress=self.progress, command=command, environment=self.environment)
+        here = Reference("current", REPO_DIR)
+        rec = run_once(here, run_argv(self.config, faults=True), self.tmp, self.timeout_s, started=started)
+        return {**rec, "command": command}
+
+
+def _placed(place, index: int):
+    """``run_once``'s ``started`` callback that registers the side's process with ``place`` (or None)."""
+    if place is None:
+        return None
+    pid = []
+
+    def started(p):
+        if p is not None:
+            pid.append(p)
+            place.add(index, p)
+        elif pid:
+            place.remove(pid[0])
+    return started
 
 
 def _together(calls) -> None:
@@ -236,10 +311,10 @@ def _together(calls) -> None:
         raise errors[0]
 
 
-def _one_arm_run(arm: Arm, argv: list[str], tmp: Path, timeout_s: float, into: list) -> str | None:
+def _one_arm_run(arm: Arm, argv: list[str], tmp: Path, timeout_s: float, into: list, started=None) -> str | None:
     """Run ``arm`` once, append its record to ``into``; why the arm must be dropped, or None."""
     try:
-        rec = run_once(arm.code, argv, tmp, timeout_s, arm.python)
+        rec = run_once(arm.code, argv, tmp, timeout_s, arm.python, started)
     except HarnessError as exc:
         return f"{arm.name} arm: {exc}"
     if rec["status"] != "ok":

@@ -125,7 +125,8 @@ class _GpuWatch:
         return {"gpu_t_s": [round(t, 3) for t in ts], "gpu_used_bytes": used}
 
 
-def _kill_tree(proc) -> None:
+def kill_tree(proc) -> None:
+    """Kill ``proc`` (a Popen or psutil process) and all its descendants, and reap them."""
     import psutil
 
     try:
@@ -169,7 +170,7 @@ def _run_once(config: RunConfig, workdir: Path, progress) -> tuple[_Watch, RssSa
         _loop(proc, events, watch, sampler)
     except KeyboardInterrupt:
         watch.fail(watch.current or "pipeline", "interrupted", "interrupted by the user (Ctrl-C)")
-        _kill_tree(proc)
+        kill_tree(proc)
     finally:
         if sampler:
             sampler.stop()
@@ -179,7 +180,7 @@ def _run_once(config: RunConfig, workdir: Path, progress) -> tuple[_Watch, RssSa
         try:
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
-            _kill_tree(proc)
+            kill_tree(proc)
     return watch, sampler, t0
 
 
@@ -213,7 +214,7 @@ def _loop(proc, events: _EventReader, watch: _Watch, sampler) -> None:
                 return
         if time.monotonic() > watch.deadline:
             t = watch.config.stage_timeout_s
-            _kill_tree(proc)
+            kill_tree(proc)
             watch.fail(watch.current, "timeout", f"stage {watch.current!r} ran past its {t:g} s timeout "
                        f"and was killed (a hang: see the dataloader note in README)")
             return
