@@ -14,6 +14,7 @@ Neither changes what the stage computes.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from contextlib import contextmanager
@@ -21,28 +22,52 @@ from contextlib import contextmanager
 from harness.measure import events
 
 RSS_INTERVAL_S = 0.05
+PAGE_BYTES = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+TREE_REFRESH_S = 1.0  # how often the sampler looks for new descendants (between, it reads the ones it knows)
 
 
-def tree_memory(proc) -> tuple[int, int]:
-    """(resident, anonymous resident) bytes of ``proc`` and all its descendants (psutil.Process).
+def statm_memory(pid: int) -> tuple[int, int] | None:
+    """(resident, anonymous resident) bytes of one process from /proc/PID/statm (what psutil's
+    memory_info reads: resident and shared pages), or None when it is gone or there is no /proc."""
+    try:
+        with open(f"/proc/{pid}/statm", "rb") as f:
+            fields = f.read().split()
+    except OSError:
+        return None
+    resident, shared = int(fields[1]) * PAGE_BYTES, int(fields[2]) * PAGE_BYTES
+    return resident, resident - shared
 
-    Anonymous = RSS minus the shared/file-backed pages (psutil's ``shared``, /proc/PID/statm);
-    where the platform does not report them it equals RSS.
+
+def tree_pids(proc) -> list[int]:
+    """``proc``'s pid and its descendants' (psutil.Process; one scan of the process table)."""
+    import psutil
+
+    try:
+        return [proc.pid, *(p.pid for p in proc.children(recursive=True))]
+    except psutil.Error:
+        return []
+
+
+def tree_memory(proc, pids: list[int] | None = None) -> tuple[int, int]:
+    """(resident, anonymous resident) bytes of ``proc`` and all its descendants (psutil.Process), or of
+    ``pids`` when the caller knows the tree already.
+
+    Anonymous = RSS minus the shared/file-backed pages (/proc/PID/statm, as psutil's ``shared``);
+    where the platform has no /proc it comes from psutil, and equals RSS where it reports no shared pages.
     """
     import psutil
 
     rss = anon = 0
-    try:
-        procs = [proc, *proc.children(recursive=True)]
-    except psutil.Error:
-        return 0, 0
-    for p in procs:
-        try:
-            info = p.memory_info()
-        except psutil.Error:
-            continue
-        rss += info.rss
-        anon += info.rss - getattr(info, "shared", 0)
+    for pid in tree_pids(proc) if pids is None else pids:
+        mem = statm_memory(pid)
+        if mem is None:
+            try:
+                info = psutil.Process(pid).memory_info()
+            except psutil.Error:
+                continue
+            mem = info.rss, info.rss - getattr(info, "shared", 0)
+        rss += mem[0]
+        anon += mem[1]
     return rss, anon
 
 
@@ -58,6 +83,8 @@ class RssSampler:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="rss-sampler", daemon=True)
         self.samples: list[tuple[float, int, int]] = []  # (time, rss, anon): one append per sample, thread-safe
+        self._pids: list[int] | None = None  # the tree as last looked up, at _pids_at
+        self._pids_at = 0.0
 
     @property
     def t(self) -> list[float]:
@@ -80,8 +107,12 @@ class RssSampler:
         self._thread.join(timeout=2)
 
     def sample(self) -> None:
+        """One sample of the tree's memory. The tree itself (a scan of every process) is looked up every
+        TREE_REFRESH_S only: between, the sampler reads the statm of the processes it knows."""
         t = self._clock()
-        self.samples.append((t, *tree_memory(self._proc)))
+        if self._pids is None or not 0 <= t - self._pids_at < TREE_REFRESH_S:
+            self._pids, self._pids_at = tree_pids(self._proc), t
+        self.samples.append((t, *tree_memory(self._proc, self._pids)))
 
     def _loop(self) -> None:
         while not self._stop.is_set():

@@ -147,6 +147,9 @@ def test_pairing_falls_back_to_alternating_without_a_cpu_per_side():
     assert reference.pairing(config, have, "duet") == ("duet", None)
     mode, why = reference.pairing(config, have + 1, "duet")
     assert mode == "alternating" and f"this machine gives {have}" in why
+    for placed in ("crossover", "pinned"):
+        assert reference.pairing(config, have + 1, placed)[0] == "alternating"
+        assert reference.pairing(config, have, placed) == (placed, None)  # Linux: affinity can be set
     assert reference.pairing(config, have + 1, "alternating") == ("alternating", None)
 
 

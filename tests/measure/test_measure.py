@@ -176,3 +176,30 @@ def test_an_error_event_fails_the_running_stage():
         watch.handle(events.decode(events.encode(event)), None)
     assert watch.failure == {"stage": "etl", "kind": "oom", "message": "out of memory"}
     assert watch.stages[0]["status"] == "failed" and "labels" not in watch.stages[0]
+
+
+def test_statm_reads_what_psutil_reads():
+    import psutil
+
+    from harness.measure.meters import statm_memory
+
+    info = psutil.Process().memory_info()
+    rss, anon = statm_memory(os.getpid())
+    assert abs(rss - info.rss) < 4 * 2**20 and abs(anon - (info.rss - info.shared)) < 4 * 2**20
+    assert statm_memory(2**22 + 12345) is None  # no such process
+
+
+def test_sampler_finds_a_child_started_after_it_and_sees_its_allocation():
+    """The tree is looked up every TREE_REFRESH_S, not every sample: a child that allocates 200 MiB a
+    little after the sampler started is still counted."""
+    import subprocess
+    import sys
+
+    s = RssSampler(os.getpid(), interval_s=0.02).start()
+    child = subprocess.Popen([sys.executable, "-c", "import time; b = bytearray(200 * 2**20); time.sleep(2.5)"])
+    try:
+        time.sleep(2.0)
+    finally:
+        child.wait()
+        s.stop()
+    assert max(s.anon) - s.anon[0] > 180 * 2**20

@@ -14,6 +14,7 @@ import pytest
 
 from harness.config import build_config
 from harness.errors import HarnessError
+from harness.judge import policy
 from harness.run import gate, reference
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -70,6 +71,14 @@ def test_reference_argv_carries_the_workload_but_never_the_faults():
     assert rebuilt.workload_hash() == config.workload_hash()
 
 
+def test_the_current_side_of_a_duet_carries_its_faults():
+    config = build_config("smoke", {"device": "cpu", "faults.slowdown_stage": "train", "faults.slowdown_fraction": 0.2})
+    argv = reference.run_argv(config, faults=True)
+    assert "faults.slowdown_stage=train" in argv and "faults.slowdown_fraction=0.2" in argv
+    rebuilt = build_config("smoke", dict(a.split("=", 1) for a in argv[5::2]) | {"device": "cpu"})
+    assert rebuilt.faults.active() == config.faults.active()
+
+
 def test_reference_rev_choice():
     stored = {"provenance": {"commit": "c0ffee"}}
     assert gate.reference_rev("auto", stored) == ("c0ffee", None)
@@ -95,7 +104,7 @@ def test_a_corrupt_baseline_stops_the_gate_before_any_run(tmp_path):
 
 @pytest.mark.slow
 def test_check_with_an_in_session_reference_end_to_end(tmp_path, monkeypatch):
-    """`check --reference HEAD` on smoke: two runs of each side, alternating; times against the reference."""
+    """`check --reference HEAD` on smoke: two pairs in the policy's mode; times against the reference."""
     from harness.cli import main
 
     monkeypatch.chdir(tmp_path)
@@ -104,7 +113,11 @@ def test_check_with_an_in_session_reference_end_to_end(tmp_path, monkeypatch):
                  "--no-report", "--quiet"])
     verdict = json.loads((tmp_path / "v.json").read_text())
     head = _git(ROOT, "rev-parse", "HEAD")
-    assert verdict["reference_provenance"]["commit"] == head and verdict["reference_provenance"]["runs"] == 2
+    prov = verdict["reference_provenance"]
+    assert prov["commit"] == head and prov["runs"] == 2
+    used, _ = reference.pairing(build_config("smoke", {"device": "cpu"}), 2, policy.load(None).gate.mode)
+    assert prov["mode"] == used and prov["host"]["pairs"] == 2  # what else used the host, per pair
+    assert 0 <= prov["host"]["parent_pct"]["median"] < 50
     by_name = {m["name"]: m for m in verdict["measurements"]}
     assert by_name["total.wall_s"]["against"] == "reference"
     assert by_name["quality.ndcg_at_20"]["verdict"] == "ok"  # same code, same seed: exactly equal

@@ -1,0 +1,117 @@
+"""A/A checks through the gate while something else loads the CPUs (issue #18, "A background-load A/A").
+
+    .venv/bin/python benchmarks/loaded_checks.py --checks 3 --load none,steady,intermittent
+    .venv/bin/python benchmarks/loaded_checks.py --checks 2 --load none --set faults.slowdown_stage=train \
+        --set faults.slowdown_fraction=0.05
+
+Each check is `t4rec-bench check --profile PROFILE --reference REV --reference-env current` (harness/run/gate.py,
+the policy's mode and stop rule), run while a CPU hog of this script's own runs at normal priority: "steady"
+spins for the whole check, "intermittent" spins ON seconds and sleeps OFF seconds; "none" is the quiet
+control. The loads take turns check by check, so every load sees the same hours of the host. The hog is a
+child process that ends with its check, and in any case after --hog-limit seconds. Prints one line per
+check (verdict, pairs, seconds, the pair sd of the primary, what else used the host) and a summary per
+load: false regressions, undecided, and the median and largest time to a verdict. With --set faults.*
+the current side carries a planted change (then "regressed" is the expected verdict).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HOG = ("import sys, time\n"
+       "on, off, limit = (float(x) for x in sys.argv[1:4]); end = time.monotonic() + limit\n"
+       "while time.monotonic() < end:\n"
+       "    t = time.monotonic() + on\n"
+       "    while time.monotonic() < t: pass\n"
+       "    time.sleep(off)\n")
+
+
+def pair_sd_pct(rec: dict, ref: dict, name: str) -> float | None:
+    """The sd of the pairs' log ratio of ``name`` (percent), from the two merged records."""
+    from harness.documents import record
+
+    a, b = record.by_name(rec).get(name), record.by_name(ref).get(name)
+    if not a or not b or min(len(a["samples"]), len(b["samples"])) < 2:
+        return None
+    return 100 * statistics.stdev(math.log(x / y) for x, y in zip(a["samples"], b["samples"]))
+
+
+def one_check(args, load: str) -> dict:
+    from harness.config import build_config
+    from harness.documents import baseline
+    from harness.judge import policy
+    from harness.output.progress import Progress
+    from harness.run import gate, runner
+
+    config = build_config(args.profile, {"device": "cpu", **dict(args.set)})
+    hog = None
+    if load != "none":
+        on, off = (3600.0, 0.0) if load == "steady" else (args.on, args.off)
+        hog = subprocess.Popen([sys.executable, "-c", HOG, str(on), str(off), str(args.hog_limit)])
+    t0 = time.perf_counter()
+    try:
+        o = gate.run(config, policy.load(None).gate.repeat, baseline.default_path(config.profile,
+                     runner.machine_class(config)), None, args.reference, progress=Progress(enabled=False),
+                     reference_env="current")
+    finally:
+        if hog is not None:
+            hog.kill()
+            hog.wait()
+    prov = o.verdict.reference_provenance
+    return {"load": load, "overall": o.verdict.overall, "exit_code": o.verdict.exit_code, "pairs": prov.get("runs"),
+            "seconds": round(time.perf_counter() - t0, 1), "mode": prov.get("mode"),
+            "sd_pct": pair_sd_pct(o.record, o.reference_record, policy.load(None).gate.primary)
+            if o.reference_record else None,
+            "regressed": [m.name for m in o.verdict.measurements if m.verdict == "regressed"],
+            "unstable": [m.name for m in o.verdict.measurements if m.verdict == "unstable"],
+            "host": prov.get("host"), "stopped": prov.get("stopped")}
+
+
+def main(argv=None) -> int:
+    from harness.commands import _common
+    from harness.measure import host
+
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--profile", default="ci")
+    p.add_argument("--reference", default="HEAD")
+    p.add_argument("--checks", type=int, default=3, help="checks per load")
+    p.add_argument("--load", default="none,steady,intermittent", help="comma-separated: none, steady, intermittent")
+    p.add_argument("--on", type=float, default=5.0, help="intermittent: seconds spinning")
+    p.add_argument("--off", type=float, default=5.0, help="intermittent: seconds asleep")
+    p.add_argument("--hog-limit", type=float, default=1200.0, help="the hog ends after this many seconds anyway")
+    p.add_argument("--set", action="append", default=[], type=_common.key_value, metavar="KEY=VALUE")
+    p.add_argument("--out", type=Path, help="JSON lines, one per check")
+    args = p.parse_args(argv)
+    loads = args.load.split(",")
+    rows = []
+    for i in range(args.checks):
+        for load in loads:
+            r = one_check(args, load)
+            rows.append(r)
+            sd = "-" if r["sd_pct"] is None else f"{r['sd_pct']:.2f}%"
+            print(f"check {i + 1} load {load}: {r['overall']} (exit {r['exit_code']}) after {r['pairs']} {r['mode']} "
+                  f"pairs, {r['seconds']:.0f} s, pair sd of the primary {sd}; regressed {r['regressed'] or '-'}; "
+                  f"{host.words(r['host'])}", flush=True)
+            if args.out:
+                with args.out.open("a") as f:
+                    f.write(json.dumps(r) + "\n")
+    for load in loads:
+        mine = [r for r in rows if r["load"] == load]
+        secs = [r["seconds"] for r in mine]
+        sds = [r["sd_pct"] for r in mine if r["sd_pct"] is not None]
+        print(f"{load}: {len(mine)} checks, regressed {sum(r['overall'] == 'regressed' for r in mine)}, "
+              f"unstable {sum(r['overall'] == 'unstable' for r in mine)}, time to a verdict median "
+              f"{statistics.median(secs):.0f} s, max {max(secs):.0f} s; pair sd of the primary median "
+              + (f"{statistics.median(sds):.2f}%" if sds else "-"))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
