@@ -85,13 +85,13 @@ def summary(pairs: list[dict]) -> dict | None:
 
 
 def words(s: dict | None) -> str:
-    """The summary as one phrase: "other processes 3.1% of a CPU (max 40%), steal 0%, this check 1.2%"."""
+    """The summary as one phrase: "host during the 7 pairs, median: other processes 3.1% of a CPU (max 40.0%), ..."."""
     if not s:
         return ""
     parts = []
     for key, label in (("others_pct", "other processes"), ("steal_pct", "steal"), ("parent_pct", "this check")):
         if key in s:
-            parts.append(f"{label} {s[key]['median']:.1f}% of a CPU (max {s[key]['max']:.0f}%)")
+            parts.append(f"{label} {s[key]['median']:.1f}% of a CPU (max {s[key]['max']:.1f}%)")
     if "load1" in s:
         parts.append(f"load {s['load1']['median']:.2f} (max {s['load1']['max']:.2f})")
     return f"host during the {s['pairs']} pairs, median: " + ", ".join(parts)

@@ -16,8 +16,9 @@ own install files, cached; when the installed distributions already match the ba
 is simply the current environment). When both the code and the environment differ, a third
 arm runs the baseline's code in the current environment (the "cross" arm), so that a
 regression can be attributed to the code (current vs cross) or to the environment (cross vs
-reference). Arms run in turn, the order rotating so that no side always starts first. Their
-records go to ``<history>/reference/``, apart from the current code's history series.
+reference). The sides of a round run at once or in turn (``interleaved``'s mode: [gate] mode), the
+order rotating so that no side always starts first. Their records go to ``<history>/reference/``,
+apart from the current code's history series.
 """
 
 from __future__ import annotations

@@ -45,7 +45,7 @@ def test_summary_and_words():
     pairs = [{"others_pct": x, "steal_pct": 0.0, "parent_pct": 1.0, "load1": 2.0} for x in (1.0, 3.0, 40.0)]
     s = host.summary(pairs)
     assert s["pairs"] == 3 and s["others_pct"] == {"median": 3.0, "max": 40.0}
-    assert host.words(s).startswith("host during the 3 pairs, median: other processes 3.0% of a CPU (max 40%)")
+    assert host.words(s).startswith("host during the 3 pairs, median: other processes 3.0% of a CPU (max 40.0%)")
     assert host.summary([]) is None and host.words(None) == ""
 
 
