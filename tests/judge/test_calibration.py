@@ -210,3 +210,15 @@ def test_calibrate_mode_runs_pairs_and_a_real_check_on_the_smoke_profile(tmp_pat
     assert len(list((tmp_path / "hist" / "duet" / "reference").glob("*.json"))) == 2
     out = capsys.readouterr().out
     assert "duet: " in out and "real A/A checks: 1" in out and "wrote cal.json" in out
+
+
+def test_calibrate_mode_takes_a_list_of_pairing_modes():
+    import argparse
+
+    from harness.commands.calibrate import _modes
+
+    assert _modes("crossover,duet,pinned") == ["crossover", "duet", "pinned"]
+    assert _modes("both") == ["duet", "alternating"]
+    for bad in ("crossover,bogus", "duet,duet", ","):
+        with pytest.raises(argparse.ArgumentTypeError, match="expected distinct modes"):
+            _modes(bad)
