@@ -45,7 +45,7 @@ ARM = "previous"  # the arm's name in interleaved(): the previous nightly commit
 PREVIOUS_VAR = "T4REC_BENCH_PREVIOUS_COMMIT"  # the previous nightly commit (full sha)
 REPO_VAR = "T4REC_BENCH_REPO"  # the repository it is extracted from
 PAIRS_VAR = "T4REC_BENCH_PAIRS"  # pairs per night; 0: the ratio benchmarks are skipped
-MODE_VAR = "T4REC_BENCH_PAIR_MODE"  # "duet" or "alternating"; empty: the gate's ([gate] mode)
+MODE_VAR = "T4REC_BENCH_PAIR_MODE"  # a mode of harness/judge/policy.py MODES; empty: the gate's ([gate] mode)
 
 
 @dataclass(frozen=True)
