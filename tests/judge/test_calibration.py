@@ -185,31 +185,38 @@ def test_the_calibration_document_reads_back_and_a_newer_one_is_refused():
 
 @pytest.mark.slow
 def test_calibrate_mode_runs_pairs_and_a_real_check_on_the_smoke_profile(tmp_path, monkeypatch, capsys):
-    """`calibrate --mode duet --reference HEAD` end to end (harness/run/calibration_runs.py): real duet
-    pairs of the working tree and HEAD, one real A/A check through the gate, the analysis, the file."""
+    """`calibrate --mode MODE --reference HEAD` end to end (harness/run/calibration_runs.py), MODE the
+    policy's: real pairs of the working tree and HEAD, one real A/A check through the gate (whose pairs
+    join the pool of its mode), the analysis, the file."""
     import json
     import re
     from importlib import resources
 
     from compare_support import cli
 
+    from harness.config import build_config
+    from harness.judge import policy
+    from harness.run import reference
+
     monkeypatch.chdir(tmp_path)
     text = resources.files("harness").joinpath("policies.toml").read_text()
     short = re.sub(r"(?m)^repeat = \d+$", "repeat = 3", text, count=1)  # [gate]: a real check of 3 pairs at most
     assert short != text
     (tmp_path / "policies.toml").write_text(short)
-    code = cli(["calibrate", "--profile", "smoke", "--reference", "HEAD", "--mode", "duet", "--runs", "2",
+    mode, _ = reference.pairing(build_config("smoke", {"device": "cpu"}), 2, policy.load(None).gate.mode)
+    code = cli(["calibrate", "--profile", "smoke", "--reference", "HEAD", "--mode", mode, "--runs", "2",
                 "--checks", "1", "--comparisons", "10", "--history", "hist", "--quiet", "--out", "cal.json",
                 "--policies", "policies.toml"])
     assert code == 0
     doc = json.loads((tmp_path / "cal.json").read_text())
     seq = doc["sequential"]
-    assert list(seq["modes"]) == ["duet"] and seq["modes"]["duet"]["pairs"] >= 2  # the check's pairs join the pool
-    assert len(seq["checks"]) == 1 and seq["checks"][0]["mode"] == "duet"
-    assert len(list((tmp_path / "hist" / "duet").glob("*.json"))) == 2
-    assert len(list((tmp_path / "hist" / "duet" / "reference").glob("*.json"))) == 2
+    assert list(seq["modes"]) == [mode] and seq["modes"][mode]["pairs"] >= 3  # the check's pairs join the pool
+    assert len(seq["checks"]) == 1 and seq["checks"][0]["mode"] == mode
+    assert seq["modes"][mode]["host"]["pairs"] == 2  # what else used the host, per calibration pair
+    assert len(list((tmp_path / "hist" / mode).glob("*.json"))) == 2
+    assert len(list((tmp_path / "hist" / mode / "reference").glob("*.json"))) == 2
     out = capsys.readouterr().out
-    assert "duet: " in out and "real A/A checks: 1" in out and "wrote cal.json" in out
+    assert f"{mode}: " in out and "real A/A checks: 1" in out and "wrote cal.json" in out
 
 
 def test_calibrate_mode_takes_a_list_of_pairing_modes():
