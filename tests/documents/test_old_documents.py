@@ -1,7 +1,8 @@
 """Documents written by older commits still load, compare and render (issue #13).
 
 Reference runs execute old commits, and committed baselines and fixtures were written before the
-current code: baselines/cpu-2c-x86_64/ci.json (a baseline recorded at 657a6bf, before records had
+current code: baselines/cpu-2c-x86_64/history/ci-20261127T214302.json (the ci baseline recorded at
+657a6bf and replaced on 2026-12-02, kept by `baseline record` as it was written, before records had
 distributions, numerics and the synthetic/splits fingerprints) and tests/data/report (real runs of
 an older commit). Each goes through the loaders' version checks (harness.documents.versions), the
 one judge, and the text formatter.
@@ -20,7 +21,7 @@ from harness.judge.judging import judge
 from harness.output import formatters
 
 ROOT = Path(__file__).resolve().parents[2]
-CI_BASELINE = ROOT / "baselines" / "cpu-2c-x86_64" / "ci.json"
+CI_BASELINE = ROOT / "baselines" / "cpu-2c-x86_64" / "history" / "ci-20261127T214302.json"  # written at 657a6bf
 DATA = ROOT / "tests" / "data" / "report"
 
 

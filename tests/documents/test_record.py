@@ -84,7 +84,8 @@ def test_atomic_write_leaves_no_partial_file(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["x.json"]
 
 
-BASELINE = Path(__file__).resolve().parents[2] / "baselines" / "cpu-2c-x86_64" / "ci.json"
+# the ci baseline recorded at 657a6bf (replaced on 2026-12-02, kept as written)
+BASELINE = Path(__file__).resolve().parents[2] / "baselines" / "cpu-2c-x86_64" / "history" / "ci-20261127T214302.json"
 
 
 def test_old_record_without_new_fields_still_validates_and_loads(tmp_path):
