@@ -190,16 +190,18 @@ def test_statm_reads_what_psutil_reads():
 
 
 def test_sampler_finds_a_child_started_after_it_and_sees_its_allocation():
-    """The tree is looked up every TREE_REFRESH_S, not every sample: a child that allocates 200 MiB a
-    little after the sampler started is still counted."""
+    """The tree is looked up every TREE_REFRESH_S, not every sample: a child that a watched process starts
+    after the sampler did, and that allocates 200 MiB, is still counted. The watched process is a fresh
+    one of its own, so no other child of the test process can move the figures."""
     import subprocess
     import sys
 
-    s = RssSampler(os.getpid(), interval_s=0.02).start()
-    child = subprocess.Popen([sys.executable, "-c", "import time; b = bytearray(200 * 2**20); time.sleep(2.5)"])
+    child = "import time; b = bytearray(200 * 2**20); time.sleep(2.5)"
+    parent = f"import subprocess, sys, time; time.sleep(0.3); subprocess.run([sys.executable, '-c', {child!r}])"
+    root = subprocess.Popen([sys.executable, "-c", parent])
+    s = RssSampler(root.pid, interval_s=0.02).start()
     try:
-        time.sleep(2.0)
+        root.wait(timeout=30)
     finally:
-        child.wait()
         s.stop()
-    assert max(s.anon) - s.anon[0] > 180 * 2**20
+    assert max(s.anon) - min(s.anon) > 180 * 2**20
