@@ -61,7 +61,7 @@ def main(argv=None) -> int:
                 rows[side].append(split(rec, time.perf_counter() - t0))
         cur, refm = record.merge_repetitions(cur_recs), record.merge_repetitions(ref_recs)
         gate = policy.load().gate
-        look = seqcal.in_session(refm, gate.repeat, "alternating", gate.sd_confidence)
+        look = seqcal.in_session(refm, gate, "alternating", final=True)
         t0 = time.perf_counter()
         judge.judge(cur, None, in_session=look)
         first_look = time.perf_counter() - t0

@@ -51,7 +51,7 @@ def main(argv=None) -> int:
                 secs.append((time.perf_counter() - t0) / block)
                 print(f"period {x:g} s: {len(cur)} pairs", file=sys.stderr, flush=True)
     for x, (cur, ref, secs, hosts) in pools.items():
-        rows = seqcal.noise(seqcal.pooled(cur), seqcal.pooled(ref), policies, policies.gate.repeat)
+        rows = seqcal.noise(seqcal.pooled(cur), seqcal.pooled(ref), policies)
         print(f"period {x:g} s: {len(cur)} pairs, {sum(secs) / len(secs):.1f} s per pair; "
               f"{host.words(host.summary(hosts))}")
         for r in rows:

@@ -70,7 +70,7 @@ def one_check(args, load: str) -> dict:
             "sd_pct": pair_sd_pct(o.record, o.reference_record, policy.load(None).gate.primary)
             if o.reference_record else None,
             "regressed": [m.name for m in o.verdict.measurements if m.verdict == "regressed"],
-            "unstable": [m.name for m in o.verdict.measurements if m.verdict == "unstable"],
+            "undecided": [m.name for m in o.verdict.measurements if m.verdict == "undecided"],
             "host": prov.get("host"), "stopped": prov.get("stopped")}
 
 
@@ -107,7 +107,7 @@ def main(argv=None) -> int:
         secs = [r["seconds"] for r in mine]
         sds = [r["sd_pct"] for r in mine if r["sd_pct"] is not None]
         print(f"{load}: {len(mine)} checks, regressed {sum(r['overall'] == 'regressed' for r in mine)}, "
-              f"unstable {sum(r['overall'] == 'unstable' for r in mine)}, time to a verdict median "
+              f"undecided {sum(r['overall'] == 'undecided' for r in mine)}, time to a verdict median "
               f"{statistics.median(secs):.0f} s, max {max(secs):.0f} s; pair sd of the primary median "
               + (f"{statistics.median(sds):.2f}%" if sds else "-"))
     return 0

@@ -1,81 +1,98 @@
-"""The sequential gate's error rates on simulated pairs of known noise (harness/judge/sequential.py).
+"""The sequential gate's error rates and power, simulated with the rule as coded (harness/judge/sequential.py).
 
-    .venv/bin/python benchmarks/sequential_fp.py --sims 3000
+    .venv/bin/python benchmarks/sequential_fp.py --sd 1.0 --trials 20000
 
-For a measurement tested at one-sided level ALPHA, with the policy's threshold, equivalence bound
-and noise floor, each simulated check draws Gaussian log ratios of sd SIGMA (mean 0: an A/A
-check, or a planted change), looks after every pair from [gate] min_pairs on exactly as the gate
-decides one measurement (harness.judge.sequential.sequence and decide), and stops when decided or at
-[gate] repeat. It prints, per true sigma, the false-positive rate (regressed on an unchanged
-pipeline) against ALPHA, and the mean pairs used; then the share of planted changes flagged.
-This is where the claim "a host noisier than the floor is caught by its own data" comes from: the
-primary (total.wall_s) is simulated with the floor of policies.toml and sigmas up to 8%.
+Every figure comes from ``sequential.simulate``: the same t_critical, decide_arrays, min_pairs, repeat,
+max_pairs, design_pairs and stop rule (past repeat, on only while the cap could decide) as a check,
+with each gated time's level, threshold and equivalence bound from policies.toml and the committed ci
+baseline's family. Each trial is an independent simulated check. It prints:
+
+1. Coverage of the confidence sequence itself (threshold 0, no "ok" stop, looks to max_pairs): the
+   share of A/A checks whose bound ever excludes 0, against the nominal one-sided alpha, under Gaussian
+   noise (any scale: the test is scale-invariant), t3 tails, one 3-sd outlier pair and AR(1) drift.
+2. The family-wise false-positive rate of the gated times, at 1x, 2x, 4x and 8x the given pair sd
+   (--sd, percent: the primary's; a secondary's noise is scaled by --secondary-ratio), per noise model.
+   A measurement counts as a false positive if it regresses at ANY look up to max_pairs (conservative:
+   a check stops earlier), and the members are simulated independently, so the family rate is the
+   union's 1 - prod(1 - p) (an upper bound of a positively dependent family's).
+3. The power table of the primary at --sd: P(regressed), P(undecided), P(ok), pairs median and 90th
+   percentile, for a true worsening of 1-10%, and the worsening flagged in 80% of checks.
 """
 
 from __future__ import annotations
 
 import argparse
-import random
+import math
 import sys
-from statistics import mean
+
+MODELS = {"gaussian": {}, "t3": {"tail_df": 3.0}, "outlier 3sd": {"outlier": 3.0}, "AR(1) 0.3": {"ar": 0.3},
+          "AR(1) 0.6": {"ar": 0.6}}
 
 
-def one(rng, sigma: float, shift: float, alpha: float, floor: float, thr: float, margin: float, gate) -> tuple[str, int]:
-    from harness.judge import sequential as seq
-
-    d = []
-    for n in range(1, gate.repeat + 1):
-        d.append(rng.gauss(shift, sigma))
-        if n < gate.min_pairs:
-            continue
-        s = seq.sequence(d, alpha, floor, gate.repeat, gate.sd_confidence)
-        state = seq.decide(s, False, thr, margin)
-        if state != seq.UNDECIDED:
-            return state, n
-    return seq.UNDECIDED, gate.repeat
-
-
-def _alpha(pols, name: str) -> float:
-    """The one-sided level the gate tests ``name`` at: [gate]'s split over the gated measurements of
-    the committed ci baseline of this machine class (the family a ci check judges)."""
+def _family(pols) -> dict:
+    """{name: (policy, one-sided alpha)} of the gated times and throughputs of the committed ci baseline."""
     from harness.documents import baseline
     from harness.measure import environment as env
 
     rec = baseline.load(baseline.default_path("ci", env.machine_class()))["record"]
-    family = [m["name"] for m in rec["measurements"] if pols.for_measurement(m["name"], m["kind"]).in_family]
-    return pols.gate.alphas(family)[name]
+    members = [m for m in rec["measurements"] if pols.for_measurement(m["name"], m["kind"]).in_family]
+    alphas = pols.gate.alphas([m["name"] for m in members])
+    return {m["name"]: (pols.for_measurement(m["name"], m["kind"]), alphas[m["name"]], m["value"])
+            for m in members if m["kind"] in ("time", "throughput")}
 
 
 def main(argv=None) -> int:
     from harness.judge import policy
     from harness.judge import sequential as seq
+    from harness.judge.significance import sequential_rule, threshold_pct
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--measurement", default="total.wall_s")
-    p.add_argument("--kind", default="time")
-    p.add_argument("--sims", type=int, default=3000)
-    p.add_argument("--sigmas", default="1.5,3,5,8", help="true pair noise, percent")
-    p.add_argument("--plant", type=float, default=5.0, help="a planted change, percent (also 3)")
+    p.add_argument("--sd", type=float, default=1.0, help="the primary's pair sd, percent (default 1.0)")
+    p.add_argument("--secondary-ratio", type=float, default=3.0,
+                   help="a secondary time's pair sd as a multiple of the primary's (default 3)")
+    p.add_argument("--trials", type=int, default=20000, help="simulated checks per cell (default 20000)")
     p.add_argument("--seed", type=int, default=1)
     args = p.parse_args(argv)
     pols = policy.load()
-    gate, pol = pols.gate, pols.for_measurement(args.measurement, args.kind)
-    alpha = _alpha(pols, args.measurement)
-    floor, thr = seq.log_of_pct(pol.pair_sd_pct or 0.0), seq.log_of_pct(pol.threshold_pct)
-    margin = seq.log_of_pct(max(pol.max_mde_pct or pol.threshold_pct, pol.threshold_pct))
-    rng = random.Random(args.seed)
-    print(f"{args.measurement}: one-sided alpha {100 * alpha:.3g}%, floor {pol.pair_sd_pct}%, threshold "
-          f"{pol.threshold_pct}%, equivalence bound {seq.pct(margin):.1f}%, at most {gate.repeat} pairs, "
-          f"sd_confidence {gate.sd_confidence}; {args.sims} simulated checks per row")
-    for sigma in (float(x) / 100 for x in args.sigmas.split(",")):
-        for label, shift in (("A/A", 0.0), (f"+{args.plant:g}%", seq.log_of_pct(args.plant)),
-                             (f"+{args.plant * 2:g}%", seq.log_of_pct(2 * args.plant))):
-            runs = [one(rng, sigma, shift, alpha, floor, thr, margin, gate) for _ in range(args.sims)]
-            flagged = sum(state == seq.REGRESSED for state, _ in runs) / args.sims
-            undecided = sum(state == seq.UNDECIDED for state, _ in runs) / args.sims
-            what = "false positives" if shift == 0 else "flagged"
-            print(f"  sigma {100 * sigma:4.1f}%  {label:6} {what} {100 * flagged:6.2f}%  undecided {100 * undecided:5.1f}%  "
-                  f"mean pairs {mean(n for _, n in runs):5.1f}")
+    g = pols.gate
+    settings = {"repeat": g.repeat, "min_pairs": g.min_pairs, "max_pairs": max(g.max_pairs, g.repeat),
+                "design_pairs": g.design_pairs}
+    family = _family(pols)
+    rules = {n: sequential_rule(pol, threshold_pct(pol, value), settings, alpha)
+             for n, (pol, alpha, value) in family.items()}
+    primary = rules[g.primary]
+    print(f"[gate]: looks from pair {g.min_pairs}, repeat {g.repeat}, max_pairs {settings['max_pairs']}, "
+          f"design_pairs {g.design_pairs}; {args.trials} independent simulated checks per cell, seed {args.seed}")
+
+    print("\n1. coverage: share of A/A checks whose bound ever excludes 0 (looks to max_pairs)")
+    for name, level in ((g.primary, primary.alpha), ("a secondary", next(
+            r.alpha for n, r in rules.items() if n != g.primary))):
+        bare = seq.Rule(level, 0.0, -math.inf, g.min_pairs, settings["max_pairs"], settings["max_pairs"],
+                        g.design_pairs)
+        cells = [f"{label} {100 * seq.simulate(bare, 0.01, 0.0, args.trials, args.seed, **kw)['regressed']:.3f}%"
+                 for label, kw in MODELS.items()]
+        print(f"  {name} (nominal {100 * level:.3g}%): " + ", ".join(cells))
+
+    print(f"\n2. family-wise false positives of the {len(rules)} gated times (any look to max_pairs)")
+    for scale in (1, 2, 4, 8):
+        cells = []
+        for label, kw in MODELS.items():
+            survive = 1.0
+            for n, r in rules.items():
+                sd = args.sd / 100 * scale * (1 if n == g.primary else args.secondary_ratio)
+                ever = seq.Rule(r.alpha, r.threshold, -math.inf, r.min_pairs, r.max_pairs, r.max_pairs, r.design)
+                survive *= 1 - seq.simulate(ever, sd, 0.0, args.trials, args.seed, **kw)["regressed"]
+            cells.append(f"{label} {100 * (1 - survive):.3f}%")
+        print(f"  {scale}x (primary sd {args.sd * scale:g}%): " + ", ".join(cells))
+
+    print(f"\n3. power of {g.primary} at pair sd {args.sd:g}% (threshold {seq.pct(primary.threshold):.2f}%, "
+          f"ok once {seq.pct(primary.margin):.1f}% is ruled out)")
+    print(f"  {'worse by':>9} {'regressed':>10} {'undecided':>10} {'ok':>7} {'pairs median':>13} {'p90':>5}")
+    for w in (0, 1, 2, 3, 4, 5, 7, 10):
+        r = seq.simulate(primary, args.sd / 100, seq.log_of_pct(w), args.trials, args.seed)
+        print(f"  {w:>8g}% {100 * r['regressed']:>9.2f}% {100 * r['undecided']:>9.2f}% "
+              f"{100 * (r['ok'] + r['improved']):>6.2f}% {r['pairs_median']:>13g} {r['pairs_p90']:>5g}")
+    print(f"  flagged in 80% of checks from a worsening of {seq.pct(seq.power_point(primary, args.sd / 100)):.2f}%")
     return 0
 
 

@@ -8,7 +8,7 @@ import sys
 
 from harness import __version__
 from harness.commands import COMMANDS
-from harness.errors import EXIT_ERROR, HarnessError
+from harness.errors import EXIT_ERROR, EXIT_INTERRUPTED, HarnessError
 
 
 class _Parser(argparse.ArgumentParser):
@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
         return exc.exit_code
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     except Exception as exc:  # a harness bug must not read as "regressed" (exit 1)
         import traceback
 

@@ -8,6 +8,9 @@ Exit codes mean one thing each (README, "Exit codes"):
   3  no comparable baseline (missing, or the workload differs)
   4  the pipeline run failed (a stage crashed, hung, ran out of memory or went NaN);
      its run record, with status "failed", is still written
+  6  undecided: the data could not tell a regression from noise within the gate's pairs
+     ([gate] on_undecided = "pass" makes it 0; the headline still says UNDECIDED)
+  130 interrupted (Ctrl-C)
 """
 
 EXIT_OK = 0
@@ -15,6 +18,8 @@ EXIT_REGRESSED = 1
 EXIT_ERROR = 2
 EXIT_NO_BASELINE = 3
 EXIT_RUN_FAILED = 4
+EXIT_UNDECIDED = 6
+EXIT_INTERRUPTED = 130
 
 
 class HarnessError(Exception):

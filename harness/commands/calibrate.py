@@ -205,7 +205,7 @@ def _noise_lines(doc: dict) -> list[str]:
     size = f"{doc['current_size']}v{doc['baseline_size']}"
     head = (f"{'measurement':30} {'policy':16} {'alpha':>8} {'median':>11} {'MAD':>9} {'CV':>6} {'MAD-CV':>6} "
             f"{'CV norm':>7} {'thresh':>7} {'MDE ' + size:>9}")
-    head += f" {'FP reg':>7} {'FP imp':>7} {'unstable':>8}" if aa else ""
+    head += f" {'FP reg':>7} {'FP imp':>7} {'undecided':>9}" if aa else ""
     out = [f"noise per measurement over all {doc['runs']} runs; MDE at {doc['current_size']} new vs "
            f"{doc['baseline_size']} baseline runs, at each policy's power"
            + ("; A/A flags per comparison" if aa else ""), head]
@@ -217,8 +217,8 @@ def _noise_lines(doc: dict) -> list[str]:
                 f"{value(m['threshold_pct'], '%'):>7} {value(m['min_detectable_pct'], '%'):>9}")
         if aa:
             fr, fi = m["false_regressed"], m["false_improved"]
-            unstable = value(100 * m["unstable_share"], "%", digits=0)
-            line += f" {fr['count']:>3}/{fr['n']:<3} {fi['count']:>3}/{fi['n']:<3} {unstable:>8}"
+            undecided = value(100 * m["undecided_share"], "%", digits=0)
+            line += f" {fr['count']:>3}/{fr['n']:<3} {fi['count']:>3}/{fi['n']:<3} {undecided:>9}"
         out.append(line)
     return out
 

@@ -4,8 +4,9 @@ sequential gate as `check` runs it.
 For each mode it runs --runs pairs of the working tree and REV (HEAD: A/A), the modes taking turns
 in blocks of two pairs so that both see the same session; then --checks real A/A checks through
 harness/run/gate.py (the policy's mode, early stopping on). It prints per mode and gated measurement
-the sd of a pair's log ratio, its floor in policies.toml and the detectable worsening at the most
-pairs; then the family-wise false-positive rate of the whole gate, looks and measurements
+the sd of a pair's log ratio, the A/A bias, the lag-1 autocorrelation, the worsening the rule flags in
+80% of checks at that noise, and the power table of the rule as coded (true worsening of 1-10%: the
+share regressed, undecided and ok, and the pairs used); then the family-wise false-positive rate of the whole gate, looks and measurements
 together, over --comparisons checks simulated on the recorded pairs, the pairs a verdict took, the
 wall time per pair, a planted slowdown (--plant) and whether memory and metrics read the same in
 both modes. harness/run/calibration_runs.py runs the pairs and this module prints; the analysis
@@ -20,17 +21,20 @@ from harness.output.formatters import value
 
 
 def render(doc: dict) -> list[str]:
-    out = [f"sequential gate: at most {doc['horizon']} pairs, a look after each from pair {doc['min_pairs']} "
+    out = [f"sequential gate: {doc['horizon']} pairs (to {doc.get('max_pairs', doc['horizon'])} while an "
+           f"undecided measurement could still be decided), a look after each from pair {doc['min_pairs']} "
            f"(policies.toml [gate])"]
     for mode, m in doc["modes"].items():
         per = f", {m['seconds_per_pair']:.1f} s per pair" if m.get("seconds_per_pair") else ""
         out += ["", f"{mode}: {m['pairs']} pairs{per}" + (f"; {host.words(m['host'])}" if m.get("host") else ""),
-                f"  {'measurement':28} {'pair sd':>8} {'95% up':>8} {'floor':>7} {'mean':>7} {'alpha':>8} "
-                f"{'MDE@' + str(doc['horizon']):>8}"]
+                f"  {'measurement':28} {'pair sd':>8} {'95% up':>8} {'mean':>7} {'lag-1':>6} {'alpha':>8} "
+                f"{'thresh':>7} {'ok at':>7} {'80% at':>7}"]
         for r in m["noise"]:
+            lag = "-" if r.get("lag1") is None else f"{r['lag1']:+.2f}"
             out.append(f"  {r['name']:28} {r['sd_pct']:>7.2f}% {r['sd_upper95_pct']:>7.2f}% "
-                       f"{value(r['floor_pct'], '%'):>7} {r['mean_pct']:>+6.2f}% {100 * r['alpha']:>7.3g}% "
-                       f"{r['mde_pct']:>7.2f}%")
+                       f"{r['mean_pct']:>+6.2f}% {lag:>6} {100 * r['alpha']:>7.3g}% {r['threshold_pct']:>6.2f}% "
+                       f"{r['margin_pct']:>6.1f}% {value(r['power80_pct'], '%'):>7}")
+        out += power_lines(m["noise"])
         out.append(_sim_line("A/A", m["aa"]))
         if m.get("planted"):
             p = m["planted"]
@@ -50,10 +54,22 @@ def render(doc: dict) -> list[str]:
     return out
 
 
+def power_lines(rows: list[dict]) -> list[str]:
+    """The power table of each measurement (harness/judge/gate_calibration.py ``power_table``)."""
+    out = []
+    for r in rows:
+        out += [f"  power of the rule as coded for {r['name']} at pair sd {r['sd_pct']:.2f}% (simulated checks):",
+                f"    {'worse by':>9} {'regressed':>10} {'undecided':>10} {'ok':>6} {'pairs median':>13} {'p90':>5}"]
+        out += [f"    {p['worsening_pct']:>8g}% {100 * p['regressed']:>9.1f}% {100 * p['undecided']:>9.1f}% "
+                f"{100 * p['ok']:>5.1f}% {p['pairs_median']:>13g} {p['pairs_p90']:>5g}" for p in r.get("power") or ()]
+    return out
+
+
 def _sim_line(label: str, s: dict, detected: bool = False) -> str:
     what = (f"flagged in {s['false_positives']}/{s['checks']}" if detected else
             f"family-wise false positives {s['false_positives']}/{s['checks']} = {100 * s['rate']:.1f}% "
-            f"(95% upper bound {100 * s['upper_95']:.1f}%)")
+            f"(resampled from one pool: about {s.get('independent', '?')} independent checks' worth of pairs, "
+            f"so no bound)")
     return (f"  {label}: {what} simulated checks (pairs drawn {s['resampling']} from the pool, seed {s['seed']}); "
             f"pairs used median {s['pairs_median']:g}, 90th percentile {s['pairs_p90']}, max {s['pairs_max']}; "
             f"undecided at the most pairs {s['undecided']}")

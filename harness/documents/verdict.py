@@ -3,7 +3,7 @@
 The fields are harness.judge.verdict.Verdict's (``dataclasses.asdict``, environment_diff as lists),
 after the version and kind this module stamps::
 
-    {"format_version": 1, "kind": "t4rec-bench/verdict",
+    {"format_version": 2, "kind": "t4rec-bench/verdict",
      "overall": "regressed", "exit_code": 1, "run_id": ..., "profile": ..., "baseline_path": ...,
      "baseline_provenance": {...}, "environment_diff": [[key, baseline, current], ...],
      "workload_match": true, "measurements": [{...MeasurementVerdict...}, ...], "notes": [...],
@@ -17,9 +17,20 @@ from __future__ import annotations
 
 from harness.documents import versions
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 KIND = "t4rec-bench/verdict"
-FORMAT = versions.Format("verdict", KIND, FORMAT_VERSION, older_hint="re-run the comparison with this harness",
+
+
+def _v1_to_v2(doc: dict) -> dict:
+    """Version 2 calls "unstable" "undecided" (one word for "the data cannot tell yet", exit 6)."""
+    word = lambda v: "undecided" if v == "unstable" else v  # noqa: E731
+    return {**doc, "format_version": 2, "overall": word(doc.get("overall")),
+            "measurements": [{**m, "verdict": word(m.get("verdict"))} for m in doc.get("measurements") or []]}
+
+
+UPGRADES: dict[int, versions.Upgrade] = {1: _v1_to_v2}
+FORMAT = versions.Format("verdict", KIND, FORMAT_VERSION, upgrades=UPGRADES,
+                         older_hint="re-run the comparison with this harness",
                          newer_hint="or re-run the comparison with this harness")
 
 

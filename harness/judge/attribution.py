@@ -26,11 +26,11 @@ class Effect:
 
 
 def effect(what: str, before, after, higher_is_better: bool, alpha: float, threshold_pct: float,
-           sequential: tuple | None = None) -> Effect | None:
+           sequential: int | None = None) -> Effect | None:
     """The paired effect of going from ``before`` to ``after`` (samples of one round each), or None.
-    ``sequential``: (floor, horizon, sd_confidence) of the sequential gate: judge with its test."""
+    ``sequential``: the sequential gate's design_pairs: judge with its test (harness/judge/sequential.py)."""
     if sequential is not None:
-        return _sequential_effect(what, before, after, higher_is_better, alpha, threshold_pct, *sequential)
+        return _sequential_effect(what, before, after, higher_is_better, alpha, threshold_pct, sequential)
     test = stats.paired_log_ratio_test(list(before), list(after))
     if test is None:
         return None
@@ -41,13 +41,13 @@ def effect(what: str, before, after, higher_is_better: bool, alpha: float, thres
                   -change if higher_is_better else change)
 
 
-def _sequential_effect(what, before, after, higher_is_better, alpha, threshold_pct, floor, horizon, sd_confidence):
+def _sequential_effect(what, before, after, higher_is_better, alpha, threshold_pct, design):
     from harness.judge import sequential as seq
 
     d = seq.log_ratios(list(before), list(after))
     if not d or len(d) < 2:
         return None
-    s = seq.sequence(d, alpha, floor, horizon, sd_confidence)
+    s = seq.sequence(d, alpha, design)
     change = seq.pct(s.mean)
     worse_pct = -change if higher_is_better else change
     state = seq.decide(s, higher_is_better, seq.log_of_pct(threshold_pct), float("inf"))

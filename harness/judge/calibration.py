@@ -104,7 +104,7 @@ def _noise_row(name: str, records: list[dict], pol, alpha: float | None, n_base:
             "cv": s.cv, "robust_cv": s.robust_cv,
             "cv_normalised": stats.summary(norm).cv if norm and len(norm) > 1 else None,
             "sd_log": sd_log, "threshold_pct": threshold_pct(pol, s.median) if pol.rule == "significance" else None,
-            "min_detectable_pct": mde, "false_regressed": None, "false_improved": None, "unstable_share": None}
+            "min_detectable_pct": mde, "false_regressed": None, "false_improved": None, "undecided_share": None}
 
 
 def _normalised(name: str, records: list[dict]) -> list[float] | None:
@@ -211,7 +211,7 @@ def _aa_summary(verdicts, rows: dict, mode: str, seed: int, disjoint_possible: i
         mine = [m for v in verdicts for m in v.measurements if m.name == name]
         row["false_regressed"] = _rate(stats.false_positive_rate(m.verdict == "regressed" for m in mine))
         row["false_improved"] = _rate(stats.false_positive_rate(m.verdict == "improved" for m in mine))
-        row["unstable_share"] = sum(m.verdict == "unstable" for m in mine) / len(mine)
+        row["undecided_share"] = sum(m.verdict == "undecided" for m in mine) / len(mine)
     gate = stats.false_positive_rate(v.overall == "regressed" for v in verdicts)
     return {"splits": mode, "seed": seed, "comparisons": len(verdicts), "disjoint_possible": disjoint_possible,
             "gate_false_positive": _rate(gate),

@@ -42,7 +42,7 @@ from harness.documents.record import by_name
 from harness.judge import rules
 from harness.judge.rules import QUALITY_KINDS, TIME_KINDS, Context
 from harness.judge.significance import significance
-from harness.judge.verdict import EXIT_CODES, SEVERITY, MeasurementVerdict, Verdict, make, worst
+from harness.judge.verdict import SEVERITY, MeasurementVerdict, Verdict, exit_code, make, worst
 from harness.measure import environment as envmod
 
 # environment fields whose differences are shown (git commit and the fingerprint itself are not)
@@ -75,12 +75,15 @@ def compare(run: dict, baseline: dict, policies=None, baseline_path: str | None 
     arms = _Arms.of(reference) if ref_rec is not None else None
     if workload_match:
         ctx = _context(run, base_rec, baseline)
+        if arms is not None and arms.sequential:
+            ctx = dataclasses.replace(ctx, looks_from=arms.sequential["min_pairs"])
         items, family = _compare_all(run, base_rec, ctx, policies, arms)
         extra += family
         extra += _divergence_notes(run, base_rec, arms)
     else:
         items = _all_incomparable(run, base_rec)
-    verdict = _verdict(run, baseline, baseline_path, env_diff, workload_match, items, extra)
+    verdict = _verdict(run, baseline, baseline_path, env_diff, workload_match, items, extra,
+                       policies.gate.on_undecided)
     if ref_rec is not None:
         verdict = dataclasses.replace(verdict, reference_provenance=dict(reference.get("provenance") or {}))
     return verdict
@@ -92,11 +95,12 @@ def no_baseline(run: dict, baseline_path: str | None, why: str) -> Verdict:
     return _verdict(run, None, baseline_path, [], False, items)
 
 
-def _verdict(run, baseline, baseline_path, env_diff, workload_match, items, extra=()) -> Verdict:
+def _verdict(run, baseline, baseline_path, env_diff, workload_match, items, extra=(),
+             on_undecided: str = "fail") -> Verdict:
     items = sorted(items, key=lambda v: SEVERITY.index(v.verdict))
     overall = "failed" if run["status"] != "ok" else worst(v.verdict for v in items)
     provenance = {k: v for k, v in ((baseline or {}).get("provenance") or {}).items() if k != "environment"}
-    return Verdict(overall=overall, exit_code=EXIT_CODES[overall], run_id=run["run_id"], profile=run["profile"],
+    return Verdict(overall=overall, exit_code=exit_code(overall, on_undecided), run_id=run["run_id"], profile=run["profile"],
                    baseline_path=None if baseline_path is None else str(baseline_path),
                    baseline_provenance=provenance, environment_diff=env_diff, workload_match=workload_match,
                    measurements=tuple(items), notes=(*_notes(run, baseline, workload_match), *extra))
@@ -189,8 +193,7 @@ class _Arms:
     code_range: str
     ref_record: dict
     cross_record: dict | None
-    horizon: int | None  # the sequential gate's most pairs; None: a fixed number of pairs
-    sd_confidence: float | None  # the sequential gate's [gate] sd_confidence (set with horizon)
+    sequential: dict | None  # the sequential gate's settings (harness/run/gate.py); None: a fixed number of pairs
 
     @classmethod
     def of(cls, reference: dict) -> _Arms:
@@ -198,8 +201,7 @@ class _Arms:
         return cls(by_name(rec), by_name(cross) if cross else {},
                    bool((reference.get("provenance") or {}).get("paired")),
                    tuple(tuple(t) for t in reference.get("changed") or ()), reference.get("code_range") or "",
-                   rec, cross, (reference.get("sequential") or {}).get("horizon"),
-                   (reference.get("sequential") or {}).get("sd_confidence"))
+                   rec, cross, reference.get("sequential") or None)
 
 
 def _compare_all(run: dict, base_rec: dict, ctx: Context, policies,
@@ -235,13 +237,13 @@ def _against_arms(b: dict, c: dict, ctx: Context, pol, arms: _Arms, run: dict) -
         return None
     paired = arms.paired and arms.ref_record.get("repeat") == run.get("repeat")
     same = dataclasses.replace(ctx, same_session=True, same_machine=True, paired=paired, env_match=True,
-                               horizon=arms.horizon if paired else None, sd_confidence=arms.sd_confidence,
+                               sequential=arms.sequential if paired else None,
                                exact_why="exact: the in-session reference, same host and environment")
     if c["kind"] in TIME_KINDS:
         r = arms.ref[name]
         v = _with_spread(_judge(r, c, same, pol), r)
         v = dataclasses.replace(v, against="reference", reason=v.reason + "; vs the in-session reference")
-        return _attributed(v, c, pol, arms) if arms.cross and v.verdict in ("regressed", "unstable") else v
+        return _attributed(v, c, pol, arms) if arms.cross and v.verdict in ("regressed", "undecided") else v
     if c["kind"] not in QUALITY_KINDS:
         return None
     if not arms.cross:
@@ -268,9 +270,7 @@ def _attributed(v: MeasurementVerdict, c: dict, pol, arms: _Arms) -> Measurement
     if x is None or len(x["samples"]) != len(c["samples"]) or len(r["samples"]) != len(x["samples"]):
         return v
     alpha, threshold = (1 - pol.confidence) / 2, v.threshold_pct or pol.threshold_pct
-    from harness.judge.sequential import log_of_pct
-
-    sequential = (log_of_pct(pol.pair_sd_pct or 0.0), arms.horizon, arms.sd_confidence) if arms.horizon else None
+    sequential = arms.sequential.get("design_pairs") if arms.sequential else None
     code = attribution.effect("code", x["samples"], c["samples"], c["higher_is_better"], alpha, threshold, sequential)
     env = attribution.effect("environment", r["samples"], x["samples"], c["higher_is_better"], alpha, threshold,
                              sequential)

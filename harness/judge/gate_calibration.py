@@ -1,6 +1,7 @@
 """Calibration of the sequential gate from recorded pairs: noise per gated measurement, the
-family-wise A/A false-positive rate with early stopping, how many pairs a verdict takes, and the
-minimum detectable effect at the most pairs. Pure: reads merged run records, runs nothing.
+family-wise A/A false-positive rate with early stopping, how many pairs a verdict takes, and the power
+table of each gated measurement: the rule as coded (harness/judge/sequential.py ``simulate``) at the
+measured noise. Pure: reads merged run records, runs nothing.
 
 A "pool" is the current code's merged record and the reference's, run as pairs in one session
 (sample i of each measurement on both sides is pair i). A simulated check draws pairs from the
@@ -18,7 +19,9 @@ from statistics import median, stdev
 from harness.documents import record as recordmod
 from harness.judge import rules, stats
 from harness.judge import sequential as seq
-from harness.judge.significance import sequential_detectable_pct
+from harness.judge.significance import sequential_rule, threshold_pct
+
+WORSENINGS = (1, 2, 3, 4, 5, 7, 10)  # percent: the power table's rows
 
 
 def analyse(pools: dict, policies, stored, baseline_path, policies_path, comparisons: int, seed: int,
@@ -27,14 +30,13 @@ def analyse(pools: dict, policies, stored, baseline_path, policies_path, compari
     simulated A/A checks, the planted slowdown ``plant`` (stage, fraction) and the readings per mode.
     ``seconds``: {mode: wall seconds per pair}, as measured by whoever ran the pairs."""
     g = policies.gate
-    doc = {"horizon": g.repeat, "min_pairs": g.min_pairs, "modes": {}}
+    doc = {"horizon": g.repeat, "min_pairs": g.min_pairs, "max_pairs": g.max_pairs, "modes": {}}
     for mode, (cur, ref) in pools.items():
         sim = lambda c, ref=ref, mode=mode: simulate(  # noqa: E731
-            c, ref, stored, baseline_path, policies_path, g.repeat, g.min_pairs, mode, comparisons, seed,
-            g.sd_confidence)
+            c, ref, stored, baseline_path, policies_path, g, mode, comparisons, seed)
         doc["modes"][mode] = {
             "pairs": pool_size(cur, ref), "seconds_per_pair": seconds.get(mode),
-            "noise": noise(cur, ref, policies, g.repeat), "aa": sim(cur),
+            "noise": noise(cur, ref, policies), "aa": sim(cur),
             "planted": {"stage": plant[0], "fraction": plant[1], **sim(planted(cur, *plant))} if plant else None}
     doc["readings"] = same_readings(pools)
     return doc
@@ -71,58 +73,70 @@ def planted(rec: dict, stage: str, fraction: float) -> dict:
     return {**rec, "measurements": ms}
 
 
-def in_session(ref: dict, horizon: int, mode: str, sd_confidence: float) -> dict:
+def settings(gate, pairs: int, final: bool = False) -> dict:
+    """The sequential settings a check's judge reads (harness/run/gate.py ``_Looks.settings``)."""
+    return {"repeat": gate.repeat, "min_pairs": gate.min_pairs, "max_pairs": max(gate.max_pairs, gate.repeat),
+            "design_pairs": gate.design_pairs, "pairs": pairs, "final": final}
+
+
+def in_session(ref: dict, gate, mode: str, final: bool = False) -> dict:
     """The judge's in-session argument for a simulated look (harness/run/gate.py::_in_session's shape)."""
     prov = {"commit": "calibration", "runs": ref["repeat"], "paired": True, "mode": mode, "arms": 2}
     return {"record": ref, "provenance": prov, "cross": None, "changed": (), "code_range": "", "notes": (),
-            "sequential": {"horizon": horizon, "sd_confidence": sd_confidence}}
+            "sequential": settings(gate, ref["repeat"], final)}
 
 
 def one_check(current: dict, reference: dict, order: list[int], stored: dict | None, baseline_path,
-              policies_path, horizon: int, min_pairs: int, mode: str, sd_confidence: float) -> dict:
-    """Look after each pair of ``order`` as `check` does; the verdict where it stops."""
+              policies_path, gate, mode: str) -> dict:
+    """Look after each pair of ``order`` as `check` does (the one judge and its stop rule); the verdict
+    where it stops."""
     from harness.judge.judging import judge, stop_reason
 
-    for n in range(min_pairs, horizon + 1):
+    first = None
+    cap = len(order)
+    for n in range(gate.min_pairs, cap + 1):
         idx = order[:n]
         verdict = judge(subset(current, idx), baseline_path, policies_path, stored=stored,
-                        in_session=in_session(subset(reference, idx), horizon, mode, sd_confidence))
-        why = stop_reason(verdict)
-        if why or n == horizon:
+                        in_session=in_session(subset(reference, idx), gate, mode))
+        if first is None and any(m.verdict == "regressed" for m in verdict.measurements):
+            first = n
+        why = stop_reason(verdict, n, gate.repeat, cap, None if first is None else first + gate.extra_pairs)
+        if why or n == cap:
             failed = [m.name for m in verdict.measurements if m.verdict == "regressed"]
             return {"pairs": n, "stopped": why or "the most pairs", "regressed": failed, "overall": verdict.overall}
-    raise AssertionError("unreachable: the loop returns at the horizon")
+    raise AssertionError("unreachable: the loop returns at the cap")
 
 
-def simulate(current: dict, reference: dict, stored: dict | None, baseline_path, policies_path, horizon: int,
-             min_pairs: int, mode: str, checks: int, seed: int, sd_confidence: float) -> dict:
-    """``checks`` simulated A/A checks on resampled pairs of the pool: false-positive rate and pairs used."""
+def simulate(current: dict, reference: dict, stored: dict | None, baseline_path, policies_path, gate,
+             mode: str, checks: int, seed: int) -> dict:
+    """``checks`` simulated A/A checks on resampled pairs of the pool: false-positive rate and pairs used.
+    The pairs are drawn from one pool, so the checks are NOT independent trials: the pool holds about
+    pool / median pairs independent checks' worth of data (``independent``); no bound is given."""
     n = pool_size(current, reference)
+    cap = max(gate.max_pairs, gate.repeat)
     rng = random.Random(seed)
     t0 = time.perf_counter()
     results = []
     for _ in range(checks):
-        order = rng.sample(range(n), horizon) if n >= horizon else [rng.randrange(n) for _ in range(horizon)]
-        results.append(one_check(current, reference, order, stored, baseline_path, policies_path, horizon,
-                                 min_pairs, mode, sd_confidence))
+        order = rng.sample(range(n), cap) if n >= cap else [rng.randrange(n) for _ in range(cap)]
+        results.append(one_check(current, reference, order, stored, baseline_path, policies_path, gate, mode))
     rate = stats.false_positive_rate([bool(r["regressed"]) for r in results])
     pairs = sorted(r["pairs"] for r in results)
     flagged: dict[str, int] = {}
     for r in results:
         for name in r["regressed"]:
             flagged[name] = flagged.get(name, 0) + 1
-    return {"checks": checks, "pool_pairs": n, "resampling": "without replacement" if n >= horizon else
+    return {"checks": checks, "pool_pairs": n, "resampling": "without replacement" if n >= cap else
             "with replacement", "seed": seed, "false_positives": rate.count, "rate": rate.rate,
-            "upper_95": rate.upper_95, "flagged": flagged, "pairs_median": median(pairs),
-            "pairs_p90": pairs[int(0.9 * (len(pairs) - 1))], "pairs_max": pairs[-1],
-            "undecided": sum(r["stopped"] == "the most pairs" for r in results),
+            "independent": max(1, n // max(1, int(median(pairs)))), "flagged": flagged,
+            "pairs_median": median(pairs), "pairs_p90": pairs[int(0.9 * (len(pairs) - 1))], "pairs_max": pairs[-1],
+            "undecided": sum(r["overall"] == "undecided" for r in results),
             "seconds": round(time.perf_counter() - t0, 1)}
 
 
-def noise(current: dict, reference: dict, policies, horizon: int) -> list[dict]:
-    """Per gated time or throughput: the sd of the pairs' log ratios, the policy's floor, and the
-    minimum detectable worsening at ``horizon`` pairs with the noise the gate would use there (the
-    floor, or the upper bound of this sd from ``horizon`` pairs)."""
+def noise(current: dict, reference: dict, policies) -> list[dict]:
+    """Per gated time or throughput: the sd of the pairs' log ratios, its 95% upper bound, the mean (the
+    A/A bias), and the power table of the rule as coded at that sd (``power_table``)."""
     ref_by = recordmod.by_name(reference)
     alphas = policies.gate.alphas(rules.family(policies, [m for m in current["measurements"] if m["name"] in ref_by]))
     rows = []
@@ -133,13 +147,42 @@ def noise(current: dict, reference: dict, policies, horizon: int) -> list[dict]:
         d = seq.log_ratios(ref_by[m["name"]]["samples"], m["samples"])
         if not d or len(d) < 3:
             continue
-        sd, floor = stdev(d), seq.log_of_pct(pol.pair_sd_pct or 0.0)
-        used = max(floor, sd * seq.sd_upper_factor(horizon, policies.gate.sd_confidence))  # the sd at the last look
-        rows.append({"name": m["name"], "pairs": len(d), "sd_pct": 100 * sd, "floor_pct": pol.pair_sd_pct,
-                     "alpha": alphas[m["name"]], "mean_pct": seq.pct(sum(d) / len(d)),
-                     "sd_upper95_pct": 100 * sd * seq.sd_upper_factor(len(d), 0.95),
-                     "mde_pct": sequential_detectable_pct(pol, used, alphas[m["name"]], horizon)})
+        sd = stdev(d)
+        rule = sequential_rule(pol, threshold_pct(pol, median(ref_by[m["name"]]["samples"])),
+                               settings(policies.gate, len(d)), alphas[m["name"]])
+        rows.append({"name": m["name"], "pairs": len(d), "sd_pct": 100 * sd, "alpha": alphas[m["name"]],
+                     "mean_pct": seq.pct(sum(d) / len(d)), "lag1": _lag1(d),
+                     "sd_upper95_pct": 100 * sd * _sd_upper(len(d), 0.95),
+                     "threshold_pct": seq.pct(rule.threshold), "margin_pct": seq.pct(rule.margin),
+                     "power80_pct": seq.pct(seq.power_point(rule, sd)), "power": power_table(rule, sd)})
     return rows
+
+
+def power_table(rule, sd: float, trials: int = 2000, seed: int = 0) -> list[dict]:
+    """The rule as coded (``sequential.simulate``) at noise ``sd``, one row per true worsening of
+    WORSENINGS: the share regressed, undecided and ok, and the pairs used (median, 90th percentile)."""
+    rows = []
+    for w in WORSENINGS:
+        r = seq.simulate(rule, sd, seq.log_of_pct(w), trials, seed)
+        rows.append({"worsening_pct": w, "regressed": r["regressed"], "undecided": r["undecided"],
+                     "ok": r["ok"] + r["improved"], "pairs_median": r["pairs_median"], "pairs_p90": r["pairs_p90"]})
+    return rows
+
+
+def _lag1(d: list[float]) -> float | None:
+    """Lag-1 autocorrelation of the pairs' log ratios: the sequential test assumes independent pairs."""
+    if len(d) < 4:
+        return None
+    m = sum(d) / len(d)
+    den = sum((x - m) ** 2 for x in d)
+    return sum((a - m) * (b - m) for a, b in zip(d, d[1:])) / den if den else None
+
+
+def _sd_upper(n: int, confidence: float) -> float:
+    """s_n times this is the one-sided ``confidence`` upper bound of sigma from ``n`` values (chi-square)."""
+    from scipy.stats import chi2
+
+    return (((n - 1) / float(chi2.ppf(1 - confidence, n - 1))) ** 0.5)
 
 
 def same_readings(pools: dict[str, tuple[dict, dict]]) -> dict:

@@ -51,13 +51,41 @@ def judge(run: dict, baseline_path, policies_path=None, *, stored=_STORED, in_se
     return dataclasses.replace(verdict, notes=(*verdict.notes, *notes)) if notes else verdict
 
 
-def stop_reason(verdict) -> str | None:
-    """Why the gate is decided at this look, or None to go on: an in-session measurement regressed, or
-    every in-session time is decided (ok, improved, or not gated)."""
+def stop_reason(verdict, pairs: int, repeat: int, max_pairs: int, name_until: int | None = None) -> str | None:
+    """Why the sequential gate ends after ``pairs`` pairs, or None to go on.
+
+    - A gated measurement regressed (a time against the in-session arms, or memory against the stored
+      baseline, judged at every look): stop once every other measurement whose change is beyond its
+      threshold is decided too, or at ``name_until`` pairs ([gate] extra_pairs after the first), so that
+      the verdict names every regression it can.
+    - Every in-session measurement is decided (ok or improved): stop.
+    - Past ``repeat``: go on only while an undecided measurement could still be decided by ``max_pairs``
+      (MeasurementVerdict.decidable); at ``max_pairs`` stop undecided.
+    """
     arms = [m for m in verdict.measurements if m.against in ("reference", "cross")]
-    regressed = [m.name for m in arms if m.verdict == "regressed"]
+    regressed = [m.name for m in verdict.measurements if m.verdict == "regressed"]
+    undecided = [m for m in arms if m.verdict == "undecided"]
     if regressed:
-        return f"regressed ({', '.join(regressed)})"
-    if arms and not any(m.verdict == "unstable" for m in arms):
+        pending = [m.name for m in undecided if m.decidable and _beyond(m)]
+        if not pending or pairs >= max_pairs or (name_until is not None and pairs >= name_until):
+            return f"regressed ({', '.join(regressed)})"
+        return None
+    if arms and not undecided:
         return "decided: every gated time is ok or improved"
+    if pairs >= max_pairs:
+        return f"undecided after the most pairs ([gate] max_pairs = {max_pairs}): {_names(undecided)}"
+    if pairs >= repeat and not any(m.decidable for m in undecided):
+        return f"undecided, and more pairs (to {max_pairs}) could not decide {_names(undecided)}"
     return None
+
+
+def _beyond(m) -> bool:
+    """Whether ``m``'s change is beyond its threshold in the worse direction."""
+    if m.change_pct is None or m.threshold_pct is None:
+        return False
+    worse = -m.change_pct if m.higher_is_better else m.change_pct
+    return worse > m.threshold_pct
+
+
+def _names(ms) -> str:
+    return ", ".join(m.name for m in ms) or "no measurement"

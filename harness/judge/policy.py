@@ -29,6 +29,7 @@ MULTIPLE = ("bonferroni", "none")
 # trading CPUs every crossover_period_s ("crossover"), each on one CPU for the pair ("pinned") or where the
 # scheduler puts them ("duet"); or one after the other ("alternating").
 MODES = ("crossover", "pinned", "duet", "alternating")
+ON_UNDECIDED = ("fail", "pass")  # [gate] on_undecided: an undecided check exits EXIT_UNDECIDED, or 0
 STATISTICAL_RULES = ("significance", "exact-or-seed-spread")  # rules whose tests share the family alpha
 KINDS = ("time", "throughput", "memory", "metric", "loss", "count")
 
@@ -46,11 +47,10 @@ class Policy:
     threshold_pct: float = 5.0  # practical threshold, percent of the baseline
     cross_session_pct: float = 0.0  # threshold floor when the baseline was measured in another session
     min_change: float = 0.0  # absolute floor of the practical threshold, measurement's unit
-    max_mde_pct: float | None = None  # data that cannot detect this change is "unstable"
+    max_mde_pct: float | None = None  # equivalence bound: "ok" once a worsening this large is ruled out
     normalise: str = "cross-machine"  # speed normalisation: one of NORMALISE
     exact_tolerance: float = 1e-6  # metrics/loss: "equal" within this absolute difference
     fallback_tolerance_pct: float = 5.0  # metrics/loss without a seed spread
-    pair_sd_pct: float | None = None  # sequential gate: least sd of a pair's log ratio assumed (harness/judge/sequential.py)
 
     @property
     def in_family(self) -> bool:
@@ -71,11 +71,14 @@ class Gate:
     family_alpha: float  # bound on the chance that noise alone fails the gate (one check, every look)
     primary: str  # the primary endpoint: tested at alpha_primary
     alpha_primary: float  # one-sided level of the primary endpoint
-    repeat: int  # most pairs of a check (the runs of a check without a reference); `check --repeat`
+    repeat: int  # pairs of a check (the runs of a check without a reference); `check --repeat`
     min_pairs: int  # fewest pairs before the sequential gate may stop
+    max_pairs: int  # past repeat, the gate goes on while an undecided measurement could still be decided, to this
+    design_pairs: int  # the pairs at which the sequential test's interval is tuned to be narrowest
+    extra_pairs: int  # after a first regression, pairs more to decide the others beyond their threshold
+    on_undecided: str  # one of ON_UNDECIDED: the exit of a check that ends undecided
     mode: str  # one of MODES: how a pair's sides run
     crossover_period_s: float  # mode "crossover": how often the sides trade CPUs
-    sd_confidence: float  # the sequential test's noise: this one-sided upper confidence bound of the pairs' sd
     baseline_runs: int  # runs per baseline (`baseline record --repeat`)
 
     def alphas(self, family) -> dict[str, float]:
@@ -180,7 +183,12 @@ def _validate_gate(g: Gate, source: str) -> None:
         (g.mode in MODES, "mode", g.mode, f"must be one of {', '.join(MODES)}"),
         (isinstance(g.crossover_period_s, (int, float)) and 0.01 <= g.crossover_period_s <= 60,
          "crossover_period_s", g.crossover_period_s, "must be a number of seconds in [0.01, 60]"),
-        (0.5 <= g.sd_confidence < 1, "sd_confidence", g.sd_confidence, "must be in [0.5, 1)"),
+        (whole(g.max_pairs) and g.max_pairs >= g.repeat, "max_pairs", g.max_pairs,
+         f"must be an integer >= repeat = {g.repeat}"),
+        (whole(g.design_pairs) and 3 <= g.design_pairs <= 1000, "design_pairs", g.design_pairs,
+         "must be an integer in [3, 1000]"),
+        (whole(g.extra_pairs) and g.extra_pairs >= 0, "extra_pairs", g.extra_pairs, "must be an integer >= 0"),
+        (g.on_undecided in ON_UNDECIDED, "on_undecided", g.on_undecided, f"must be one of {', '.join(ON_UNDECIDED)}"),
         (whole(g.baseline_runs) and g.baseline_runs >= 2, "baseline_runs", g.baseline_runs,
          "must be an integer >= 2"),
     ]
@@ -228,7 +236,6 @@ def _validate(p: Policy, source: str, where: str) -> None:
         (p.cross_session_pct >= 0, "cross_session_pct", p.cross_session_pct, "must be >= 0"),
         (p.min_change >= 0, "min_change", p.min_change, "must be >= 0"),
         (p.max_mde_pct is None or p.max_mde_pct > 0, "max_mde_pct", p.max_mde_pct, "must be > 0"),
-        (p.pair_sd_pct is None or p.pair_sd_pct > 0, "pair_sd_pct", p.pair_sd_pct, "must be > 0"),
         (p.exact_tolerance >= 0, "exact_tolerance", p.exact_tolerance, "must be >= 0"),
         (p.fallback_tolerance_pct >= 0, "fallback_tolerance_pct", p.fallback_tolerance_pct, "must be >= 0"),
         (bool(p.match) or p.kind is not None, "match", p.match, "a policy needs a match list or a kind"),

@@ -33,8 +33,10 @@ class Context:
     throttled: tuple[str, ...] = ()  # GPU clock throttle reasons seen during the current run
     same_session: bool = False  # the baseline side was measured in this session (the in-session reference)
     paired: bool = False  # ... alternating with the current runs: sample i of each side form a pair
-    horizon: int | None = None  # paired and sequential: the most pairs (harness/judge/sequential.py); None: fixed size
-    sd_confidence: float | None = None  # sequential: confidence of the noise's upper bound ([gate] sd_confidence)
+    # paired and sequential: the check's sequential settings (repeat, min_pairs, max_pairs, design_pairs:
+    # harness/run/gate.py, harness/judge/sequential.py); None: a fixed number of pairs
+    sequential: dict | None = None
+    looks_from: int | None = None  # a sequential check's first look: memory's level is spent over the looks
     exact_why: str = "exact: deterministic run, same environment and host numerics"
     differs_why: str = "the environment differs"  # why metrics get a tolerance instead of exactness
 

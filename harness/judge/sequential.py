@@ -1,28 +1,35 @@
-"""Anytime-valid sequential test of paired log ratios: the gate looks after every pair and stops
-as soon as it is decided. Pure statistics, no I/O.
+"""Anytime-valid sequential test of paired log ratios that needs no assumed noise figure: the gate looks
+after every pair and stops as soon as it is decided. Pure statistics, no I/O.
 
-The data of one gated measurement after n pairs are d_i = log(current_i / comparand_i). The test
-is Robbins' normal-mixture confidence sequence for their mean mu: with sigma the sd of one d_i
-and a N(0, (tau sigma)^2) mixture over mu, the likelihood ratio of mu against mu0
+The data of one gated measurement after n pairs are d_i = log(current_i / comparand_i), with mean mu.
+The test is the scale-invariant t-mixture (Lai 1976; Perez-Ortiz, Lardy, de Heide and Grunwald,
+"E-statistics, group invariance and anytime-valid testing", Ann. Statist. 2024). With the right-Haar
+prior 1/sigma on the unknown sd under both hypotheses and a N(0, g) mixture over the standardised effect
+delta = (mu - mu0) / sigma, the Bayes factor of mu0 after n >= 2 pairs is (Rouder et al. 2009, fixed g)
 
-    L_n(mu0) = (1 + n tau^2)^(-1/2) exp(tau^2 (S_n - n mu0)^2 / (2 sigma^2 (1 + n tau^2)))
+    B_n(mu0) = (1 + n g)^(-1/2) [(1 + t^2 / v) / (1 + t^2 / ((1 + n g) v))]^(n / 2),   v = n - 1,
 
-is a nonnegative martingale under mu0, so by Ville's inequality it ever reaches 1/alpha with
-probability at most alpha, however many looks are taken and whenever the looks stop. The set
-{mu0 : L_n(mu0) < 1/alpha} is therefore an interval that holds mu at every n at once:
+t the one-sample t statistic of d - mu0. B_n is the likelihood ratio of the data's scale-free part
+(d_2 / |d_1|, ...), so under mu0 it is a nonnegative martingale WHATEVER sigma is, and by Ville's
+inequality it ever reaches 1/alpha with probability at most alpha, however many looks are taken. No
+floor on the noise is needed for validity: a noisy host gets a wide interval from its own data.
 
-    mean_n +- (sigma / n) sqrt((1 + n tau^2) / tau^2 * (2 log(1/alpha) + log(1 + n tau^2))).
+One-sided decisions use the one-sided (half-normal) mixture B+ = 2 E[LR_delta; delta > 0], also a
+martingale. For t >= 0 the negative half's likelihood ratio is at most 1 (the noncentral t family has
+monotone likelihood ratio, and LR_delta(0) = exp(-n delta^2 / 2)), so B+ >= 2 B_n - 1 there: "2 B_n - 1
+reaches 1/alpha with t > 0" has probability at most alpha. Inverting this at every mu0 gives each bound
 
-tau is fixed before the data (``mixture_scale``): the value that makes the interval narrowest at
-the maximum number of pairs. sigma is unknown. L_n falls as sigma grows, so the bound holds
-whenever the sigma used is at least the true one; the test uses max(floor, upper), where upper
-is the one-sided ``sd_confidence`` upper confidence bound of sigma from the pairs so far
-(s_n sqrt((n - 1) / chi2_{1 - sd_confidence, n - 1}): sd_upper_factor)
-and ``floor`` the least pair noise of the machine class (policies.toml, ``pair_sd_pct``, from
-`t4rec-bench calibrate`). A host far noisier than the floor is then caught by the data itself.
-`benchmarks/sequential_fp.py` simulates the rule on Gaussian pairs of known noise, and
-`calibrate` checks it, looks and measurements together, by resampling recorded A/A pairs and by
-real A/A checks (README, "The sequential gate").
+    mean -/+ t_n s / sqrt(n),   t_n: where 2 B_n = 1 + 1/alpha  (closed form in ``t_critical``),
+
+each holding at one-sided level alpha at every n at once (infinite while n is too small).
+
+g is fixed before the data (``mixture_g``): the value that makes t_n smallest at ``design`` pairs
+([gate] design_pairs). It tunes the width, not the validity.
+
+Still assumed: the pairs are independent and their log ratios Gaussian with one sd.
+`benchmarks/sequential_fp.py` simulates the rule as coded under Gaussian noise at any scale, t3 tails,
+one 3x outlier run and AR(1) drift, and `calibrate` simulates its power at the measured noise
+(``simulate``, the same ``t_critical`` and ``decide_arrays`` the gate uses).
 """
 
 from __future__ import annotations
@@ -34,6 +41,7 @@ from statistics import mean, stdev
 
 # What a look decided for one measurement (``decide``).
 REGRESSED, IMPROVED, OK, UNDECIDED = "regressed", "improved", "ok", "undecided"
+_CODES = (UNDECIDED, REGRESSED, IMPROVED, OK)  # decide_arrays' codes 0..3
 
 
 @dataclass(frozen=True)
@@ -42,12 +50,10 @@ class Sequence:
 
     n: int
     mean: float  # mean log ratio current / comparand
-    sd: float  # the sigma used: max(floor, the sample sd's upper confidence bound)
     sample_sd: float | None  # sd of the pairs' log ratios (None below 2 pairs)
-    floor: float  # the policy's pair noise floor (log scale)
-    alpha: float  # one-sided level of each direction's bound
-    radius: float  # half-width of the interval at this n
-    horizon: int  # the maximum number of pairs tau was chosen for
+    alpha: float  # one-sided level of each bound
+    radius: float  # half-width of the interval at this n (inf while n is too small)
+    design: int  # the pairs the mixture was tuned for
 
     @property
     def low(self) -> float:
@@ -59,61 +65,60 @@ class Sequence:
 
     @property
     def p_value(self) -> float:
-        """Anytime-valid p-value of "no change" at this look: 1 / L_n(0), at most 1."""
-        return min(1.0, math.exp(-log_evidence(self.n, self.mean * self.n, self.sd, self.horizon, self.alpha)))
+        """Anytime-valid one-sided p-value of "no change" in the observed direction: 1 / (2 B_n(0) - 1)."""
+        if self.n < 2 or not self.sample_sd:
+            return 1.0
+        t = self.mean * math.sqrt(self.n) / self.sample_sd
+        b = math.exp(log_bayes_factor(self.n, t * t, mixture_g(self.alpha, self.design)))
+        return 1.0 if b <= 1 else min(1.0, 1.0 / (2 * b - 1))
 
 
 @functools.lru_cache(maxsize=256)
-def mixture_scale(alpha: float, horizon: int) -> float:
-    """tau^2 that minimises the interval's half-width at n = ``horizon`` (for level ``alpha``)."""
+def mixture_g(alpha: float, design: int) -> float:
+    """g (prior variance of the standardised effect) that makes ``t_critical`` smallest at ``design`` pairs."""
     from scipy.optimize import minimize_scalar
 
-    two_l = 2 * math.log(1 / alpha)
-    width = lambda x: (1 + x) / x * (two_l + math.log1p(x))  # noqa: E731 - x = horizon * tau^2
-    best = minimize_scalar(width, bounds=(1e-3, 1e4), method="bounded")
-    return float(best.x) / horizon
+    n = max(int(design), 3)
+    f = lambda lg: min(t_critical(n, math.exp(lg), alpha), 1e9)  # noqa: E731
+    best = minimize_scalar(f, bounds=(-8.0, 8.0), method="bounded")
+    return float(math.exp(best.x))
 
 
-def _level(alpha: float) -> float:
-    """The mixture's crossing level for one direction tested at ``alpha``: the two-sided mixture at
-    alpha itself. It bounds both directions together by alpha, so each by alpha (conservative: by
-    symmetry nearly alpha / 2 each; a one-sided mixture would be about 7% narrower)."""
-    return alpha
+def log_bayes_factor(n: int, t2: float, g: float) -> float:
+    """log B_n for the squared t statistic ``t2`` of ``n`` >= 2 values (the two-sided mixture)."""
+    v, c = n - 1, 1 + n * g
+    return -0.5 * math.log(c) + n / 2 * (math.log1p(t2 / v) - math.log1p(t2 / (c * v)))
 
 
-def radius(n: int, sd: float, alpha: float, horizon: int) -> float:
-    """Half-width of the confidence sequence after ``n`` pairs of noise ``sd``."""
-    tau2 = mixture_scale(_level(alpha), horizon)
-    a = 1 + n * tau2
-    return sd / n * math.sqrt(a / tau2 * (2 * math.log(1 / _level(alpha)) + math.log(a)))
+@functools.lru_cache(maxsize=4096)
+def t_critical(n: int, g: float, alpha: float) -> float:
+    """The t at which the one-sided bound at level ``alpha`` sits after ``n`` pairs (inf if none yet)."""
+    if n < 2:
+        return math.inf
+    v, c = n - 1, 1 + n * g
+    level = (1 + 1 / alpha) / 2  # 2 B - 1 = 1 / alpha
+    log_k = (2 * math.log(level) + math.log(c)) / n  # (1 + x/v) / (1 + x/(c v)) = K
+    if log_k >= math.log(c):
+        return math.inf
+    k = math.exp(log_k)
+    return math.sqrt(v * (k - 1) / (1 - k / c))
 
 
-def log_evidence(n: int, total: float, sd: float, horizon: int, alpha: float) -> float:
-    """log L_n(0): the evidence against "no change" from the sum ``total`` of ``n`` log ratios."""
-    if sd <= 0:
-        return math.inf if total else 0.0
-    tau2 = mixture_scale(_level(alpha), horizon)
-    a = 1 + n * tau2
-    return -0.5 * math.log(a) + tau2 * total ** 2 / (2 * sd ** 2 * a)
+def radius(n: int, sample_sd: float, alpha: float, design: int) -> float:
+    """Half-width of the confidence sequence after ``n`` pairs whose log ratios have sd ``sample_sd``."""
+    return t_critical(n, mixture_g(alpha, design), alpha) * sample_sd / math.sqrt(n)
 
 
-@functools.lru_cache(maxsize=1024)
-def sd_upper_factor(n: int, confidence: float) -> float:
-    """s_n times this is the one-sided ``confidence`` upper bound of sigma from ``n`` values (chi-square)."""
-    from scipy.stats import chi2
-
-    return math.sqrt((n - 1) / float(chi2.ppf(1 - confidence, n - 1)))
-
-
-def sequence(diffs, alpha: float, floor: float, horizon: int, sd_confidence: float) -> Sequence | None:
+def sequence(diffs, alpha: float, design: int) -> Sequence | None:
     """The confidence sequence of the log ratios ``diffs`` so far; None without a pair."""
     d = [float(x) for x in diffs]
     if not d:
         return None
     s = stdev(d) if len(d) >= 2 else None
-    sd = max(floor, (s or 0.0) * (sd_upper_factor(len(d), sd_confidence) if s else 1.0))
-    return Sequence(len(d), mean(d), sd, s, floor, alpha, radius(len(d), sd, alpha, max(horizon, len(d))),
-                    max(horizon, len(d)))
+    r = radius(len(d), s, alpha, design) if s is not None else math.inf
+    if s == 0:  # every pair identical: no scale to measure, and nothing to bound
+        r = 0.0 if len(d) >= 3 else math.inf
+    return Sequence(len(d), mean(d), s, alpha, r, design)
 
 
 def log_ratios(comparand, current) -> list[float] | None:
@@ -123,36 +128,124 @@ def log_ratios(comparand, current) -> list[float] | None:
     return [math.log(c / b) for b, c in zip(comparand, current)]
 
 
-def decide(seq: Sequence, higher_is_better: bool, threshold: float, margin: float) -> str:
-    """What this look says (log scale thresholds).
+def decide_arrays(means, radii, higher_is_better: bool, threshold: float, margin: float):
+    """``decide`` on numpy arrays of means and radii: codes 0 undecided, 1 regressed, 2 improved, 3 ok.
+    The one definition of the rule; ``decide`` and ``simulate`` both call it."""
+    import numpy as np
 
-    regressed: the interval excludes 0 on the worse side AND the estimate is beyond ``threshold``
-    (the practical threshold); improved: the same on the better side; ok: the interval rules out a
-    worsening of ``margin`` or more (an equivalence bound) and nothing is beyond the threshold;
-    undecided: more pairs are needed.
-    """
     worse = -1.0 if higher_is_better else 1.0
-    est, low, high = worse * seq.mean, *sorted((worse * seq.low, worse * seq.high))
-    if low > 0 and est > threshold:
-        return REGRESSED
-    if high < 0 and -est > threshold:
-        return IMPROVED
-    if high < margin:
-        return OK
-    return UNDECIDED
+    est = worse * np.asarray(means, dtype=float)
+    r = np.asarray(radii, dtype=float)
+    low, high = est - r, est + r
+    out = np.zeros(est.shape, dtype=np.int8)
+    out[(high < margin)] = 3
+    out[(high < 0) & (-est > threshold)] = 2
+    out[(low > 0) & (est > threshold)] = 1
+    return out
 
 
-def detectable(sd: float, alpha: float, n: int, horizon: int, power: float = 0.8) -> float:
-    """Smallest true log change whose interval excludes 0 at pair ``n`` with probability ``power``
-    (sigma known): radius + z(power) sd / sqrt(n)."""
-    from scipy.stats import norm
+def decide(seq: Sequence, higher_is_better: bool, threshold: float, margin: float) -> str:
+    """What this look says (log-scale thresholds).
 
-    return radius(n, sd, alpha, horizon) + float(norm.ppf(power)) * sd / math.sqrt(n)
+    regressed: the worse-side bound excludes 0 AND the estimate is beyond ``threshold`` (the practical
+    threshold); improved: the same on the better side; ok: the worse-side bound rules out a worsening of
+    ``margin`` or more (an equivalence bound) and neither of those holds; undecided: more pairs are needed.
+    """
+    return _CODES[int(decide_arrays([seq.mean], [seq.radius], higher_is_better, threshold, margin)[0])]
+
+
+def reachable(seq: Sequence, higher_is_better: bool, threshold: float, margin: float, max_pairs: int) -> bool:
+    """Whether more pairs could still decide it: at ``max_pairs``, with the mean and sd as they are now,
+    the look would be decided."""
+    if seq.sample_sd is None or seq.n >= max_pairs:
+        return False
+    r = radius(max_pairs, seq.sample_sd, seq.alpha, seq.design)
+    return decide_arrays([seq.mean], [r], higher_is_better, threshold, margin)[0] != 0
+
+
+@dataclass(frozen=True)
+class Rule:
+    """The sequential rule of one measurement as the gate applies it: what ``simulate`` runs."""
+
+    alpha: float  # one-sided level of each bound
+    threshold: float  # practical threshold (log)
+    margin: float  # equivalence bound: "ok" once a worsening this large is ruled out (log)
+    min_pairs: int  # first look
+    repeat: int  # past this, go on only while ``reachable``
+    max_pairs: int  # the cap
+    design: int  # the pairs the mixture is tuned for
+
+
+def simulate(rule: Rule, sd: float, worsening: float, trials: int = 4000, seed: int = 0,
+             tail_df: float | None = None, ar: float = 0.0, outlier: float | None = None) -> dict:
+    """The rule as coded on ``trials`` simulated checks of one measurement whose pairs' log ratios have
+    sd ``sd`` and mean ``worsening`` (log; positive is worse). ``tail_df``: Student-t noise of that many
+    degrees of freedom (scaled to sd); ``ar``: AR(1) correlation between successive pairs; ``outlier``:
+    one pair (the second) shifted by this many sd. Returns the share regressed, improved, ok and
+    undecided, and the pairs used (median and 90th percentile)."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    n_max = rule.max_pairs
+    if tail_df:
+        e = rng.standard_t(tail_df, size=(trials, n_max)) / math.sqrt(tail_df / (tail_df - 2))
+    else:
+        e = rng.standard_normal((trials, n_max))
+    if ar:
+        for i in range(1, n_max):
+            e[:, i] = ar * e[:, i - 1] + math.sqrt(1 - ar * ar) * e[:, i]
+    if outlier is not None and n_max >= 2:
+        e[:, 1] += outlier
+    d = worsening + sd * e
+    s1, s2 = np.cumsum(d, axis=1), np.cumsum(d * d, axis=1)
+    g = mixture_g(rule.alpha, rule.design)
+    outcome = np.zeros(trials, dtype=np.int8)
+    pairs = np.full(trials, n_max)
+    live = np.ones(trials, dtype=bool)
+    for n in range(max(rule.min_pairs, 2), n_max + 1):
+        m = s1[:, n - 1] / n
+        sdn = np.sqrt(np.maximum(s2[:, n - 1] - n * m * m, 0.0) / (n - 1))
+        code = decide_arrays(m, t_critical(n, g, rule.alpha) * sdn / math.sqrt(n), False, rule.threshold,
+                             rule.margin)
+        stop = live & (code != 0)
+        if n >= rule.repeat and n < n_max:  # past repeat: on only while the cap could decide it
+            at_cap = decide_arrays(m, t_critical(n_max, g, rule.alpha) * sdn / math.sqrt(n_max), False,
+                                   rule.threshold, rule.margin)
+            stop |= live & (code == 0) & (at_cap == 0)
+        outcome[stop] = code[stop]
+        pairs[stop] = n
+        live &= ~stop
+    share = lambda k: float(np.mean(outcome == k))  # noqa: E731
+    return {"regressed": share(1), "improved": share(2), "ok": share(3), "undecided": share(0),
+            "pairs_median": float(np.median(pairs)), "pairs_p90": float(np.percentile(pairs, 90))}
+
+
+def power_point(rule: Rule, sd: float, power: float = 0.8, trials: int = 1000, seed: int = 0) -> float:
+    """The smallest worsening (log) the rule flags as regressed in at least ``power`` of simulated checks
+    at noise ``sd`` (two significant figures of it), by bisection on ``simulate``; inf if none up to a
+    doubling of the pipeline's time."""
+    if not sd or sd <= 0:
+        return rule.threshold
+    return _power_point(rule, float(f"{sd:.2g}"), power, trials, seed)
+
+
+@functools.lru_cache(maxsize=512)
+def _power_point(rule: Rule, sd: float, power: float, trials: int, seed: int) -> float:
+    hit = lambda w: simulate(rule, sd, w, trials, seed)["regressed"] >= power  # noqa: E731
+    lo, hi = 0.0, max(rule.threshold, 0.01)
+    while not hit(hi):
+        lo, hi = hi, 2 * hi
+        if hi > math.log(2.0):
+            return math.inf
+    for _ in range(9):
+        mid = (lo + hi) / 2
+        lo, hi = (lo, mid) if hit(mid) else (mid, hi)
+    return hi
 
 
 def pct(log_change: float) -> float:
     """A log change as a percentage of the comparand."""
-    return 100.0 * math.expm1(log_change)
+    return 100.0 * math.expm1(log_change) if math.isfinite(log_change) else log_change
 
 
 def log_of_pct(pct_change: float) -> float:

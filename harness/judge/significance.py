@@ -6,15 +6,16 @@ the design: the paired t on log ratios against an alternating in-session referen
 anytime-valid sequence when the gate looks after every pair, harness/judge/sequential.py),
 Mann-Whitney U for ``test = "rank"``, else Student's t on log values.
 
-``threshold_pct``, ``detectable_pct``, ``sequential_detectable_pct``, ``normalises`` and
-``at_speed`` are the one definition of the practical threshold, the minimum detectable effect
-and the speed normalisation: the calibration analysis (harness/judge/calibration.py,
+``threshold_pct``, ``detectable_pct``, ``sequential_rule``, ``normalises`` and ``at_speed`` are the
+one definition of the practical threshold, the minimum detectable effect (the sequential rule's is
+simulated from the rule itself, ``sequential.power_point``) and the speed normalisation: the calibration analysis (harness/judge/calibration.py,
 harness/judge/gate_calibration.py) reports them from these functions, so it cannot disagree
 with the verdicts.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from statistics import median
 
@@ -42,11 +43,6 @@ def detectable_pct(pol, sd_log: float, n_base: int, n_cur: int, alpha: float, in
     if pol.test == "rank" and n_base >= 2 and n_cur >= 2:
         return stats.min_detectable_rank_pct(sd_log, n_base, n_cur, alpha, pol.power, increase)
     return stats.min_detectable_pct(sd_log, n_base, n_cur, alpha, pol.power, increase=increase)
-
-
-def sequential_detectable_pct(pol, sd_log: float, alpha: float, horizon: int) -> float:
-    """The smallest worsening the sequential gate flags at its last look (``horizon`` pairs) with noise ``sd_log``."""
-    return seq.pct(seq.detectable(sd_log, alpha, horizon, horizon, pol.power))
 
 
 def normalises(pol, kind: str, same_machine: bool) -> bool:
@@ -80,8 +76,11 @@ class _Test:
 
 def significance(b: dict, c: dict, ctx: Context, pol) -> MeasurementVerdict:
     """Time, throughput, memory: significant in its direction AND beyond the practical threshold."""
-    if ctx.horizon and c["kind"] in TIME_KINDS:
-        return _sequential(b, c, ctx.horizon, ctx.sd_confidence, pol)
+    if ctx.sequential and c["kind"] in TIME_KINDS:
+        return _sequential(b, c, ctx, pol)
+    if ctx.looks_from and c["kind"] == "memory":  # judged at every look: the level is spent over the looks
+        pol = dataclasses.replace(pol, confidence=1 - 2 * look_alpha((1 - pol.confidence) / 2, len(c["samples"]),
+                                                                     ctx.looks_from))
     base, cur, norm_note = _normalised(b, c, ctx, pol)
     bm, cm = median(base), median(cur)
     paired = stats.paired_log_ratio_test(base, cur) if ctx.paired and bm > 0 else None
@@ -99,45 +98,74 @@ def significance(b: dict, c: dict, ctx: Context, pol) -> MeasurementVerdict:
                       f"cross-session threshold applies (an in-session reference avoids it)")
     mde = result.min_detectable_pct
     verdict, reason = _decide(c, estimate, threshold, mde, result, pol)
-    if verdict == "regressed" and ctx.throttled:  # a throttled GPU is not a slower pipeline
-        verdict, reason = "unstable", f"{reason}; but the GPU was throttled ({', '.join(ctx.throttled)})"
+    verdict, reason = _throttled(verdict, reason, ctx)
     return make(c, baseline=bm, current=cm, change_pct=change, ci_low_pct=result.ci_low_pct,
                 ci_high_pct=result.ci_high_pct, p_value=result.p_value, confidence=pol.confidence,
                 threshold_pct=threshold, min_detectable_pct=max(mde, threshold) if mde is not None else None,
                 verdict=verdict, reason=reason + norm_note)
 
 
-def _sequential(b: dict, c: dict, horizon: int, sd_confidence: float, pol) -> MeasurementVerdict:
+def look_alpha(alpha: float, n: int, first: int) -> float:
+    """The level of a fixed-sample test repeated at every look n = first, first + 1, ...: alpha first /
+    (n (n + 1)), which sums to alpha over all the looks (so the family's budget holds)."""
+    return alpha * first / (n * (n + 1)) if n >= first else alpha
+
+
+def _throttled(verdict: str, reason: str, ctx: Context) -> tuple[str, str]:
+    """A throttled GPU is not a slower pipeline: a regression then is undecided (issue #7)."""
+    if verdict == "regressed" and ctx.throttled:
+        return "undecided", f"{reason}; but the GPU was throttled ({', '.join(ctx.throttled)})"
+    return verdict, reason
+
+
+def sequential_rule(pol, threshold: float, settings: dict, alpha: float) -> seq.Rule:
+    """The sequential rule of a measurement under ``pol`` (``threshold``: its practical threshold in percent;
+    ``settings``: the check's sequential state, harness/run/gate.py)."""
+    margin = max(pol.max_mde_pct or threshold, threshold)
+    return seq.Rule(alpha, seq.log_of_pct(threshold), seq.log_of_pct(margin), settings["min_pairs"],
+                    settings["repeat"], settings["max_pairs"], settings["design_pairs"])
+
+
+def _sequential(b: dict, c: dict, ctx: Context, pol) -> MeasurementVerdict:
     """The sequential gate's look at the pairs so far (harness/judge/sequential.py): regressed or improved
     beyond the threshold, ok when the worse side's bound rules out the policy's max_mde_pct (or the
-    threshold), else unstable: undecided after these pairs."""
+    threshold), else undecided after these pairs."""
     bm, cm = median(b["samples"]), median(c["samples"])
     d = seq.log_ratios(b["samples"], c["samples"])
     if not d:
         return _degenerate(c, bm, cm, b["samples"], pol)
     alpha = (1 - pol.confidence) / 2
-    s = seq.sequence(d, alpha, seq.log_of_pct(pol.pair_sd_pct or 0.0), horizon, sd_confidence)
-    threshold = threshold_pct(pol, bm)
-    margin = max(pol.max_mde_pct or threshold, threshold)
-    state = seq.decide(s, c["higher_is_better"], seq.log_of_pct(threshold), seq.log_of_pct(margin))
+    rule = sequential_rule(pol, threshold_pct(pol, bm), ctx.sequential, alpha)
+    s = seq.sequence(d, alpha, rule.design)
+    threshold, margin = seq.pct(rule.threshold), seq.pct(rule.margin)
+    state = seq.decide(s, c["higher_is_better"], rule.threshold, rule.margin)
     est, low, high = seq.pct(s.mean), seq.pct(s.low), seq.pct(s.high)
     verdict, word = direction(c, est)
-    where = (f"anytime p={s.p_value:.2g}, alpha {pct(100 * alpha)}, interval [{low:+.1f}%, {high:+.1f}%] after "
-             f"{s.n} pairs, noise sd {pct(100 * s.sd)}" + (" (the policy's floor)" if s.sd == s.floor else
-                                                      f" (upper bound; measured {pct(100 * (s.sample_sd or 0))})"))
+    sd = f"pair sd {pct(100 * s.sample_sd)}" if s.sample_sd is not None else "one pair"
+    where = (f"anytime one-sided p={s.p_value:.2g}, alpha {pct(100 * alpha)}, bounds [{low:+.1f}%, {high:+.1f}%] "
+             f"after {s.n} pairs, {sd}")
     bound = high if not c["higher_is_better"] else -low
     if state in (seq.REGRESSED, seq.IMPROVED):
         reason = f"{pct(abs(est))} {word}: beyond the {pct(threshold)} threshold and significant ({where})"
     elif state == seq.OK:
         verdict, reason = "ok", f"rules out a worsening of {pct(margin)} or more ({pct(abs(est))} {word}; {where})"
     else:
-        verdict = "unstable"
-        reason = (f"undecided: {pct(abs(est))} {word}; rules out only a worsening beyond {pct(bound)} "
-                  f"(the policy wants {pct(margin)}; {where})")
-    mde = sequential_detectable_pct(pol, s.sd, alpha, horizon)
+        verdict = "undecided"
+        rules_out = f"rules out only a worsening beyond {pct(bound)}" if bound != float("inf") else \
+            "too few pairs to bound it yet"
+        reason = f"undecided: {pct(abs(est))} {word}; {rules_out} (ok needs {pct(margin)}; {where})"
+    verdict, reason = _throttled(verdict, reason, ctx)
+    final = ctx.sequential.get("final", True)  # the looks before the last skip the (simulated) power
+    power = seq.pct(seq.power_point(rule, s.sample_sd)) if s.sample_sd and final else None
+    if power is not None:
+        reason += (f"; at this noise the rule flags a worsening of {pct(power)} in 80% of checks" if power < 1e6
+                   else "; at this noise the rule cannot flag any worsening in 80% of checks")
+    decidable = state == seq.UNDECIDED and seq.reachable(s, c["higher_is_better"], rule.threshold, rule.margin,
+                                                         rule.max_pairs)
     return make(c, baseline=bm, current=cm, change_pct=stats.change_pct(bm, cm), ci_low_pct=low, ci_high_pct=high,
-                p_value=s.p_value, confidence=pol.confidence, threshold_pct=threshold,
-                min_detectable_pct=max(mde, threshold), verdict=verdict, reason=reason)
+                p_value=s.p_value, confidence=1 - 2 * alpha, threshold_pct=threshold,
+                min_detectable_pct=power if power is not None and power < 1e6 else None, verdict=verdict,
+                reason=reason, decidable=decidable if verdict == "undecided" else None)
 
 
 def _degenerate(c: dict, bm: float, cm: float, base: list, pol) -> MeasurementVerdict:
@@ -147,7 +175,7 @@ def _degenerate(c: dict, bm: float, cm: float, base: list, pol) -> MeasurementVe
                     reason=f"changed by {cm - bm:.3g}, within the policy's absolute floor of {pol.min_change:g}")
     why = (f"the baseline has {len(base)} sample, so its noise is unknown; record it with --repeat 5 or more"
            if len(base) < 2 else "a value is zero or negative, so there is no ratio to test")
-    return make(c, baseline=bm, current=cm, change_pct=stats.change_pct(bm, cm), verdict="unstable", reason=why)
+    return make(c, baseline=bm, current=cm, change_pct=stats.change_pct(bm, cm), verdict="undecided", reason=why)
 
 
 def _test(test, change: float, higher_is_better: bool, pol) -> _Test:
@@ -188,10 +216,10 @@ def _decide(c: dict, change: float, threshold: float, mde: float | None, test: _
         return verdict, f"{what}: beyond the {pct(threshold)} threshold and significant ({where})"
     detect = f"this data can detect {pct(mde)} or more" if mde is not None else "the noise is unknown"
     if beyond:
-        return "unstable", f"{what}, beyond the {pct(threshold)} threshold but not significant ({where}); {detect}"
+        return "undecided", f"{what}, beyond the {pct(threshold)} threshold but not significant ({where}); {detect}"
     limit = max(pol.max_mde_pct, threshold) if pol.max_mde_pct is not None else None
     if limit is not None and mde is not None and mde > limit:
-        return "unstable", (f"too noisy to decide: the smallest change this data could detect is {pct(mde)} "
+        return "undecided", (f"too noisy to decide: the smallest change this data could detect is {pct(mde)} "
                             f"(the policy wants {pct(limit)}); add baseline runs or --repeat")
     if significant:
         return "ok", f"{what}, significant but within the {pct(threshold)} threshold ({where})"

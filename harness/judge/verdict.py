@@ -11,12 +11,19 @@ import dataclasses
 from dataclasses import dataclass, field
 
 from harness.documents import verdict as verdictdoc
-from harness.errors import EXIT_NO_BASELINE, EXIT_OK, EXIT_REGRESSED, EXIT_RUN_FAILED
+from harness.errors import EXIT_NO_BASELINE, EXIT_OK, EXIT_REGRESSED, EXIT_RUN_FAILED, EXIT_UNDECIDED
 
-VERDICTS = ("ok", "improved", "regressed", "unstable", "incomparable", "missing", "failed")
-SEVERITY = ("failed", "regressed", "incomparable", "missing", "unstable", "improved", "ok")  # worst first
+# "undecided": the data cannot tell yet (too noisy, too few pairs, or a throttled GPU); never a silent
+# pass: it exits EXIT_UNDECIDED unless [gate] on_undecided = "pass" (``exit_code``).
+VERDICTS = ("ok", "improved", "regressed", "undecided", "incomparable", "missing", "failed")
+SEVERITY = ("failed", "regressed", "incomparable", "missing", "undecided", "improved", "ok")  # worst first
 EXIT_CODES = {"failed": EXIT_RUN_FAILED, "regressed": EXIT_REGRESSED, "incomparable": EXIT_NO_BASELINE,
-              "missing": EXIT_NO_BASELINE, "unstable": EXIT_OK, "improved": EXIT_OK, "ok": EXIT_OK}
+              "missing": EXIT_NO_BASELINE, "undecided": EXIT_UNDECIDED, "improved": EXIT_OK, "ok": EXIT_OK}
+
+
+def exit_code(overall: str, on_undecided: str = "fail") -> int:
+    """The exit code of an overall verdict ([gate] on_undecided = "pass" makes "undecided" exit 0)."""
+    return EXIT_OK if overall == "undecided" and on_undecided == "pass" else EXIT_CODES[overall]
 
 
 @dataclass(frozen=True)
@@ -40,12 +47,13 @@ class MeasurementVerdict:
     cause: str = ""  # what moved it, when the code x environment arms could tell (harness.judge.attribution)
     comparand_low: float | None = None  # smallest and largest sample of what it was judged against
     comparand_high: float | None = None
+    decidable: bool | None = None  # undecided in the sequential gate: whether more pairs (to max_pairs) could decide it
 
 
 @dataclass(frozen=True)
 class Verdict:
     overall: str  # worst of the per-measurement verdicts (SEVERITY order); "failed" if the run failed
-    exit_code: int  # 0 ok/improved/unstable, 1 regressed, 3 no comparable baseline, 4 failed run (errors.py)
+    exit_code: int  # 0 ok/improved, 1 regressed, 3 no comparable baseline, 4 failed run, 6 undecided (errors.py)
     run_id: str
     profile: str
     baseline_path: str | None

@@ -11,7 +11,7 @@ import math
 from harness.judge.verdict import SEVERITY, Verdict
 from harness.measure import host
 
-ICONS = {"failed": "⛔", "regressed": "🔴", "incomparable": "⚪", "missing": "❔", "unstable": "🟡",
+ICONS = {"failed": "⛔", "regressed": "🔴", "incomparable": "⚪", "missing": "❔", "undecided": "🟡",
          "improved": "🟢", "ok": "✅"}
 COLUMNS = ("measurement", "baseline", "current", "change", "CI", "threshold", "verdict", "why")
 

@@ -47,9 +47,10 @@ def run(config, repeat: int, baseline_path: Path, policies_path=None, reference:
     ``reference_env``: auto (the baseline's environment: this one when the installed
     distributions match the baseline's, else built from the commit's install files by
     harness.run.envs), current (this environment), or the path of an interpreter to use.
-    ``mode``: duet or alternating pairs (default: the policy's [gate] mode). ``sequential``: look
-    after every pair and stop once the verdict is decided (harness/judge/sequential.py); False runs all
-    ``repeat`` pairs and judges them once.
+    ``mode``: how the pairs run (harness/judge/policy.py MODES; default: the policy's [gate] mode).
+    ``sequential``: look after every pair and stop once the verdict is decided (harness/judge/sequential.py),
+    going past ``repeat`` up to [gate] max_pairs while an undecided measurement could still be decided;
+    False runs ``repeat`` pairs and judges them once.
     """
     from harness.judge import judging as judgemod
     from harness.run import runner
@@ -76,8 +77,10 @@ def run(config, repeat: int, baseline_path: Path, policies_path=None, reference:
             used, why_mode = referencemod.pairing(config, 1 + len(plan.arms), mode or gate_policy.mode)
             looks = _Looks(plan, ref, baseline_path, policies_path, stored, repeat,
                            gate_policy.min_pairs if sequential else repeat, used, why_mode,
-                           gate_policy.sd_confidence, progress)
-            current, by_arm, dropped = referencemod.interleaved(config, repeat, plan.arms, progress, command,
+                           max(repeat, gate_policy.max_pairs) if sequential and gate_policy.min_pairs < repeat
+                           else repeat,
+                           gate_policy.design_pairs, gate_policy.extra_pairs, progress)
+            current, by_arm, dropped = referencemod.interleaved(config, looks.max_pairs, plan.arms, progress, command,
                                                                 mode=used, stop=looks,
                                                                 period_s=gate_policy.crossover_period_s,
                                                                 pairs_log=looks.pairs_log)
@@ -90,52 +93,82 @@ def run(config, repeat: int, baseline_path: Path, policies_path=None, reference:
                 cross_rec = in_session.get("cross")
     verdict = judgemod.judge(rec, baseline_path, policies_path, stored=stored, in_session=in_session,
                              why_no_reference=why_not)
+    if verdict.overall == "undecided":
+        import dataclasses
+
+        verdict = dataclasses.replace(verdict, notes=(undecided_note(verdict), *verdict.notes))
     return Outcome(rec, verdict, (in_session or {}).get("record"), cross_rec)
+
+
+def undecided_note(verdict) -> str:
+    """Why a check ended undecided: each undecided measurement with what it rules out and its pair noise,
+    and what else used the host during the pairs (harness.measure.host)."""
+    from harness.measure import host
+
+    prov = verdict.reference_provenance or {}
+    parts = [f"{m.name}: {m.reason.split('; vs the in-session')[0]}" for m in verdict.measurements
+             if m.verdict == "undecided"]
+    busy = host.words(prov.get("host"))
+    return ("UNDECIDED" + (f" after {prov['runs']} pairs ({prov.get('stopped')})" if prov.get("runs") else "")
+            + ": " + " | ".join(parts) + (f". {busy}" if busy else "")
+            + ". An undecided check has not shown the code is fine: [gate] on_undecided chooses its exit.")
 
 
 @dataclass
 class _Looks:
     """The sequential gate's look after each pair (the ``stop`` of reference.interleaved): judge the
-    pairs so far with the one judge and stop when every in-session time is decided, or one regressed."""
+    pairs so far with the one judge and stop when it is decided (harness/judge/judging.py::stop_reason)."""
     plan: object
     ref: object
     baseline_path: object
     policies_path: object
     stored: dict | None
-    horizon: int  # most pairs
-    min_pairs: int  # fewest pairs before a stop (== horizon: no early stop)
-    mode: str  # duet or alternating, as the rounds ran
+    repeat: int  # the check's pairs; past them, on only while an undecided measurement could be decided
+    min_pairs: int  # fewest pairs before a stop (== repeat: no early stop)
+    mode: str  # how the pairs ran (harness/judge/policy.py MODES)
     why_mode: str | None  # why not the policy's mode
-    sd_confidence: float  # [gate] sd_confidence
+    max_pairs: int  # the cap ([gate] max_pairs; == repeat without early stop)
+    design_pairs: int  # [gate] design_pairs
+    extra_pairs: int  # [gate] extra_pairs: after a first regression, pairs more to name the others
     progress: object = None
     stopped: str | None = None  # why the rounds ended early
+    first_regression: int | None = None  # the pair count at which a measurement first regressed
     pairs_log: list = field(default_factory=list)  # per pair: what else used the host (reference.interleaved)
 
     def __call__(self, current: list, by_arm: dict) -> bool:
         from harness.judge import judging as judgemod
 
-        if len(current) < self.min_pairs or len(current) >= self.horizon:
+        n = len(current)
+        if n < self.min_pairs or self.min_pairs >= self.repeat:
             return False
         rec = recordmod.merge_repetitions(current)
         verdict = judgemod.judge(rec, self.baseline_path, self.policies_path, stored=self.stored,
                                  in_session=self.in_session(rec, by_arm))
-        self.stopped = judgemod.stop_reason(verdict)
+        if self.first_regression is None and any(m.verdict == "regressed" for m in verdict.measurements):
+            self.first_regression = n
+        self.stopped = judgemod.stop_reason(verdict, n, self.repeat, self.max_pairs,
+                                            None if self.first_regression is None
+                                            else self.first_regression + self.extra_pairs)
         if self.stopped and self.progress is not None:
-            self.progress.note(f"stopping after {len(current)} pairs: {self.stopped}")
+            self.progress.note(f"stopping after {n} pairs: {self.stopped}")
         return self.stopped is not None
+
+    def settings(self, pairs: int) -> dict:
+        """The sequential state the judge reads (harness/judge/rules.py Context.sequential)."""
+        return {"repeat": self.repeat, "min_pairs": self.min_pairs, "max_pairs": self.max_pairs,
+                "design_pairs": self.design_pairs, "pairs": pairs, "mode": self.mode}
 
     def in_session(self, rec: dict, by_arm: dict, final: bool = False) -> dict:
         pairs = len(by_arm["reference"])
-        why = self.stopped if final and self.stopped and pairs < self.horizon else (
-            f"ran all {self.horizon} pairs" + ("" if self.min_pairs < self.horizon else " (no early stop)"))
-        sequential = {"horizon": self.horizon, "min_pairs": self.min_pairs, "pairs": pairs, "mode": self.mode,
-                      "stopped": why, "sd_confidence": self.sd_confidence} if self.min_pairs < self.horizon else None
-        out = _in_session(rec, by_arm, self.plan, self.ref, self.mode, sequential, self.pairs_log)
+        sequential = None
+        if self.min_pairs < self.repeat:
+            why = self.stopped if final and self.stopped else f"ran all {pairs} pairs"
+            sequential = {**self.settings(pairs), "stopped": why, "final": final}
+        out = _in_session(rec, by_arm, self.plan, self.ref, self.mode, sequential, self.pairs_log,
+                          self.stopped if final else None)
         if final and self.why_mode:
             out["notes"] = (*out["notes"], self.why_mode)
         return out
-
-
 
 
 @dataclass(frozen=True)
@@ -231,7 +264,7 @@ HOW = {"crossover": "re-run in this session in crossover pairs with the current 
 
 
 def _in_session(rec: dict, by_arm: dict, plan: Plan, ref, mode: str = "alternating",
-                sequential: dict | None = None, pairs_log: list | None = None) -> dict:
+                sequential: dict | None = None, pairs_log: list | None = None, stopped: str | None = None) -> dict:
     """What the judge needs of the arms: merged records, provenance, the environment change, the
     sequential gate's state (horizon, pairs, why it stopped) when it looks after every pair, and
     what else used the host's CPUs during the pairs (harness.measure.host.summary)."""
@@ -246,7 +279,7 @@ def _in_session(rec: dict, by_arm: dict, plan: Plan, ref, mode: str = "alternati
                   "environment": plan.environment, "arms": 2 + (cross is not None)}
     if pairs_log:
         provenance["host"] = host.summary(pairs_log)
-    if sequential:
-        provenance["stopped"] = sequential["stopped"]
+    if sequential or stopped:
+        provenance["stopped"] = (sequential or {}).get("stopped") or stopped
     return {"record": ref_rec, "provenance": provenance, "cross": cross, "changed": plan.changed,
             "code_range": f"{ref.commit[:10]}..{head}", "notes": plan.notes, "sequential": sequential}

@@ -50,7 +50,7 @@ MODE_VAR = "T4REC_BENCH_PAIR_MODE"  # a mode of harness/judge/policy.py MODES; e
 
 @dataclass(frozen=True)
 class Settings:
-    """policies.toml [nightly], with the primary's level, noise floor and sd_confidence ([gate])."""
+    """policies.toml [nightly], with the primary's level and the sequential test's design_pairs ([gate])."""
 
     max_pairs: int  # pairs per night at most
     min_pairs: int  # fewest pairs before a night may stop
@@ -58,20 +58,17 @@ class Settings:
     equivalence_pct: float  # a night stops "no step" once a step this large is ruled out
     named: tuple  # the measurements that name steps
     alpha: float  # one-sided level of each bound (the gate's primary level)
-    floor: float  # least pair noise, log scale (the primary's pair_sd_pct)
-    sd_confidence: float
+    design: int  # the pairs the sequential test is tuned for ([gate] design_pairs)
 
 
 def settings(policies_path=None) -> Settings:
     from harness.judge import policy
-    from harness.judge import sequential as seq
 
     pols = policy.load(policies_path)
     table = policy.nightly_table(policies_path)
-    primary = pols.for_measurement(pols.gate.primary, "time")
     return Settings(int(table["max_pairs"]), int(table["min_pairs"]), float(table["step_pct"]),
                     float(table["equivalence_pct"]), tuple(table["named"]), pols.gate.alpha_primary,
-                    seq.log_of_pct(primary.pair_sd_pct or 0.0), pols.gate.sd_confidence)
+                    pols.gate.design_pairs)
 
 
 @dataclass(frozen=True)
@@ -101,7 +98,7 @@ def ratio(name: str, previous, current, s: Settings | None = None) -> Ratio | No
         isinstance(v, (int, float)) for v in list(previous) + list(current)) else None
     if not d:
         return None
-    cs = seq.sequence(d, s.alpha, s.floor, s.max_pairs, s.sd_confidence)
+    cs = seq.sequence(d, s.alpha, s.design)
     return Ratio(name, math.exp(cs.mean), math.exp(cs.low), math.exp(cs.high), len(d),
                  cs.sample_sd if cs.sample_sd is not None else math.nan)
 

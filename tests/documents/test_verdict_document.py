@@ -62,3 +62,12 @@ def test_an_unknown_or_malformed_version_is_refused(version):
 def test_another_kind_of_document_is_refused(doc, message):
     with pytest.raises(HarnessError, match=message):
         Verdict.from_dict(doc)
+
+
+def test_a_version_1_verdict_reads_unstable_as_undecided():
+    from harness.documents import verdict as verdictdoc
+
+    old = {"format_version": 1, "kind": "t4rec-bench/verdict", "overall": "unstable",
+           "measurements": [{"name": "total.wall_s", "verdict": "unstable"}, {"name": "x", "verdict": "ok"}]}
+    body = verdictdoc.load(old)
+    assert body["overall"] == "undecided" and [m["verdict"] for m in body["measurements"]] == ["undecided", "ok"]

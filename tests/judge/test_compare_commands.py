@@ -69,7 +69,7 @@ def test_baseline_record_then_check(tmp_path, monkeypatch, fake_runner, capsys):
     assert code == 0
     assert fake_runner[-1][1] == GATE.repeat  # check's default repetitions: the gate configuration
     verdict = json.loads((tmp_path / "reports" / "verdict.json").read_text())
-    assert verdict["overall"] in ("ok", "unstable", "improved")
+    assert verdict["overall"] in ("ok", "undecided", "improved")
     assert (tmp_path / "summary.md").read_text().startswith("### ")
     assert len(list((tmp_path / "reports" / "history").glob("*.json"))) == 1
 

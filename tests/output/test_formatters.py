@@ -40,7 +40,7 @@ def fixed_verdict() -> Verdict:
            "0.006 lower, beyond ±1e-06 (exact: deterministic run, same environment)", thr=0.0006, mde=0.0006),
         _m("quality.ndcg_at_40", "1", "metric", True, 0.2283, None, "missing",
            "the run did not produce this measurement (it disappeared)"),
-        _m("checkpoint.wall_s", "s", "time", False, 0.7, 0.83, "unstable",
+        _m("checkpoint.wall_s", "s", "time", False, 0.7, 0.83, "undecided",
            "too noisy to decide | the smallest change this data could detect is 41.0% (the policy wants 35.7%)",
            ci=(-2.0, 39.0), p=0.04, conf=0.9998, thr=35.7, mde=41.0),
         _m("etl.rows_per_s", "rows/s", "throughput", True, 41760.0, 45100.0, "improved",
@@ -95,10 +95,10 @@ def test_json_round_trips_and_has_no_nan():
     v = fixed_verdict()
     text = formatters.to_json(v)
     doc = json.loads(text)
-    assert doc["format_version"] == 1 and doc["kind"] == "t4rec-bench/verdict"
+    assert doc["format_version"] == 2 and doc["kind"] == "t4rec-bench/verdict"
     assert Verdict.from_dict(doc) == v
     nan = Verdict(**{**v.__dict__, "measurements": (_m("a.wall_s", "s", "time", False, 1.0, float("nan"),
-                                                       "unstable", "x"),)})
+                                                       "undecided", "x"),)})
     assert json.loads(formatters.to_json(nan))["measurements"][0]["current"] is None
 
 

@@ -25,12 +25,13 @@ def rec(**values) -> dict:
 def test_ratio_is_the_geometric_mean_of_the_pairs_with_the_gates_anytime_bounds():
     from harness.judge import sequential
 
-    r = np_.ratio("total.wall_s", [10.0, 20.0, 40.0], [11.0, 21.0, 44.0])
-    d = [math.log(1.1), math.log(1.05), math.log(1.1)]
-    assert r.ratio == pytest.approx(math.exp(sum(d) / 3))
-    assert r.n == 3 and r.low < r.ratio < r.high
+    prev, cur = [10.0, 20.0, 40.0, 10.0, 20.0, 40.0], [11.0, 21.0, 44.0, 10.8, 21.2, 43.0]
+    r = np_.ratio("total.wall_s", prev, cur)
+    d = [math.log(c / p) for p, c in zip(prev, cur)]
+    assert r.ratio == pytest.approx(math.exp(sum(d) / 6))
+    assert r.n == 6 and 0 < r.low < r.ratio < r.high
     s = np_.settings()
-    cs = sequential.sequence(d, s.alpha, s.floor, s.max_pairs, s.sd_confidence)
+    cs = sequential.sequence(d, s.alpha, s.design)
     assert math.log(r.low) == pytest.approx(cs.low) and math.log(r.high) == pytest.approx(cs.high)
     # the level of each pair cancels: a drifting host scales both sides of a pair alike
     drift = [1.0, 1.3, 0.8]

@@ -121,6 +121,8 @@ def test_check_with_an_in_session_reference_end_to_end(tmp_path, monkeypatch):
     by_name = {m["name"]: m for m in verdict["measurements"]}
     assert by_name["total.wall_s"]["against"] == "reference"
     assert by_name["quality.ndcg_at_20"]["verdict"] == "ok"  # same code, same seed: exactly equal
-    assert code in (0, 3)  # 3 when the reference commit predates a measurement this tree records
+    # 3 when the reference commit predates a measurement this tree records; 6 (undecided) when two pairs
+    # cannot rule out the equivalence bounds
+    assert code in (0, 3, 6)
     assert len(list((tmp_path / "hist").glob("*.json"))) == 1
     assert len(list((tmp_path / "hist" / "reference").glob("*.json"))) == 1

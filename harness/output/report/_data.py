@@ -14,7 +14,7 @@ from harness.errors import HarnessError
 from harness.measure import environment as envmod
 
 # Symbol for each verdict, shown with its word so the tables read without colour.
-VERDICT_MARKS = {"regressed": "✗", "failed": "✗", "missing": "?", "unstable": "~",
+VERDICT_MARKS = {"regressed": "✗", "failed": "✗", "missing": "?", "undecided": "~",
                  "incomparable": "≠", "improved": "▲", "ok": "✓"}
 QUALITY_METRICS = ("ndcg_at_20", "ndcg_at_40", "recall_at_20", "recall_at_40")
 HISTORY_METRICS = ("total.wall_s", "train.samples_per_s", "total.peak_rss_bytes",
