@@ -160,7 +160,7 @@ def reachable(seq: Sequence, higher_is_better: bool, threshold: float, margin: f
     if seq.sample_sd is None or seq.n >= max_pairs:
         return False
     r = radius(max_pairs, seq.sample_sd, seq.alpha, seq.design)
-    return decide_arrays([seq.mean], [r], higher_is_better, threshold, margin)[0] != 0
+    return bool(decide_arrays([seq.mean], [r], higher_is_better, threshold, margin)[0] != 0)
 
 
 @dataclass(frozen=True)

@@ -69,6 +69,8 @@ def test_a_noisy_check_ends_undecided_with_exit_6_and_says_why(noisy_pairs, tmp_
     assert total.verdict == "undecided" and "rules out only a worsening beyond" in total.reason
     text = formatters.table(v)
     assert text.startswith("t4rec-bench verdict: UNDECIDED (exit 6)")
+    doc = json.loads(formatters.to_json(v))  # the verdict file, as `check --verdict-out` writes it
+    assert doc["overall"] == "undecided" and isinstance(total.decidable, bool)
     note = next(n for n in v.notes if n.startswith("UNDECIDED after"))
     assert "total.wall_s: undecided" in note and "other processes 40.0% of a CPU" in note
 
