@@ -3,6 +3,8 @@
     .venv/bin/python benchmarks/loaded_checks.py --checks 3 --load none,steady,intermittent
     .venv/bin/python benchmarks/loaded_checks.py --checks 2 --load none --set faults.slowdown_stage=train \
         --set faults.slowdown_fraction=0.05
+    .venv/bin/python benchmarks/loaded_checks.py --checks 4 --load none --plants none,train=0.07,train=0.0465 \
+        --out reports/calibration/real_checks.jsonl
 
 Each check is `t4rec-bench check --profile PROFILE --reference REV --reference-env current` (harness/run/gate.py,
 the policy's mode and stop rule), run while a CPU hog of this script's own runs at normal priority: "steady"
@@ -11,7 +13,10 @@ control. The loads take turns check by check, so every load sees the same hours 
 child process that ends with its check, and in any case after --hog-limit seconds. Prints one line per
 check (verdict, pairs, seconds, the pair sd of the primary, what else used the host) and a summary per
 load: false regressions, undecided, and the median and largest time to a verdict. With --set faults.*
-the current side carries a planted change (then "regressed" is the expected verdict).
+the current side carries a planted change (then "regressed" is the expected verdict); --plants takes
+turns between planted slowdowns of a stage (STAGE=FRACTION: faults.slowdown_stage and _fraction) and
+"none". --out appends one JSON line per check, with the date, the host's CPU model and the commit, so
+real checks accumulate across sessions and hosts (the issue's "honest calibration": independent trials).
 """
 
 from __future__ import annotations
@@ -43,14 +48,16 @@ def pair_sd_pct(rec: dict, ref: dict, name: str) -> float | None:
     return 100 * statistics.stdev(math.log(x / y) for x, y in zip(a["samples"], b["samples"]))
 
 
-def one_check(args, load: str) -> dict:
+def one_check(args, load: str, plant: str = "none") -> dict:
     from harness.config import build_config
     from harness.documents import baseline
     from harness.judge import policy
     from harness.output.progress import Progress
     from harness.run import gate, runner
 
-    config = build_config(args.profile, {"device": "cpu", **dict(args.set)})
+    faults = {} if plant == "none" else {"faults.slowdown_stage": plant.split("=")[0],
+                                         "faults.slowdown_fraction": float(plant.split("=")[1])}
+    config = build_config(args.profile, {"device": "cpu", **dict(args.set), **faults})
     hog = None
     if load != "none":
         on, off = (3600.0, 0.0) if load == "steady" else (args.on, args.off)
@@ -65,7 +72,14 @@ def one_check(args, load: str) -> dict:
             hog.kill()
             hog.wait()
     prov = o.verdict.reference_provenance
-    return {"load": load, "overall": o.verdict.overall, "exit_code": o.verdict.exit_code, "pairs": prov.get("runs"),
+    total = next((m for m in o.verdict.measurements if m.name == policy.load(None).gate.primary), None)
+    env = o.record["environment"]
+    return {"date": o.record["started_at"], "cpu": env.get("cpu_model"), "commit": (env.get("git") or {}).get("commit"),
+            "plant": plant, "set": dict(args.set),
+            "total_change_pct": None if total is None else total.change_pct,
+            "total_bounds_pct": None if total is None else [total.ci_low_pct, total.ci_high_pct],
+            "total_power80_pct": None if total is None else total.min_detectable_pct,
+            "load": load, "overall": o.verdict.overall, "exit_code": o.verdict.exit_code, "pairs": prov.get("runs"),
             "seconds": round(time.perf_counter() - t0, 1), "mode": prov.get("mode"),
             "sd_pct": pair_sd_pct(o.record, o.reference_record, policy.load(None).gate.primary)
             if o.reference_record else None,
@@ -87,26 +101,28 @@ def main(argv=None) -> int:
     p.add_argument("--off", type=float, default=5.0, help="intermittent: seconds asleep")
     p.add_argument("--hog-limit", type=float, default=1200.0, help="the hog ends after this many seconds anyway")
     p.add_argument("--set", action="append", default=[], type=_common.key_value, metavar="KEY=VALUE")
+    p.add_argument("--plants", default="none", help="comma-separated: none or STAGE=FRACTION, taking turns")
     p.add_argument("--out", type=Path, help="JSON lines, one per check")
     args = p.parse_args(argv)
     loads = args.load.split(",")
     rows = []
     for i in range(args.checks):
-        for load in loads:
-            r = one_check(args, load)
+        for load, plant in [(lo, pl) for lo in loads for pl in args.plants.split(",")]:
+            r = one_check(args, load, plant)
             rows.append(r)
             sd = "-" if r["sd_pct"] is None else f"{r['sd_pct']:.2f}%"
-            print(f"check {i + 1} load {load}: {r['overall']} (exit {r['exit_code']}) after {r['pairs']} {r['mode']} "
+            print(f"check {i + 1} load {load} plant {plant}: total {r['total_change_pct']:+.2f}%: {r['overall']} (exit {r['exit_code']}) after {r['pairs']} {r['mode']} "
                   f"pairs, {r['seconds']:.0f} s, pair sd of the primary {sd}; regressed {r['regressed'] or '-'}; "
                   f"{host.words(r['host'])}", flush=True)
             if args.out:
+                args.out.parent.mkdir(parents=True, exist_ok=True)
                 with args.out.open("a") as f:
                     f.write(json.dumps(r) + "\n")
-    for load in loads:
-        mine = [r for r in rows if r["load"] == load]
+    for load, plant in [(lo, pl) for lo in loads for pl in args.plants.split(",")]:
+        mine = [r for r in rows if r["load"] == load and r["plant"] == plant]
         secs = [r["seconds"] for r in mine]
         sds = [r["sd_pct"] for r in mine if r["sd_pct"] is not None]
-        print(f"{load}: {len(mine)} checks, regressed {sum(r['overall'] == 'regressed' for r in mine)}, "
+        print(f"{load}, plant {plant}: {len(mine)} checks, regressed {sum(r['overall'] == 'regressed' for r in mine)}, "
               f"undecided {sum(r['overall'] == 'undecided' for r in mine)}, time to a verdict median "
               f"{statistics.median(secs):.0f} s, max {max(secs):.0f} s; pair sd of the primary median "
               + (f"{statistics.median(sds):.2f}%" if sds else "-"))

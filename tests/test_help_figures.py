@@ -13,7 +13,7 @@ import pytest
 from harness import cli
 from harness.judge import policy
 
-EXIT_CODES = {"0", "1", "2", "3", "4"}
+EXIT_CODES = {"0", "1", "2", "3", "4", "6"}
 
 
 def _subparsers() -> dict[str, argparse.ArgumentParser]:

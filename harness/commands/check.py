@@ -5,8 +5,8 @@ runs of the baseline's commit (the in-session reference, harness/run/reference.p
 appends the run record to the history folder (the reference's to <history>/reference/), writes
 the verdict as JSON (and markdown if asked), prints the verdict table, and builds
 reports/index.html through harness.output.report.
-Exit codes: 0 ok, improved or unstable; 1 regressed; 2 harness error or bad input;
-3 no comparable baseline; 4 the run failed.
+Exit codes (harness/errors.py, README "Exit codes"): 0 ok or improved; 1 regressed; 2 harness error or
+bad input; 3 no comparable baseline; 4 the run failed; 6 undecided (0 with [gate] on_undecided = "pass").
 """
 
 from __future__ import annotations
@@ -26,11 +26,12 @@ def add_parser(subparsers):
     p = subparsers.add_parser(
         "check", help="run a profile, compare it with its baseline, exit with the verdict's code",
         description="Run PROFILE, append the record to the history, compare it with the baseline for this "
-                    "machine class and exit 0 (ok), 1 (regressed), 2 (bad input), 3 (no baseline) or 4 (run failed).")
+                    "machine class and exit 0 (ok), 1 (regressed), 2 (bad input), 3 (no baseline), 4 (run failed) or 6 "
+                    "(undecided; [gate] on_undecided in harness/policies.toml).")
     _common.add_workload_options(p, default_profile="ci")
     p.add_argument("--repeat", type=_common.positive_int, metavar="N",
-                   help="the most pairs with the reference (default: [gate] repeat in harness/policies.toml, where "
-                        "its detectable slowdown is documented); the gate stops earlier once decided")
+                   help="pairs with the reference (default: [gate] repeat in harness/policies.toml); the gate "
+                        "stops earlier once decided, and goes on to [gate] max_pairs while more pairs could decide")
     p.add_argument("--mode", choices=MODES,
                    help="how a pair's two sides run: at once, trading CPUs every [gate] crossover_period_s "
                         "(crossover), one CPU each (pinned) or unplaced (duet); or one after the other "

@@ -1,7 +1,8 @@
 """`t4rec-bench compare RUN.json`: judge a run record against its baseline.
 
-Exit codes (harness/errors.py): 0 ok, improved or unstable; 1 regressed; 2 harness error;
-3 no comparable baseline (none recorded, or the workload differs); 4 the run failed.
+Exit codes (harness/errors.py, README "Exit codes"): 0 ok or improved; 1 regressed; 2 harness error;
+3 no comparable baseline (none recorded, or the workload differs); 4 the run failed; 6 undecided (0 with
+[gate] on_undecided = "pass").
 """
 
 from __future__ import annotations

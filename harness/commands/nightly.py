@@ -27,7 +27,7 @@ import sys
 from pathlib import Path
 
 from harness.commands._common import DEFAULT_HISTORY
-from harness.errors import EXIT_ERROR, EXIT_OK, EXIT_REGRESSED, HarnessError
+from harness.errors import EXIT_ERROR, EXIT_OK, EXIT_REGRESSED, EXIT_RUN_FAILED, HarnessError
 from harness.run import asv_nightly, nightly_pairs
 from harness.run.asv_nightly import has_results, machine_name, pairs_of, plan, resolve_commit, run_steps
 
@@ -123,7 +123,9 @@ def main(args) -> int:
     if report:
         print(f"nightly: report {report}")
     print(f"nightly: HTML under {root / conf.get('html_dir', 'html')}; change points: t4rec-bench history")
-    return EXIT_ERROR if failed else EXIT_OK
+    if "run the benchmarks" in failed:
+        return EXIT_RUN_FAILED  # a benchmark run failed: the table's 4 (README, "Exit codes")
+    return EXIT_ERROR if failed else EXIT_OK  # asv's bookkeeping or the report failed
 
 
 def show_steps(results_dir: Path, repo: Path, machine: str | None) -> int:

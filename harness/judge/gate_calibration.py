@@ -154,7 +154,7 @@ def noise(current: dict, reference: dict, policies) -> list[dict]:
                      "mean_pct": seq.pct(sum(d) / len(d)), "lag1": _lag1(d),
                      "sd_upper95_pct": 100 * sd * _sd_upper(len(d), 0.95),
                      "threshold_pct": seq.pct(rule.threshold), "margin_pct": seq.pct(rule.margin),
-                     "power80_pct": seq.pct(seq.power_point(rule, sd)), "power": power_table(rule, sd)})
+                     "power80_pct": _finite(seq.pct(seq.power_point(rule, sd))), "power": power_table(rule, sd)})
     return rows
 
 
@@ -167,6 +167,11 @@ def power_table(rule, sd: float, trials: int = 2000, seed: int = 0) -> list[dict
         rows.append({"worsening_pct": w, "regressed": r["regressed"], "undecided": r["undecided"],
                      "ok": r["ok"] + r["improved"], "pairs_median": r["pairs_median"], "pairs_p90": r["pairs_p90"]})
     return rows
+
+
+def _finite(x: float) -> float | None:
+    """None for an infinite figure (no worsening up to doubling is flagged in 80%): JSON has no inf."""
+    return x if x == x and abs(x) != float("inf") else None
 
 
 def _lag1(d: list[float]) -> float | None:

@@ -89,3 +89,13 @@ def _beyond(m) -> bool:
 
 def _names(ms) -> str:
     return ", ".join(m.name for m in ms) or "no measurement"
+
+
+def stop_pairs(look, pairs: int, settings: dict) -> bool:
+    """The stop rule of one measurement's pairs (harness/judge/significance.py ``paired_look``; bisect-env,
+    nightly): decided, or past ``repeat`` with nothing more pairs could decide, or at ``max_pairs``."""
+    if pairs < settings["min_pairs"]:
+        return False
+    if look.state != "undecided" or pairs >= settings["max_pairs"]:
+        return True
+    return pairs >= settings["repeat"] and not look.decidable

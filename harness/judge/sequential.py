@@ -154,6 +154,16 @@ def decide(seq: Sequence, higher_is_better: bool, threshold: float, margin: floa
     return _CODES[int(decide_arrays([seq.mean], [seq.radius], higher_is_better, threshold, margin)[0])]
 
 
+def decide_ratio(ratio: float, low: float, threshold_pct: float, margin_pct: float) -> str:
+    """``decide`` for a time's ratio current / comparand whose one-sided lower bound is ``low`` (the nightly's
+    stored ratios): the interval is symmetric in log scale."""
+    if not (ratio > 0 and low >= 0):
+        return UNDECIDED
+    mean = math.log(ratio)
+    radius = mean - math.log(low) if low > 0 else math.inf
+    return _CODES[int(decide_arrays([mean], [radius], False, log_of_pct(threshold_pct), log_of_pct(margin_pct))[0])]
+
+
 def reachable(seq: Sequence, higher_is_better: bool, threshold: float, margin: float, max_pairs: int) -> bool:
     """Whether more pairs could still decide it: at ``max_pairs``, with the mean and sd as they are now,
     the look would be decided."""

@@ -126,19 +126,48 @@ def sequential_rule(pol, threshold: float, settings: dict, alpha: float) -> seq.
                     settings["repeat"], settings["max_pairs"], settings["design_pairs"])
 
 
+@dataclass(frozen=True)
+class Look:
+    """One look of the paired sequential decision at the pairs so far (``paired_look``)."""
+
+    state: str  # sequential.REGRESSED, IMPROVED, OK or UNDECIDED
+    seq: seq.Sequence
+    rule: seq.Rule
+    decidable: bool  # undecided, and more pairs (to the rule's max_pairs) could decide it
+
+    @property
+    def change_pct(self) -> float:
+        return seq.pct(self.seq.mean)
+
+
+def paired_look(comparand, current, higher_is_better: bool, pol, alpha: float, settings: dict,
+                threshold: float | None = None) -> Look | None:
+    """THE paired decision (every command's: check, the pytest gate, nightly, bisect-env, calibrate): the
+    sequential rule of ``pol`` at one-sided ``alpha`` on pairs (comparand_i, current_i), with the
+    direction from the record's own measurement. ``threshold``: the practical threshold in percent
+    (default: the policy's, against the comparand's median). None without a pair of positive values."""
+    d = seq.log_ratios(list(comparand), list(current))
+    if not d:
+        return None
+    rule = sequential_rule(pol, threshold if threshold is not None else threshold_pct(pol, median(comparand)),
+                           settings, alpha)
+    s = seq.sequence(d, alpha, rule.design)
+    state = seq.decide(s, higher_is_better, rule.threshold, rule.margin)
+    return Look(state, s, rule, state == seq.UNDECIDED and seq.reachable(s, higher_is_better, rule.threshold,
+                                                                         rule.margin, rule.max_pairs))
+
+
 def _sequential(b: dict, c: dict, ctx: Context, pol) -> MeasurementVerdict:
     """The sequential gate's look at the pairs so far (harness/judge/sequential.py): regressed or improved
     beyond the threshold, ok when the worse side's bound rules out the policy's max_mde_pct (or the
     threshold), else undecided after these pairs."""
     bm, cm = median(b["samples"]), median(c["samples"])
-    d = seq.log_ratios(b["samples"], c["samples"])
-    if not d:
-        return _degenerate(c, bm, cm, b["samples"], pol)
     alpha = (1 - pol.confidence) / 2
-    rule = sequential_rule(pol, threshold_pct(pol, bm), ctx.sequential, alpha)
-    s = seq.sequence(d, alpha, rule.design)
+    look = paired_look(b["samples"], c["samples"], c["higher_is_better"], pol, alpha, ctx.sequential)
+    if look is None:
+        return _degenerate(c, bm, cm, b["samples"], pol)
+    s, rule, state = look.seq, look.rule, look.state
     threshold, margin = seq.pct(rule.threshold), seq.pct(rule.margin)
-    state = seq.decide(s, c["higher_is_better"], rule.threshold, rule.margin)
     est, low, high = seq.pct(s.mean), seq.pct(s.low), seq.pct(s.high)
     verdict, word = direction(c, est)
     sd = f"pair sd {pct(100 * s.sample_sd)}" if s.sample_sd is not None else "one pair"
@@ -160,8 +189,7 @@ def _sequential(b: dict, c: dict, ctx: Context, pol) -> MeasurementVerdict:
     if power is not None:
         reason += (f"; at this noise the rule flags a worsening of {pct(power)} in 80% of checks" if power < 1e6
                    else "; at this noise the rule cannot flag any worsening in 80% of checks")
-    decidable = state == seq.UNDECIDED and seq.reachable(s, c["higher_is_better"], rule.threshold, rule.margin,
-                                                         rule.max_pairs)
+    decidable = look.decidable
     return make(c, baseline=bm, current=cm, change_pct=stats.change_pct(bm, cm), ci_low_pct=low, ci_high_pct=high,
                 p_value=s.p_value, confidence=1 - 2 * alpha, threshold_pct=threshold,
                 min_detectable_pct=power if power is not None and power < 1e6 else None, verdict=verdict,

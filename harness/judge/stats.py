@@ -362,3 +362,16 @@ def min_detectable_rank_pct(sd_log: float, n_baseline: int, n_current: int, alph
     z = float(stats.norm.ppf(1 - alpha)) + float(stats.norm.ppf(power))
     k = z * sd_log * math.sqrt(1 / n_baseline + 1 / n_current) * math.sqrt(math.pi / 3)
     return 100.0 * (math.exp(k) - 1 if increase else 1 - math.exp(-k))
+
+
+def slope_interval(k: float, lx, ss_res: float) -> tuple[float | None, tuple[float, float] | None]:
+    """(standard error, 95% interval) of a least-squares slope ``k`` on x values ``lx`` (a numpy array)
+    with residual sum of squares ``ss_res``; (None, None) without a degree of freedom (harness/run/sweep.py)."""
+    from scipy import stats as st
+
+    dof = len(lx) - 2
+    if dof < 1:
+        return None, None
+    stderr = math.sqrt(ss_res / dof / float(((lx - lx.mean()) ** 2).sum()))
+    t = float(st.t.ppf(0.975, dof))
+    return stderr, (float(k - t * stderr), float(k + t * stderr))

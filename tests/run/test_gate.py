@@ -6,7 +6,8 @@ too when the environments differ), and is judged by harness.run.gate exactly as 
 judges it: times, ranking metrics and loss against the reference, memory and counts against the
 committed baseline. Each measurement of the baseline is one test; it
 fails when the comparison says ``regressed`` (or the measurement disappeared), with the
-table row and the reason.
+table row and the reason, and when it says ``undecided`` unless [gate] on_undecided = "pass" (then it
+is reported as an expected failure, xfail: visible, not a pass).
 Without a baseline for this machine class every test is skipped, saying how to record one.
 
     .venv/bin/pytest -m regression            # the gate alone
@@ -80,3 +81,10 @@ def test_measurement_not_regressed(gate_verdict, name):
         pytest.fail(f"{name}: not in the verdict", pytrace=False)
     if m.verdict in ("regressed", "missing", "failed"):
         pytest.fail(f"{name} {m.verdict}: {m.reason}\n\n{formatters.row_table(gate_verdict, name)}", pytrace=False)
+    if m.verdict == "undecided":  # never a silent pass: [gate] on_undecided says fail (default) or xfail
+        from harness.judge import policy
+
+        text = f"{name} UNDECIDED: {m.reason}\n\n{formatters.row_table(gate_verdict, name)}"
+        if policy.load().gate.on_undecided == "pass":
+            pytest.xfail(text)
+        pytest.fail(text, pytrace=False)

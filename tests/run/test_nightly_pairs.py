@@ -95,7 +95,7 @@ def test_an_unchanged_series_names_no_step():
 
 def test_steps_direction_and_threshold():
     up = np_.Ratio("total.wall_s", 1.05, 1.02, 1.08, 3, 0.01)
-    small = np_.Ratio("total.wall_s", 1.02, 1.01, 1.03, 3, 0.01)  # significant but below 3%
+    small = np_.Ratio("total.wall_s", 1.012, 1.005, 1.02, 3, 0.01)  # significant but below the 1.5% step_pct
     unsure = np_.Ratio("total.wall_s", 1.06, 0.98, 1.14, 3, 0.05)  # large but not significant
     down = np_.Ratio("total.wall_s", 0.94, 0.92, 0.96, 3, 0.01)
     series = [np_.Night("a", up, "p"), np_.Night("b", small), np_.Night("c", unsure), np_.Night("d", down)]
