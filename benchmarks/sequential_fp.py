@@ -16,12 +16,14 @@ baseline's family. Each trial is an independent simulated check. It prints:
    a check stops earlier), and the members are simulated independently, so the family rate is the
    union's 1 - prod(1 - p) (an upper bound of a positively dependent family's).
 3. The power table of the primary at --sd: P(regressed), P(undecided), P(ok), pairs median and 90th
-   percentile, for a true worsening of 1-10%, and the worsening flagged in 80% of checks.
+   percentile, for a true worsening of 1-10%, and the worsening flagged in 80% of checks (--threshold:
+   with another threshold_pct, to compare rules).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 import sys
 
@@ -52,6 +54,8 @@ def main(argv=None) -> int:
                    help="a secondary time's pair sd as a multiple of the primary's (default 3)")
     p.add_argument("--trials", type=int, default=20000, help="simulated checks per cell (default 20000)")
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--threshold", type=float, metavar="PCT",
+                   help="the primary's threshold_pct for section 3 instead of policies.toml's (to compare rules)")
     args = p.parse_args(argv)
     pols = policy.load()
     g = pols.gate
@@ -61,6 +65,9 @@ def main(argv=None) -> int:
     rules = {n: sequential_rule(pol, threshold_pct(pol, value), settings, alpha)
              for n, (pol, alpha, value) in family.items()}
     primary = rules[g.primary]
+    if args.threshold is not None:
+        primary = dataclasses.replace(primary, threshold=seq.log_of_pct(args.threshold),
+                                      margin=max(primary.margin, seq.log_of_pct(args.threshold)))
     print(f"[gate]: looks from pair {g.min_pairs}, repeat {g.repeat}, max_pairs {settings['max_pairs']}, "
           f"design_pairs {g.design_pairs}; {args.trials} independent simulated checks per cell, seed {args.seed}")
 

@@ -140,17 +140,15 @@ class Look:
         return seq.pct(self.seq.mean)
 
 
-def paired_look(comparand, current, higher_is_better: bool, pol, alpha: float, settings: dict,
-                threshold: float | None = None) -> Look | None:
+def paired_look(comparand, current, higher_is_better: bool, pol, alpha: float, settings: dict) -> Look | None:
     """THE paired decision (every command's: check, the pytest gate, nightly, bisect-env, calibrate): the
     sequential rule of ``pol`` at one-sided ``alpha`` on pairs (comparand_i, current_i), with the
-    direction from the record's own measurement. ``threshold``: the practical threshold in percent
-    (default: the policy's, against the comparand's median). None without a pair of positive values."""
+    direction from the record's own measurement and the policy's practical threshold against the
+    comparand's median. None without a pair of positive values."""
     d = seq.log_ratios(list(comparand), list(current))
     if not d:
         return None
-    rule = sequential_rule(pol, threshold if threshold is not None else threshold_pct(pol, median(comparand)),
-                           settings, alpha)
+    rule = sequential_rule(pol, threshold_pct(pol, median(comparand)), settings, alpha)
     s = seq.sequence(d, alpha, rule.design)
     state = seq.decide(s, higher_is_better, rule.threshold, rule.margin)
     return Look(state, s, rule, state == seq.UNDECIDED and seq.reachable(s, higher_is_better, rule.threshold,

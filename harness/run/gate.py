@@ -164,8 +164,7 @@ class _Looks:
         if self.min_pairs < self.repeat:
             why = self.stopped if final and self.stopped else f"ran all {pairs} pairs"
             sequential = {**self.settings(pairs), "stopped": why, "final": final}
-        out = _in_session(rec, by_arm, self.plan, self.ref, self.mode, sequential, self.pairs_log,
-                          self.stopped if final else None)
+        out = _in_session(rec, by_arm, self.plan, self.ref, self.mode, sequential, self.pairs_log)
         if final and self.why_mode:
             out["notes"] = (*out["notes"], self.why_mode)
         return out
@@ -264,7 +263,7 @@ HOW = {"crossover": "re-run in this session in crossover pairs with the current 
 
 
 def _in_session(rec: dict, by_arm: dict, plan: Plan, ref, mode: str = "alternating",
-                sequential: dict | None = None, pairs_log: list | None = None, stopped: str | None = None) -> dict:
+                sequential: dict | None = None, pairs_log: list | None = None) -> dict:
     """What the judge needs of the arms: merged records, provenance, the environment change, the
     sequential gate's state (horizon, pairs, why it stopped) when it looks after every pair, and
     what else used the host's CPUs during the pairs (harness.measure.host.summary)."""
@@ -279,7 +278,7 @@ def _in_session(rec: dict, by_arm: dict, plan: Plan, ref, mode: str = "alternati
                   "environment": plan.environment, "arms": 2 + (cross is not None)}
     if pairs_log:
         provenance["host"] = host.summary(pairs_log)
-    if sequential or stopped:
-        provenance["stopped"] = (sequential or {}).get("stopped") or stopped
+    if sequential:
+        provenance["stopped"] = sequential["stopped"]
     return {"record": ref_rec, "provenance": provenance, "cross": cross, "changed": plan.changed,
             "code_range": f"{ref.commit[:10]}..{head}", "notes": plan.notes, "sequential": sequential}

@@ -47,11 +47,13 @@ def noisy_pairs(monkeypatch, tmp_path):
 
 
 def _policies(tmp_path, **gate_keys):
-    text = POLICIES.read_text()
-    for key, value in gate_keys.items():
-        text = text.replace("[gate]\n", f"[gate]\n{key} = {json.dumps(value)}\n", 1)
-        text = "\n".join(line for line in text.splitlines()
-                         if not (line.startswith(f"{key} = ") and line != f"{key} = {json.dumps(value)}"))
+    """policies.toml with these keys of the [gate] table replaced (the other tables untouched)."""
+    lines = POLICIES.read_text().splitlines()
+    start = lines.index("[gate]") + 1
+    end = next((i for i in range(start, len(lines)) if lines[i].startswith("[")), len(lines))
+    body = [line for line in lines[start:end] if line.split(" = ")[0] not in gate_keys]
+    text = "\n".join([*lines[:start], *(f"{k} = {json.dumps(v)}" for k, v in gate_keys.items()), *body,
+                      *lines[end:]]) + "\n"
     out = tmp_path / "policies.toml"
     out.write_text(text)
     return out
