@@ -16,7 +16,10 @@ load: false regressions, undecided, and the median and largest time to a verdict
 the current side carries a planted change (then "regressed" is the expected verdict); --plants takes
 turns between planted slowdowns of a stage (STAGE=FRACTION: faults.slowdown_stage and _fraction) and
 "none". --out appends one JSON line per check, with the date, the host's CPU model and the commit, so
-real checks accumulate across sessions and hosts (the issue's "honest calibration": independent trials).
+real checks accumulate across sessions and hosts (the issue's "honest calibration": independent trials),
+and every gated time's pairs, from which --bias-from pools the A/A launch bias:
+
+    .venv/bin/python benchmarks/loaded_checks.py --bias-from baselines/cpu-2c-x86_64/real-checks.jsonl
 """
 
 from __future__ import annotations
@@ -85,7 +88,39 @@ def one_check(args, load: str, plant: str = "none") -> dict:
             if o.reference_record else None,
             "regressed": [m.name for m in o.verdict.measurements if m.verdict == "regressed"],
             "undecided": [m.name for m in o.verdict.measurements if m.verdict == "undecided"],
-            "host": prov.get("host"), "stopped": prov.get("stopped")}
+            "host": prov.get("host"), "stopped": prov.get("stopped"), "launch": prov.get("launch"),
+            "pairs_by_name": _pairs(o, [m.name for m in o.verdict.measurements if m.against == "reference"])}
+
+
+def _pairs(o, names: list[str]) -> dict:
+    """{name: [[reference, current], ...]} of the measurements judged against the in-session reference."""
+    from harness.documents import record
+
+    if not o.reference_record:
+        return {}
+    cur, ref = record.by_name(o.record), record.by_name(o.reference_record)
+    return {n: [list(p) for p in zip(ref[n]["samples"], cur[n]["samples"])] for n in names if n in cur and n in ref}
+
+
+def bias_lines(rows: list[dict]) -> list[str]:
+    """The A/A launch bias: per measurement, the mean of the pairs' log ratio (current over reference) over
+    every pair of the A/A checks in ``rows`` (plant none, no load), with its 95% interval (paired t)."""
+    from harness.judge import stats
+
+    aa = [r for r in rows if r["plant"] == "none" and r["load"] == "none" and r.get("pairs_by_name")]
+    names = sorted({n for r in aa for n in r["pairs_by_name"]})
+    out = [f"A/A launch bias over {len(aa)} checks ({', '.join(sorted({r['date'][:10] for r in aa}))}), "
+           f"launch: {sorted({r.get('launch') or '-' for r in aa})}"]
+    for n in names:
+        pairs = [p for r in aa for p in r["pairs_by_name"].get(n, [])]
+        test = stats.paired_log_ratio_test([p[0] for p in pairs], [p[1] for p in pairs])
+        if test is None:
+            continue
+        low, high = stats.ratio_bounds(test, 0.025)
+        out.append(f"  {n}: {len(pairs)} pairs, bias {100 * math.expm1(test.log_ratio):+.2f}% "
+                   f"(95% [{100 * (low - 1):+.2f}%, {100 * (high - 1):+.2f}%]), pair sd "
+                   f"{100 * test.sd_log * math.sqrt(2):.2f}%")
+    return out
 
 
 def main(argv=None) -> int:
@@ -103,7 +138,13 @@ def main(argv=None) -> int:
     p.add_argument("--set", action="append", default=[], type=_common.key_value, metavar="KEY=VALUE")
     p.add_argument("--plants", default="none", help="comma-separated: none or STAGE=FRACTION, taking turns")
     p.add_argument("--out", type=Path, help="JSON lines, one per check")
+    p.add_argument("--bias-from", type=Path, metavar="JSONL",
+                   help="run no check: print the A/A launch bias pooled over the A/A checks kept in JSONL "
+                        "(--out's lines that carry pairs_by_name)")
     args = p.parse_args(argv)
+    if args.bias_from:
+        print("\n".join(bias_lines([json.loads(line) for line in args.bias_from.read_text().splitlines() if line])))
+        return 0
     loads = args.load.split(",")
     rows = []
     for i in range(args.checks):
@@ -126,6 +167,7 @@ def main(argv=None) -> int:
               f"undecided {sum(r['overall'] == 'undecided' for r in mine)}, time to a verdict median "
               f"{statistics.median(secs):.0f} s, max {max(secs):.0f} s; pair sd of the primary median "
               + (f"{statistics.median(sds):.2f}%" if sds else "-"))
+    print("\n".join(bias_lines(rows)))
     return 0
 
 

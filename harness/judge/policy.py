@@ -79,6 +79,7 @@ class Gate:
     on_undecided: str  # one of ON_UNDECIDED: the exit of a check that ends undecided
     mode: str  # one of MODES: how a pair's sides run
     crossover_period_s: float  # mode "crossover": how often the sides trade CPUs
+    barrier_timeout_s: float  # sides that run at once wait this long for each other before the first stage
     baseline_runs: int  # runs per baseline (`baseline record --repeat`)
 
     def alphas(self, family) -> dict[str, float]:
@@ -183,6 +184,8 @@ def _validate_gate(g: Gate, source: str) -> None:
         (g.mode in MODES, "mode", g.mode, f"must be one of {', '.join(MODES)}"),
         (isinstance(g.crossover_period_s, (int, float)) and 0.01 <= g.crossover_period_s <= 60,
          "crossover_period_s", g.crossover_period_s, "must be a number of seconds in [0.01, 60]"),
+        (isinstance(g.barrier_timeout_s, (int, float)) and 1 <= g.barrier_timeout_s <= 3600,
+         "barrier_timeout_s", g.barrier_timeout_s, "must be a number of seconds in [1, 3600]"),
         (whole(g.max_pairs) and g.max_pairs >= g.repeat, "max_pairs", g.max_pairs,
          f"must be an integer >= repeat = {g.repeat}"),
         (whole(g.design_pairs) and 3 <= g.design_pairs <= 1000, "design_pairs", g.design_pairs,

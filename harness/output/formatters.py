@@ -134,6 +134,7 @@ def _reference_line(ref: dict) -> str:
     return (f"times and throughputs against the in-session reference: commit {str(ref.get('commit'))[:10]}{where}, "
             f"{ref.get('how', 're-run in this session')}, {ref.get('runs')} runs{cross}"
             + (f"; sequential gate: {ref['stopped']}" if ref.get("stopped") else "")
+            + (f"; {ref['launch']}" if ref.get("launch") else "")
             + (f"; {host.words(ref['host'])}" if ref.get("host") else ""))
 
 

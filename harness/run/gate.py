@@ -83,7 +83,8 @@ def run(config, repeat: int, baseline_path: Path, policies_path=None, reference:
             current, by_arm, dropped = referencemod.interleaved(config, looks.max_pairs, plan.arms, progress, command,
                                                                 mode=used, stop=looks,
                                                                 period_s=gate_policy.crossover_period_s,
-                                                                pairs_log=looks.pairs_log)
+                                                                pairs_log=looks.pairs_log,
+                                                                barrier_timeout_s=gate_policy.barrier_timeout_s)
             rec = recordmod.merge_repetitions(current)
             recordmod.validate(rec)
             if dropped:
@@ -278,6 +279,9 @@ def _in_session(rec: dict, by_arm: dict, plan: Plan, ref, mode: str = "alternati
                   "environment": plan.environment, "arms": 2 + (cross is not None)}
     if pairs_log:
         provenance["host"] = host.summary(pairs_log)
+        launch = referencemod.launch_words(pairs_log)
+        if launch:
+            provenance["launch"] = launch
     if sequential:
         provenance["stopped"] = sequential["stopped"]
     return {"record": ref_rec, "provenance": provenance, "cross": cross, "changed": plan.changed,

@@ -36,7 +36,7 @@ from pathlib import Path
 from harness import REPO_DIR
 from harness.documents import record
 from harness.errors import HarnessError
-from harness.run import crossover
+from harness.run import barrier, crossover
 from harness.run.runner import kill_tree
 
 ROOT = REPO_DIR
@@ -103,14 +103,15 @@ def run_argv(config, faults: bool = False) -> list[str]:
 
 
 def run_once(ref: Reference, argv: list[str], out_dir: Path, timeout_s: float, python: str | None = None,
-             started=None) -> dict:
+             started=None, env: dict | None = None) -> dict:
     """One run of ``ref``'s code through its own ``python -m harness.cli run ... --out`` (by ``python``,
     default this interpreter); its run record. ``started(pid)`` is called once the process exists,
-    ``started(None)`` once it has ended (the duet's CPU placement). HarnessError if it produced none."""
+    ``started(None)`` once it has ended (the duet's CPU placement); ``env``: variables added to its
+    environment (the launch barrier's). HarnessError if it produced none."""
     out = out_dir / f"run-{uuid.uuid4().hex[:12]}.json"  # unique: duet sides run at once
     cmd = [python or sys.executable, "-m", "harness.cli", "run", *argv, "--quiet", "--out", str(out),
            "--history", str(out_dir / "history")]
-    env = {**os.environ, "PYTHONPATH": str(ref.code_dir)}
+    env = {**os.environ, **(env or {}), "PYTHONPATH": str(ref.code_dir)}
     with tempfile.TemporaryFile() as err:
         proc = subprocess.Popen(cmd, cwd=ref.code_dir, env=env, stdout=subprocess.DEVNULL, stderr=err)
         try:
@@ -172,7 +173,7 @@ def pairing(config, sides: int, mode: str) -> tuple[str, str | None]:
 def interleaved(config, repeat: int, arms, progress=None, command: str | None = None,
                 timeout_s: float | None = None, mode: str = "alternating",
                 stop=None, period_s: float | None = None,
-                pairs_log: list | None = None) -> tuple[list[dict], dict[str, list[dict]], str | None]:
+                pairs_log: list | None = None, barrier_timeout_s: float | None = None) -> tuple[list[dict], dict[str, list[dict]], str | None]:
     """Up to ``repeat`` rounds; in each, one run of the current code and one of every arm.
 
     ``mode`` (use ``pairing`` first: it falls back when the machine cannot hold it): "alternating"
@@ -182,10 +183,13 @@ def interleaved(config, repeat: int, arms, progress=None, command: str | None = 
     ``python -m harness.cli run ... --out``), so that neither carries a process the other lacks.
     "crossover" trades the sides' CPUs every ``period_s`` ([gate] crossover_period_s), "pinned" gives
     each side one CPU slot for the pair and trades the slots every pair, "duet" leaves placement to
-    the scheduler (harness/run/crossover.py). ``stop(current, arm records)``, called after each complete
+    the scheduler (harness/run/crossover.py); the sides that run at once start their first stage together,
+    at a barrier (harness/run/barrier.py, ``barrier_timeout_s``: [gate]'s by default) when every side's
+    code can join one. ``stop(current, arm records)``, called after each complete
     round, ends the rounds early when it returns True (the sequential gate). ``arms``: a list of Arm
     (or one Reference, run by this interpreter as the "reference" arm). ``pairs_log``: when given,
-    one dict per round is appended: its mode, seconds and what else used the host's CPUs
+    one dict per round is appended: its mode, how its sides started ("launch": "barrier", "apart" when a
+    side waited in vain, or why there was no barrier), seconds and what else used the host's CPUs
     (harness.measure.host.between).
     Returns (current records, {arm name: records}, why the arms were dropped or None). A failed
     arm run stops all arms (the current runs go on): the caller then judges times against the
@@ -206,20 +210,59 @@ def interleaved(config, repeat: int, arms, progress=None, command: str | None = 
                      records={a.name: [] for a in arms}, together=mode in TOGETHER)
         for i in range(repeat):
             run.round, before = i, host.snapshot()
+            launch = {}
             if mode in TOGETHER:
+                env, launch = _barrier(arms, Path(tmp) / f"barrier-{i}", len(sides), barrier_timeout_s)
                 with _placement(config, mode, len(sides), i, period_s) as place:
-                    _together([lambda s=s: run(s, repeat, place, sides.index(s)) for s in order(i, sides)])
+                    _together([lambda s=s: run(s, repeat, place, sides.index(s), env) for s in order(i, sides)])
             else:
                 for side in order(i, sides):
                     run(side, repeat)
             if pairs_log is not None:
-                pairs_log.append({"round": i, "mode": mode, **host.between(before, host.snapshot())})
+                pairs_log.append({"round": i, "mode": mode, **_started(launch, run), **host.between(before, host.snapshot())})
             if run.current and run.current[-1]["status"] != "ok":
                 break
             complete = run.dropped is None and all(len(r) == len(run.current) for r in run.records.values())
             if complete and stop is not None and stop(run.current, run.records):
                 break
     return run.current, run.records, run.dropped
+
+
+def _barrier(arms, folder: Path, parties: int, timeout_s: float | None) -> tuple[dict, dict]:
+    """The sides' extra environment for one pair that starts at once, and its launch entry: a barrier in
+    ``folder`` when every side's code can join it, else none and why."""
+    old = [a for a in arms if not barrier.joinable(a.code.code_dir)]
+    if old:
+        return {}, {"launch": f"no barrier: the {old[0].name} code ({old[0].code.commit[:10]}) predates the "
+                              f"launch barrier; the sides started through the same entry point, in rotating order"}
+    if timeout_s is None:
+        from harness.judge import policy
+
+        timeout_s = policy.committed_gate().barrier_timeout_s
+    folder.mkdir()
+    return {barrier.ENV: barrier.spec(folder, parties, timeout_s)}, {"launch": "barrier"}
+
+
+def _started(launch: dict, run) -> dict:
+    """The round's launch entry, "apart" when a side of a barrier pair waited in vain (its record's note)."""
+    if launch.get("launch") != "barrier":
+        return launch
+    recs = [r[run.round] for r in (run.current, *run.records.values()) if len(r) > run.round]
+    alone = any(n.startswith(barrier.NOTE) for r in recs for n in r.get("notes") or [])
+    return {"launch": "apart" if alone else "barrier"}
+
+
+def launch_words(pairs_log: list[dict]) -> str | None:
+    """How the pairs' sides started, as one phrase for the verdict (None when no pair ran at once)."""
+    launches = [p["launch"] for p in pairs_log if p.get("launch")]
+    if not launches:
+        return None
+    met = sum(x == "barrier" for x in launches)
+    if met == len(launches):
+        return f"the sides started their first stage together, at a barrier, in all {met} pairs"
+    why = next((x for x in launches if x not in ("barrier", "apart")), None)
+    return (f"the sides started their first stage together, at a barrier, in {met} of {len(launches)} pairs"
+            + (f" ({why})" if why else " (in the others a side waited [gate] barrier_timeout_s in vain)"))
 
 
 def _placement(config, mode: str, sides: int, pair: int, period_s: float | None):
@@ -254,25 +297,25 @@ class _Sides:
     round: int = 0
     together: bool = False  # the sides run at once: the current code through its own `harness.cli run` too
 
-    def __call__(self, side: str, repeat: int, place=None, index: int = 0) -> None:
+    def __call__(self, side: str, repeat: int, place=None, index: int = 0, env: dict | None = None) -> None:
         started = _placed(place, index)
         if side == "current":
             self.progress.repetition(self.round + 1, repeat)
-            self.current.append(self._current(started))
+            self.current.append(self._current(started, env))
         elif self.dropped is None:
             arm = self.arms[side]
             self.progress.reference(self.round + 1, repeat, arm.code.commit, arm.name)
-            why = _one_arm_run(arm, self.argv, self.tmp, self.timeout_s, self.records[side], started)
+            why = _one_arm_run(arm, self.argv, self.tmp, self.timeout_s, self.records[side], started, env)
             self.dropped = self.dropped or why
 
-    def _current(self, started) -> dict:
+    def _current(self, started, env: dict | None = None) -> dict:
         from harness.run import runner
 
         command = self.command or " ".join(Path(sys.argv[0]).name.split() + sys.argv[1:])
         if not self.together:
             return runner.run(self.config, progress=self.progress, command=command, environment=self.environment)
         here = Reference("current", REPO_DIR)
-        rec = run_once(here, run_argv(self.config, faults=True), self.tmp, self.timeout_s, started=started)
+        rec = run_once(here, run_argv(self.config, faults=True), self.tmp, self.timeout_s, started=started, env=env)
         return {**rec, "command": command}
 
 
@@ -312,10 +355,11 @@ def _together(calls) -> None:
         raise errors[0]
 
 
-def _one_arm_run(arm: Arm, argv: list[str], tmp: Path, timeout_s: float, into: list, started=None) -> str | None:
+def _one_arm_run(arm: Arm, argv: list[str], tmp: Path, timeout_s: float, into: list, started=None,
+                 env: dict | None = None) -> str | None:
     """Run ``arm`` once, append its record to ``into``; why the arm must be dropped, or None."""
     try:
-        rec = run_once(arm.code, argv, tmp, timeout_s, arm.python, started)
+        rec = run_once(arm.code, argv, tmp, timeout_s, arm.python, started, env)
     except HarnessError as exc:
         return f"{arm.name} arm: {exc}"
     if rec["status"] != "ok":

@@ -46,11 +46,15 @@ def main(argv: list[str]) -> int:
     send = _sender(fd)
     from harness.config import config_from_dict
     from harness.errors import StageFailure
-    from harness.measure.events import Error, Result
+    from harness.measure.events import Error, Note, Result
     from harness.pipeline.chain import execute
+    from harness.run import barrier
 
     try:
         config = config_from_dict(json.loads(Path(config_path).read_text()))
+        alone = barrier.wait_from_env()  # a pair's sides start their first stage together
+        if alone:
+            send(Note(alone))
         send(Result(execute(config, workdir, send)))
     except StageFailure as exc:
         send(Error(exc.stage, exc.kind, str(exc)))

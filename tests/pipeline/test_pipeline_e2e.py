@@ -56,6 +56,19 @@ def test_small_splits_are_rejected_before_training():
     assert not any(s["name"] == "train" for s in rec["stages"])
 
 
+def test_the_worker_waits_at_the_launch_barrier_before_its_first_stage(tmp_path, monkeypatch):
+    from harness.run import barrier
+
+    # a pair of two whose other side never arrives: this side waits 1.5 s, then starts alone and says so
+    monkeypatch.setenv(barrier.ENV, barrier.spec(tmp_path, 2, 1.5))
+    rec = runner.run(build_config("smoke", {"data.rows": 20_000}))
+    assert [n for n in rec["notes"] if n.startswith(barrier.NOTE)] == [
+        f"{barrier.NOTE}1 of 2 sides arrived within 1.5 s ([gate] barrier_timeout_s); this side started its "
+        "first stage alone"]
+    assert rec["stages"][0]["name"] == "imports" and rec["stages"][0]["start_s"] >= 1.5  # no stage before it
+    assert len(list(tmp_path.iterdir())) == 1  # it arrived
+
+
 def test_an_exception_in_the_worker_becomes_an_error_event(tmp_path):
     import json
     import os

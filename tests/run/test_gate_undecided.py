@@ -27,7 +27,7 @@ def noisy_pairs(monkeypatch, tmp_path):
     monkeypatch.setattr(referencemod, "checkout", lambda rev, dest: SimpleNamespace(commit="ab" * 20, code_dir=dest))
 
     def interleaved(config, repeat, arms, progress=None, command=None, mode="duet", stop=None, period_s=None,
-                    pairs_log=None):
+                    pairs_log=None, barrier_timeout_s=None):
         cur, ref = [], []
         for i in range(repeat):
             cur.append(make_record(seed=1000 + i, noise=state["noise"], run_id=f"20240501T120000-c{i:05d}"))

@@ -118,6 +118,13 @@ def test_check_with_an_in_session_reference_end_to_end(tmp_path, monkeypatch):
     used, _ = reference.pairing(build_config("smoke", {"device": "cpu"}), 2, policy.load(None).gate.mode)
     assert prov["mode"] == used and prov["host"]["pairs"] == 2  # what else used the host, per pair
     assert 0 <= prov["host"]["parent_pct"]["median"] < 50
+    if used in reference.TOGETHER:  # both sides' first stage starts at the launch barrier, when HEAD has one
+        head_has_one = bool(_git(ROOT, "ls-tree", "HEAD", "harness/run/barrier.py"))
+        assert prov["launch"] == ("the sides started their first stage together, at a barrier, in all 2 pairs"
+                                  if head_has_one else "the sides started their first stage together, at a "
+                                  "barrier, in 0 of 2 pairs (no barrier: the reference code (" + head[:10]
+                                  + ") predates the launch barrier; the sides started through the same entry "
+                                  "point, in rotating order)")
     by_name = {m["name"]: m for m in verdict["measurements"]}
     assert by_name["total.wall_s"]["against"] == "reference"
     assert by_name["quality.ndcg_at_20"]["verdict"] == "ok"  # same code, same seed: exactly equal
