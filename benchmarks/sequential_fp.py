@@ -9,7 +9,9 @@ baseline's family. Each trial is an independent simulated check. It prints:
 
 1. Coverage of the confidence sequence itself (threshold 0, no "ok" stop, looks to max_pairs): the
    share of A/A checks whose bound ever excludes 0, against the nominal one-sided alpha, under Gaussian
-   noise (any scale: the test is scale-invariant), t3 tails, one 3-sd outlier pair and AR(1) drift.
+   noise (any scale: the test is scale-invariant), t3 tails, one 3-sd outlier pair and AR(1) drift: of
+   the pair's log ratio itself, and of a side's position (start order, first CPU slot), which the
+   design swaps every pair, so that drift enters with alternating sign (sequential.simulate).
 2. The family-wise false-positive rate of the gated times, at 1x, 2x, 4x and 8x the given pair sd
    (--sd, percent: the primary's; a secondary's noise is scaled by --secondary-ratio), per noise model.
    A measurement counts as a false positive if it regresses at ANY look up to max_pairs (conservative:
@@ -28,7 +30,7 @@ import math
 import sys
 
 MODELS = {"gaussian": {}, "t3": {"tail_df": 3.0}, "outlier 3sd": {"outlier": 3.0}, "AR(1) 0.3": {"ar": 0.3},
-          "AR(1) 0.6": {"ar": 0.6}}
+          "AR(1) 0.6": {"ar": 0.6}, "AR(1) 0.6 of the position": {"ar": 0.6, "alternating": True}}
 
 
 def _family(pols) -> dict:

@@ -74,12 +74,16 @@ class TrainConfig:
     check_split_sizes: bool = True  # reject a training split smaller than one batch (the loader hangs)
 
 
+SLOWDOWN_KINDS = ("spin", "sleep")  # FaultConfig.slowdown_kind
+
+
 @dataclass(frozen=True)
 class FaultConfig:
     """Injected faults for proving the gate. Off by default; a run with any set is never a baseline."""
 
     slowdown_stage: str = ""  # stage to slow down
-    slowdown_fraction: float = 0.0  # sleep this fraction of the stage's own wall time after it
+    slowdown_fraction: float = 0.0  # slow it by this fraction of the stage's own wall time, after it
+    slowdown_kind: str = "spin"  # "spin": burn CPU (more work, as slower code does); "sleep": wait (I/O, a lock)
     lr_scale: float = 1.0  # multiply the learning rate
     ballast_mb: int = 0  # hold this much touched memory during the train stage
     d_model: int = 0  # if set, replaces model.d_model
@@ -236,6 +240,8 @@ def validate(c: RunConfig) -> None:
         (c.faults.hang_stage in ("", *STAGES), "faults.hang_stage", c.faults.hang_stage,
          f"must be one of {', '.join(STAGES)}"),
         (c.faults.slowdown_fraction >= 0, "faults.slowdown_fraction", c.faults.slowdown_fraction, "must be >= 0"),
+        (c.faults.slowdown_kind in SLOWDOWN_KINDS, "faults.slowdown_kind", c.faults.slowdown_kind,
+         f"must be one of {', '.join(SLOWDOWN_KINDS)}"),
         (c.faults.lr_scale > 0, "faults.lr_scale", c.faults.lr_scale, "must be > 0"),
         (c.faults.ballast_mb >= 0, "faults.ballast_mb", c.faults.ballast_mb, "must be >= 0"),
         (c.faults.d_model == 0 or c.faults.d_model % c.model.n_head == 0, "faults.d_model",

@@ -36,6 +36,7 @@ def test_overrides_apply_after_profile():
     ({"train.last_day": 9}, "train.last_day=9"),
     ({"data.rows": "many"}, "not a valid int"),
     ({"faults.slowdown_stage": "etll"}, "faults.slowdown_stage"),
+    ({"faults.slowdown_kind": "nap"}, "faults.slowdown_kind=.nap.: must be one of spin, sleep"),
 ])
 def test_bad_values_name_the_field(overrides, message):
     with pytest.raises(HarnessError, match=message):

@@ -62,12 +62,14 @@ def subset(rec: dict, idx: list[int]) -> dict:
     return {**rec, "measurements": ms, "repeat": len(idx)}
 
 
-def planted(rec: dict, stage: str, fraction: float) -> dict:
-    """``rec`` as if faults.slowdown_stage = ``stage`` had slept ``fraction`` of the stage's time after
-    it in every repetition: the stage's and the total's wall time grow, nothing else does."""
+def planted(rec: dict, stage: str, fraction: float, kind: str = "spin") -> dict:
+    """``rec`` as if faults.slowdown_stage = ``stage`` had slowed it by ``fraction`` of the stage's time
+    in every repetition (faults.slowdown_kind ``kind``): the stage's and the total's wall time grow, and
+    with "spin" their CPU time by as much; nothing else does."""
     by = recordmod.by_name(rec)
     extra = [fraction * s for s in by[f"{stage}.wall_s"]["samples"]]
-    grown = {f"{stage}.wall_s": by[f"{stage}.wall_s"]["samples"], "total.wall_s": by["total.wall_s"]["samples"]}
+    names = [f"{stage}.wall_s", "total.wall_s"] + ([f"{stage}.cpu_s", "total.cpu_s"] if kind == "spin" else [])
+    grown = {n: by[n]["samples"] for n in names if n in by}
     ms = [recordmod.measurement(m["name"], [s + e for s, e in zip(grown[m["name"]], extra)])
           if m["name"] in grown else m for m in rec["measurements"]]
     return {**rec, "measurements": ms}

@@ -187,11 +187,14 @@ class Rule:
 
 
 def simulate(rule: Rule, sd: float, worsening: float, trials: int = 4000, seed: int = 0,
-             tail_df: float | None = None, ar: float = 0.0, outlier: float | None = None) -> dict:
+             tail_df: float | None = None, ar: float = 0.0, outlier: float | None = None,
+             alternating: bool = False) -> dict:
     """The rule as coded on ``trials`` simulated checks of one measurement whose pairs' log ratios have
     sd ``sd`` and mean ``worsening`` (log; positive is worse). ``tail_df``: Student-t noise of that many
-    degrees of freedom (scaled to sd); ``ar``: AR(1) correlation between successive pairs; ``outlier``:
-    one pair (the second) shifted by this many sd. Returns the share regressed, improved, ok and
+    degrees of freedom (scaled to sd); ``ar``: AR(1) correlation between successive pairs; ``alternating``:
+    the noise belongs to the position a side holds (which starts first, which CPU slot it starts on) and
+    the sides swap positions every pair (harness/run/reference.py ``order``, crossover's offset), so it
+    enters pair i's log ratio with sign (-1)^i; ``outlier``: one pair (the second) shifted by this many sd. Returns the share regressed, improved, ok and
     undecided, and the pairs used (median and 90th percentile)."""
     import numpy as np
 
@@ -204,6 +207,8 @@ def simulate(rule: Rule, sd: float, worsening: float, trials: int = 4000, seed: 
     if ar:
         for i in range(1, n_max):
             e[:, i] = ar * e[:, i - 1] + math.sqrt(1 - ar * ar) * e[:, i]
+    if alternating:
+        e *= np.where(np.arange(n_max) % 2 == 0, 1.0, -1.0)
     if outlier is not None and n_max >= 2:
         e[:, 1] += outlier
     d = worsening + sd * e

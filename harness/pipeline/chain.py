@@ -26,7 +26,13 @@ def _apply_faults(config: RunConfig, name: str, measured: dict, t0: float) -> No
     if faults.hang_stage == name:
         threading.Event().wait()  # blocks forever: the parent's watchdog must end it
     if faults.slowdown_stage == name and faults.slowdown_fraction > 0:
-        time.sleep(faults.slowdown_fraction * (time.perf_counter() - t0))
+        extra = faults.slowdown_fraction * (time.perf_counter() - t0)
+        if faults.slowdown_kind == "sleep":
+            time.sleep(extra)
+        else:  # spin: the stage's CPU time grows with its wall time, as with slower code
+            end = time.thread_time() + extra
+            while time.thread_time() < end:
+                pass
 
 
 class _Stages:

@@ -27,17 +27,17 @@ def test_calibrate_analysis_of_aa_records_reports_no_false_gate_failures():
     from harness.judge.calibration import analyse
 
     records = [make_record(seed=s, noise=REALISTIC, run_id=f"aa-{s}") for s in range(25)]
-    # The fixed-size design table searches up to 10 new runs: give total.wall_s a limit such runs can reach
-    # on this synthetic noise (the committed policy's 5% is the sequential gate's equivalence bound).
+    # The fixed-size design table searches up to 10 new runs: give the primary a limit such runs can reach
+    # on this synthetic noise (the committed policy's is the sequential gate's equivalence bound).
     pols = policy.load()
-    pols = dataclasses.replace(pols, policies=tuple(dataclasses.replace(p, max_mde_pct=10.0) if p.name == "total wall time"
+    pols = dataclasses.replace(pols, policies=tuple(dataclasses.replace(p, max_mde_pct=10.0) if GATE.primary in p.match
                                                     else p for p in pols.policies))
     result = analyse(records, baseline_size=10, current_size=1, comparisons=40, policies=pols)
     assert result["aa"]["comparisons"] == 40 and result["aa"]["splits"] == "resampled"
     assert result["aa"]["gate_false_positive"]["count"] == 0
     rows = {r["name"]: r for r in result["measurements"]}
     assert rows["schema.wall_s"]["gated"] is False and rows["schema.wall_s"]["alpha"] is None
-    assert rows["total.wall_s"]["alpha"] == GATE.alpha_primary
+    assert rows[GATE.primary]["alpha"] == GATE.alpha_primary
     design = result["design"]
     sizes = [(r["current"], r["baseline"]) for r in design["rows"]]
     assert {(1, 10), (1, 20), (5, 20), (10, 20), (GATE.repeat, GATE.baseline_runs)} <= set(sizes)

@@ -154,7 +154,7 @@ def test_unchanged_code_is_decided_ok_once_the_bounds_rule_out_the_margins(store
     assert _stop(_verdict(cur, ref, stored), 3) is None  # 3 pairs bound nothing yet
     cur, ref = _pool(20, 3)
     v = _verdict(cur, ref, stored)
-    total = next(m for m in v.measurements if m.name == "total.wall_s")
+    total = next(m for m in v.measurements if m.name == GATE.primary)
     assert total.verdict == "ok" and total.reason.startswith("rules out a worsening of 3.0% or more")
     assert _stop(v, 20) == "decided: every gated time is ok or improved"
 
@@ -163,13 +163,13 @@ def _noisy_total(seed: int, factors) -> tuple[dict, dict]:
     from harness.documents import record
 
     cur, ref = _pool(len(factors), seed)
-    ref_total = next(m for m in ref["measurements"] if m["name"] == "total.wall_s")["samples"]
+    ref_total = next(m for m in ref["measurements"] if m["name"] == GATE.primary)["samples"]
     cur["measurements"] = [record.measurement(m["name"], [x * f for x, f in zip(ref_total, factors)])
-                           if m["name"] == "total.wall_s" else m for m in cur["measurements"]]
+                           if m["name"] == GATE.primary else m for m in cur["measurements"]]
     return cur, ref
 
 
-QUIETER = (1.02, 0.99, 1.03, 0.98, 1.02, 1.0, 0.99, 1.01)  # total.wall_s: pair sd about 1.7%
+QUIETER = (1.02, 0.99, 1.03, 0.98, 1.02, 1.0, 0.99, 1.01)  # the primary: pair sd about 1.7%
 
 
 def test_undecided_is_its_own_verdict_with_what_it_rules_out_and_never_exit_0(stored):
@@ -179,7 +179,7 @@ def test_undecided_is_its_own_verdict_with_what_it_rules_out_and_never_exit_0(st
     cur, ref = _noisy_total(4, factors)
     gate = dataclasses.replace(GATE, repeat=8, max_pairs=8)
     v = _verdict(cur, ref, stored, gate)
-    total = next(m for m in v.measurements if m.name == "total.wall_s")
+    total = next(m for m in v.measurements if m.name == GATE.primary)
     assert total.verdict == "undecided" and "rules out only a worsening beyond" in total.reason
     assert v.overall == "undecided" and v.exit_code == 6
     assert _stop(v, 8, gate).startswith("undecided after the most pairs ([gate] max_pairs = 8)")
@@ -191,13 +191,13 @@ def test_past_repeat_the_gate_goes_on_only_while_the_cap_could_decide(stored):
 
     cur, ref = _noisy_total(4, QUIETER)
     v = _verdict(cur, ref, stored)
-    total = next(m for m in v.measurements if m.name == "total.wall_s")
+    total = next(m for m in v.measurements if m.name == GATE.primary)
     assert total.decidable  # at 30 pairs this noise would rule out 3%
     assert _stop(v, 8, dataclasses.replace(GATE, repeat=8)) is None
     wild = (1.3, 0.8, 1.25, 0.7, 1.4, 0.9, 0.75, 1.35)  # pair sd ~27%: 30 pairs could not decide either
     cur, ref = _noisy_total(4, wild)
     v = _verdict(cur, ref, stored)
-    assert not next(m for m in v.measurements if m.name == "total.wall_s").decidable
+    assert not next(m for m in v.measurements if m.name == GATE.primary).decidable
     assert _stop(v, 8, dataclasses.replace(GATE, repeat=8)).startswith("undecided, and more pairs")
 
 

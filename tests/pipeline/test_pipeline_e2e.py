@@ -108,3 +108,16 @@ def test_help_does_not_import_the_heavy_stack():
             "if m in sys.modules]; print(heavy)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == "[]", out.stderr
+
+
+@pytest.mark.parametrize("kind", ["spin", "sleep"])
+def test_a_planted_slowdown_spins_or_sleeps(kind):
+    from harness.pipeline import chain
+
+    config = build_config("smoke", {"faults.slowdown_stage": "etl", "faults.slowdown_fraction": 1.0,
+                                    "faults.slowdown_kind": kind})
+    t0, c0 = time.perf_counter() - 0.3, time.thread_time()  # a 0.3 s stage: 0.3 s more
+    chain._apply_faults(config, "etl", {}, t0)
+    wall, cpu = time.perf_counter() - t0, time.thread_time() - c0
+    assert wall >= 0.6
+    assert (cpu >= 0.29) if kind == "spin" else (cpu < 0.1)  # spinning is work; sleeping is not

@@ -13,11 +13,13 @@ from verdict_fixtures import make_baseline, make_record
 
 from harness.config import build_config
 from harness.errors import EXIT_UNDECIDED
+from harness.judge import policy
 from harness.output import formatters
 from harness.run import gate
 from harness.run import reference as referencemod
 
 POLICIES = __import__("pathlib").Path(__file__).resolve().parents[2] / "harness" / "policies.toml"
+GATE = policy.committed_gate()
 
 
 @pytest.fixture
@@ -67,14 +69,14 @@ def test_a_noisy_check_ends_undecided_with_exit_6_and_says_why(noisy_pairs, tmp_
     v = out.verdict
     assert (v.overall, v.exit_code) == ("undecided", EXIT_UNDECIDED)
     assert 8 <= state["pairs"] <= 12
-    total = next(m for m in v.measurements if m.name == "total.wall_s")
+    total = next(m for m in v.measurements if m.name == GATE.primary)
     assert total.verdict == "undecided" and "rules out only a worsening beyond" in total.reason
     text = formatters.table(v)
     assert text.startswith("t4rec-bench verdict: UNDECIDED (exit 6)")
     doc = json.loads(formatters.to_json(v))  # the verdict file, as `check --verdict-out` writes it
     assert doc["overall"] == "undecided" and isinstance(total.decidable, bool)
     note = next(n for n in v.notes if n.startswith("UNDECIDED after"))
-    assert "total.wall_s: undecided" in note and "other processes 40.0% of a CPU" in note
+    assert f"{GATE.primary}: undecided" in note and "other processes 40.0% of a CPU" in note
 
 
 def test_on_undecided_pass_keeps_the_headline_and_exits_0(noisy_pairs, tmp_path):
