@@ -282,6 +282,12 @@ def test_ddp_on_two_cpu_processes_completes_with_sound_metrics():
     from harness.run import runner
 
     rec = runner.run(build_config("smoke", {"scale.nproc": 2}))
+    failure = rec.get("failure") or {}
+    if failure.get("kind") == "crash" and "no rank reported an error" in failure.get("message", ""):
+        # gloo on loopback aborts now and then with no rank's error (SIGABRT from an uncaught
+        # gloo::IoException: pytorch/pytorch#188266, pytorch/gloo#514; once in a CI run of this suite,
+        # 2026-12-03, and not again alone): the record says so; a second crash fails the test
+        rec = runner.run(build_config("smoke", {"scale.nproc": 2}))
     assert rec["status"] == "ok", rec["failure"]
     record.validate(rec)
     s = rec["scale"]
