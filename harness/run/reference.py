@@ -261,6 +261,8 @@ def launch_words(pairs_log: list[dict]) -> str | None:
     if met == len(launches):
         return f"the sides started their first stage together, at a barrier, in all {met} pairs"
     why = next((x for x in launches if x not in ("barrier", "apart")), None)
+    if met == 0 and why:
+        return why
     return (f"the sides started their first stage together, at a barrier, in {met} of {len(launches)} pairs"
             + (f" ({why})" if why else " (in the others a side waited [gate] barrier_timeout_s in vain)"))
 

@@ -65,3 +65,5 @@ def test_launch_words_count_the_pairs_that_met_at_the_barrier():
     assert reference.launch_words([{"launch": "barrier"}] * 3).endswith("in all 3 pairs")
     words = reference.launch_words([{"launch": "barrier"}, {"launch": "apart"}])
     assert "in 1 of 2 pairs" in words and "barrier_timeout_s" in words
+    old = "no barrier: the reference code (abcdef0123) predates the launch barrier"
+    assert reference.launch_words([{"launch": old}] * 2) == old  # none met: just why
