@@ -25,7 +25,6 @@ and every gated time's pairs, from which --bias-from pools the A/A launch bias:
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import statistics
 import subprocess
@@ -41,22 +40,12 @@ HOG = ("import sys, time\n"
        "    time.sleep(off)\n")
 
 
-def pair_sd_pct(rec: dict, ref: dict, name: str) -> float | None:
-    """The sd of the pairs' log ratio of ``name`` (percent), from the two merged records."""
-    from harness.documents import record
-
-    a, b = record.by_name(rec).get(name), record.by_name(ref).get(name)
-    if not a or not b or min(len(a["samples"]), len(b["samples"])) < 2:
-        return None
-    return 100 * statistics.stdev(math.log(x / y) for x, y in zip(a["samples"], b["samples"]))
-
-
 def one_check(args, load: str, plant: str = "none") -> dict:
     from harness.config import build_config
     from harness.documents import baseline
     from harness.judge import policy
     from harness.output.progress import Progress
-    from harness.run import gate, runner
+    from harness.run import calibration_runs, gate, runner
 
     faults = {} if plant == "none" else {"faults.slowdown_stage": plant.split("=")[0],
                                          "faults.slowdown_fraction": float(plant.split("=")[1])}
@@ -74,32 +63,8 @@ def one_check(args, load: str, plant: str = "none") -> dict:
         if hog is not None:
             hog.kill()
             hog.wait()
-    prov = o.verdict.reference_provenance
-    total = next((m for m in o.verdict.measurements if m.name == policy.load(None).gate.primary), None)
-    env = o.record["environment"]
-    return {"date": o.record["started_at"], "cpu": env.get("cpu_model"), "commit": (env.get("git") or {}).get("commit"),
-            "plant": plant, "set": dict(args.set),
-            "total_change_pct": None if total is None else total.change_pct,
-            "total_bounds_pct": None if total is None else [total.ci_low_pct, total.ci_high_pct],
-            "total_power80_pct": None if total is None else total.min_detectable_pct,
-            "load": load, "overall": o.verdict.overall, "exit_code": o.verdict.exit_code, "pairs": prov.get("runs"),
-            "seconds": round(time.perf_counter() - t0, 1), "mode": prov.get("mode"),
-            "sd_pct": pair_sd_pct(o.record, o.reference_record, policy.load(None).gate.primary)
-            if o.reference_record else None,
-            "regressed": [m.name for m in o.verdict.measurements if m.verdict == "regressed"],
-            "undecided": [m.name for m in o.verdict.measurements if m.verdict == "undecided"],
-            "host": prov.get("host"), "stopped": prov.get("stopped"), "launch": prov.get("launch"),
-            "pairs_by_name": _pairs(o, [m.name for m in o.verdict.measurements if m.against == "reference"])}
-
-
-def _pairs(o, names: list[str]) -> dict:
-    """{name: [[reference, current], ...]} of the measurements judged against the in-session reference."""
-    from harness.documents import record
-
-    if not o.reference_record:
-        return {}
-    cur, ref = record.by_name(o.record), record.by_name(o.reference_record)
-    return {n: [list(p) for p in zip(ref[n]["samples"], cur[n]["samples"])] for n in names if n in cur and n in ref}
+    return calibration_runs.check_row(o, time.perf_counter() - t0, policy.load(None).gate.primary, plant, load,
+                                      dict(args.set), config.faults.slowdown_kind)
 
 
 def bias_lines(rows: list[dict]) -> list[str]:
@@ -125,6 +90,7 @@ def bias_lines(rows: list[dict]) -> list[str]:
 
 def main(argv=None) -> int:
     from harness.commands import _common
+    from harness.documents import real_checks
     from harness.measure import host
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -143,7 +109,7 @@ def main(argv=None) -> int:
                         "(--out's lines that carry pairs_by_name)")
     args = p.parse_args(argv)
     if args.bias_from:
-        print("\n".join(bias_lines([json.loads(line) for line in args.bias_from.read_text().splitlines() if line])))
+        print("\n".join(bias_lines(real_checks.load(args.bias_from))))
         return 0
     loads = args.load.split(",")
     rows = []
@@ -156,9 +122,7 @@ def main(argv=None) -> int:
                   f"pairs, {r['seconds']:.0f} s, pair sd of the primary {sd}; regressed {r['regressed'] or '-'}; "
                   f"{host.words(r['host'])}", flush=True)
             if args.out:
-                args.out.parent.mkdir(parents=True, exist_ok=True)
-                with args.out.open("a") as f:
-                    f.write(json.dumps(r) + "\n")
+                real_checks.append(args.out, r)
     for load, plant in [(lo, pl) for lo in loads for pl in args.plants.split(",")]:
         mine = [r for r in rows if r["load"] == load and r["plant"] == plant]
         secs = [r["seconds"] for r in mine]

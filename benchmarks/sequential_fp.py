@@ -56,6 +56,9 @@ def main(argv=None) -> int:
                    help="a secondary time's pair sd as a multiple of the primary's (default 3)")
     p.add_argument("--trials", type=int, default=20000, help="simulated checks per cell (default 20000)")
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--bias", type=float, metavar="PCT", action="append", default=[],
+                   help="also simulate A/A checks whose pairs carry this launch bias of the primary (percent; "
+                        "repeatable): section 4")
     p.add_argument("--threshold", type=float, metavar="PCT",
                    help="the primary's threshold_pct for section 3 instead of policies.toml's (to compare rules)")
     args = p.parse_args(argv)
@@ -102,6 +105,13 @@ def main(argv=None) -> int:
         print(f"  {w:>8g}% {100 * r['regressed']:>9.2f}% {100 * r['undecided']:>9.2f}% "
               f"{100 * (r['ok'] + r['improved']):>6.2f}% {r['pairs_median']:>13g} {r['pairs_p90']:>5g}")
     print(f"  flagged in 80% of checks from a worsening of {seq.pct(seq.power_point(primary, args.sd / 100)):.2f}%")
+    if args.bias:
+        print(f"\n4. A/A checks of {g.primary} whose pairs carry a launch bias (the rule as coded, Gaussian)")
+        for scale in (1, 2, 4):
+            for b in args.bias:
+                r = seq.simulate(primary, args.sd / 100 * scale, seq.log_of_pct(b), args.trials, args.seed)
+                print(f"  sd {args.sd * scale:g}%, bias {b:+g}%: regressed {100 * r['regressed']:.3f}%, undecided "
+                      f"{100 * r['undecided']:.2f}%, pairs median {r['pairs_median']:g}")
     return 0
 
 

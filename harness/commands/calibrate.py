@@ -66,6 +66,9 @@ def add_parser(subparsers):
     p.add_argument("--policies", metavar="PATH", help="policy file (default: harness/policies.toml)")
     p.add_argument("--history", default=_common.DEFAULT_HISTORY, metavar="DIR",
                    help="history folder for the new run records (default: %(default)s)")
+    p.add_argument("--ledger", metavar="JSONL",
+                   help="with --mode: the real-checks ledger that --checks appends to and whose checks the "
+                        "calibration reports (default: baselines/<machine class>/real-checks.jsonl)")
     p.add_argument("--out", metavar="PATH", help="calibration JSON (default: reports/calibration-...json)")
     p.add_argument("--quiet", action="store_true", help="no progress output")
     p.set_defaults(func=main)
@@ -137,7 +140,7 @@ def _main_sequential(args, policies) -> int:
 
     from harness.commands import _common
     from harness.commands import calibrate_gate as cg
-    from harness.documents import atomic, baseline, calibration
+    from harness.documents import atomic, baseline, calibration, real_checks
     from harness.errors import HarnessError
     from harness.judge import gate_calibration as seqcal
     from harness.judge import judging as judge
@@ -161,7 +164,9 @@ def _main_sequential(args, policies) -> int:
         raw = runs.pair_pools(config, args.reference, args.mode, args.runs or policies.gate.repeat,
                               Path(args.history), args.quiet, policies.gate.crossover_period_s)
         path = baseline.default_path(config.profile, runner.machine_class(config))
-        checks = runs.real_checks(config, policies, args.checks, path, args.policies, args.reference, args.quiet)
+        ledger = Path(args.ledger) if args.ledger else real_checks.default_path(runner.machine_class(config))
+        checks = runs.real_checks(config, policies, args.checks, path, args.policies, args.reference, args.quiet,
+                                  ledger=ledger)
         for c in checks:
             cur, refs, _, _ = raw.setdefault(c["mode"], ([], [], [], []))
             cur.append(c["record"])
@@ -178,7 +183,13 @@ def _main_sequential(args, policies) -> int:
                          args.split_seed, plant, seconds)
     for mode, summary in hosts.items():
         doc["modes"][mode]["host"] = summary
-    doc["checks"] = [{k: v for k, v in c.items() if k not in ("record", "reference_record")} for c in checks]
+    doc["checks"] = [{k: v for k, v in c.items() if k not in ("record", "reference_record", "pairs_by_name")}
+                     for c in checks]
+    ledger = Path(args.ledger) if args.ledger else real_checks.default_path(machine)
+    rows = [r for r in real_checks.load(ledger) if r.get("profile", profile) == profile]
+    if rows:
+        doc["ledger"] = seqcal.ledger_summary(rows, policies.gate.primary)
+        doc["ledger_path"] = str(ledger)
     now = dt.datetime.now(dt.timezone.utc)
     doc = calibration.build(profile, machine, now.isoformat(timespec="seconds"), policies.source, {"sequential": doc})
     out = Path(args.out or f"reports/calibration-sequential-{profile}-{machine}-{now:%Y%m%dT%H%M%S}.json")

@@ -35,6 +35,7 @@ def render(doc: dict) -> list[str]:
                        f"{r['mean_pct']:>+6.2f}% {lag:>6} {100 * r['alpha']:>7.3g}% {r['threshold_pct']:>6.2f}% "
                        f"{r['margin_pct']:>6.1f}% {value(r['power80_pct'], '%'):>7}")
         out += power_lines(m["noise"])
+        out += robustness_lines(m.get("robustness") or [])
         out.append(_sim_line("A/A", m["aa"]))
         if m.get("planted"):
             p = m["planted"]
@@ -45,6 +46,8 @@ def render(doc: dict) -> list[str]:
                     + ", ".join(str(r["pairs"]) for r in c) + "; seconds "
                     + ", ".join(f"{r['seconds']:.0f}" for r in c)]
         out += [f"  {r['overall']} after {r['pairs']} pairs: {r['stopped']}" for r in c]
+    if doc.get("ledger"):
+        out += [""] + ledger_lines(doc["ledger"], doc.get("ledger_path", "the ledger"))
     if len(doc.get("readings") or {}) > 1:
         modes = list(doc["readings"])
         out += ["", "memory and metrics, median per mode (" + " / ".join(modes) + "):"]
@@ -65,11 +68,48 @@ def power_lines(rows: list[dict]) -> list[str]:
     return out
 
 
+def robustness_lines(rows: list[dict]) -> list[str]:
+    """False positives of the rule as coded at 1-4x the measured noise, per noise shape
+    (harness/judge/gate_calibration.py ``robustness``)."""
+    if not rows:
+        return []
+    out = [f"  false positives of the rule as coded when nothing changed ({rows[0]['trials']} independent "
+           f"simulated checks a cell; the family's rate is at most the sum over its measurements):",
+           f"    {'noise':>5} " + " ".join(f"{m:>12}" for m in dict.fromkeys(r["model"] for r in rows))]
+    for scale in dict.fromkeys(r["scale"] for r in rows):
+        cells = [f"{100 * r['family_at_most']:>11.2f}%" for r in rows if r["scale"] == scale]
+        out.append(f"    {scale:>4g}x " + " ".join(cells))
+    return out
+
+
+def ledger_lines(summary: dict, path) -> list[str]:
+    """The real checks of the ledger (harness/judge/gate_calibration.py ``ledger_summary``)."""
+    out = [f"real checks through the gate in {path} (independent trials, accumulated across sessions):"]
+    for g in summary["groups"]:
+        what = "A/A" if g["plant"] == "none" else \
+            f"planted {g['plant']}" + (f" ({g['plant_kind']})" if g.get("plant_kind") else "")
+        load = "" if g["load"] == "none" else f", load {g['load']}"
+        verdicts = (f"regressed {g['regressed']} (false positives; rate at most "
+                    f"{100 * g['false_positive_upper95']:.0f}% at 95%)" if g["plant"] == "none"
+                    else f"regressed {g['regressed']} (flagged)")
+        change = "" if g["plant"] == "none" or g["change_median_pct"] is None else \
+            f"; the primary ({', '.join(g['primaries'])}) {g['change_median_pct']:+.2f}% median"
+        sd = "-" if g["sd_median_pct"] is None else f"{g['sd_median_pct']:.2f}%"
+        out.append(f"  {what}{load}: {g['checks']} checks on {len(g['days'])} day(s) ({', '.join(g['days'])}), "
+                   f"{len(g['cpus'])} CPU model(s): {verdicts}, undecided {g['undecided']}, ok {g['ok']}{change}; "
+                   f"seconds median {g['seconds_median']:.0f}, p90 {g['seconds_p90']:.0f}; pairs median "
+                   f"{value(g['pairs_median'], None, digits=0)}, p90 {value(g['pairs_p90'], None, digits=0)}; pair sd of the primary median {sd}")
+    if summary.get("lag1") is not None:
+        out.append(f"  lag-1 autocorrelation of {summary['primary']}'s pair log ratios over the A/A checks: "
+                   f"{summary['lag1']:+.2f} ({summary['lag1_pairs']} successive pairs; the test assumes 0)")
+    return out
+
+
 def _sim_line(label: str, s: dict, detected: bool = False) -> str:
     what = (f"flagged in {s['false_positives']}/{s['checks']}" if detected else
             f"family-wise false positives {s['false_positives']}/{s['checks']} = {100 * s['rate']:.1f}% "
-            f"(resampled from one pool: about {s.get('independent', '?')} independent checks' worth of pairs, "
-            f"so no bound)")
+            f"(resampled from one pool: {s.get('blocks', '?')} independent blocks of {s.get('block', '?')} pairs, "
+            f"about {s.get('independent', '?')} checks' worth, so no bound)")
     return (f"  {label}: {what} simulated checks (pairs drawn {s['resampling']} from the pool, seed {s['seed']}); "
             f"pairs used median {s['pairs_median']:g}, 90th percentile {s['pairs_p90']}, max {s['pairs_max']}; "
             f"undecided at the most pairs {s['undecided']}")

@@ -16,8 +16,8 @@
 
 Exit code 0 when every step succeeded (also when there was no new commit to run), 2 when a step
 or a benchmark failed. ``t4rec-bench history`` then lists the change points. ``--steps`` runs
-nothing: it names the commits whose in-session ratio is significantly above 1 (exit code 1 when
-it names one, else 0).
+nothing: it names the commits whose in-session ratio is significantly above 1, judging each night
+once (exit code 1 when it names one among the nights not judged before, else 0).
 """
 
 from __future__ import annotations
@@ -67,7 +67,10 @@ def add_parser(subparsers) -> None:
     p.add_argument("--steps", action="store_true",
                    help="run nothing: name the commits whose in-session ratio (asv results of "
                         "benchmarks/ratios.py) is significantly above 1 by more than [nightly] step_pct in "
-                        "harness/policies.toml; exit 1 when there is one")
+                        "harness/policies.toml; judges only the nights no earlier --steps judged (the ledger "
+                        "steps-reported.json beside asv's results folder) and exits 1 when one of them is named")
+    p.add_argument("--all-nights", action="store_true",
+                   help="with --steps: judge every night again, the ledger's too, and add nothing to the ledger")
     p.add_argument("--dry-run", action="store_true", help="print the commands without running them")
     p.set_defaults(func=main)
 
@@ -91,8 +94,10 @@ def main(args) -> int:
     commit = resolve_commit(args.commit, root / conf.get("repo", ".")) if args.existing else None
     repo = (root / conf.get("repo", ".")).resolve()
     results_dir = root / conf.get("results_dir", "results")
+    if getattr(args, "all_nights", False) and not getattr(args, "steps", False):
+        raise HarnessError("--all-nights goes with --steps (it says which nights --steps judges)")
     if getattr(args, "steps", False):
-        return show_steps(results_dir, repo, args.machine)
+        return show_steps(results_dir, repo, args.machine, every=args.all_nights)
     if args.range == "NEW" and not args.existing and not has_results(results_dir, machine):
         print(f"nightly: no results for machine {machine} yet: benchmarking HEAD only "
               f"(backfill older commits with --range a..b)")
@@ -128,24 +133,46 @@ def main(args) -> int:
     return EXIT_ERROR if failed else EXIT_OK  # asv's bookkeeping or the report failed
 
 
-def show_steps(results_dir: Path, repo: Path, machine: str | None) -> int:
-    """Print every night's total.wall_s ratio and the steps named in asv's ratio results; exit 1 when
-    a commit is named."""
+def show_steps(results_dir: Path, repo: Path, machine: str | None, every: bool = False,
+               ledger_path: Path | None = None) -> int:
+    """Print every night's total.wall_s ratio and the steps named in asv's ratio results. Each night is
+    judged once (harness/documents/steps_ledger.py): exit 1 when a night not judged before is named, and
+    the nights judged now join the ledger. ``every``: judge every night, and leave the ledger as it is."""
+    from datetime import datetime, timezone
+
+    from harness.documents import steps_ledger
+
     nights = nightly_pairs.asv_nights(results_dir, repo, machine)
     if not nights:
         print(f"nightly: no ratio results (benchmarks/ratios.py) under {results_dir}")
         return EXIT_OK
-    named = []
+    ledger_path = ledger_path or steps_ledger.default_path(results_dir)
+    ledger = steps_ledger.load(ledger_path)
+    before = set() if every else steps_ledger.judged(ledger)
+    named, judged_now, now = [], [], datetime.now(timezone.utc).isoformat(timespec="seconds")
     for key, series in nights.items():
         totals = [n for n in series if n.ratio.name == "total.wall_s"]
         print(f"{key}: total.wall_s ratio per night: "
               + (", ".join(f"{n.commit[:8]} {n.ratio.ratio:.3f}" for n in totals) or "(none)"))
-        found = nightly_pairs.steps(series, improvements=True)
-        for step in found:
-            print(f"  step: {step.line()}")
-        named += [s for s in found if s.direction == "regressed"]
+        for commit in dict.fromkeys(n.commit for n in series):
+            night = [n for n in series if n.commit == commit]
+            found = nightly_pairs.steps(night, improvements=True)
+            old = (key, commit) in before
+            for step in found:
+                print(f"  step: {step.line()}{' (judged before)' if old else ''}")
+            if old:
+                continue
+            named += [s for s in found if s.direction == "regressed"]
+            judged_now.append({"context": key, "commit": commit, "previous": night[0].previous,
+                               "judged_at": now, "steps": [s.line() for s in found]})
+    if judged_now and not every:
+        steps_ledger.add(ledger_path, ledger, judged_now)
+    earlier = len(before & {(key, n.commit) for key, series in nights.items() for n in series})
+    print(f"nightly: {len(judged_now)} night{'s' if len(judged_now) != 1 else ''} judged now"
+          + (" (--all-nights: the ledger is left as it is)" if every else
+             f", {earlier} judged before (ledger {ledger_path})"))
     if not named:
-        print(f"nightly: no step (no night's ratio is significantly above 1 by "
+        print(f"nightly: no new step (no night judged now has a ratio significantly above 1 by "
               f"{nightly_pairs.settings().step_pct:g}%)")
     return EXIT_REGRESSED if named else EXIT_OK
 

@@ -1,13 +1,20 @@
-"""Calibration of the sequential gate from recorded pairs: noise per gated measurement, the
-family-wise A/A false-positive rate with early stopping, how many pairs a verdict takes, and the power
-table of each gated measurement: the rule as coded (harness/judge/sequential.py ``simulate``) at the
-measured noise. Pure: reads merged run records, runs nothing.
+"""Calibration of the sequential gate, from three sources (issue #19, "Honest calibration"):
 
-A "pool" is the current code's merged record and the reference's, run as pairs in one session
-(sample i of each measurement on both sides is pair i). A simulated check draws pairs from the
-pool in a random order (without replacement when the pool holds the most pairs, else with), and
-looks after each one exactly as `check` does: the one judge (harness/judge/judging.py) and the gate's
-stop rule (harness/judge/judging.py::stop_reason). So the simulation tests the gate's code, not a model of it.
+1. real checks through the gate, accumulated across sessions and hosts in a ledger
+   (harness/documents/real_checks.py): the only independent trials of the whole gate, so the only
+   source of a bound on its false-positive rate (``ledger_summary``);
+2. recorded pairs resampled in blocks that keep their session order (``simulate``): the family-wise A/A
+   rate with early stopping and the pairs a verdict takes, on the host's own noise; the pool holds few
+   independent blocks (reported), so no bound;
+3. the rule as coded (harness/judge/sequential.py ``simulate``) at the measured noise: the power table
+   of each gated measurement (``power_table``) and false positives at 1x, 2x and 4x that noise with
+   Gaussian, t3 and AR(1) 0.6 noise (``robustness``).
+
+Pure: reads merged run records and ledger rows, runs nothing. A "pool" is the current code's merged
+record and the reference's, run as pairs in one session (sample i of each measurement on both sides is
+pair i). A simulated check looks after each resampled pair exactly as `check` does: the one judge
+(harness/judge/judging.py) and the gate's stop rule (harness/judge/judging.py::stop_reason). So the
+simulation tests the gate's code, not a model of it.
 """
 
 from __future__ import annotations
@@ -22,12 +29,16 @@ from harness.judge import sequential as seq
 from harness.judge.significance import sequential_rule, threshold_pct
 
 WORSENINGS = (1, 2, 3, 4, 5, 7, 10)  # percent: the power table's rows
+BLOCK = 4  # pairs per block when a simulated check resamples a pool (order kept within a block)
+SCALES = (1, 2, 4)  # the robustness table's noise: these multiples of the measured pair sd
+NOISE_MODELS = {"gaussian": {}, "t3": {"tail_df": 3.0}, "AR(1) 0.6": {"ar": 0.6}}  # its noise shapes
 
 
 def analyse(pools: dict, policies, stored, baseline_path, policies_path, comparisons: int, seed: int,
             plant: tuple[str, float] | None, seconds: dict) -> dict:
     """The sequential calibration of every pool ({mode: (current merged, reference merged)}): noise,
-    simulated A/A checks, the planted slowdown ``plant`` (stage, fraction) and the readings per mode.
+    simulated A/A checks resampled from the pool, the rule's false positives at 1-4x the measured noise
+    (``robustness``), the planted slowdown ``plant`` (stage, fraction) and the readings per mode.
     ``seconds``: {mode: wall seconds per pair}, as measured by whoever ran the pairs."""
     g = policies.gate
     doc = {"horizon": g.repeat, "min_pairs": g.min_pairs, "max_pairs": g.max_pairs, "modes": {}}
@@ -37,6 +48,7 @@ def analyse(pools: dict, policies, stored, baseline_path, policies_path, compari
         doc["modes"][mode] = {
             "pairs": pool_size(cur, ref), "seconds_per_pair": seconds.get(mode),
             "noise": noise(cur, ref, policies), "aa": sim(cur),
+            "robustness": robustness({n: (rule, stdev(d)) for n, (rule, d, _) in gated_rules(cur, ref, policies).items()}),
             "planted": {"stage": plant[0], "fraction": plant[1], **sim(planted(cur, *plant))} if plant else None}
     doc["readings"] = same_readings(pools)
     return doc
@@ -110,38 +122,65 @@ def one_check(current: dict, reference: dict, order: list[int], stored: dict | N
 
 
 def simulate(current: dict, reference: dict, stored: dict | None, baseline_path, policies_path, gate,
-             mode: str, checks: int, seed: int) -> dict:
-    """``checks`` simulated A/A checks on resampled pairs of the pool: false-positive rate and pairs used.
-    The pairs are drawn from one pool, so the checks are NOT independent trials: the pool holds about
-    pool / median pairs independent checks' worth of data (``independent``); no bound is given."""
+             mode: str, checks: int, seed: int, block: int = BLOCK) -> dict:
+    """``checks`` simulated A/A checks on the pool's pairs, resampled in blocks that keep their order
+    (``block_order``): false-positive rate and pairs used. The pairs come from one pool, so the checks are
+    NOT independent trials: the pool holds ``independent`` non-overlapping blocks of ``block`` pairs, and
+    about pool / median pairs independent checks' worth of data; no bound is given."""
     n = pool_size(current, reference)
     cap = max(gate.max_pairs, gate.repeat)
     rng = random.Random(seed)
     t0 = time.perf_counter()
     results = []
     for _ in range(checks):
-        order = rng.sample(range(n), cap) if n >= cap else [rng.randrange(n) for _ in range(cap)]
-        results.append(one_check(current, reference, order, stored, baseline_path, policies_path, gate, mode))
+        results.append(one_check(current, reference, block_order(n, cap, block, rng), stored, baseline_path,
+                                 policies_path, gate, mode))
     rate = stats.false_positive_rate([bool(r["regressed"]) for r in results])
     pairs = sorted(r["pairs"] for r in results)
     flagged: dict[str, int] = {}
     for r in results:
         for name in r["regressed"]:
             flagged[name] = flagged.get(name, 0) + 1
-    return {"checks": checks, "pool_pairs": n, "resampling": "without replacement" if n >= cap else
-            "with replacement", "seed": seed, "false_positives": rate.count, "rate": rate.rate,
-            "independent": max(1, n // max(1, int(median(pairs)))), "flagged": flagged,
+    size = min(block, n)
+    return {"checks": checks, "pool_pairs": n, "resampling": f"in blocks of {size} pairs in session order",
+            "block": size, "blocks": max(1, n // size), "seed": seed, "false_positives": rate.count,
+            "rate": rate.rate, "independent": max(1, n // max(1, int(median(pairs)))), "flagged": flagged,
             "pairs_median": median(pairs), "pairs_p90": pairs[int(0.9 * (len(pairs) - 1))], "pairs_max": pairs[-1],
             "undecided": sum(r["overall"] == "undecided" for r in results),
             "seconds": round(time.perf_counter() - t0, 1)}
 
 
+def block_order(n: int, length: int, block: int, rng: random.Random) -> list[int]:
+    """``length`` pair indices of a pool of ``n`` pairs: runs of ``block`` consecutive pairs (circular),
+    each from a random start, so serial dependence within a block is kept (the moving-block bootstrap)."""
+    size = max(1, min(block, n))
+    out: list[int] = []
+    while len(out) < length:
+        start = rng.randrange(n)
+        out += [(start + i) % n for i in range(size)]
+    return out[:length]
+
+
 def noise(current: dict, reference: dict, policies) -> list[dict]:
     """Per gated time or throughput: the sd of the pairs' log ratios, its 95% upper bound, the mean (the
     A/A bias), and the power table of the rule as coded at that sd (``power_table``)."""
+    rows = []
+    for name, (rule, d, alpha) in gated_rules(current, reference, policies).items():
+        sd = stdev(d)
+        rows.append({"name": name, "pairs": len(d), "sd_pct": 100 * sd, "alpha": alpha,
+                     "mean_pct": seq.pct(sum(d) / len(d)), "lag1": _lag1(d),
+                     "sd_upper95_pct": 100 * sd * _sd_upper(len(d), 0.95),
+                     "threshold_pct": seq.pct(rule.threshold), "margin_pct": seq.pct(rule.margin),
+                     "power80_pct": _finite(seq.pct(seq.power_point(rule, sd))), "power": power_table(rule, sd)})
+    return rows
+
+
+def gated_rules(current: dict, reference: dict, policies) -> dict:
+    """{name: (the sequential Rule the gate applies, the pairs' log ratios, its one-sided level)} of each
+    gated time or throughput with at least 3 pairs in the pool."""
     ref_by = recordmod.by_name(reference)
     alphas = policies.gate.alphas(rules.family(policies, [m for m in current["measurements"] if m["name"] in ref_by]))
-    rows = []
+    out = {}
     for m in current["measurements"]:
         pol = policies.for_measurement(m["name"], m["kind"])
         if m["kind"] not in rules.TIME_KINDS or m["name"] not in alphas or pol.rule != "significance":
@@ -149,15 +188,10 @@ def noise(current: dict, reference: dict, policies) -> list[dict]:
         d = seq.log_ratios(ref_by[m["name"]]["samples"], m["samples"])
         if not d or len(d) < 3:
             continue
-        sd = stdev(d)
         rule = sequential_rule(pol, threshold_pct(pol, median(ref_by[m["name"]]["samples"])),
                                settings(policies.gate, len(d)), alphas[m["name"]])
-        rows.append({"name": m["name"], "pairs": len(d), "sd_pct": 100 * sd, "alpha": alphas[m["name"]],
-                     "mean_pct": seq.pct(sum(d) / len(d)), "lag1": _lag1(d),
-                     "sd_upper95_pct": 100 * sd * _sd_upper(len(d), 0.95),
-                     "threshold_pct": seq.pct(rule.threshold), "margin_pct": seq.pct(rule.margin),
-                     "power80_pct": _finite(seq.pct(seq.power_point(rule, sd))), "power": power_table(rule, sd)})
-    return rows
+        out[m["name"]] = (rule, d, alphas[m["name"]])
+    return out
 
 
 def power_table(rule, sd: float, trials: int = 2000, seed: int = 0) -> list[dict]:
@@ -169,6 +203,76 @@ def power_table(rule, sd: float, trials: int = 2000, seed: int = 0) -> list[dict
         rows.append({"worsening_pct": w, "regressed": r["regressed"], "undecided": r["undecided"],
                      "ok": r["ok"] + r["improved"], "pairs_median": r["pairs_median"], "pairs_p90": r["pairs_p90"]})
     return rows
+
+
+def robustness(rules: dict, trials: int = 4000, seed: int = 0) -> list[dict]:
+    """False positives of the rule as coded (``sequential.simulate``: its looks, thresholds and stop rule)
+    when nothing changed, at SCALES times each measurement's measured pair sd and in each of NOISE_MODELS
+    (Gaussian; Student t3 tails; AR(1) correlation 0.6 between successive pairs' log ratios). ``rules``:
+    {name: (Rule, measured sd)}. Each row: the share of ``trials`` independent simulated checks that
+    flagged each measurement, and the family's rate bounded by their sum (Bonferroni: whatever their
+    correlation)."""
+    rows = []
+    for scale in SCALES:
+        for model, kw in NOISE_MODELS.items():
+            each = {name: seq.simulate(rule, scale * sd, 0.0, trials, seed, **kw)["regressed"]
+                    for name, (rule, sd) in rules.items() if sd and sd > 0}
+            rows.append({"scale": scale, "model": model, "trials": trials, "each": each,
+                         "family_at_most": min(1.0, sum(each.values()))})
+    return rows
+
+
+def ledger_summary(rows: list[dict], primary: str) -> dict:
+    """What the real checks of a ledger (harness/documents/real_checks.py) say: per (plant, load), the
+    checks, the days and CPU models they ran on, how many regressed (for an A/A: false positives, with a
+    95% Clopper-Pearson bound: these are independent trials), were undecided or ok, the median and 90th
+    percentile seconds and pairs to a verdict, the gate's primary then ("primaries"), the median of its
+    change and of its pair sd; and the lag-1 autocorrelation of ``primary``'s pair log ratios pooled over
+    the A/A checks with no load (each check's own mean removed: the sequential test assumes independent
+    pairs). A planted slowdown is grouped by its faults.slowdown_kind too (a sleep adds no CPU time)."""
+    import math
+
+    groups: dict[tuple[str, str, str], list[dict]] = {}
+    for r in rows:
+        groups.setdefault((r["plant"], r.get("plant_kind") or "", r["load"]), []).append(r)
+    out = []
+    for (plant, kind, load), rs in sorted(groups.items(), key=lambda kv: (kv[0][0] != "none", kv[0])):
+        secs = sorted(r["seconds"] for r in rs)
+        pairs = sorted(r["pairs"] for r in rs if r.get("pairs"))
+        sds = [r["sd_pct"] for r in rs if r.get("sd_pct") is not None]
+        changes = [r["total_change_pct"] for r in rs if r.get("total_change_pct") is not None]
+        g = {"plant": plant, "plant_kind": kind or None, "load": load, "checks": len(rs),
+             "primaries": sorted({r.get("primary") or "?" for r in rs}), "days": sorted({r["date"][:10] for r in rs}),
+             "cpus": sorted({r.get("cpu") or "?" for r in rs}),
+             "regressed": sum(r["overall"] == "regressed" for r in rs),
+             "undecided": sum(r["overall"] == "undecided" for r in rs),
+             "ok": sum(r["overall"] in ("ok", "improved") for r in rs),
+             "seconds_median": median(secs), "seconds_p90": _p90(secs),
+             "pairs_median": median(pairs) if pairs else None, "pairs_p90": _p90(pairs) if pairs else None,
+             "sd_median_pct": median(sds) if sds else None,
+             "change_median_pct": median(changes) if changes else None}
+        if plant == "none":
+            g["false_positive_upper95"] = stats.false_positive_rate(
+                [r["overall"] == "regressed" for r in rs]).upper_95
+        out.append(g)
+    num = den = 0.0
+    lags = 0
+    for r in rows:
+        if r["plant"] != "none" or r["load"] != "none":
+            continue
+        d = [math.log(c / b) for b, c in (r.get("pairs_by_name") or {}).get(primary, []) if b > 0 and c > 0]
+        if len(d) < 3:
+            continue
+        m = sum(d) / len(d)
+        num += sum((a - m) * (b - m) for a, b in zip(d, d[1:]))
+        den += sum((x - m) ** 2 for x in d)
+        lags += len(d) - 1
+    return {"primary": primary, "groups": out, "lag1": num / den if den else None, "lag1_pairs": lags}
+
+
+def _p90(xs: list) -> float:
+    """The 90th percentile of sorted ``xs`` (nearest rank below)."""
+    return xs[int(0.9 * (len(xs) - 1))]
 
 
 def _finite(x: float) -> float | None:

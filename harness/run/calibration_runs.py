@@ -112,8 +112,12 @@ def _pool_block(config, arms, mode: str, block: int, pool: tuple, history: Path,
         record.append_history(rec, history / mode / "reference")
 
 
-def real_checks(config, policies, k: int, baseline_path, policies_path, rev: str, quiet: bool) -> list[dict]:
-    """``k`` A/A checks through the gate (early stopping on, the policy's mode): verdict, pairs, time."""
+def real_checks(config, policies, k: int, baseline_path, policies_path, rev: str, quiet: bool,
+                ledger: Path | None = None) -> list[dict]:
+    """``k`` A/A checks through the gate (early stopping on, the policy's mode): ``check_row`` of each,
+    with its two merged records (``record``, ``reference_record``); each row joins ``ledger`` (a
+    real-checks ledger, harness/documents/real_checks.py) as its check ends."""
+    from harness.documents import real_checks as ledger_doc
     from harness.run import gate
 
     out = []
@@ -123,12 +127,55 @@ def real_checks(config, policies, k: int, baseline_path, policies_path, rev: str
         t0 = time.perf_counter()
         o = gate.run(config, policies.gate.repeat, baseline_path, policies_path, rev,
                      progress=Progress(enabled=False), reference_env="current")
-        prov = o.verdict.reference_provenance
-        out.append({"overall": o.verdict.overall, "exit_code": o.verdict.exit_code, "pairs": prov.get("runs"),
-                    "mode": prov.get("mode"), "stopped": prov.get("stopped"), "seconds": time.perf_counter() - t0,
-                    "regressed": [m.name for m in o.verdict.measurements if m.verdict == "regressed"],
-                    "record": o.record, "reference_record": o.reference_record})
+        row = check_row(o, time.perf_counter() - t0, policies.gate.primary)
+        if ledger is not None:
+            ledger_doc.append(ledger, row)
+        out.append({**row, "record": o.record, "reference_record": o.reference_record})
         if not quiet:
-            r = out[-1]
-            print(f"  {r['overall']} after {r['pairs']} pairs ({r['stopped']}), {r['seconds']:.0f} s", flush=True)
+            print(f"  {row['overall']} after {row['pairs']} pairs ({row['stopped']}), {row['seconds']:.0f} s",
+                  flush=True)
     return out
+
+
+def check_row(o, seconds: float, primary: str, plant: str = "none", load: str = "none",
+              overrides: dict | None = None, plant_kind: str | None = None) -> dict:
+    """One line of the real-checks ledger for the gate's outcome ``o`` (harness/run/gate.py ``run``):
+    when and where it ran, what was planted (STAGE=FRACTION or "none", and faults.slowdown_kind) and
+    what loaded the host, the verdict and the primary's name and change, pairs, seconds, the primary's
+    pair sd and every gated time's pairs ({name: [[reference, current], ...]})."""
+    prov = o.verdict.reference_provenance
+    total = next((m for m in o.verdict.measurements if m.name == primary), None)
+    env = o.record["environment"]
+    return {"date": o.record["started_at"], "profile": o.record["profile"], "cpu": env.get("cpu_model"),
+            "commit": (env.get("git") or {}).get("commit"), "plant": plant,
+            "plant_kind": None if plant == "none" else plant_kind, "set": dict(overrides or {}), "primary": primary,
+            "total_change_pct": None if total is None else total.change_pct,
+            "total_bounds_pct": None if total is None else [total.ci_low_pct, total.ci_high_pct],
+            "total_power80_pct": None if total is None else total.min_detectable_pct,
+            "load": load, "overall": o.verdict.overall, "exit_code": o.verdict.exit_code, "pairs": prov.get("runs"),
+            "seconds": round(seconds, 1), "mode": prov.get("mode"),
+            "sd_pct": pair_sd_pct(o.record, o.reference_record, primary) if o.reference_record else None,
+            "regressed": [m.name for m in o.verdict.measurements if m.verdict == "regressed"],
+            "undecided": [m.name for m in o.verdict.measurements if m.verdict == "undecided"],
+            "host": prov.get("host"), "stopped": prov.get("stopped"), "launch": prov.get("launch"),
+            "pairs_by_name": paired_samples(o.record, o.reference_record,
+                                            [m.name for m in o.verdict.measurements if m.against == "reference"])}
+
+
+def pair_sd_pct(rec: dict, ref: dict, name: str) -> float | None:
+    """The sd of the pairs' log ratio of ``name`` (percent), from the two merged records."""
+    import math
+    import statistics
+
+    a, b = record.by_name(rec).get(name), record.by_name(ref).get(name)
+    if not a or not b or min(len(a["samples"]), len(b["samples"])) < 2:
+        return None
+    return 100 * statistics.stdev(math.log(x / y) for x, y in zip(a["samples"], b["samples"]))
+
+
+def paired_samples(rec: dict, ref: dict | None, names: list[str]) -> dict:
+    """{name: [[reference, current], ...]} of ``names`` from the two merged records."""
+    if not ref:
+        return {}
+    cur, refs = record.by_name(rec), record.by_name(ref)
+    return {n: [list(p) for p in zip(refs[n]["samples"], cur[n]["samples"])] for n in names if n in cur and n in refs}

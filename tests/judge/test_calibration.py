@@ -217,6 +217,17 @@ def test_calibrate_mode_runs_pairs_and_a_real_check_on_the_smoke_profile(tmp_pat
     assert len(list((tmp_path / "hist" / mode / "reference").glob("*.json"))) == 2
     out = capsys.readouterr().out
     assert f"{mode}: " in out and "real A/A checks: 1" in out and "wrote cal.json" in out
+    # the real check joined the machine's ledger, and the calibration reports the ledger and the rule's
+    # false positives at 1-4x the measured noise
+    (ledger,) = (tmp_path / "baselines").glob("*/real-checks.jsonl")
+    (row,) = [json.loads(line) for line in ledger.read_text().splitlines()]
+    assert row["profile"] == "smoke" and row["plant"] == "none" and row["pairs"] == seq["checks"][0]["pairs"]
+    assert "total.wall_s" in row["pairs_by_name"]
+    assert seq["ledger"]["groups"][0]["checks"] == 1
+    assert f"real checks through the gate in {ledger.relative_to(tmp_path)}" in out
+    assert "A/A: 1 checks on 1 day(s)" in out
+    assert {r["scale"] for r in seq["modes"][mode]["robustness"]} == {1, 2, 4}
+    assert "false positives of the rule as coded when nothing changed" in out
 
 
 def test_calibrate_mode_takes_a_list_of_pairing_modes():

@@ -250,8 +250,52 @@ def test_together_runs_calls_at_the_same_time_and_reraises():
 def test_simulated_aa_checks_stop_early_and_stay_within_the_budget(stored):
     cur, ref = _pool(30, 10, noise=0.01)
     sim = seqcal.simulate(cur, ref, stored, None, None, GATE, mode="duet", checks=40, seed=1)
-    assert sim["false_positives"] == 0 and sim["resampling"] == "without replacement"
+    assert sim["false_positives"] == 0 and sim["resampling"] == f"in blocks of {seqcal.BLOCK} pairs in session order"
     assert sim["pairs_max"] < 20 and sim["undecided"] == 0 and sim["independent"] >= 1
+    assert sim["blocks"] == 30 // seqcal.BLOCK  # the independent blocks the pool holds
+
+
+def test_block_resampling_keeps_the_session_order_within_a_block():
+    import random
+
+    order = seqcal.block_order(10, 30, 4, random.Random(3))
+    assert len(order) == 30 and set(order) <= set(range(10))
+    for i in range(0, 28, 4):  # each block: 4 consecutive pairs (circular)
+        assert [(order[i] + k) % 10 for k in range(4)] == order[i:i + 4]
+    assert seqcal.block_order(3, 5, 4, random.Random(0))[:3] in ([0, 1, 2], [1, 2, 0], [2, 0, 1])  # a pool < a block
+
+
+def test_the_robustness_table_is_the_rule_as_coded_at_one_to_four_times_the_noise():
+    from harness.judge import sequential as seq
+
+    rule = seq.Rule(0.005, seq.log_of_pct(1.5), seq.log_of_pct(3.0), 3, 20, 30, 8)
+    rows = seqcal.robustness({"total.cpu_s": (rule, 0.01), "x": (rule, 0.0)}, trials=2000, seed=1)
+    assert [(r["scale"], r["model"]) for r in rows][:3] == [(1, "gaussian"), (1, "t3"), (1, "AR(1) 0.6")]
+    assert all(set(r["each"]) == {"total.cpu_s"} for r in rows)  # no noise measured: nothing to simulate
+    by = {(r["scale"], r["model"]): r for r in rows}
+    assert by[(1, "gaussian")]["family_at_most"] <= 0.01
+    # serial correlation is what the test does not model: it shows, and grows with the noise
+    assert by[(4, "AR(1) 0.6")]["family_at_most"] > by[(4, "gaussian")]["family_at_most"]
+    assert by[(4, "AR(1) 0.6")]["family_at_most"] == pytest.approx(
+        seq.simulate(rule, 0.04, 0.0, 2000, 1, ar=0.6)["regressed"])
+
+
+def test_the_ledger_summary_counts_independent_real_checks():
+    def row(plant, overall, date, ratios, load="none"):
+        return {"plant": plant, "load": load, "overall": overall, "date": date, "cpu": "X", "seconds": 200.0,
+                "pairs": len(ratios), "sd_pct": 0.5, "total_change_pct": 3.0 if plant != "none" else 0.1,
+                "pairs_by_name": {"total.cpu_s": [[10.0, 10.0 * r] for r in ratios]}}
+
+    rows = [row("none", "ok", "2026-12-02T01", [1.0, 1.01, 0.99, 1.0]),
+            row("none", "undecided", "2026-12-03T01", [1.02, 0.98, 1.01, 0.99]),
+            row("train=0.07", "regressed", "2026-12-03T02", [1.03, 1.04, 1.03]),
+            row("none", "ok", "2026-12-03T03", [1.0, 1.0, 1.0], load="steady")]
+    s = seqcal.ledger_summary(rows, "total.cpu_s")
+    aa, loaded, plant = s["groups"]
+    assert (aa["plant"], aa["load"], aa["checks"], aa["regressed"], aa["undecided"]) == ("none", "none", 2, 0, 1)
+    assert aa["days"] == ["2026-12-02", "2026-12-03"] and aa["false_positive_upper95"] == pytest.approx(0.7764, abs=1e-3)
+    assert loaded["load"] == "steady" and plant["plant"] == "train=0.07" and "false_positive_upper95" not in plant
+    assert s["lag1_pairs"] == 6 and -1 <= s["lag1"] <= 1  # the A/A checks with no load only, each demeaned
 
 
 def test_a_planted_slowdown_on_recorded_pairs_is_flagged_within_six_pairs(stored):

@@ -70,7 +70,7 @@ def _series(levels, sd=0.03, seed=0):
             moment = host * math.exp(rnd.gauss(0, 0.05))  # shared by the two sides of one pair
             prev.append(levels[i - 1] * moment * math.exp(rnd.gauss(0, sd / math.sqrt(2))))
             cur.append(levels[i] * moment * math.exp(rnd.gauss(0, sd / math.sqrt(2))))
-            r = np_.ratio("total.wall_s", prev, cur)
+            r = np_.ratio("total.wall_s", prev, cur, s)
             if len(prev) >= s.max_pairs or (len(prev) >= s.min_pairs and np_.decided(r, s)):
                 break
         nights.append(np_.Night(f"c{i}", r, f"c{i - 1}"))
@@ -241,6 +241,8 @@ def test_nightly_first_night_pairs_head_with_its_parent(tmp_path, capsys):
     assert f"T4REC_BENCH_PREVIOUS_COMMIT={parent}" in out
     assert main(["nightly", "--config", str(tmp_path / "asv.conf.json"), "--steps"]) == 0
     assert "no ratio results" in capsys.readouterr().out
+    assert main(["nightly", "--config", str(tmp_path / "asv.conf.json"), "--all-nights"]) == 2
+    assert "error: --all-nights goes with --steps" in capsys.readouterr().err
 
 
 def test_steps_from_asv_results(tmp_path, capsys):
@@ -278,6 +280,27 @@ def test_steps_from_asv_results(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "aaaaaaaa 1.000, bbbbbbbb 1.050, cccccccc 0.990" in out
     assert "step: bbbbbbbbbb: total.wall_s regressed +5.0%" in out
+    assert "3 nights judged now, 0 judged before" in out
+    # each night is judged once: the next --steps names nothing new, and says what it saw before
+    ledger = json.loads((tmp_path / "steps-reported.json").read_text())
+    assert [n["commit"] for n in ledger["nights"]] == list(nights)
+    assert any("regressed +5.0%" in line for line in ledger["nights"][1]["steps"])
+    assert nightly.show_steps(results, None, None) == 0
+    out = capsys.readouterr().out
+    assert "regressed +5.0% (ratio 1.050" in out and "(judged before)" in out
+    assert "0 nights judged now, 3 judged before" in out and "no new step" in out
+    # a new night joins: only it is judged
+    res = Results({"machine": "m1", "python": "3.11"}, {}, "d" * 40, 1_700_000_000_000 + 3 * 86_400_000,
+                  "3.11", "existing", {})
+    for (name, info), value in zip(bench.items(), (1.06, 1.04, 1.08)):
+        res.add_result(info, BenchmarkResult(result=[value], samples=[None], number=[None], errcode=0,
+                                             stderr="", profile=None))
+    res.save(str(results))
+    assert nightly.show_steps(results, None, None) == 1
+    assert "1 night judged now, 3 judged before" in capsys.readouterr().out
+    assert nightly.show_steps(results, None, None, every=True) == 1  # --all-nights: all four again
+    assert "4 nights judged now (--all-nights" in capsys.readouterr().out
+    assert len(json.loads((tmp_path / "steps-reported.json").read_text())["nights"]) == 4
 
 
 @pytest.mark.slow
@@ -291,3 +314,18 @@ def test_a_real_smoke_night_of_two_pairs_reads_one_on_unchanged_code(tmp_path):
     total = ratios["total.wall_s"]
     assert total.n == 2 and 0.7 < total.ratio < 1.4
     assert np_.steps([np_.Night("HEAD", r) for r in ratios.values()], threshold_pct=25.0, names=None) == []
+
+
+def test_the_steps_ledger_is_a_versioned_document(tmp_path):
+    from harness.documents import steps_ledger
+    from harness.errors import HarnessError
+
+    path = steps_ledger.default_path(tmp_path / "asv" / "results")
+    assert path == tmp_path / "asv" / "steps-reported.json"  # beside asv's results, not in them
+    doc = steps_ledger.load(path)
+    assert doc["nights"] == [] and not path.exists()
+    doc = steps_ledger.add(path, doc, [{"context": "k", "commit": "c1", "previous": "", "judged_at": "t", "steps": []}])
+    assert steps_ledger.judged(steps_ledger.load(path)) == {("k", "c1")}
+    path.write_text('{"kind": "t4rec-bench/calibration", "format_version": 1}')
+    with pytest.raises(HarnessError, match="not a t4rec-bench steps ledger"):
+        steps_ledger.load(path)

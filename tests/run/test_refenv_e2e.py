@@ -22,17 +22,20 @@ ROUNDS = 5  # a 4x slower training step at the secondary measurements' level (0.
 # rounds, a run of this suite read train +96% at p 0.00054 (the smoke train stage is 1.8 s, its pairs noisy)
 MAX_ROUNDS = 8  # [gate] max_pairs for this test: past ROUNDS the gate may go on while undecided; with the
 # committed cap (30 three-arm rounds) a noisy host took it to 586 s of the CI run
+DESIGN = 4  # [gate] design_pairs for this test: the mixture tuned for a short check (it sets the width,
+# not the validity: the levels are the committed ones), so a 4x slower step decides a round or two sooner
 
 
 def _policies(tmp_path: Path) -> Path:
-    """The committed policies with [gate] repeat = ROUNDS, max_pairs = MAX_ROUNDS and no extra pairs."""
+    """The committed policies with [gate] repeat = ROUNDS, max_pairs = MAX_ROUNDS, design_pairs = DESIGN
+    and no extra pairs."""
     text = (ROOT / "harness" / "policies.toml").read_text()
     lines = text.splitlines()
     start = lines.index("[gate]")
     end = next(i for i in range(start + 1, len(lines)) if lines[i].startswith("["))
     for i in range(start, end):
         key = lines[i].split(" = ")[0]
-        value = {"repeat": ROUNDS, "max_pairs": MAX_ROUNDS, "extra_pairs": 0}.get(key)
+        value = {"repeat": ROUNDS, "max_pairs": MAX_ROUNDS, "extra_pairs": 0, "design_pairs": DESIGN}.get(key)
         if value is not None:
             lines[i] = f"{key} = {value}"
     out = tmp_path / "policies.toml"
