@@ -101,7 +101,9 @@ def ledger_lines(summary: dict, path) -> list[str]:
                    f"{value(g['pairs_median'], None, digits=0)}, p90 {value(g['pairs_p90'], None, digits=0)}; pair sd of the primary median {sd}")
     if summary.get("lag1") is not None:
         out.append(f"  lag-1 autocorrelation of {summary['primary']}'s pair log ratios over the A/A checks: "
-                   f"{summary['lag1']:+.2f} ({summary['lag1_pairs']} successive pairs; the test assumes 0)")
+                   f"{summary['lag1']:+.2f} over {summary['lag1_pairs']} successive pairs (the test assumes "
+                   f"independent pairs, which would read {summary['lag1_null']:+.2f} +/- "
+                   f"{summary['lag1_spread']:.2f}, each check's mean removed)")
     return out
 
 

@@ -255,7 +255,7 @@ def ledger_summary(rows: list[dict], primary: str) -> dict:
             g["false_positive_upper95"] = stats.false_positive_rate(
                 [r["overall"] == "regressed" for r in rs]).upper_95
         out.append(g)
-    num = den = 0.0
+    num = den = null = 0.0
     lags = 0
     for r in rows:
         if r["plant"] != "none" or r["load"] != "none":
@@ -267,7 +267,11 @@ def ledger_summary(rows: list[dict], primary: str) -> dict:
         num += sum((a - m) * (b - m) for a, b in zip(d, d[1:]))
         den += sum((x - m) ** 2 for x in d)
         lags += len(d) - 1
-    return {"primary": primary, "groups": out, "lag1": num / den if den else None, "lag1_pairs": lags}
+        null += (len(d) - 1) / len(d)  # E[numerator] / sigma^2 of independent pairs is -(n - 1) / n
+    # Removing each check's mean biases the estimate low: independent pairs give about ``lag1_null``,
+    # give or take ``lag1_spread`` (1.96 / sqrt(successive pairs)).
+    return {"primary": primary, "groups": out, "lag1": num / den if den else None, "lag1_pairs": lags,
+            "lag1_null": -null / lags if lags else None, "lag1_spread": 1.96 / math.sqrt(lags) if lags else None}
 
 
 def _p90(xs: list) -> float:

@@ -296,6 +296,10 @@ def test_the_ledger_summary_counts_independent_real_checks():
     assert aa["days"] == ["2026-12-02", "2026-12-03"] and aa["false_positive_upper95"] == pytest.approx(0.7764, abs=1e-3)
     assert loaded["load"] == "steady" and plant["plant"] == "train=0.07" and "false_positive_upper95" not in plant
     assert s["lag1_pairs"] == 6 and -1 <= s["lag1"] <= 1  # the A/A checks with no load only, each demeaned
+    assert s["lag1_null"] == pytest.approx(-(3 / 4 + 3 / 4) / 6)  # what independent pairs would read
+    # a drifting ratio reads far above that
+    drift = [row("none", "ok", "2026-12-04T01", [1 + 0.002 * i for i in range(10)])]
+    assert seqcal.ledger_summary(drift, "total.cpu_s")["lag1"] > 0.5
 
 
 def test_a_planted_slowdown_on_recorded_pairs_is_flagged_within_six_pairs(stored):
