@@ -155,6 +155,7 @@ def _main_sequential(args, policies) -> int:
         raise HarnessError(f"--plant {args.plant}: expected STAGE=FRACTION, e.g. train=0.25") from None
     config = _common.config_from_args(args)
     checks, seconds, hosts = [], {}, {}
+    ledger_of = lambda machine: Path(args.ledger) if args.ledger else real_checks.default_path(machine)  # noqa: E731
     if args.records:
         if not args.reference_records:
             raise HarnessError("--mode with --records needs --reference-records (the reference pool)")
@@ -164,9 +165,8 @@ def _main_sequential(args, policies) -> int:
         raw = runs.pair_pools(config, args.reference, args.mode, args.runs or policies.gate.repeat,
                               Path(args.history), args.quiet, policies.gate.crossover_period_s)
         path = baseline.default_path(config.profile, runner.machine_class(config))
-        ledger = Path(args.ledger) if args.ledger else real_checks.default_path(runner.machine_class(config))
         checks = runs.real_checks(config, policies, args.checks, path, args.policies, args.reference, args.quiet,
-                                  ledger=ledger)
+                                  ledger=ledger_of(runner.machine_class(config)))
         for c in checks:
             cur, refs, _, _ = raw.setdefault(c["mode"], ([], [], [], []))
             cur.append(c["record"])
@@ -185,8 +185,8 @@ def _main_sequential(args, policies) -> int:
         doc["modes"][mode]["host"] = summary
     doc["checks"] = [{k: v for k, v in c.items() if k not in ("record", "reference_record", "pairs_by_name")}
                      for c in checks]
-    ledger = Path(args.ledger) if args.ledger else real_checks.default_path(machine)
-    rows = [r for r in real_checks.load(ledger) if r.get("profile", profile) == profile]
+    ledger = ledger_of(machine)
+    rows = [r for r in real_checks.load(ledger) if r.get("profile") == profile]
     if rows:
         doc["ledger"] = seqcal.ledger_summary(rows, policies.gate.primary)
         doc["ledger_path"] = str(ledger)

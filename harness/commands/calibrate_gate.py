@@ -98,7 +98,8 @@ def ledger_lines(summary: dict, path) -> list[str]:
         out.append(f"  {what}{load}: {g['checks']} checks on {len(g['days'])} day(s) ({', '.join(g['days'])}), "
                    f"{len(g['cpus'])} CPU model(s): {verdicts}, undecided {g['undecided']}, ok {g['ok']}{change}; "
                    f"seconds median {g['seconds_median']:.0f}, p90 {g['seconds_p90']:.0f}; pairs median "
-                   f"{value(g['pairs_median'], None, digits=0)}, p90 {value(g['pairs_p90'], None, digits=0)}; pair sd of the primary median {sd}")
+                   f"{value(g['pairs_median'], None, digits=0)}, p90 {value(g['pairs_p90'], None, digits=0)}; "
+                   f"pair sd of the primary median {sd}")
     if summary.get("lag1") is not None:
         out.append(f"  lag-1 autocorrelation of {summary['primary']}'s pair log ratios over the A/A checks: "
                    f"{summary['lag1']:+.2f} over {summary['lag1_pairs']} successive pairs (the test assumes "
