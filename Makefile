@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 PIP_INSTALL := $(PY) -m pip install -q -c constraints.txt -c constraints-cpu-torch.txt
 PROFILE ?= ci
 
-.PHONY: setup browser check test test-fast run-smoke nightly asv-check clean
+.PHONY: setup browser check test test-fast run-smoke nightly asv-check clean setup-container setup-gpu
 
 setup: $(STAMP)
 
@@ -39,7 +39,7 @@ check: setup
 # pytest's exit code 5 (no tests collected) is reported and not treated as success.
 test: setup browser
 	@mkdir -p reports
-	$(PY) -m pytest; rc=$$?; echo $$rc > reports/.pytest-exit-code; exit $$rc
+	$(PY) -m pytest --durations=30; rc=$$?; echo $$rc > reports/.pytest-exit-code; exit $$rc
 
 # Unit tests only (no pipeline runs, no browser): seconds.
 test-fast: setup
@@ -48,12 +48,48 @@ test-fast: setup
 run-smoke: setup
 	$(BENCH) run --profile smoke
 
-# Nightly: asv machine, asv run NEW, history record, asv publish, HTML report (README, "Nightly").
+# Nightly: asv machine, asv run NEW, history record, asv publish, HTML report (docs/usage.md, "Nightly runs under asv").
 nightly: setup
 	$(BENCH) nightly
 
 asv-check: setup
 	$(PY) -m asv check -E existing
+
+# ---- supported GPU setups (docs/gpu.md); each records its etl_backend ---------------
+
+# Inside NVIDIA's Merlin PyTorch container (23.08 or 23.12), which carries cuDF, NVTabular,
+# Transformers4Rec and a CUDA torch: the harness alone, into the container's own Python (its users
+# run that Python, as root; a venv would need --system-site-packages to see the stack and would
+# add nothing). Every distribution already installed is pinned at its installed version for this
+# one install, so pip adds only what is missing (the harness and its light dependencies) and
+# changes nothing of the stack; where a light dependency cannot fit, pip stops and says which
+# (not quiet: its "conflict is caused by" lines name the packages).
+# Then `stack` names each package whose version differs from constraints.txt (exit 3: not fatal).
+CONTAINER_PYTHON ?= python3
+
+setup-container:
+	frozen=$$(mktemp) && trap 'rm -f "$$frozen"' EXIT && \
+	  $(CONTAINER_PYTHON) -m pip list --format=freeze --disable-pip-version-check \
+	    | grep -iv '^t4rec[-_]bench==' > "$$frozen" && \
+	  $(CONTAINER_PYTHON) -m pip install --disable-pip-version-check -c "$$frozen" -e .
+	$(CONTAINER_PYTHON) -m harness.cli stack --constraints constraints.txt; rc=$$?; \
+	  [ $$rc -eq 0 ] || [ $$rc -eq 3 ] || exit $$rc
+
+# pip on Python 3.11: a CUDA torch (constraints-cuda-torch.txt instead of the CPU one) for training
+# on the GPU, the ETL on the CPU with pandas (no cuDF release installs beside merlin-core 23.8 on
+# Python 3.11). Its own venv, so .venv (the CPU baseline's environment) is never touched.
+GPU_VENV ?= .venv-gpu
+GPU_PY   := $(GPU_VENV)/bin/python
+
+setup-gpu: $(GPU_VENV)/.installed
+
+$(GPU_VENV)/.installed: pyproject.toml constraints.txt constraints-cuda-torch.txt
+	test -x $(GPU_PY) || $(PYTHON) -m venv $(GPU_VENV)
+	$(GPU_PY) -m pip install -q "pip>=24,<26"   # pip 26 refuses transformers4rec (stack-facts.md)
+	$(GPU_PY) -m pip install -q -c constraints.txt -c constraints-cuda-torch.txt -e ".[pipeline,report,test]"
+	$(GPU_PY) -c "import torch, transformers4rec.torch; print('torch', torch.__version__, 'CUDA', \
+	  torch.version.cuda, 'sees a GPU:', torch.cuda.is_available())"
+	touch $@
 
 clean:
 	rm -rf $(VENV) reports/asv reports/history reports/*.html reports/*.json reports/*.md .pytest_cache

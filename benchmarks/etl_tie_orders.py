@@ -5,7 +5,7 @@
         .venv/bin/python benchmarks/etl_tie_orders.py default      # on an AVX-512 host: numpy's AVX2 path
 
 NVTabular's Categorify orders categories by frequency with pandas' default quicksort, which is not
-stable, so the encoding of equal counts depends on the sort (README, "Quality across hosts"). This
+stable, so the encoding of equal counts depends on the sort (docs/usage.md, "Quality across hosts"). This
 runs the ci workload's synthetic data and ETL once per mode and prints one JSON line each: the
 synthetic and ETL fingerprints. ``default`` is the pipeline as it runs; ``stable``/``heapsort``
 force that sort kind; ``randomN`` breaks ties at random (seed N). On a host whose ``default``

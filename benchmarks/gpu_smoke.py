@@ -1,16 +1,33 @@
-"""GPU smoke benchmark: a small torch transformer on CUDA, measured with the harness's own GPU code.
+"""GPU smoke benchmark: a small torch transformer on CUDA, measured with the harness's own GPU code,
+and a check of that measuring layer against itself.
 
-For a GPU machine that has torch but not the Merlin stack (issue #7). Four stages (synthetic,
-model, train, evaluate), each CUDA-synchronized, with torch memory peaks reset per stage, NVML
-per-process memory sampled on a thread, CUDA-event step timing with warm-up excluded, and GPU
-health at start and end. Writes one validated run record (profile "gpu-smoke") and prints a summary.
+For a GPU machine that has torch but not the Merlin stack (issue #7, #20): Python 3.12, a CUDA torch,
+numpy 2, nvidia-ml-py and psutil, no network. Four stages (synthetic, model, train, evaluate), each
+CUDA-synchronized, with torch memory peaks reset per stage, CUDA events around each stage, NVML
+per-process memory of the run's one GPU sampled on a thread, CUDA-event step timing with warm-up
+excluded, and GPU health at start and end. ``--repeat N`` runs the stages N times in this process
+and pools them into one run record (profile "gpu-smoke"), which ``t4rec-bench compare`` judges
+against another run's (``--baseline-out`` writes this run as a baseline for that).
 
     python -m benchmarks.gpu_smoke --out gpu-smoke-record.json   (from the repository root)
 
-Exit codes: 0 record written; 2 no CUDA device, a missing module, or another harness error.
+The checks (``checks()``; in the record under gpu.checks, and printed), each a relation that holds
+on a correct measuring layer, so none needs a threshold:
+- stage_events_within_wall: every stage's CUDA-event time is at most its synchronized wall time;
+- train_steps_within_wall: the timed steps' CUDA-event span is at most the train stage's wall time;
+- peaks_reset_per_stage: the evaluate stage's torch peak is below the train stage's (not reset, it
+  would carry train's peak);
+- nvml_at_least_torch_reserved: NVML's used memory at each stage is at least torch's reserved peak
+  (NVML adds the CUDA context and cuBLAS workspaces);
+- health_read: SM and memory clocks, power and throttle reasons were read at start and end;
+- deterministic: every repetition ended with the same weights and losses.
+
+Exit codes: 0 record written, every check passed; 4 record written, a check failed; 2 no CUDA
+device, a missing module, or another harness error.
 Stages are measured by the pipeline's own meter (harness.measure.meters.StageMeter with the per-stage GPU
 counters of harness.measure.gpu), so a smoke record's stage figures mean what a pipeline record's do, and
-the record is put together by the pipeline's builder (harness.documents.record.build).
+the record is put together by the pipeline's builder (harness.documents.record.build). Without jsonschema
+(not on a stock GPU machine) the record is written unvalidated; ``record.load`` validates it where it is read.
 Imports only light harness modules (atomic, env, errors, events, gpu, meters, record); torch inside functions.
 """
 
@@ -20,6 +37,7 @@ import argparse
 import hashlib
 import importlib.util
 import json
+import os
 import resource
 import sys
 import time
@@ -28,8 +46,8 @@ import uuid
 from dataclasses import asdict, dataclass
 
 from harness.clock import now
-from harness.documents import record
-from harness.errors import EXIT_ERROR, EXIT_OK, HarnessError
+from harness.documents import atomic, baseline, record
+from harness.errors import EXIT_ERROR, EXIT_OK, EXIT_RUN_FAILED, HarnessError
 from harness.measure import environment as env
 from harness.measure import events, gpu
 from harness.measure.meters import StageMeter, downsample
@@ -37,8 +55,9 @@ from harness.output.formatters import value as fmt_value
 from harness.pipeline import determinism as determinism_mod
 
 PROFILE = "gpu-smoke"
-NEEDED_MODULES = ("torch", "pynvml", "jsonschema", "psutil")
+NEEDED_MODULES = {"torch": "torch", "pynvml": "nvidia-ml-py", "psutil": "psutil"}  # module: distribution
 TIMELINE_MAX_POINTS = 4000  # NVML samples kept in the record (peak-preserving downsampling)
+HEALTH_FIELDS = ("sm_clock_mhz", "mem_clock_mhz", "power_draw_w", "throttle_reasons_mask")
 
 
 @dataclass(frozen=True)
@@ -67,8 +86,9 @@ class StageResult:
     end_s: float
     wall_s: float  # CUDA-synchronized, as the pipeline's stages
     cpu_s: float  # this process and its children
-    memory: dict  # StageCudaCounters.end(): torch (and rmm) peaks
+    memory: dict  # StageCudaCounters.end(): torch peaks
     nvml_peak_used_bytes: int | None
+    event_s: float | None = None  # CUDA events recorded at the stage's start and end; None without CUDA
 
 
 @dataclass(frozen=True)
@@ -101,6 +121,7 @@ class _Stages:
         self.cuda, self.sampler = cuda, sampler
         self.results: list[StageResult] = []
         self._start_s: float | None = None
+        self._event_s: float | None = None
 
     def _event(self, event: events.Event) -> None:
         if isinstance(event, events.StageStart):
@@ -109,19 +130,28 @@ class _Stages:
             data, at_s = event.measured, event.wall
             memory = {k: v for k, v in data.items() if k not in ("wall_s", "cpu_s")}
             self.results.append(StageResult(event.name, self._start_s, at_s, data["wall_s"], data["cpu_s"], memory,
-                                            self.sampler.peak_between(self._start_s, at_s)))
+                                            self.sampler.peak_between(self._start_s, at_s), self._event_s))
 
     def run(self, name: str, fn, *args):
         """Run ``fn(*args)`` as stage ``name``: synchronized and its torch peaks reset at the start,
-        synchronized again and sampled by NVML at the end (so a short stage still gets a sample)."""
+        timed by CUDA events inside that window, synchronized again and sampled by NVML at the end
+        (so a short stage still gets a sample)."""
         with self.meter.stage(name):
+            begin = self._mark()
             value = fn(*args)
+            end = self._mark()
             if self.cuda is not None:
                 gpu.cuda_synchronize(self.cuda)
+            self._event_s = begin.elapsed_time(end) / 1000.0 if begin is not None else None
             self.sampler.sample_once()
         return value
 
-
+    def _mark(self):
+        if self.cuda is None:
+            return None
+        event = self.cuda.Event(enable_timing=True)
+        event.record()
+        return event
 # ---------------------------------------------------------------- the workload (torch)
 
 def make_data(cfg: SmokeConfig, device: str, steps: int, seed: int):
@@ -207,14 +237,17 @@ def weights_sha256(model) -> str:
 
 # ---------------------------------------------------------------- one run
 
-def run_smoke(cfg: SmokeConfig, device: str = "cuda", cuda=None, nvml=None, determinism=()) -> SmokeResult:
+def run_smoke(cfg: SmokeConfig, device: str = "cuda", cuda=None, nvml=None, determinism=(),
+              environ=None) -> SmokeResult:
     """Run the four stages on ``device``. ``cuda``/``nvml`` are torch.cuda/pynvml unless given
-    (tests give fakes and ``device="cpu"``). Call configure_determinism() before this and pass
-    its notes as ``determinism``."""
+    (tests give fakes and ``device="cpu"``); NVML reads the GPU that ``environ``'s (default
+    os.environ) CUDA_VISIBLE_DEVICES names first. Call configure_determinism() before this and
+    pass its notes as ``determinism``."""
     cuda = cuda if cuda is not None else gpu._default_cuda()
     started_at, origin = now(), time.perf_counter()
-    health_start = gpu.gpu_health(nvml)
-    sampler = gpu.NvmlSampler(interval_s=cfg.sample_interval_s, nvml=nvml, origin_s=origin).start()
+    health_start = gpu.gpu_health(nvml, environ)
+    sampler = gpu.NvmlSampler(interval_s=cfg.sample_interval_s, nvml=nvml, origin_s=origin,
+                              environ=environ).start()
     meter = _Stages(cuda, sampler, origin)
     try:
         train_data, eval_data = meter.run("synthetic", _make_both, cfg, device)
@@ -226,7 +259,7 @@ def run_smoke(cfg: SmokeConfig, device: str = "cuda", cuda=None, nvml=None, dete
     finally:
         sampler.stop()
     nvml_summary = sampler.summary()
-    health = gpu.merge_health(health_start, gpu.gpu_health(nvml), nvml_summary["reasons_seen"])
+    health = gpu.merge_health(health_start, gpu.gpu_health(nvml, environ), nvml_summary["reasons_seen"])
     return SmokeResult(cfg, device, tuple(meter.results), train_timer.result(), eval_timer.result(),
                        final_loss, eval_loss, weights_sha256(model), _peak_rss_bytes(), nvml_summary,
                        sampler.samples(), health, tuple(determinism), tuple(determinism_mod.nondeterministic_ops()),
@@ -240,6 +273,81 @@ def _make_both(cfg: SmokeConfig, device: str):
 
 def _peak_rss_bytes() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux reports KiB
+
+
+# ---------------------------------------------------------------- the checks
+
+def checks(results: list[SmokeResult]) -> dict:
+    """The measuring layer checked against itself over the repetitions: {name: {"ok": bool or None
+    (could not be checked), and the figures it compared}}. See the module docstring."""
+    return {"stage_events_within_wall": _events_within_wall(results),
+            "train_steps_within_wall": _steps_within_wall(results),
+            "peaks_reset_per_stage": _peaks_reset(results),
+            "nvml_at_least_torch_reserved": _nvml_over_reserved(results),
+            "health_read": _health_read(results),
+            "deterministic": _deterministic(results)}
+
+
+def _all(oks: list) -> bool | None:
+    known = [ok for ok in oks if ok is not None]
+    return all(known) if known else None
+
+
+# cudaEventElapsedTime's resolution is "around 0.5 microseconds" (CUDA Runtime API): an event span may
+# read that much above the host clock's span of the same interval without being wrong.
+EVENT_RESOLUTION_S = 0.5e-6
+
+
+def _within(event_s: float, wall_s: float) -> bool:
+    return event_s <= wall_s + EVENT_RESOLUTION_S
+
+
+def _events_within_wall(results) -> dict:
+    pairs = [(s.name, s.event_s, s.wall_s) for r in results for s in r.stages if s.event_s is not None]
+    worst = max(pairs, key=lambda p: p[1] - p[2], default=None)
+    return {"ok": _all([_within(e, w) for _, e, w in pairs]), "stages": len(pairs),
+            "max_event_minus_wall_s": None if worst is None else worst[1] - worst[2],
+            "at_stage": None if worst is None else worst[0]}
+
+
+def _steps_within_wall(results) -> dict:
+    pairs = [(r.train.timed_s, next(s.wall_s for s in r.stages if s.name == "train")) for r in results]
+    return {"ok": _all([_within(t, w) for t, w in pairs]), "event_s": [t for t, _ in pairs], "wall_s": [w for _, w in pairs]}
+
+
+def _peaks_reset(results) -> dict:
+    peaks = [({s.name: s.memory.get("torch_peak_allocated_bytes") for s in r.stages}) for r in results]
+    pairs = [(p.get("evaluate"), p.get("train")) for p in peaks]
+    oks = [None if None in pair or pair[1] == 0 else pair[0] < pair[1] for pair in pairs]
+    return {"ok": _all(oks), "evaluate_peak_bytes": [e for e, _ in pairs], "train_peak_bytes": [t for _, t in pairs]}
+
+
+def _nvml_over_reserved(results) -> dict:
+    pairs = [(s.name, s.nvml_peak_used_bytes, s.memory.get("torch_peak_reserved_bytes"))
+             for r in results for s in r.stages]
+    pairs = [p for p in pairs if p[1] is not None and p[2] is not None]
+    least = min(pairs, key=lambda p: p[1] - p[2], default=None)
+    return {"ok": _all([n >= t for _, n, t in pairs]), "stages": len(pairs),
+            "source": sorted({r.nvml.get("source") for r in results}),
+            "min_nvml_minus_reserved_bytes": None if least is None else least[1] - least[2],
+            "at_stage": None if least is None else least[0]}
+
+
+def _health_read(results) -> dict:
+    snapshots = [h for r in results for h in ((r.health or {}).get("start"), (r.health or {}).get("end"))]
+    missing = sorted({f for h in snapshots for f in HEALTH_FIELDS if h is None or h.get(f) is None})
+    return {"ok": bool(snapshots) and not missing, "missing": missing, "snapshots": len(snapshots)}
+
+
+def _deterministic(results) -> dict:
+    outcomes = {(r.weights_sha256, r.final_train_loss, r.eval_loss) for r in results}
+    return {"ok": len(outcomes) == 1 if len(results) > 1 else None, "repetitions": len(results),
+            "distinct_outcomes": len(outcomes)}
+
+
+def failed_checks(found: dict) -> list[str]:
+    """Names of the checks that failed (a check that could not run is not a failure)."""
+    return [name for name, c in found.items() if c["ok"] is False]
 
 
 # ---------------------------------------------------------------- the run record
@@ -268,11 +376,11 @@ def measurements(result: SmokeResult) -> list[dict]:
 
 
 def agreement(by_name: dict, train: gpu.StepTiming) -> dict:
-    """How the three views agree: CUDA-event time within the synchronized wall time, and NVML's
-    per-process peak at or above torch's reserved peak (NVML adds the CUDA context and cuBLAS)."""
+    """How the three views agree in one repetition: CUDA-event time within the synchronized wall
+    time, and NVML's peak at or above torch's reserved peak (NVML adds the CUDA context and cuBLAS)."""
     value = {k: m["value"] for k, m in by_name.items()}
     out = {"train_event_s": train.timed_s, "train_wall_s": value.get("train.wall_s"),
-           "train_event_within_wall": train.timed_s <= value.get("train.wall_s", 0.0)}
+           "train_event_within_wall": _within(train.timed_s, value.get("train.wall_s", 0.0))}
     nvml, reserved = value.get("train.nvml_peak_used_bytes"), value.get("train.torch_peak_reserved_bytes")
     if nvml is not None and reserved is not None:
         out["nvml_minus_torch_reserved_bytes"] = nvml - reserved
@@ -285,10 +393,11 @@ def _hash(data: dict) -> str:
 
 
 def build_record(result: SmokeResult, environment: dict, command: str = "") -> dict:
-    """The run record of one smoke run (schema_version 1, status ok)."""
+    """The run record of one smoke repetition (schema_version 1, status ok)."""
     config = {**asdict(result.config), "device": result.device}
     ms = measurements(result)
     extra = {"nvml": result.nvml, "train_steps": result.train.to_dict(), "eval_steps": result.evaluate.to_dict(),
+             "stage_event_s": {s.name: s.event_s for s in result.stages},
              "determinism": list(result.determinism), "nondeterministic_ops": list(result.nondeterministic_ops),
              "agreement": agreement({m["name"]: m for m in ms}, result.train)}
     gpu_section = {**(result.health or {"name": None, "throttled": False}), **extra}
@@ -305,8 +414,31 @@ def build_record(result: SmokeResult, environment: dict, command: str = "") -> d
         failure=None)
 
 
+def pooled_record(results: list[SmokeResult], environment: dict, command: str = "") -> dict:
+    """One run record of every repetition (samples pooled, throttling ORed over them), with
+    ``gpu.checks`` (``checks(results)``)."""
+    rec = record.merge_repetitions([build_record(r, environment, command) for r in results])
+    rec["gpu"]["checks"] = checks(results)
+    return rec
+
+
+def write_record(rec: dict, path) -> tuple[object, bool]:
+    """(path written, validated): validated against the schema when jsonschema is installed."""
+    if importlib.util.find_spec("jsonschema") is None:
+        return atomic.write_json(path, rec), False
+    return record.write(rec, path), True
+
+
+def write_baseline(rec: dict, path, command: str = ""):
+    """Write ``rec`` as a baseline document (what `t4rec-bench compare --baseline` reads); needs jsonschema."""
+    if importlib.util.find_spec("jsonschema") is None:
+        raise HarnessError("--baseline-out needs jsonschema (to validate the baseline): install it, or write "
+                           "the baseline where it is installed")
+    return atomic.write_json(path, baseline.build(rec, command))
+
+
 def summary_lines(rec: dict) -> list[str]:
-    """A short human summary: per-stage time, torch peaks and NVML peak, throughput, health."""
+    """A short human summary: per-stage time, torch peaks and NVML peak, throughput, health, checks."""
     m = record.by_name(rec)
     mib = lambda name: fmt_value(m[name]["value"], "bytes", "series") if name in m else "- MiB"  # noqa: E731
     lines = [f"{'stage':<10} {'wall_s':>8} {'torch alloc':>13} {'torch resv':>13} {'nvml used':>13}"]
@@ -317,11 +449,16 @@ def summary_lines(rec: dict) -> list[str]:
     g = rec["gpu"] or {}
     for name in ("train.samples_per_s", "evaluate.samples_per_s", "total.wall_s"):
         if name in m:
-            lines.append(f"{name}: {m[name]['value']:.1f}")
-    lines.append(f"gpu: {g.get('name')} throttled={g.get('throttled')} reasons={g.get('throttle_reasons')} "
-                 f"nvml samples={g.get('nvml', {}).get('samples')} source={g.get('nvml', {}).get('source')} "
-                 f"errors={g.get('nvml', {}).get('errors')}")
-    lines.append(f"agreement: {json.dumps(g.get('agreement', {}))}")
+            lines.append(f"{name}: {m[name]['value']:.1f} (median of {len(m[name]['samples'])})")
+    nvml = g.get("nvml", {})
+    lines.append(f"gpu: {g.get('name')} {g.get('uuid')} throttled={g.get('throttled')} "
+                 f"reasons={g.get('throttle_reasons')}")
+    lines.append(f"nvml: samples={nvml.get('samples')} source={nvml.get('source')} errors={nvml.get('errors')} "
+                 f"unknown={nvml.get('unknown')} binding={(nvml.get('nvml_binding') or {}).get('distribution')} "
+                 f"{(nvml.get('nvml_binding') or {}).get('version')}")
+    for name, c in (g.get("checks") or {}).items():
+        verdict = {True: "ok", False: "FAILED", None: "not checked"}[c["ok"]]
+        lines.append(f"check {name}: {verdict} {json.dumps({k: v for k, v in c.items() if k != 'ok'})}")
     return lines
 
 
@@ -330,6 +467,10 @@ def summary_lines(rec: dict) -> list[str]:
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m benchmarks.gpu_smoke", description=__doc__.split("\n\n")[0])
     p.add_argument("--out", required=True, help="path of the run record to write (JSON)")
+    p.add_argument("--baseline-out", metavar="PATH",
+                   help="also write the record as a baseline document, for `t4rec-bench compare --baseline`")
+    p.add_argument("--repeat", type=int, default=baseline.MIN_RUNS,
+                   help="repetitions pooled into the record (default: %(default)s, what a baseline needs)")
     p.add_argument("--train-steps", type=int, default=SmokeConfig.train_steps)
     p.add_argument("--eval-steps", type=int, default=SmokeConfig.eval_steps)
     p.add_argument("--warmup-steps", type=int, default=SmokeConfig.warmup_steps)
@@ -343,19 +484,37 @@ def config_from_args(args: argparse.Namespace) -> SmokeConfig:
     cfg = SmokeConfig(seed=args.seed, train_steps=args.train_steps, eval_steps=args.eval_steps,
                       warmup_steps=args.warmup_steps, batch_size=args.batch_size,
                       sample_interval_s=args.sample_interval_s)
-    if cfg.train_steps <= cfg.warmup_steps or cfg.eval_steps < 1 or cfg.batch_size < 1:
-        raise HarnessError(f"need train_steps > warmup_steps and eval_steps, batch_size >= 1; got {cfg}")
+    if cfg.train_steps <= cfg.warmup_steps or cfg.eval_steps < 1 or cfg.batch_size < 1 or args.repeat < 1:
+        raise HarnessError(f"need train_steps > warmup_steps and eval_steps, batch_size, repeat >= 1; "
+                           f"got {cfg}, repeat={args.repeat}")
     if not 0 < cfg.sample_interval_s <= gpu.MAX_SAMPLE_INTERVAL_S:
         raise HarnessError(f"--sample-interval-s must be in (0, {gpu.MAX_SAMPLE_INTERVAL_S}], "
                            f"got {cfg.sample_interval_s}")
     return cfg
 
 
-def require_cuda() -> None:
-    missing = [m for m in NEEDED_MODULES if importlib.util.find_spec(m) is None]
+def require_modules() -> None:
+    missing = [f"{module} ({dist})" for module, dist in NEEDED_MODULES.items()
+               if importlib.util.find_spec(module) is None]
     if missing:
         raise HarnessError(f"missing Python modules {', '.join(missing)}: install them (offline: "
                            f"pip install --no-index --find-links <wheel folder> ...)")
+
+
+def pin_one_gpu(environ=None, nvml=None) -> str | None:
+    """Before CUDA starts: make the run's GPU the first visible one, by UUID, as the runner does for
+    a worker (CUDA_DEVICE_ORDER=PCI_BUS_ID, CUDA_VISIBLE_DEVICES=<its UUID>), so that torch's
+    device 0 and NVML's run_device are the same GPU. Returns that UUID (None: left as it was)."""
+    environ = os.environ if environ is None else environ
+    entries = gpu.visible_devices(environ, nvml)
+    uuid_ = gpu.device_uuid(entries[0], nvml) if entries else None
+    if uuid_ is not None:
+        environ["CUDA_DEVICE_ORDER"] = "PCI_BUS_ID"
+        environ["CUDA_VISIBLE_DEVICES"] = uuid_
+    return uuid_
+
+
+def require_cuda() -> None:
     import torch
 
     if not torch.cuda.is_available():
@@ -367,12 +526,16 @@ def main(argv=None) -> int:
     try:
         args = parse_args(argv)
         cfg = config_from_args(args)
-        require_cuda()
+        require_modules()
+        pin_one_gpu()  # before CUDA reads CUDA_VISIBLE_DEVICES
+        require_cuda()  # counts devices; creates no CUDA context
         notes = determinism_mod.configure_determinism("cuda", cfg.seed)  # before any CUDA work
-        result = run_smoke(cfg, "cuda", determinism=notes)
+        results = [run_smoke(cfg, "cuda", determinism=notes) for _ in range(args.repeat)]
         command = " ".join(["python -m benchmarks.gpu_smoke", *(sys.argv[1:] if argv is None else argv)])
-        rec = build_record(result, env.collect(cuda=gpu.cuda_info()), command)
-        path = record.write(rec, args.out)
+        rec = pooled_record(results, env.collect(cuda=gpu.cuda_info()), command)
+        path, validated = write_record(rec, args.out)
+        if args.baseline_out:
+            write_baseline(rec, args.baseline_out, command)
     except HarnessError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
@@ -381,7 +544,11 @@ def main(argv=None) -> int:
         print(f"error: gpu smoke run failed: {type(exc).__name__}: {exc}", file=sys.stderr)
         return EXIT_ERROR
     print("\n".join(summary_lines(rec)))
-    print(f"record: {path}")
+    print(f"record: {path}" + ("" if validated else " (not validated here: jsonschema is not installed)"))
+    failed = failed_checks(rec["gpu"]["checks"])
+    if failed:
+        print(f"error: measuring-layer checks failed: {', '.join(failed)}", file=sys.stderr)
+        return EXIT_RUN_FAILED
     return EXIT_OK
 
 

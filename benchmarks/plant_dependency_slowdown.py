@@ -7,7 +7,7 @@
 The wheel holds the installed distribution's own files (from its RECORD), with ``--target``'s
 method wrapped so that each call sleeps ``fraction`` times its own duration, under the version
 ``<version>.post1``. Installing it is the "dependency upgrade that slows a stage" the gate must
-catch against the reference environment and attribute to the environment (README, "The
+catch against the reference environment and attribute to the environment (docs/usage.md, "The
 reference environment"). Pure-Python distributions only.
 """
 

@@ -20,7 +20,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="t4rec-bench", description="Benchmark and regression-test harness for "
                      "NVTabular + Transformers4Rec session-based recommendation pipelines.",
                      epilog="exit codes: 0 ok/improved, 1 regressed, 2 harness error or bad input, "
-                     "3 no comparable baseline, 4 the pipeline run failed")
+                     "3 no comparable baseline, 4 the pipeline run failed, 6 undecided (all of them: README, "
+                     "\"Exit codes\")")
     parser.add_argument("--version", action="version", version=f"t4rec-bench {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name in COMMANDS:

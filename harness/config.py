@@ -11,7 +11,10 @@ import dataclasses
 import difflib
 import hashlib
 import json
-import tomllib
+try:
+    import tomllib  # novermin (guarded: Python 3.10 takes tomli)
+except ModuleNotFoundError:  # Python 3.10 (the Merlin containers): the same parser, as a package
+    import tomli as tomllib
 from dataclasses import dataclass, field
 from importlib import resources
 
@@ -99,7 +102,7 @@ class ScaleConfig:
     """Where the pipeline runs. The ETL output does not depend on the dask cluster, so only
     ``nproc`` (the DDP world size, which changes the training computation) is workload."""
 
-    cluster: str = ""  # "" ETL in this process; "local:N" a LocalCluster (LocalCUDACluster on cuda) of N workers
+    cluster: str = ""  # "" ETL in this process; "local:N" a LocalCluster of N workers (LocalCUDACluster: cuDF ETL)
     scheduler: str = ""  # address of an existing dask scheduler (tcp://host:8786); exclusive with cluster
     nproc: int = 1  # DDP world size: >1 trains through torchrun; train_batch_size stays the global batch
 

@@ -1,4 +1,4 @@
-"""The layers of harness/ (README, "Architecture"): a module imports only from its own layer, the
+"""The layers of harness/ (docs/design.md, "Architecture"): a module imports only from its own layer, the
 layers below it, and the shared modules. The order, lowest first, is ``LAYERS``."""
 
 from __future__ import annotations

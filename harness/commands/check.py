@@ -47,7 +47,7 @@ def add_parser(subparsers):
     p.add_argument("--reference-env", default="auto", metavar="ENV",
                    help="where the reference runs: auto (the default: the baseline's environment; this one when "
                         "its installed distributions match the baseline's record, else one built from the "
-                        "commit's own install files and cached, see README 'The reference environment'), "
+                        "commit's own install files and cached, see docs/usage.md, 'The reference environment'), "
                         "current (this environment), or the path of a python interpreter")
     p.add_argument("--verdict-out", default=VERDICT_OUT, metavar="PATH",
                    help="verdict JSON for machines (default: %(default)s)")

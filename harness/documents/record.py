@@ -49,7 +49,9 @@ def measurement(name: str, samples) -> Measurement:
 
 
 def merge_repetitions(records: list[dict]) -> dict:
-    """One record from N repetitions: the first's details, every measurement's samples pooled."""
+    """One record from N repetitions: the first's details, every measurement's samples pooled, the
+    ``gpu`` field throttled when any repetition was (``_merge_gpu``), and the nondeterministic ops of
+    every repetition."""
     first = dict(records[0])
     pooled: dict[str, list] = {}
     for rec in records:
@@ -60,10 +62,24 @@ def merge_repetitions(records: list[dict]) -> dict:
     first["finished_at"] = records[-1]["finished_at"]
     if "calibration" in first:
         first["calibration"] = {"speed_s": [s for r in records for s in r.get("calibration", {}).get("speed_s", [])]}
+    if any(r.get("gpu") for r in records):
+        first["gpu"] = _merge_gpu(records)
+    listed = [r["nondeterministic_ops"] for r in records if "nondeterministic_ops" in r]
+    if listed:
+        first["nondeterministic_ops"] = sorted(set().union(*listed))
     failed = [r for r in records if r["status"] != "ok"]
     if failed:
         first["status"], first["failure"] = "failed", failed[0]["failure"]
     return first
+
+
+def _merge_gpu(records: list[dict]) -> dict:
+    """The first repetition's ``gpu`` field that is not empty, throttled when any repetition was, with
+    the throttle reasons of every repetition (sorted, each once)."""
+    healths = [r.get("gpu") or {} for r in records]
+    reasons = sorted({reason for h in healths for reason in h.get("throttle_reasons") or ()})
+    throttled = any(bool(h.get("throttled")) for h in healths)
+    return {**next(h for h in healths if h), "throttled": throttled, "throttle_reasons": reasons}
 
 
 # The fingerprints in pipeline order: each stage's output hash, first to last.
@@ -92,7 +108,8 @@ def build(*, run_id: str, profile: str, started_at: str, finished_at: str, comma
     """The record of one repetition (``repeat`` 1; ``merge_repetitions`` pools several).
 
     ``status`` follows from ``failure``. ``optional``: the fields the schema does not require (calibration,
-    gpu, checkpoint, timeline, determinism_notes, notes, scale); one left out is absent from the record.
+    gpu, checkpoint, timeline, determinism_notes, nondeterministic_ops, etl_backend, notes, scale); one left out
+    is absent from the record.
     Fields are written in ``RunRecord``'s order. Not validated here: ``write`` and the runner validate.
     """
     unknown = set(optional) - RunRecord.__optional_keys__

@@ -8,7 +8,13 @@ checkpoint, scale, environment.cuda) are plain dicts.
 """
 
 # No ``from __future__ import annotations``: TypedDict reads NotRequired from the real annotations.
-from typing import Literal, NotRequired, TypedDict
+import sys
+from typing import Literal
+
+if sys.version_info >= (3, 11):
+    from typing import NotRequired, TypedDict  # novermin (guarded: 3.10 takes typing_extensions)
+else:  # Python 3.10 (the Merlin containers): TypedDict must be this one to know NotRequired
+    from typing_extensions import NotRequired, TypedDict
 
 Status = Literal["ok", "failed"]
 Unit = Literal["s", "rows/s", "samples/s", "bytes", "1", "count"]
@@ -16,6 +22,7 @@ MeasurementKind = Literal["time", "throughput", "memory", "metric", "loss", "cou
 StageStatus = Literal["ok", "failed", "skipped"]
 FailureKind = Literal["timeout", "nan_loss", "oom", "exception", "crash", "too_small", "interrupted"]
 StepClock = Literal["cuda_event", "perf_counter"]
+EtlBackend = Literal["pandas", "cudf"]
 
 
 class Measurement(TypedDict):
@@ -153,6 +160,9 @@ class RunRecord(TypedDict):
     fingerprints: Fingerprints  # content hashes of each stage's output
     timeline: NotRequired[Timeline]  # memory over time, downsampled keeping peaks
     failure: Failure | None  # why the run failed; None when it did not
-    determinism_notes: NotRequired[list[str]]  # operations that could not be made deterministic
+    determinism_notes: NotRequired[list[str]]  # the determinism settings applied, and what could not be
+    nondeterministic_ops: NotRequired[list[str]]  # torch ops that warned of no deterministic version, over
+    # every repetition (cuda runs: warn_only; on cpu such an op fails the run); absent in older records
     notes: NotRequired[list[str]]  # plain statements about how the run ran
     scale: NotRequired[dict]  # engines used: dask workers, DDP world size; absent for a plain run
+    etl_backend: NotRequired[EtlBackend]  # what the ETL ran on: pandas (CPU) or cudf (GPU); absent in older records

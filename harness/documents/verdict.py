@@ -3,11 +3,11 @@
 The fields are harness.judge.verdict.Verdict's (``dataclasses.asdict``, environment_diff as lists),
 after the version and kind this module stamps::
 
-    {"format_version": 2, "kind": "t4rec-bench/verdict",
+    {"format_version": 3, "kind": "t4rec-bench/verdict",
      "overall": "regressed", "exit_code": 1, "run_id": ..., "profile": ..., "baseline_path": ...,
      "baseline_provenance": {...}, "environment_diff": [[key, baseline, current], ...],
      "workload_match": true, "measurements": [{...MeasurementVerdict...}, ...], "notes": [...],
-     "reference_provenance": {...}}
+     "reference_provenance": {...}, "etl_backend": "pandas"}
 
 Reading goes through harness/documents/versions.py: a newer version, or an older one no upgrade
 reaches, is refused (exit 2).
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from harness.documents import versions
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 KIND = "t4rec-bench/verdict"
 
 
@@ -28,7 +28,12 @@ def _v1_to_v2(doc: dict) -> dict:
             "measurements": [{**m, "verdict": word(m.get("verdict"))} for m in doc.get("measurements") or []]}
 
 
-UPGRADES: dict[int, versions.Upgrade] = {1: _v1_to_v2}
+def _v2_to_v3(doc: dict) -> dict:
+    """Version 3 names where the run's ETL ran ("pandas" or "cudf"); a version 2 verdict did not say."""
+    return {**doc, "format_version": 3, "etl_backend": None}
+
+
+UPGRADES: dict[int, versions.Upgrade] = {1: _v1_to_v2, 2: _v2_to_v3}
 FORMAT = versions.Format("verdict", KIND, FORMAT_VERSION, upgrades=UPGRADES,
                          older_hint="re-run the comparison with this harness",
                          newer_hint="or re-run the comparison with this harness")

@@ -103,7 +103,8 @@ def _verdict(run, baseline, baseline_path, env_diff, workload_match, items, extr
     return Verdict(overall=overall, exit_code=exit_code(overall, on_undecided), run_id=run["run_id"], profile=run["profile"],
                    baseline_path=None if baseline_path is None else str(baseline_path),
                    baseline_provenance=provenance, environment_diff=env_diff, workload_match=workload_match,
-                   measurements=tuple(items), notes=(*_notes(run, baseline, workload_match), *extra))
+                   measurements=tuple(items), notes=(*_notes(run, baseline, workload_match), *extra),
+                   etl_backend=run.get("etl_backend"))
 
 
 def _env_diff(base_env: dict, cur_env: dict) -> list:
@@ -144,6 +145,9 @@ def _notes(run: dict, baseline: dict | None, workload_match: bool) -> list[str]:
         notes.append(f"the run failed in stage {f['stage']!r} ({f['kind']}): {f['message']}")
     if run.get("faults"):
         notes.append(f"injected faults in this run: {_fmt_dict(run['faults'])}")
+    backends = ((baseline or {}).get("record", {}).get("etl_backend"), run.get("etl_backend"))
+    if all(backends) and backends[0] != backends[1]:
+        notes.append(f"the ETL ran on {backends[1]} in this run and on {backends[0]} in the baseline's runs")
     if baseline and not workload_match:
         changed = _workload_diff(baseline["record"]["config"], run["config"])
         notes.append("workload differs from the baseline's: " + (", ".join(changed) or "hash only")

@@ -11,7 +11,10 @@ from __future__ import annotations
 import difflib
 import fnmatch
 import functools
-import tomllib
+try:
+    import tomllib  # novermin (guarded: Python 3.10 takes tomli)
+except ModuleNotFoundError:  # Python 3.10 (the Merlin containers): the same parser, as a package
+    import tomli as tomllib
 from dataclasses import dataclass, field, fields
 from importlib import resources
 from pathlib import Path

@@ -63,6 +63,7 @@ class Verdict:
     measurements: tuple[MeasurementVerdict, ...]  # regressions first
     notes: tuple[str, ...] = ()  # run-level remarks: workload diff, injected faults, failure
     reference_provenance: dict = field(default_factory=dict)  # commit, runs, date of the in-session reference
+    etl_backend: str | None = None  # where the run's ETL ran: "pandas" or "cudf"; None when its record did not say
 
     def to_dict(self) -> dict:
         """The verdict document (harness/documents/verdict.py): format_version and kind, then the fields."""

@@ -118,13 +118,20 @@ def _counts(verdict: Verdict) -> str:
 def _header(verdict: Verdict) -> list[str]:
     prov = verdict.baseline_provenance
     lines = [f"t4rec-bench verdict: {verdict.overall.upper()} (exit {verdict.exit_code}); {_counts(verdict)}",
-             f"run {verdict.run_id} (profile {verdict.profile}) vs baseline {verdict.baseline_path or '(none)'}"]
+             f"run {verdict.run_id} (profile {verdict.profile}{_backend(verdict, ', etl_backend {}')}) "
+             f"vs baseline {verdict.baseline_path or '(none)'}"]
     if prov:
         lines.append(f"baseline recorded {prov.get('date', '?')} at commit {str(prov.get('commit'))[:10]}, "
                      f"{_runs(prov)} runs")
     if verdict.reference_provenance:
         lines.append(_reference_line(verdict.reference_provenance))
     return lines
+
+
+def _backend(verdict: Verdict, form: str) -> str:
+    """``form`` with the run's ETL backend ("pandas" or "cudf") filled in; "" when the verdict does not
+    carry one (a record from before runs wrote ``etl_backend``)."""
+    return form.format(verdict.etl_backend) if verdict.etl_backend else ""
 
 
 def _reference_line(ref: dict) -> str:
@@ -189,7 +196,7 @@ def markdown(verdict: Verdict) -> str:
     """Markdown for a CI job summary or a pull-request comment: problems first, the rest folded."""
     prov = verdict.baseline_provenance
     lines = [f"### {ICONS[verdict.overall]} t4rec-bench: {verdict.overall} (exit {verdict.exit_code})", "",
-             f"Run `{verdict.run_id}` (profile `{verdict.profile}`) against "
+             f"Run `{verdict.run_id}` (profile `{verdict.profile}`{_backend(verdict, ', etl_backend `{}`')}) against "
              f"`{verdict.baseline_path or 'no baseline'}`"
              + (f", recorded {prov.get('date', '?')} at commit `{str(prov.get('commit'))[:10]}` "
                 f"from {_runs(prov)} runs." if prov else ".")]

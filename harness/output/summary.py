@@ -13,7 +13,8 @@ STAGE_ORDER = ("imports", "synthetic", "cluster", "etl", "splits", "schema", "mo
 
 def summary_table(rec: dict) -> str:
     ms = record.by_name(rec)
-    lines = [f"run {rec['run_id']}  profile={rec['profile']}  status={rec['status']}  repeat={rec['repeat']}"]
+    lines = [f"run {rec['run_id']}  profile={rec['profile']}  status={rec['status']}  repeat={rec['repeat']}"
+             + (f"  etl_backend={rec['etl_backend']}" if rec.get("etl_backend") else "")]
     if rec.get("failure"):
         f = rec["failure"]
         lines.append(f"FAILED in stage {f['stage']} ({f['kind']}): {f['message']}")

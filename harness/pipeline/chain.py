@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import threading
 import time
 import warnings
@@ -40,6 +41,7 @@ class _Stages:
 
     def __init__(self, config: RunConfig, meter: StageMeter):
         self.config, self.meter = config, meter
+        self.meter_counters = None  # _CudaCountersAfterImports on an instrumented cuda run
 
     def run(self, name: str, fn, *args, **labels):
         with self.meter.stage(name, **labels) as measured:
@@ -96,20 +98,17 @@ def _ballast(mb: int):
 
 def execute(config: RunConfig, workdir: Path, send) -> dict:
     """Run every stage; return the worker's part of the record. Raises StageFailure."""
-    from harness.measure import gpu
     from harness.pipeline.stages import checkpoint, model, schema, splits, synthetic, train
 
-    cuda = gpu.stage_counters(config.device) if config.instrument else None
-    meter = StageMeter(send, cuda)
-    s = _Stages(config, meter)
-    result: dict = {"calibration_s": calibration.speed_s() if config.instrument else None}
+    s, result = before_imports(config, send)
     s.run("imports", _import_stack)
+    _after_imports(s, config)
     result["numerics"] = _numerics(config, send)
-    from harness.pipeline.determinism import seed_everything
+    from harness.pipeline import determinism
 
-    result["determinism_notes"] = seed_everything(config.seed, config.device)
+    result["determinism_notes"] = determinism.seed_everything(config.seed, config.device)
     raw = s.run("synthetic", synthetic.generate, config.data, config.seed, workdir / "raw")
-    out, dask_info = _etl(s, config, raw, workdir)
+    out, dask_info, result["etl_backend"] = _etl(s, config, raw, workdir)
     parts = s.run("splits", splits.run, config.split, out.output_path, workdir / "splits")
     result["counts"] = {"synthetic_rows": raw.rows, "etl_rows": raw.rows, "sessions": out.output_rows}
     result["fingerprints"] = {"synthetic": etl_fingerprint(raw.path), "etl_output": etl_fingerprint(out.output_path),
@@ -141,28 +140,99 @@ def execute(config: RunConfig, workdir: Path, send) -> dict:
                                  last_eval, workdir, build)
     result["fingerprints"]["model_weights"] = checkpoint.weights_hash(trainer.model)
     result["fingerprints"]["metrics"] = metrics_fingerprint(days)
+    result.update(nondeterminism())
     return result
+
+
+def nondeterminism() -> dict:
+    """The record's ``nondeterministic_ops`` when this process lists them (on cuda: warn_only), else {}
+    (on cpu torch raises for such an op instead, so a finished run has none)."""
+    from harness.pipeline import determinism
+
+    return {"nondeterministic_ops": determinism.nondeterministic_ops()} if determinism.listing_ops() else {}
+
+
+def before_imports(config: RunConfig, send) -> tuple[_Stages, dict]:
+    """What runs before the imports stage, on both devices: the machine-speed probe (numpy) and the
+    stage meter. torch is not imported here, so the imports stage times the same imports on cpu
+    and cuda; on cuda the CUDA counters start after it (``_CudaCountersAfterImports``)."""
+    from harness.measure import gpu
+
+    if not config.instrument:
+        counters = None
+    elif config.device == "cuda":
+        counters = _CudaCountersAfterImports()
+    else:
+        counters = gpu.stage_counters(config.device)  # no-op counters; torch is not imported
+    s = _Stages(config, StageMeter(send, counters))
+    s.meter_counters = counters if isinstance(counters, _CudaCountersAfterImports) else None
+    return s, {"calibration_s": calibration.speed_s() if config.instrument else None}
+
+
+def _after_imports(s: _Stages, config: RunConfig) -> None:
+    """On cuda: refuse a torch that cannot use the GPU, then start the CUDA stage counters."""
+    if config.device != "cuda":
+        return
+    require_cuda()
+    if s.meter_counters:
+        s.meter_counters.take_up()
+
+
+class _CudaCountersAfterImports:
+    """The CUDA stage counters (gpu.stage_counters), idle until ``take_up()`` after the imports stage:
+    until then no stage synchronizes CUDA or reads torch's peaks, so torch is first imported inside
+    the imports stage, and CUDA is first touched after it (a GPU has no queued work before it)."""
+
+    def __init__(self):
+        self._inner = None
+
+    def take_up(self, cuda=None) -> None:
+        """Start counting (``cuda``: torch.cuda, or a fake; default the real one)."""
+        from harness.measure import gpu
+
+        self._inner = gpu.stage_counters("cuda", cuda)
+
+    def begin(self) -> None:
+        if self._inner is not None:
+            self._inner.begin()
+
+    def end(self) -> dict:
+        return self._inner.end() if self._inner is not None else {}
+
+
+def require_cuda(torch=None) -> None:
+    """Raise StageFailure unless torch in this process can use a GPU: a ``--device cuda`` run must not
+    train on the CPU (transformers falls back to it silently) and record "cuda"."""
+    if torch is None:
+        import torch
+    if not torch.cuda.is_available():
+        build = f"CUDA {torch.version.cuda}" if torch.version.cuda else "a CPU build"
+        raise StageFailure("exception", f"device cuda: torch {torch.__version__} ({build}) sees no usable GPU "
+                           f"in the worker (torch.cuda.is_available() is False)")
 
 
 def _etl(s: _Stages, config: RunConfig, raw, workdir: Path):
     """The ETL stage, on a dask cluster when ``config.scale`` names one (started as stage
-    "cluster", closed right after the ETL, also when it fails)."""
+    "cluster", closed right after the ETL, also when it fails): (output, dask info, "pandas" or "cudf")."""
     from harness.pipeline.stages import etl
 
-    cpu, note = etl_backend(config.device, _has_cudf())
+    cpu, note = etl_backend(config.device, has_cudf())
+    backend = "pandas" if cpu else "cudf"
     if note:
         s.meter.note(note)
     if not scale.uses_dask(config.scale):
-        return s.run("etl", etl.run, config.etl, raw.path, raw.rows, workdir, cpu), scale.in_process_dask()
-    cluster = s.run("cluster", scale.start_dask, config.scale, config.device, workdir)
+        return s.run("etl", etl.run, config.etl, raw.path, raw.rows, workdir, cpu), scale.in_process_dask(), backend
+    cluster = s.run("cluster", scale.start_dask, config.scale, backend, workdir,
+                    os.environ.get(scale.ETL_GPUS_VARIABLE))
     try:
         info = cluster.describe()
-        return s.run("etl", etl.run, config.etl, raw.path, raw.rows, workdir, cpu, cluster.client), info
+        return s.run("etl", etl.run, config.etl, raw.path, raw.rows, workdir, cpu, cluster.client), info, backend
     finally:
         cluster.close()
 
 
-def _has_cudf() -> bool:
+def has_cudf() -> bool:
+    """Whether cudf is installed (the ETL then runs on the GPU of a cuda run); imports nothing."""
     import importlib.util
 
     return importlib.util.find_spec("cudf") is not None

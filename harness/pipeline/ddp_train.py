@@ -86,7 +86,13 @@ def _init_process_group(config) -> str:
 
     backend = "nccl" if config.device == "cuda" else "gloo"
     if backend == "nccl":
-        torch.cuda.set_device(int(os.environ["LOCAL_RANK"]))
+        local_rank, count = int(os.environ["LOCAL_RANK"]), torch.cuda.device_count()
+        if local_rank >= count:  # the runner refuses this before the run; said plainly if it happens anyway
+            from harness.errors import StageFailure
+
+            raise StageFailure("exception", f"rank {local_rank} has no GPU of its own: {count} visible "
+                               f"(CUDA_VISIBLE_DEVICES={os.environ.get('CUDA_VISIBLE_DEVICES')!r})")
+        torch.cuda.set_device(local_rank)
     dist.init_process_group(backend, timeout=timedelta(seconds=config.stage_timeout_s))
     return backend
 

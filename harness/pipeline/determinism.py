@@ -2,8 +2,9 @@
 and on a GPU the settings that make torch, cuBLAS and cupy repeatable.
 
 ``seed_everything`` is what the pipeline and the DDP workers call; ``configure_determinism`` is its
-GPU part (also used alone by the GPU smoke test). ``harness.measure.gpu`` re-exports ``configure_determinism``
-and ``nondeterministic_ops``. torch and cupy are imported inside functions; importing this module is cheap.
+GPU part (also used alone by the GPU smoke test). ``process_environment`` names the variables that only
+work when a process starts with them (PYTHONHASHSEED, CUBLAS_WORKSPACE_CONFIG): the runner puts them in
+the worker's environment. torch and cupy are imported inside functions; importing this module is cheap.
 """
 
 from __future__ import annotations
@@ -12,15 +13,33 @@ import os
 import random
 import sys
 import warnings
+from collections.abc import Mapping
 
 CUBLAS_WORKSPACE_CONFIG = ":4096:8"
+_CUBLAS_DETERMINISTIC = (":4096:8", ":16:8")  # the two values cuBLAS documents as deterministic
+
+
+def process_environment(seed: int, device: str, environ: Mapping[str, str]) -> dict[str, str]:
+    """The determinism variables a worker process must start with, to add to ``environ`` (its environment).
+
+    PYTHONHASHSEED is read when the interpreter starts, CUBLAS_WORKSPACE_CONFIG when cuBLAS is first
+    used: set inside the process they come too late for it (children still inherit them). On cuda a
+    deterministic CUBLAS_WORKSPACE_CONFIG already in ``environ`` is kept.
+    """
+    out = {"PYTHONHASHSEED": str(seed)}
+    if device == "cuda" and environ.get("CUBLAS_WORKSPACE_CONFIG") not in _CUBLAS_DETERMINISTIC:
+        out["CUBLAS_WORKSPACE_CONFIG"] = CUBLAS_WORKSPACE_CONFIG
+    return out
 
 
 def seed_everything(seed: int, device: str) -> list[str]:
     """Seed every generator and enable deterministic algorithms; return notes on what could not be.
 
     The merlin dataloader shuffles with numpy's global state on CPU (cupy's on GPU), and the
-    HF Trainer re-seeds python/numpy/torch from ``args.seed`` when it is built.
+    HF Trainer re-seeds python/numpy/torch from ``args.seed`` when it is built. PYTHONHASHSEED set
+    here reaches only child processes: the runner starts the worker with it (``process_environment``).
+    On cpu, ops without a deterministic implementation raise; on cuda they warn and are listed
+    (``nondeterministic_ops``).
     """
     import numpy as np
     import torch
@@ -59,6 +78,11 @@ def _install_nondeterminism_hook() -> None:
     warnings.filterwarnings("default", message=f".*{_NONDETERMINISTIC_MARK}.*")
 
 
+def listing_ops() -> bool:
+    """True when this process notes torch's nondeterministic ops (configure_determinism ran)."""
+    return bool(getattr(warnings.showwarning, "_t4rec_hook", False))
+
+
 def nondeterministic_ops(clear: bool = False) -> list[str]:
     """Ops torch reported as having no deterministic implementation since configure_determinism()."""
     ops = sorted(_nondeterministic)
@@ -81,8 +105,8 @@ def _seed_cupy(seed: int, cupy=None) -> str:
 
 def _set_cublas_workspace() -> str:
     current = os.environ.get("CUBLAS_WORKSPACE_CONFIG")
-    if current in (":4096:8", ":16:8"):
-        return f"CUBLAS_WORKSPACE_CONFIG={current} (already set)"
+    if current in _CUBLAS_DETERMINISTIC:
+        return f"CUBLAS_WORKSPACE_CONFIG={current} (in the environment the process started with)"
     os.environ["CUBLAS_WORKSPACE_CONFIG"] = CUBLAS_WORKSPACE_CONFIG
     note = f"CUBLAS_WORKSPACE_CONFIG={CUBLAS_WORKSPACE_CONFIG}"
     if _cuda_initialized():

@@ -58,8 +58,19 @@ class DaskCluster:
                 self.cluster.close(timeout=30)
 
 
-def start_dask(cfg: ScaleConfig, device: str, workdir: Path) -> DaskCluster:
-    """Connect to ``cfg.scheduler``, or start ``cfg.cluster`` (local:N) on loopback, dashboard off."""
+ETL_GPUS_VARIABLE = "T4REC_BENCH_ETL_GPUS"  # the runner's list of GPUs for a LocalCUDACluster (comma-separated)
+
+
+def cluster_kind(etl_backend: str) -> str:
+    """The local Dask cluster for an ETL backend: LocalCUDACluster for cuDF, the CPU LocalCluster
+    for pandas (a GPU run without cuDF included: its ETL runs on the CPU)."""
+    return "LocalCUDACluster" if etl_backend == "cudf" else "LocalCluster"
+
+
+def start_dask(cfg: ScaleConfig, etl_backend: str, workdir: Path, gpus: str | None = None) -> DaskCluster:
+    """Connect to ``cfg.scheduler``, or start ``cfg.cluster`` (local:N) on loopback, dashboard off: a
+    LocalCUDACluster of N workers on ``gpus`` (comma-separated, one worker per GPU) when the ETL runs
+    on cuDF, else a LocalCluster of N processes."""
     from distributed import Client
 
     if cfg.scheduler:
@@ -67,14 +78,15 @@ def start_dask(cfg: ScaleConfig, device: str, workdir: Path) -> DaskCluster:
     n = cluster_workers(cfg.cluster)
     common = {"n_workers": n, "threads_per_worker": 1, "dashboard_address": None,
               "local_directory": str(workdir / "dask-workers")}
-    if device == "cuda":
+    kind = cluster_kind(etl_backend)
+    if kind == "LocalCUDACluster":
         from dask_cuda import LocalCUDACluster
 
-        cluster, kind = LocalCUDACluster(host=LOOPBACK, **common), "LocalCUDACluster"
+        cluster = LocalCUDACluster(host=LOOPBACK, CUDA_VISIBLE_DEVICES=gpus or None, **common)
     else:
         from distributed import LocalCluster
 
-        cluster, kind = LocalCluster(processes=True, host=LOOPBACK, **common), "LocalCluster"
+        cluster = LocalCluster(processes=True, host=LOOPBACK, **common)
     try:
         client = Client(cluster)
         client.wait_for_workers(n, timeout=120)

@@ -17,11 +17,13 @@ import sys
 import tempfile
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 from harness import REPO_DIR
 from harness.clock import now
 from harness.config import RunConfig
+from harness.errors import HarnessError
 from harness.documents import record
 from harness.measure import environment as envmod
 from harness.measure import events
@@ -102,20 +104,22 @@ class _Watch:
 
 
 class _GpuWatch:
-    """NVML sampling of the worker's process tree and GPU health at start and end (issue #7)."""
+    """NVML sampling of the worker's process tree and GPU health at start and end (issue #7), on the
+    run's GPU: the first entry of CUDA_VISIBLE_DEVICES in the worker's environment ``environ``."""
 
-    def __init__(self, pid: int, t0: float):
+    def __init__(self, pid: int, t0: float, environ: dict):
         from harness.measure import gpu
 
-        self._gpu = gpu
-        self.start_health = gpu.gpu_health()
-        self.sampler = gpu.NvmlSampler(pid=pid, clock=time.monotonic, origin_s=t0).start()
+        self._gpu, self._environ = gpu, environ
+        self.start_health = gpu.gpu_health(environ=environ)
+        self.sampler = gpu.NvmlSampler(pid=pid, clock=time.monotonic, origin_s=t0, environ=environ).start()
         self.health = None
 
     def stop(self) -> None:
         self.sampler.stop()
         summary = self.sampler.summary()
-        self.health = self._gpu.merge_health(self.start_health, self._gpu.gpu_health(), summary["reasons_seen"])
+        self.health = self._gpu.merge_health(self.start_health, self._gpu.gpu_health(environ=self._environ),
+                                             summary["reasons_seen"])
         if self.health is not None:
             self.health["nvml_sampler"] = summary
 
@@ -145,26 +149,107 @@ def kill_tree(proc) -> None:
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 
 
-def worker_env(config: RunConfig) -> dict:
-    """The worker's environment: this one, with the thread count fixed when ``config.threads`` is set
-    (read by torch, OpenMP and the BLAS libraries when they load, so before any import)."""
-    env = dict(os.environ)
+def worker_env(config: RunConfig, devices: dict | None = None, environ=None) -> dict:
+    """The worker's environment: ``environ`` (default this process's), with the thread count fixed when
+    ``config.threads`` is set (read by torch, OpenMP and the BLAS libraries when they load), the
+    determinism variables (PYTHONHASHSEED; CUBLAS_WORKSPACE_CONFIG on cuda: read when the interpreter
+    and cuBLAS start, so set before the worker starts) and ``devices`` (``GpuPlan.variables``)."""
+    from harness.pipeline import determinism
+
+    env = dict(os.environ if environ is None else environ)
     if config.threads:
         env.update({name: str(config.threads) for name in THREAD_VARIABLES})
+    env.update(determinism.process_environment(config.seed, config.device, env))
+    env.update(devices or {})
     return env
 
 
-def _run_once(config: RunConfig, workdir: Path, progress) -> tuple[_Watch, RssSampler | None, float]:
+@dataclass(frozen=True)
+class GpuPlan:
+    """The GPUs a cuda run's worker is given: ``variables`` for its environment, ``note`` for the record."""
+
+    variables: dict
+    note: str
+
+
+def gpu_plan(config: RunConfig, environ=None, nvml=None, cudf: bool | None = None, torch_count: int = 0) -> GpuPlan:
+    """One GPU per training process: CUDA_DEVICE_ORDER=PCI_BUS_ID and CUDA_VISIBLE_DEVICES = the UUIDs
+    of the first ``scale.nproc`` visible GPUs (harness.measure.gpu.visible_devices of ``environ``), so a
+    single-process run sees one GPU (transformers wraps the model in DataParallel when it sees more).
+    A LocalCUDACluster (the ETL on cuDF: ``cudf``, default whether cudf is installed) gets the first
+    N visible GPUs through scale.ETL_GPUS_VARIABLE. Where NVML lists none and CUDA_VISIBLE_DEVICES is
+    unset, torch's ``torch_count`` GPUs count, by index. HarnessError when fewer are visible than asked."""
+    from harness.measure import gpu
+    from harness.pipeline import chain, scale
+
+    environ = os.environ if environ is None else environ
+    visible = gpu.visible_devices(environ, nvml)
+    if not visible and "CUDA_VISIBLE_DEVICES" not in environ:
+        visible = [str(i) for i in range(torch_count)]
+    cudf = chain.has_cudf() if cudf is None else cudf
+    nproc = config.scale.nproc
+    etl_gpus = scale.cluster_workers(config.scale.cluster) if cudf and config.scale.cluster else 0
+    where = _refuse_too_few_gpus(config, len(visible), etl_gpus, environ.get("CUDA_VISIBLE_DEVICES"))
+    ids = [gpu.device_uuid(entry, nvml) or entry for entry in visible[:max(nproc, etl_gpus)]]
+    variables = {"CUDA_DEVICE_ORDER": "PCI_BUS_ID", "CUDA_VISIBLE_DEVICES": ",".join(ids[:nproc])}
+    if etl_gpus:
+        variables[scale.ETL_GPUS_VARIABLE] = ",".join(ids[:etl_gpus])
+    which = "one GPU" if nproc == 1 else f"{nproc} GPUs, one per DDP process,"
+    return GpuPlan(variables, f"the worker sees {which} of the {len(visible)} visible ({where}): "
+                              f"{', '.join(ids[:nproc])}")
+
+
+def _refuse_too_few_gpus(config: RunConfig, visible: int, etl_gpus: int, shown: str | None) -> str:
+    """HarnessError when ``visible`` GPUs cannot give each DDP process (and each LocalCUDACluster
+    worker) its own; else where the visible GPUs were read, for the note."""
+    where = f"CUDA_VISIBLE_DEVICES={shown!r}" if shown is not None else "NVML"
+    nproc = config.scale.nproc
+    if visible < nproc:
+        raise HarnessError(f"scale.nproc={nproc}: {visible} GPU(s) visible ({where}), and each DDP process "
+                           f"needs its own: lower --nproc to at most {visible} or make more GPUs visible")
+    if visible < etl_gpus:
+        raise HarnessError(f"scale.cluster={config.scale.cluster!r}: a LocalCUDACluster (the ETL runs on cuDF) "
+                           f"has one worker per GPU and {visible} GPU(s) are visible ({where})")
+    return where
+
+
+def preflight(config: RunConfig, environment: dict, environ=None, nvml=None) -> GpuPlan | None:
+    """Checks a run must pass before any worker starts; the cuda worker's GPUs (None on cpu).
+    HarnessError (one line) when torch cannot use CUDA or fewer GPUs are visible than the run needs."""
+    if config.device != "cuda":
+        return None
+    if not environment.get("cuda"):
+        raise HarnessError(f"--device cuda: {_no_cuda_reason()}; install a CUDA build of torch or run "
+                           f"with --device cpu")
+    return gpu_plan(config, environ, nvml, torch_count=environment["cuda"].get("device_count", 0))
+
+
+def _no_cuda_reason() -> str:
+    """Why torch in this environment cannot use a GPU (it is imported only for a cuda run)."""
+    try:
+        import torch
+    except ImportError:
+        return "torch is not installed"
+    if not torch.version.cuda:
+        return f"torch {torch.__version__} is a CPU build (torch.version.cuda is None)"
+    return f"torch {torch.__version__} (CUDA {torch.version.cuda}) sees no GPU (torch.cuda.is_available() is False)"
+
+
+def _run_once(config: RunConfig, workdir: Path, progress, plan: GpuPlan | None = None
+              ) -> tuple[_Watch, RssSampler | None, float]:
     config_path = workdir / "config.json"
     config_path.write_text(json.dumps(config.to_dict()))
     read_fd, write_fd = os.pipe()
+    env = worker_env(config, plan.variables if plan else None)
     t0 = time.monotonic()
     proc = subprocess.Popen([sys.executable, "-m", "harness.run.worker", str(config_path), str(workdir), str(write_fd)],
-                            pass_fds=(write_fd,), start_new_session=True, env=worker_env(config))
+                            pass_fds=(write_fd,), start_new_session=True, env=env)
     os.close(write_fd)
     sampler = RssSampler(proc.pid).start() if config.instrument else None
     watch = _Watch(config, t0, progress)
-    watch.gpu = _GpuWatch(proc.pid, t0) if config.instrument and config.device == "cuda" else None
+    if plan:
+        watch.handle(events.Note(plan.note), sampler)
+    watch.gpu = _GpuWatch(proc.pid, t0, env) if config.instrument and config.device == "cuda" else None
     events = _EventReader(read_fd)
     try:
         _loop(proc, events, watch, sampler)
@@ -216,7 +301,7 @@ def _loop(proc, events: _EventReader, watch: _Watch, sampler) -> None:
             t = watch.config.stage_timeout_s
             kill_tree(proc)
             watch.fail(watch.current, "timeout", f"stage {watch.current!r} ran past its {t:g} s timeout "
-                       f"and was killed (a hang: see the dataloader note in README)")
+                       f"and was killed (a hang: see docs/usage.md, 'Failures are records')")
             return
         if events.eof or proc.poll() is not None:
             for event in events.poll(0):
@@ -277,7 +362,7 @@ def _one_record(config: RunConfig, watch: _Watch, sampler, t0: float, started: s
     if watch.gpu:
         timeline.update(watch.gpu.timeline())
     # engines and their sizes: dask workers, DDP world size (issue #6); absent when the worker sent none
-    scale = {"scale": res["scale"]} if res.get("scale") else {}
+    optional = {key: res[key] for key in ("scale", "etl_backend", "nondeterministic_ops") if key in res}
     return record.build(
         run_id=f"{started[:19].replace(':', '').replace('-', '')}-{uuid.uuid4().hex[:6]}",
         profile=config.profile, started_at=started, finished_at=now(), command=command,
@@ -290,7 +375,7 @@ def _one_record(config: RunConfig, watch: _Watch, sampler, t0: float, started: s
         measurements=_measurements(config, watch, sampler),
         days=res.get("days", []), checkpoint=res.get("checkpoint"),
         fingerprints=res.get("fingerprints", {}), timeline=timeline, failure=watch.failure,
-        determinism_notes=res.get("determinism_notes", []), notes=watch.notes, **scale)
+        determinism_notes=res.get("determinism_notes", []), notes=watch.notes, **optional)
 
 
 def _with_numerics(environment: dict, numerics: dict | None) -> dict:
@@ -318,6 +403,7 @@ def run(config: RunConfig, repeat: int = 1, progress=None, command: str | None =
 
     progress = progress or Progress(enabled=False)
     environment = environment or collect_environment(config)
+    plan = preflight(config, environment)
     command = command or " ".join(Path(sys.argv[0]).name.split() + sys.argv[1:])
     records = []
     for rep in range(repeat):
@@ -325,7 +411,7 @@ def run(config: RunConfig, repeat: int = 1, progress=None, command: str | None =
         workdir = Path(tempfile.mkdtemp(prefix="t4rec-bench-"))
         try:
             started = now()
-            watch, sampler, t0 = _run_once(config, workdir, progress)
+            watch, sampler, t0 = _run_once(config, workdir, progress, plan)
             records.append(_one_record(config, watch, sampler, t0, started, environment, command))
         finally:
             shutil.rmtree(workdir, ignore_errors=True)

@@ -30,6 +30,36 @@ def test_merge_pools_samples():
     assert merged["calibration"]["speed_s"] == [0.1, 0.3, 0.2]
 
 
+def test_merge_ors_throttling_over_every_repetition_and_joins_the_reasons():
+    def rec(throttled, reasons):
+        return {"measurements": [record.measurement("train.wall_s", 1.0)], "status": "ok", "failure": None,
+                "finished_at": "t", "gpu": {"uuid": "GPU-run", "name": "H100", "throttled": throttled,
+                                            "throttle_reasons": reasons, "start": {}, "end": {}}}
+
+    calm, hot = rec(False, ["sw_power_cap"]), rec(True, ["hw_thermal_slowdown", "sw_power_cap"])
+    merged = record.merge_repetitions([calm, hot, rec(True, ["hw_slowdown"])])
+    assert merged["gpu"]["throttled"] is True
+    assert merged["gpu"]["throttle_reasons"] == ["hw_slowdown", "hw_thermal_slowdown", "sw_power_cap"]
+    assert merged["gpu"]["uuid"] == "GPU-run" and merged["gpu"]["start"] is calm["gpu"]["start"]
+    assert calm["gpu"]["throttled"] is False  # the repetitions themselves are left as they were
+    assert record.merge_repetitions([calm, calm])["gpu"]["throttled"] is False
+    assert record.merge_repetitions([rec(False, None), rec(False, [])])["gpu"]["throttle_reasons"] == []
+    cpu = {**calm, "gpu": None}
+    assert record.merge_repetitions([cpu, cpu])["gpu"] is None
+    assert record.merge_repetitions([cpu, hot])["gpu"]["throttled"] is True  # no health in the first
+
+
+def test_merge_lists_the_nondeterministic_ops_of_every_repetition():
+    def rec(ops=None):
+        extra = {} if ops is None else {"nondeterministic_ops": ops}
+        return {"measurements": [record.measurement("train.wall_s", 1.0)], "status": "ok", "failure": None,
+                "finished_at": "t", **extra}
+
+    merged = record.merge_repetitions([rec(["b"]), rec(), rec(["a", "b"])])
+    assert merged["nondeterministic_ops"] == ["a", "b"]
+    assert "nondeterministic_ops" not in record.merge_repetitions([rec(), rec()])
+
+
 @pytest.mark.slow
 def test_real_record_validates_against_schema(smoke_record, tmp_path):
     record.validate(smoke_record)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -71,3 +72,12 @@ def test_a_version_1_verdict_reads_unstable_as_undecided():
            "measurements": [{"name": "total.wall_s", "verdict": "unstable"}, {"name": "x", "verdict": "ok"}]}
     body = verdictdoc.load(old)
     assert body["overall"] == "undecided" and [m["verdict"] for m in body["measurements"]] == ["undecided", "ok"]
+
+
+def test_a_version_2_verdict_reads_with_no_etl_backend():
+    # version 3 names where the run's ETL ran; a version 2 verdict did not say, and reads as not saying
+    v2 = {**dataclasses.replace(a_verdict(), etl_backend="pandas").to_dict(), "format_version": 2}
+    del v2["etl_backend"]
+    again = Verdict.from_dict(v2)
+    assert again.etl_backend is None
+    assert again == dataclasses.replace(a_verdict(), etl_backend=None)

@@ -14,7 +14,7 @@ GATE = policy.load().gate
 COMMITTED = policy.load()
 # Load factor shared by a repetition's stages, plus half of it per stage: stage times then vary
 # with a CV of about 5.6% (sqrt(1 + 0.5^2) * 5%), total.wall_s about 5.2%: near the noise of a run
-# within a pair of alternating runs on the 2-core runner (5.3%, README "Measured on this machine");
+# within a pair of alternating runs on the 2-core runner (5.3%, docs/measurements.md);
 # the fixture has no drift, so its unpaired comparisons see the same noise.
 REALISTIC = 0.05
 TRIALS = range(1, 21)  # seeds of the repeated gate runs

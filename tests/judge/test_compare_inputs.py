@@ -145,9 +145,11 @@ def test_verdict_round_trips_through_json(base):
 
 
 def test_verdict_from_dict_refuses_other_versions(base):
+    from harness.documents import verdict as verdictdoc
+
     d = compare(make_record(seed=1), base).to_dict()
     with pytest.raises(HarnessError, match="format_version"):
-        Verdict.from_dict({**d, "format_version": 3})
+        Verdict.from_dict({**d, "format_version": verdictdoc.FORMAT_VERSION + 1})
 
 
 def test_overall_is_the_worst_by_severity(base):

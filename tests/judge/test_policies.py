@@ -104,7 +104,7 @@ def test_gate_table_is_read_and_checked():
 def test_committed_gate_meets_the_issue_budget():
     assert GATE.family_alpha <= 0.01 and GATE.primary == "total.cpu_s"  # the quieter total (policies.toml)
     # At most 20 pairs: 20 duet pairs of about 25 s is the worst case of the gate's share of a CI run; the
-    # sequential gate stops earlier once decided (README, "The sequential gate").
+    # sequential gate stops earlier once decided (docs/statistics.md).
     assert 2 <= GATE.min_pairs <= GATE.repeat <= 20 and GATE.mode in policy.MODES
 
 

@@ -52,7 +52,7 @@ def test_the_rule_as_coded_keeps_its_level_with_heavy_tails_and_an_outlier(model
 
 def test_ar1_drift_between_pairs_is_outside_the_guarantee():
     # The test assumes independent pairs. With AR(1) correlation 0.6 between successive pairs the bound is
-    # crossed far more often than alpha (README, "The sequential gate": calibrate prints each host's lag-1
+    # crossed far more often than alpha (docs/statistics.md: calibrate prints each host's lag-1
     # autocorrelation so that this assumption is checked on the pairs themselves).
     rule = sequential.Rule(0.005, 0.0, -math.inf, 2, 30, 30, 8)
     assert sequential.simulate(rule, 0.01, 0.0, 20000, seed=3, ar=0.6)["regressed"] > 0.02

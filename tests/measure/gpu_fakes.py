@@ -41,6 +41,8 @@ class FakeGpu:
     limit_mw: int = 700_000
     temperature_c: int = 41
     reasons: int = 0
+    uuid: str = ""  # FakeNvml names it GPU-fake-<index> when empty
+    parent: "FakeGpu | None" = None  # set on a MIG instance: its physical GPU
 
 
 class FakeNvml:
@@ -49,8 +51,11 @@ class FakeNvml:
     NVML_CLOCK_SM, NVML_CLOCK_MEM, NVML_TEMPERATURE_GPU = 1, 2, 0
     NVMLError = FakeNVMLError
 
-    def __init__(self, gpus, event_api=True, throttle_api=True, driver=b"570.124.06", cuda_driver=12080):
+    def __init__(self, gpus, event_api=True, throttle_api=True, driver=b"570.124.06", cuda_driver=12080, migs=()):
         self.gpus, self.driver, self.cuda_driver = list(gpus), driver, cuda_driver
+        self.migs = list(migs)  # MIG instances (FakeGpu with parent set): found by UUID only, as in NVML
+        for i, g in enumerate(self.gpus):
+            g.uuid = g.uuid or f"GPU-fake-{i}"
         self.fail: set[str] = set()
         self.calls: Counter = Counter()
         if event_api:
@@ -74,7 +79,27 @@ class FakeNvml:
         return self._call("count", len(self.gpus))
 
     def nvmlDeviceGetHandleByIndex(self, i):
+        if not 0 <= i < len(self.gpus):
+            self._call("handle")
+            raise FakeNVMLError("Invalid Argument")
         return self._call("handle", self.gpus[i])
+
+    def nvmlDeviceGetHandleByUUID(self, uuid):
+        assert isinstance(uuid, bytes), "the old pynvml package passes the UUID to c_char_p: bytes only"
+        found = [g for g in self.gpus + self.migs if g.uuid.encode() == uuid]
+        self._call("handle_by_uuid")
+        if not found:
+            raise FakeNVMLError("Not Found")
+        return found[0]
+
+    def nvmlDeviceGetUUID(self, h):
+        return self._call("uuid", h.uuid)
+
+    def nvmlDeviceIsMigDeviceHandle(self, h):
+        return self._call("is_mig", int(h.parent is not None))
+
+    def nvmlDeviceGetDeviceHandleFromMigDeviceHandle(self, h):
+        return self._call("mig_parent", h.parent)
 
     def nvmlDeviceGetComputeRunningProcesses(self, h):
         return self._call("compute", [SimpleNamespace(pid=p, usedGpuMemory=b) for p, b in h.compute.items()])

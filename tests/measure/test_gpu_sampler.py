@@ -17,18 +17,21 @@ from gpu_fakes import (
 )
 
 
-def test_sampler_sums_own_process_tree_only(child_pid):
+def test_sampler_sums_own_process_tree_on_the_run_gpu_only(child_pid):
     me = os.getpid()
-    gpu0 = FakeGpu(compute={me: 300 * MiB, child_pid: 50 * MiB, 999_999: 7000 * MiB},
+    gpu0 = FakeGpu(compute={me: 20 * MiB, 888_888: 1000 * MiB}, used_bytes=2000 * MiB, reasons=0x40)
+    gpu1 = FakeGpu(uuid="GPU-run-1", compute={me: 300 * MiB, child_pid: 50 * MiB, 999_999: 7000 * MiB},
                    graphics={me: 300 * MiB}, used_bytes=9000 * MiB)  # listed twice: counted once
-    gpu1 = FakeGpu(compute={me: 20 * MiB, 888_888: 1000 * MiB}, used_bytes=2000 * MiB)
     clock = FakeClock()
-    sampler = gpu.NvmlSampler(pid=me, nvml=FakeNvml([gpu0, gpu1]), clock=clock, origin_s=0.0)
+    sampler = gpu.NvmlSampler(pid=me, nvml=FakeNvml([gpu0, gpu1]), clock=clock, origin_s=0.0,
+                              environ={"CUDA_VISIBLE_DEVICES": "GPU-run-1"})
     assert sampler.open()
     sampler.sample_once()
-    assert sampler.samples() == {"t_s": [0.0], "used_bytes": [(300 + 50 + 20) * MiB]}
-    assert sampler.samples("device")["used_bytes"] == [11000 * MiB]
+    assert sampler.samples() == {"t_s": [0.0], "used_bytes": [(300 + 50) * MiB]}
+    assert sampler.samples("device")["used_bytes"] == [9000 * MiB]  # not the sum over the node
     assert sampler.source == "process"
+    summary = sampler.summary()
+    assert summary["uuid"] == "GPU-run-1" and summary["reasons_seen"] == []  # gpu0's slowdown is not ours
 
 
 def test_sampler_peak_between_windows():
@@ -95,23 +98,6 @@ def test_sampler_nvml_init_error_does_not_raise():
     assert sampler.summary()["errors"] == 1 and sampler.peak_between(0, 1e9) is None
 
 
-def test_sampler_error_mid_run_is_counted_and_sampling_goes_on():
-    me = os.getpid()
-    nvml = FakeNvml([FakeGpu(compute={me: 64 * MiB})])
-    clock = FakeClock()
-    sampler = gpu.NvmlSampler(pid=me, nvml=nvml, clock=clock, origin_s=0.0)
-    sampler.open()
-    sampler.sample_once()
-    nvml.fail.add("compute")
-    clock.t = 0.02
-    sampler.sample_once()
-    nvml.fail.discard("compute")
-    clock.t = 0.04
-    sampler.sample_once()
-    assert sampler.t_s == [0.0, 0.04]
-    assert sampler.error_count == 1 and "compute" in sampler.last_error
-
-
 def test_sampler_graphics_unsupported_is_not_an_error():
     me = os.getpid()
     nvml = FakeNvml([FakeGpu(compute={me: 64 * MiB})])
@@ -149,3 +135,101 @@ def test_sampler_collects_reasons_seen_during_run():
     clock.t = 0.4
     sampler.sample_once()
     assert sampler.summary()["reasons_seen"] == ["hw_thermal_slowdown"]
+
+
+def test_sampler_failing_call_loses_its_value_not_the_sample():
+    me = os.getpid()
+    nvml = FakeNvml([FakeGpu(compute={me: 64 * MiB}, used_bytes=900 * MiB)])
+    clock = FakeClock()
+    sampler = gpu.NvmlSampler(pid=me, nvml=nvml, clock=clock, origin_s=0.0)
+    sampler.open()
+    sampler.sample_once()
+    nvml.fail.add("compute")
+    clock.t = 0.02
+    sampler.sample_once()  # the process list fails: the device value stays
+    nvml.fail.symmetric_difference_update({"compute", "memory"})
+    clock.t = 0.04
+    sampler.sample_once()  # the memory info fails: the process value stays
+    nvml.fail.clear()
+    assert sampler.t_s == [0.0, 0.02, 0.04]
+    assert sampler.samples("process") == {"t_s": [0.0, 0.04], "used_bytes": [64 * MiB, 64 * MiB]}
+    assert sampler.samples("device") == {"t_s": [0.0, 0.02], "used_bytes": [900 * MiB, 900 * MiB]}
+    summary = sampler.summary()
+    assert summary["errors"] == 2 and summary["unknown"] == {"process": 1, "device": 1, "reasons": 0}
+    assert "memory" in sampler.last_error
+
+
+@pytest.mark.parametrize("not_available", [None, 2**64 - 1])  # the bindings' None; a raw NVML_VALUE_NOT_AVAILABLE
+def test_sampler_unknown_process_memory_is_unknown_not_zero(not_available):
+    me = os.getpid()
+    device = FakeGpu(compute={me: not_available}, used_bytes=1200 * MiB)
+    clock = FakeClock()
+    sampler = gpu.NvmlSampler(pid=me, nvml=FakeNvml([device]), clock=clock, origin_s=0.0)
+    sampler.open()
+    sampler.sample_once()
+    clock.t = 0.02
+    sampler.sample_once()
+    assert sampler.used_bytes == [None, None]
+    assert sampler.source == "device"  # a matched pid without a figure does not make it "process"
+    assert sampler.samples() == {"t_s": [0.0, 0.02], "used_bytes": [1200 * MiB, 1200 * MiB]}
+    assert sampler.samples("process") == {"t_s": [], "used_bytes": []}
+    assert sampler.summary()["unknown"]["process"] == 2 and sampler.error_count == 0
+
+
+def test_sampler_known_listing_wins_over_an_unknown_one_of_the_same_process():
+    me = os.getpid()
+    device = FakeGpu(compute={me: 80 * MiB}, graphics={me: None})
+    sampler = gpu.NvmlSampler(pid=me, nvml=FakeNvml([device]), clock=FakeClock(), origin_s=0.0)
+    sampler.open()
+    sampler.sample_once()
+    assert sampler.used_bytes == [80 * MiB] and sampler.source == "process"
+
+
+def test_sampler_one_unknown_process_of_the_tree_makes_the_sum_unknown(child_pid):
+    me = os.getpid()
+    device = FakeGpu(compute={me: 80 * MiB, child_pid: None})
+    sampler = gpu.NvmlSampler(pid=me, nvml=FakeNvml([device]), clock=FakeClock(), origin_s=0.0)
+    sampler.open()
+    sampler.sample_once()
+    assert sampler.used_bytes == [None] and sampler.summary()["unknown"]["process"] == 1
+
+
+def test_sampler_unreadable_reasons_are_counted():
+    me = os.getpid()
+    nvml = FakeNvml([FakeGpu(compute={me: MiB}, reasons=0x40)])
+    nvml.fail.update({"events", "throttle"})
+    sampler = gpu.NvmlSampler(pid=me, nvml=nvml, clock=FakeClock(), origin_s=0.0)
+    sampler.open()
+    sampler.sample_once()
+    summary = sampler.summary()
+    assert summary["reasons_seen"] == [] and summary["unknown"]["reasons"] == 1
+    assert sampler.used_bytes == [MiB]
+
+
+def test_sampler_without_the_run_gpu_samples_nothing():
+    nvml = FakeNvml([FakeGpu(compute={os.getpid(): MiB})])
+    sampler = gpu.NvmlSampler(nvml=nvml, environ={"CUDA_VISIBLE_DEVICES": "GPU-elsewhere"}).start()
+    sampler.sample_once()
+    sampler.stop()
+    assert sampler._thread is None and sampler.t_s == []
+    assert sampler.error_count == 1 and "GPU-elsewhere" in sampler.last_error
+    assert nvml.calls["nvmlInit"] == nvml.calls["nvmlShutdown"]
+
+
+def test_sampler_reads_the_mig_instance_memory_and_its_gpus_reasons():
+    me = os.getpid()
+    parent = FakeGpu(compute={me: 999 * MiB}, used_bytes=5000 * MiB, reasons=0x20)
+    mig = FakeGpu(uuid="MIG-5c2a-0001", parent=parent, compute={me: 40 * MiB}, used_bytes=700 * MiB)
+    sampler = gpu.NvmlSampler(pid=me, nvml=FakeNvml([parent], migs=[mig]), clock=FakeClock(), origin_s=0.0,
+                              environ={"CUDA_VISIBLE_DEVICES": mig.uuid})
+    sampler.open()
+    sampler.sample_once()
+    assert sampler.used_bytes == [40 * MiB] and sampler.device_used_bytes == [700 * MiB]
+    assert sampler.summary()["reasons_seen"] == ["sw_thermal_slowdown"] and sampler.uuid == mig.uuid
+
+
+def test_sampler_summary_names_its_nvml_binding():
+    nvml = FakeNvml([FakeGpu()])
+    sampler = gpu.NvmlSampler(nvml=nvml, clock=FakeClock(), origin_s=0.0)
+    sampler.open()
+    assert sampler.summary()["nvml_binding"] == gpu.nvml_origin(nvml)

@@ -133,3 +133,105 @@ def test_gpu_timelines_use_the_one_downsampler():
     # The GPU timeline is downsampled by harness.measure.meters.downsample (tested in test_measure), no other.
     assert not hasattr(gpu, "downsample_max")
     assert "downsample(s[\"t_s\"], s[\"used_bytes\"]" in inspect.getsource(runner)
+
+
+def _fake_results(n=2):
+    me = os.getpid()
+    nvml = FakeNvml([FakeGpu(compute={me: 700 * MiB}, used_bytes=1500 * MiB)])
+    return [gpu_smoke.run_smoke(TINY, device="cpu", cuda=FakeCuda(), nvml=nvml) for _ in range(n)], nvml
+
+
+def test_smoke_pools_repetitions_and_checks_the_measuring_layer(tmp_path):
+    results, nvml = _fake_results(2)
+    environment = env.collect(cuda=gpu.cuda_info(cuda=FakeCuda(), nvml=nvml, cuda_version="12.8"))
+    rec = gpu_smoke.pooled_record(results, environment, "python -m benchmarks.gpu_smoke --out x")
+    path, validated = gpu_smoke.write_record(rec, tmp_path / "a.json")
+    loaded = record.load(path)
+    assert validated and loaded["repeat"] == 2
+    assert len(record.by_name(loaded)["train.wall_s"]["samples"]) == 2
+    checks = loaded["gpu"]["checks"]
+    assert checks["deterministic"] == {"ok": True, "repetitions": 2, "distinct_outcomes": 1}
+    assert checks["stage_events_within_wall"]["ok"] is True and checks["stage_events_within_wall"]["stages"] == 8
+    assert checks["nvml_at_least_torch_reserved"]["ok"] is True
+    assert checks["health_read"] == {"ok": True, "missing": [], "snapshots": 4}
+    assert checks["peaks_reset_per_stage"]["ok"] is None  # the fake allocates nothing: not checkable
+    assert gpu_smoke.failed_checks(checks) == []
+    assert loaded["gpu"]["uuid"] == "GPU-fake-0" and loaded["gpu"]["nvml"]["uuid"] == "GPU-fake-0"
+    assert "check deterministic: ok" in "\n".join(gpu_smoke.summary_lines(loaded))
+
+
+def _stage(result, name, **change):
+    import dataclasses
+
+    stages = tuple(dataclasses.replace(s, **change) if s.name == name else s for s in result.stages)
+    return dataclasses.replace(result, stages=stages)
+
+
+def test_smoke_checks_fail_when_the_measuring_layer_disagrees():
+    import dataclasses
+
+    results, _ = _fake_results(2)
+    a, b = results
+    train = next(s for s in a.stages if s.name == "train")
+    assert gpu_smoke.checks([_stage(a, "train", event_s=train.wall_s * 2), b])["stage_events_within_wall"]["ok"] is False
+    mem = {"torch_peak_allocated_bytes": 50 * MiB, "torch_peak_reserved_bytes": 64 * MiB}
+    not_reset = _stage(_stage(a, "train", memory=mem), "evaluate", memory=mem)
+    assert gpu_smoke.checks([not_reset])["peaks_reset_per_stage"]["ok"] is False
+    reset = _stage(not_reset, "evaluate", memory={**mem, "torch_peak_allocated_bytes": 10 * MiB})
+    assert gpu_smoke.checks([reset])["peaks_reset_per_stage"]["ok"] is True
+    low = _stage(a, "train", memory={**mem, "torch_peak_reserved_bytes": 2 * train.nvml_peak_used_bytes})
+    assert gpu_smoke.checks([low])["nvml_at_least_torch_reserved"]["ok"] is False
+    no_power = dataclasses.replace(a, health={**a.health, "end": {**a.health["end"], "power_draw_w": None}})
+    assert gpu_smoke.checks([no_power])["health_read"] == {"ok": False, "missing": ["power_draw_w"], "snapshots": 2}
+    other = dataclasses.replace(b, weights_sha256="0" * 64)
+    assert gpu_smoke.checks([a, other])["deterministic"]["ok"] is False
+    assert gpu_smoke.checks([a])["deterministic"]["ok"] is None  # one repetition: nothing to compare
+    assert set(gpu_smoke.failed_checks(gpu_smoke.checks([a, other]))) == {"deterministic"}
+
+
+def test_smoke_record_without_jsonschema_is_written_unvalidated(tmp_path, monkeypatch):
+    results, nvml = _fake_results(1)
+    rec = gpu_smoke.pooled_record(results, env.collect(cuda=gpu.cuda_info(cuda=FakeCuda(), nvml=nvml)))
+    real_find_spec = gpu_smoke.importlib.util.find_spec
+    monkeypatch.setattr(gpu_smoke.importlib.util, "find_spec",
+                        lambda name, *a: None if name == "jsonschema" else real_find_spec(name, *a))
+    path, validated = gpu_smoke.write_record(rec, tmp_path / "a.json")
+    assert validated is False and record.load(path)["profile"] == "gpu-smoke"  # valid where it is read
+    with pytest.raises(gpu_smoke.HarnessError, match="jsonschema"):
+        gpu_smoke.write_baseline(rec, tmp_path / "base.json")
+
+
+def test_compare_judges_a_smoke_record_against_another_runs_baseline(tmp_path, capsys):
+    from harness import cli
+
+    results, nvml = _fake_results(2)
+    environment = env.collect(cuda=gpu.cuda_info(cuda=FakeCuda(), nvml=nvml, cuda_version="12.8"))
+    rec_a = gpu_smoke.pooled_record(results, environment)
+    base = gpu_smoke.write_baseline(rec_a, tmp_path / "baseline-a.json")
+    rec_b = gpu_smoke.pooled_record(_fake_results(2)[0], environment)
+    path_b, _ = gpu_smoke.write_record(rec_b, tmp_path / "b.json")
+    code = cli.main(["compare", str(path_b), "--baseline", str(base), "--format", "json"])
+    out = capsys.readouterr().out
+    assert code not in (2, 3), out  # judged: not an error, not "no comparable baseline"
+    assert "train.wall_s" in out and "quality.final_train_loss" in out
+
+
+def test_pin_one_gpu_makes_the_run_gpu_the_only_visible_one():
+    gpus = [FakeGpu(), FakeGpu()]
+    nvml = FakeNvml(gpus)
+    environ = {}
+    assert gpu_smoke.pin_one_gpu(environ, nvml) == gpus[0].uuid
+    assert environ == {"CUDA_DEVICE_ORDER": "PCI_BUS_ID", "CUDA_VISIBLE_DEVICES": gpus[0].uuid}
+    environ = {"CUDA_VISIBLE_DEVICES": "1,0"}
+    assert gpu_smoke.pin_one_gpu(environ, nvml) == gpus[1].uuid and environ["CUDA_VISIBLE_DEVICES"] == gpus[1].uuid
+    nvml.fail.add("nvmlInit")
+    environ = {"CUDA_VISIBLE_DEVICES": "0"}
+    assert gpu_smoke.pin_one_gpu(environ, nvml) is None and environ == {"CUDA_VISIBLE_DEVICES": "0"}
+
+
+def test_smoke_without_cuda_sets_no_determinism_state(tmp_path, monkeypatch):
+    if gpu._default_cuda() is not None:
+        pytest.skip("this machine has CUDA")
+    monkeypatch.delenv("CUBLAS_WORKSPACE_CONFIG", raising=False)
+    assert gpu_smoke.main(["--out", str(tmp_path / "r.json")]) == 2
+    assert "CUBLAS_WORKSPACE_CONFIG" not in os.environ  # refused before configure_determinism

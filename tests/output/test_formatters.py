@@ -6,12 +6,14 @@ After an intended change of the output, regenerate the files and review the diff
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from pathlib import Path
 
 import pytest
 
+from harness.documents import verdict as verdictdoc
 from harness.judge.verdict import MeasurementVerdict, Verdict
 from harness.output import formatters
 
@@ -95,7 +97,7 @@ def test_json_round_trips_and_has_no_nan():
     v = fixed_verdict()
     text = formatters.to_json(v)
     doc = json.loads(text)
-    assert doc["format_version"] == 2 and doc["kind"] == "t4rec-bench/verdict"
+    assert (doc["format_version"], doc["kind"]) == (verdictdoc.FORMAT_VERSION, verdictdoc.KIND)
     assert Verdict.from_dict(doc) == v
     nan = Verdict(**{**v.__dict__, "measurements": (_m("a.wall_s", "s", "time", False, 1.0, float("nan"),
                                                        "undecided", "x"),)})
@@ -141,3 +143,40 @@ def test_value_as_a_bare_column_number(x, digits, text):
 def test_value_as_a_percentage(x, digits, text):
     # the calibration tables' percentages: no thousands separators, one decimal unless digits says otherwise
     assert formatters.value(x, "%", digits=digits) == text
+
+
+# ---- the run's ETL backend (record field etl_backend: "pandas" or "cudf") ----------------------
+
+def _backend_verdict(backend: str | None) -> Verdict:
+    return dataclasses.replace(fixed_verdict(), etl_backend=backend)
+
+
+@pytest.mark.parametrize("backend", ["pandas", "cudf"])
+def test_verdict_header_names_the_etl_backend(backend):
+    lines = formatters.table(_backend_verdict(backend)).splitlines()
+    assert lines[1] == (f"run 20240501T120000-abc123 (profile ci, etl_backend {backend}) "
+                        "vs baseline baselines/cpu-2c-x86_64/ci.json")
+    assert f"(profile `ci`, etl_backend `{backend}`) against" in formatters.markdown(_backend_verdict(backend))
+
+
+def test_a_verdict_without_a_backend_says_nothing_of_it():
+    # an older record has no etl_backend: the header is the stored file's (no guess)
+    assert formatters.table(_backend_verdict(None)) == formatters.table(fixed_verdict())
+    assert "etl_backend" not in formatters.markdown(_backend_verdict(None))
+
+
+def _record() -> dict:
+    from harness.documents import record
+
+    return record.load(DATA / "report" / "current.json")
+
+
+def test_run_summary_names_the_etl_backend_when_the_record_has_it():
+    from harness.output.summary import summary_table
+
+    rec = {k: v for k, v in _record().items() if k != "etl_backend"}  # as an older record
+    plain = summary_table(rec).splitlines()
+    assert "etl_backend" not in plain[0]
+    named = summary_table({**rec, "etl_backend": "pandas"}).splitlines()
+    assert named[0] == plain[0] + "  etl_backend=pandas"
+    assert named[1:] == plain[1:]

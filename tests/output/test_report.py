@@ -405,3 +405,33 @@ def test_fixture_files_are_current_records():
     current, baseline, history = stored()
     assert current["faults"] and not baseline["record"]["faults"]
     assert len(history) >= 4 and json.dumps(current)
+
+
+def _meta(html: str) -> str:
+    """The text of the header's meta line (tags dropped, whitespace collapsed)."""
+    import re
+
+    meta = html.split('<p class="meta">', 1)[1].split("</p>", 1)[0]
+    return " ".join(re.sub(r"<[^>]+>", "", meta).split())
+
+
+@pytest.mark.parametrize("backend", ["pandas", "cudf"])
+def test_the_header_names_the_device_and_the_etl_backend(backend):
+    current, baseline, _ = stored()
+    current["etl_backend"] = backend
+    meta = _meta(render_html([current], verdict=judge(current, baseline), baseline=baseline))
+    assert f"device {current['config']['device']} · ETL backend {backend} ·" in meta
+
+
+def test_a_record_without_etl_backend_names_none():
+    current, baseline, _ = stored()
+    current.pop("etl_backend", None)  # as an older record
+    html = render_html([current], verdict=judge(current, baseline), baseline=baseline)
+    assert "ETL backend" not in _meta(html) and "etl_backend" not in html
+
+
+def test_the_summary_without_a_baseline_names_the_etl_backend(tmp_path):
+    current, _, _ = stored()
+    current["etl_backend"] = "pandas"
+    out = build_report([current], tmp_path / "index.html")
+    assert f"(profile `{current['profile']}`, etl_backend `pandas`, status ok)" in out.with_name("summary.md").read_text()

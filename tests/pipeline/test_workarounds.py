@@ -116,7 +116,7 @@ def test_categorify_breaks_frequency_ties_with_an_unstable_sort(tmp_path, monkey
     # every encoded id, is whatever the sort does with ties. numpy 1.26 sorts with AVX-512
     # kernels where the CPU has them and with its own introsort elsewhere, so hosts of one
     # machine class can encode (and score) differently: the record's numerics fingerprint names
-    # the host's kernels (README, "Quality across hosts"). When upstream sorts stably, this fails.
+    # the host's kernels (docs/usage.md, "Quality across hosts"). When upstream sorts stably, this fails.
     import pandas.core.frame as pandas_frame
     import pandas.core.sorting as pandas_sorting
 

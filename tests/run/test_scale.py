@@ -266,7 +266,7 @@ def test_etl_on_a_local_two_worker_cluster_matches_in_process(raw_four_files, et
     from harness.pipeline.chain import etl_fingerprint
     from harness.pipeline.stages import etl
 
-    cluster = scale.start_dask(ScaleConfig(cluster="local:2"), "cpu", tmp_path)
+    cluster = scale.start_dask(ScaleConfig(cluster="local:2"), "pandas", tmp_path)
     try:
         info = cluster.describe()
         out = etl.run(EtlConfig(), raw_four_files, TINY.rows, tmp_path / "etl", client=cluster.client)

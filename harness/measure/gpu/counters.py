@@ -1,4 +1,4 @@
-"""CUDA synchronization and per-stage GPU memory peaks (torch and RMM counters)."""
+"""CUDA synchronization and per-stage GPU memory peaks (torch's counters)."""
 
 from __future__ import annotations
 
@@ -18,53 +18,25 @@ def cuda_synchronize(cuda=None) -> bool:
     return True
 
 
-def _rmm_statistics():
-    """``rmm.statistics`` when rmm (24.08+) is importable, else None."""
-    try:
-        import rmm.statistics as stats
-    except Exception:  # noqa: BLE001 - absent, too old (< 24.08), or broken against this CUDA
-        return None
-    return stats
-
-
-def enable_rmm_statistics(rmm_statistics=None) -> bool:
-    """Turn on RMM allocation statistics (before cudf allocates); False without rmm.statistics."""
-    stats = rmm_statistics if rmm_statistics is not None else _rmm_statistics()
-    if stats is None:
-        return False
-    stats.enable_statistics()
-    return True
-
-
 class StageCudaCounters:
-    """Per-stage GPU memory peaks. Call ``begin()`` before a stage and ``end()`` after it.
+    """Per-stage torch GPU memory peaks. Call ``begin()`` before a stage and ``end()`` after it.
 
-    ``end()`` returns {torch_peak_allocated_bytes, torch_peak_reserved_bytes} and, when RMM
-    statistics are enabled (enable_rmm_statistics()), rmm_peak_bytes: the peak of the stage's own
-    RMM counters (rmm.statistics push/pop), i.e. cudf's allocations, which torch does not see.
-    torch peaks are reset per stage, so they include memory still held from earlier stages.
+    ``end()`` returns {torch_peak_allocated_bytes, torch_peak_reserved_bytes}: torch's caching
+    allocator only (cuDF's RMM allocations are not in them; NVML's per-process memory is). Peaks are
+    reset per stage, so they include memory still held from earlier stages.
     """
 
-    def __init__(self, cuda, rmm_statistics=None):
+    def __init__(self, cuda):
         self.cuda = cuda
-        self.rmm = rmm_statistics if rmm_statistics is not None else _rmm_statistics()
-        self._rmm_pushed = False
 
     def begin(self) -> None:
         self.cuda.synchronize()
         self.cuda.reset_peak_memory_stats()
-        self._rmm_pushed = self.rmm is not None and self.rmm.push_statistics() is not None
 
     def end(self) -> dict:
         self.cuda.synchronize()
-        out = {"torch_peak_allocated_bytes": int(self.cuda.max_memory_allocated()),
-               "torch_peak_reserved_bytes": int(self.cuda.max_memory_reserved())}
-        if self._rmm_pushed:
-            stats = self.rmm.pop_statistics()
-            if stats is not None:
-                out["rmm_peak_bytes"] = int(stats.peak_bytes)
-        self._rmm_pushed = False
-        return out
+        return {"torch_peak_allocated_bytes": int(self.cuda.max_memory_allocated()),
+                "torch_peak_reserved_bytes": int(self.cuda.max_memory_reserved())}
 
 
 class NullStageCounters:
@@ -77,9 +49,9 @@ class NullStageCounters:
         return {}
 
 
-def stage_counters(device: str, cuda=None, rmm_statistics=None):
+def stage_counters(device: str, cuda=None):
     """StageCudaCounters for ``device == "cuda"`` with a usable device, else NullStageCounters."""
     if device != "cuda":
         return NullStageCounters()
     cuda = cuda if cuda is not None else _default_cuda()
-    return NullStageCounters() if cuda is None else StageCudaCounters(cuda, rmm_statistics)
+    return NullStageCounters() if cuda is None else StageCudaCounters(cuda)

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import os
-
-from harness.measure.gpu._hw import _load_nvml, _NvmlSession, _text
+from harness.measure.gpu._hw import _load_nvml, _NvmlSession, _text, nvml_origin
+from harness.measure.gpu.devices import parent_device, run_device
 
 # NVML clock event ("throttle") reason bits, as nvml.h defines them (stable across versions).
 CLOCK_REASONS = {
@@ -47,25 +46,22 @@ def clock_reasons_mask(nvml, handle) -> int | None:
     return None
 
 
-def default_device_index() -> int:
-    """The NVML index of the first visible CUDA device (CUDA_VISIBLE_DEVICES when numeric)."""
-    first = os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",")[0].strip()
-    return int(first) if first.isdigit() else 0
-
-
-def _health_fields(nvml, handle) -> dict:
+def _health_fields(nvml, handle, gpu) -> dict:
+    """Readers of each field: ``handle`` is the run's device (a MIG instance or a GPU), ``gpu`` the
+    physical GPU, whose clocks, power and temperature these are."""
     sm = getattr(nvml, "NVML_CLOCK_SM", _NVML_CLOCK_SM)
     mem = getattr(nvml, "NVML_CLOCK_MEM", _NVML_CLOCK_MEM)
     return {
-        "name": lambda: _text(nvml.nvmlDeviceGetName(handle)),
-        "sm_clock_mhz": lambda: nvml.nvmlDeviceGetClockInfo(handle, sm),
-        "sm_clock_max_mhz": lambda: nvml.nvmlDeviceGetMaxClockInfo(handle, sm),
-        "mem_clock_mhz": lambda: nvml.nvmlDeviceGetClockInfo(handle, mem),
-        "mem_clock_max_mhz": lambda: nvml.nvmlDeviceGetMaxClockInfo(handle, mem),
-        "power_draw_w": lambda: nvml.nvmlDeviceGetPowerUsage(handle) / 1000.0,
-        "power_limit_w": lambda: nvml.nvmlDeviceGetEnforcedPowerLimit(handle) / 1000.0,
+        "uuid": lambda: _text(nvml.nvmlDeviceGetUUID(handle)),
+        "name": lambda: _text(nvml.nvmlDeviceGetName(gpu)),
+        "sm_clock_mhz": lambda: nvml.nvmlDeviceGetClockInfo(gpu, sm),
+        "sm_clock_max_mhz": lambda: nvml.nvmlDeviceGetMaxClockInfo(gpu, sm),
+        "mem_clock_mhz": lambda: nvml.nvmlDeviceGetClockInfo(gpu, mem),
+        "mem_clock_max_mhz": lambda: nvml.nvmlDeviceGetMaxClockInfo(gpu, mem),
+        "power_draw_w": lambda: nvml.nvmlDeviceGetPowerUsage(gpu) / 1000.0,
+        "power_limit_w": lambda: nvml.nvmlDeviceGetEnforcedPowerLimit(gpu) / 1000.0,
         "temperature_c": lambda: nvml.nvmlDeviceGetTemperature(
-            handle, getattr(nvml, "NVML_TEMPERATURE_GPU", _NVML_TEMPERATURE_GPU)),
+            gpu, getattr(nvml, "NVML_TEMPERATURE_GPU", _NVML_TEMPERATURE_GPU)),
     }
 
 
@@ -79,30 +75,38 @@ def _read_fields(fields: dict) -> tuple[dict, dict]:
     return values, errors
 
 
-def gpu_health(nvml=None, index: int | None = None) -> dict | None:
-    """A snapshot of one GPU's health, or None when NVML is unusable.
+def gpu_health(nvml=None, environ=None) -> dict | None:
+    """A snapshot of the run's GPU's health, or None when NVML is unusable or that GPU is not found.
 
-    Keys: index, name, driver_version, cuda_driver_version (what the driver supports, "12.4"),
-    sm/mem clocks current and max (MHz), power draw and limit (W), temperature_c,
-    throttle_reasons (names), throttle_reasons_mask, throttled, errors (field -> message).
+    The run's GPU is ``run_device(nvml, environ)``: the first entry of CUDA_VISIBLE_DEVICES in
+    ``environ`` (the worker's environment; default os.environ). Keys: uuid (of the run's device:
+    "GPU-..." or, on a MIG instance, "MIG-..."), name, driver_version, cuda_driver_version (what
+    the driver supports, "12.4"), sm/mem clocks current and max (MHz), power draw and limit (W),
+    temperature_c, throttle_reasons (names; None when unreadable), throttle_reasons_mask,
+    throttled, errors (field -> message), nvml_binding (``nvml_origin``). Clocks, power,
+    temperature and reasons are the physical GPU's, also on a MIG instance.
     """
     nvml = _load_nvml(nvml)
     if nvml is None:
         return None
-    index = default_device_index() if index is None else index
     try:
         with _NvmlSession(nvml):
-            handle = nvml.nvmlDeviceGetHandleByIndex(index)
+            handle = run_device(nvml, environ)
+            if handle is None:
+                return None
+            gpu = parent_device(nvml, handle)
             values, errors = _read_fields({
                 "driver_version": lambda: _text(nvml.nvmlSystemGetDriverVersion()),
                 "cuda_driver_version": lambda: _cuda_version_text(nvml.nvmlSystemGetCudaDriverVersion()),
-                **_health_fields(nvml, handle)})
-            mask = clock_reasons_mask(nvml, handle)
-    except Exception:  # noqa: BLE001 - no driver / no such device
+                **_health_fields(nvml, handle, gpu)})
+            mask = clock_reasons_mask(nvml, gpu)
+    except Exception:  # noqa: BLE001 - no driver
         return None
+    if mask is None:
+        errors["throttle_reasons"] = "neither clock event reasons call answered"
     reasons = decode_reasons(mask) if mask is not None else None
-    return {"index": index, **values, "throttle_reasons": reasons, "throttle_reasons_mask": mask,
-            "throttled": is_throttled(reasons or ()), "errors": errors}
+    return {**values, "throttle_reasons": reasons, "throttle_reasons_mask": mask,
+            "throttled": is_throttled(reasons or ()), "errors": errors, "nvml_binding": nvml_origin(nvml)}
 
 
 def _cuda_version_text(version: int) -> str:
@@ -113,7 +117,8 @@ def merge_health(start: dict | None, end: dict | None, reasons_seen=()) -> dict 
     """The record's ``gpu`` field from the health at start and end of a run.
 
     ``throttled`` is true when either snapshot, or the reasons the sampler saw during the run
-    (``NvmlSampler.summary()["reasons_seen"]``), has a throttling reason. None when both are None.
+    (``NvmlSampler.summary()["reasons_seen"]``), has a throttling reason. ``uuid`` is the run's
+    device's. None when both are None.
     """
     if start is None and end is None:
         return None
@@ -122,7 +127,7 @@ def merge_health(start: dict | None, end: dict | None, reasons_seen=()) -> dict 
     for h in snapshots:
         reasons.update(h.get("throttle_reasons") or ())
     first = snapshots[0]
-    return {"name": first.get("name"), "driver_version": first.get("driver_version"),
+    return {"uuid": first.get("uuid"), "name": first.get("name"), "driver_version": first.get("driver_version"),
             "cuda_driver_version": first.get("cuda_driver_version"),
             "throttled": is_throttled(reasons) or any(h.get("throttled") for h in snapshots),
             "throttle_reasons": sorted(reasons), "start": start, "end": end}

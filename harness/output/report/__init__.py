@@ -60,7 +60,8 @@ def _summary_markdown(runs: list[dict], verdict, html_name: str) -> str:
 
         return markdown(verdict)
     run = _data.current_record(runs)
-    return (f"**t4rec-bench** run `{run['run_id']}` (profile `{run['profile']}`, status {run['status']}): "
+    backend = f", etl_backend `{run['etl_backend']}`" if run.get("etl_backend") else ""
+    return (f"**t4rec-bench** run `{run['run_id']}` (profile `{run['profile']}`{backend}, status {run['status']}): "
             f"no baseline to compare against; see {html_name}.\n")
 
 

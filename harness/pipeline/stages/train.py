@@ -61,7 +61,19 @@ def make_trainer(cfg: TrainConfig, model, schema, output_dir: Path, seed: int, d
 
     trainer = Trainer(model=model, args=args, schema=schema, compute_metrics=True, callbacks=list(callbacks))
     trainer.remove_callback(PrinterCallback)  # the harness reports progress itself
+    if device == "cuda":
+        one_gpu(trainer.args)
     return trainer
+
+
+def one_gpu(args) -> None:
+    """Train and evaluate on one GPU. transformers 4.30 sets ``n_gpu = torch.cuda.device_count()`` and
+    wraps the model in DataParallel when it is above 1; the runner shows a single-process worker one
+    GPU, but a DDP run's worker sees every rank's GPU and evaluates in one process. Call it after the
+    Trainer is built (which sets n_gpu); transformers itself sets ``_n_gpu = 1`` this way for model
+    parallelism."""
+    if args.n_gpu > 1:
+        args._n_gpu = 1
 
 
 def model_max_len(schema) -> int:
