@@ -39,9 +39,9 @@ def _apply_faults(config: RunConfig, name: str, measured: dict, t0: float) -> No
 class _Stages:
     """Binds the meter and the fault knobs; ``run(name, fn, *args)`` measures one call."""
 
-    def __init__(self, config: RunConfig, meter: StageMeter):
+    def __init__(self, config: RunConfig, meter: StageMeter, counters=None):
         self.config, self.meter = config, meter
-        self.meter_counters = None  # _CudaCountersAfterImports on an instrumented cuda run
+        self.counters = counters  # the meter's stage counters; None on a bare (uninstrumented) run
 
     def run(self, name: str, fn, *args, **labels):
         with self.meter.stage(name, **labels) as measured:
@@ -164,9 +164,7 @@ def before_imports(config: RunConfig, send) -> tuple[_Stages, dict]:
         counters = _CudaCountersAfterImports()
     else:
         counters = gpu.stage_counters(config.device)  # no-op counters; torch is not imported
-    s = _Stages(config, StageMeter(send, counters))
-    s.meter_counters = counters if isinstance(counters, _CudaCountersAfterImports) else None
-    return s, {"calibration_s": calibration.speed_s() if config.instrument else None}
+    return _Stages(config, StageMeter(send, counters), counters), {"calibration_s": calibration.speed_s() if config.instrument else None}
 
 
 def _after_imports(s: _Stages, config: RunConfig) -> None:
@@ -174,8 +172,8 @@ def _after_imports(s: _Stages, config: RunConfig) -> None:
     if config.device != "cuda":
         return
     require_cuda()
-    if s.meter_counters:
-        s.meter_counters.take_up()
+    if s.counters is not None:  # instrumented: on cuda, _CudaCountersAfterImports
+        s.counters.take_up()
 
 
 class _CudaCountersAfterImports:

@@ -93,7 +93,6 @@ class NvmlSampler:
         self.last_error: str | None = None
         self.reasons_mask = 0  # clock event reasons seen while sampling, OR-ed
         self._graphics = True
-        self._matched_unknown = False  # the last sample matched a process whose memory is unknown
 
     # -- lifecycle
     def open(self) -> bool:
@@ -101,7 +100,7 @@ class NvmlSampler:
         try:
             self.nvml = _load_nvml(self._nvml_arg)
             if self.nvml is None:
-                raise RuntimeError("no NVML binding (nvidia-ml-py) is installed")
+                raise RuntimeError("no NVML binding (pynvml) is installed")
             self.binding = nvml_origin(self.nvml)
             self.nvml.nvmlInit()
         except Exception as exc:  # noqa: BLE001 - the sampler never raises into the run
@@ -166,31 +165,29 @@ class NvmlSampler:
             if refresh:
                 self._pids, self._pids_at = process_tree(self.pid), t
                 self._read_reasons()
-            used = self._process_used()
+            used, unknown = self._process_used()
             device_used = self._guarded(lambda: int(self.nvml.nvmlDeviceGetMemoryInfo(self._handle).used))
             self.t_s.append(t)
             self.used_bytes.append(used)
             self.device_used_bytes.append(device_used)
             self.matched_samples += used is not None
-            self.unknown["process"] += used is None and self._matched_unknown
+            self.unknown["process"] += unknown
             self.unknown["device"] += device_used is None
 
-    def _process_used(self) -> int | None:
-        """The tree's used bytes on the run's device; None when unknown (or no process matched:
-        then ``_matched_unknown`` is False)."""
-        self._matched_unknown = True
+    def _process_used(self) -> tuple[int | None, bool]:
+        """(the tree's used bytes on the run's device, or None; whether that None means unknown: the
+        process list was unreadable or a matched process had no usedGpuMemory, rather than no match)."""
         procs = self._guarded(lambda: self._processes(self._handle))
         if procs is None:
-            return None
+            return None, True
         per_pid: dict[int, list] = {}
         for proc in procs:
             if proc.pid in self._pids:  # a process may be listed as compute and graphics
                 per_pid.setdefault(proc.pid, []).append(_used(proc))
         if not per_pid:
-            self._matched_unknown = False
-            return None
+            return None, False
         known = [max((v for v in values if v is not None), default=None) for values in per_pid.values()]
-        return None if None in known else sum(known)
+        return (None, True) if None in known else (sum(known), False)
 
     def _processes(self, handle) -> list:
         procs = list(self.nvml.nvmlDeviceGetComputeRunningProcesses(handle))
