@@ -17,20 +17,24 @@ TRACKED = ("smoke", "nightly")  # always in params, so asv's graphs keep one sta
 BUDGET_S = {"smoke": 900.0, "ci": 1800.0, "seed": 1800.0, "nightly": 3600.0, "scale": 10800.0}
 
 
-def harness_module(path: str):
+def harness_module(path: str, *older: str):
     """The benchmarked commit's ``harness.<path>`` (``path`` as laid out now, e.g. "run.runner").
 
-    asv runs this checkout's benchmarks against every commit it benchmarks, and commits before the
-    layered layout kept the modules one level up (harness/runner.py, harness/stages/etl.py): for
-    those, the layer is dropped from the path."""
+    asv runs this checkout's benchmarks against every commit it benchmarks, and older commits laid
+    the modules out differently: ``older`` names the module's earlier paths, newest first (for
+    example "run.nightly_pairs" before run/ was split by job), and commits before the layered
+    layout kept the modules one level up (harness/runner.py, harness/stages/etl.py): for those, the
+    layer is dropped from the last path."""
     import importlib
 
-    try:
-        return importlib.import_module(f"harness.{path}")
-    except ModuleNotFoundError as exc:
-        if not (exc.name or "").startswith("harness."):
-            raise
-        return importlib.import_module(f"harness.{path.split('.', 1)[1]}")
+    paths = (path, *older)
+    for candidate in paths:
+        try:
+            return importlib.import_module(f"harness.{candidate}")
+        except ModuleNotFoundError as exc:
+            if not (exc.name or "").startswith("harness."):
+                raise
+    return importlib.import_module(f"harness.{paths[-1].split('.', 1)[1]}")
 
 
 def selected_profiles() -> tuple[str, ...]:

@@ -33,10 +33,11 @@ def split(rec: dict, wall: float) -> dict:
 def main(argv=None) -> int:
     from harness.config import build_config
     from harness.documents import record
-    from harness.judge import gate_calibration as seqcal
+    from harness.judge import gate_errors as seqcal
     from harness.judge import judging as judge
     from harness.judge import policy
-    from harness.run import reference, runner
+    from harness.run import runner
+    from harness.pairing import reference
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--profile", default="ci")

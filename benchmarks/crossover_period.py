@@ -3,8 +3,8 @@
     .venv/bin/python benchmarks/crossover_period.py --periods 0.1,0.25,1.0 --pairs 6
 
 Runs PAIRS A/A pairs of the working tree against REV (default HEAD) in mode "crossover" for each period,
-the periods taking turns in blocks of two pairs (harness/run/reference.py::interleaved with ``period_s``),
-and prints per period the sd of a pair's log ratio of every gated time (harness/judge/gate_calibration.py
+the periods taking turns in blocks of two pairs (harness/pairing/reference.py::interleaved with ``period_s``),
+and prints per period the sd of a pair's log ratio of every gated time (harness/judge/gate_errors.py
 ::noise, as `calibrate --mode` does), the A/A mean, the seconds per pair and the parent's share of a CPU
 (harness/measure/host.py). The gate's period is [gate] crossover_period_s in harness/policies.toml.
 """
@@ -20,10 +20,10 @@ from pathlib import Path
 
 def main(argv=None) -> int:
     from harness.config import build_config
-    from harness.judge import gate_calibration as seqcal
+    from harness.judge import gate_errors as seqcal
     from harness.judge import policy
     from harness.measure import host
-    from harness.run import reference
+    from harness.pairing import reference
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--profile", default="ci")

@@ -6,7 +6,7 @@
     .venv/bin/python benchmarks/loaded_checks.py --checks 4 --load none --plants none,train=0.07,train=0.0465 \
         --out reports/calibration/real_checks.jsonl
 
-Each check is `t4rec-bench check --profile PROFILE --reference REV --reference-env current` (harness/run/gate.py,
+Each check is `t4rec-bench check --profile PROFILE --reference REV --reference-env current` (harness/pairing/gate.py,
 the policy's mode and stop rule), run while a CPU hog of this script's own runs at normal priority: "steady"
 spins for the whole check, "intermittent" spins ON seconds and sleeps OFF seconds; "none" is the quiet
 control. The loads take turns check by check, so every load sees the same hours of the host. The hog is a
@@ -45,7 +45,9 @@ def one_check(args, load: str, plant: str = "none") -> dict:
     from harness.documents import baseline
     from harness.judge import policy
     from harness.output.progress import Progress
-    from harness.run import calibration_runs, gate, runner
+    from harness.run import runner
+    from harness.pairing import aa_runs as calibration_runs
+    from harness.pairing import gate
 
     faults = {} if plant == "none" else {"faults.slowdown_stage": plant.split("=")[0],
                                          "faults.slowdown_fraction": float(plant.split("=")[1])}

@@ -1,7 +1,7 @@
 """The nightly's in-session ratio names a planted 5% step, and shows no step on an unchanged series.
 
 Builds two scratch git repositories under /tmp from this repository's HEAD tree (plus the files
-named by --overlay, by default the nightly pairing's own: harness/run/nightly_pairs.py and
+named by --overlay, by default the nightly pairing's own: harness/nightly/pairs.py and
 benchmarks/ratios.py, in case they are not committed yet):
 
 - "planted": --commits commits; commit --step-at plants the slowdown in the smoke profile of its
@@ -13,7 +13,7 @@ benchmarks/ratios.py, in case they are not committed yet):
 - "unchanged": --commits - 1 commits that change only a notes file.
 
 Each night is what ``t4rec-bench nightly`` runs under asv (benchmarks/ratios.py): the newer commit's
-own code (its checkout, ``python -m harness.run.nightly_pairs``) runs up to --pairs pairs with the previous
+own code (its checkout, ``python -m harness.nightly.pairs``) runs up to --pairs pairs with the previous
 commit, stopping once decided, and the night's ratio per gated time is the geometric mean of the pair
 ratios with the sequential gate's bounds. Then ``nightly_pairs.steps`` names the nights whose ratio
 is significantly above 1 by more than [nightly] step_pct (harness/policies.toml), each night alone.
@@ -38,9 +38,9 @@ from statistics import mean
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from harness.run import nightly_pairs
+from harness.nightly import pairs as nightly_pairs
 
-OVERLAY = ("harness/run/nightly_pairs.py", "benchmarks/ratios.py")
+OVERLAY = ("harness/nightly/pairs.py", "benchmarks/ratios.py")
 SHOWN = ("total.wall_s", "train.wall_s", "etl.wall_s", "imports.wall_s", "evaluate.wall_s", "total.cpu_s")
 
 
@@ -101,7 +101,7 @@ def night(repo: Path, previous: str, commit: str, args, work: Path) -> dict:
     code.mkdir(parents=True)
     extract(repo, commit, code)
     out = work / f"night-{commit[:10]}.json"
-    cmd = [sys.executable, "-m", "harness.run.nightly_pairs", "--previous", previous, "--repo", str(repo),
+    cmd = [sys.executable, "-m", "harness.nightly.pairs", "--previous", previous, "--repo", str(repo),
            "--profile", args.profile, "--out", str(out)] + (["--pairs", str(args.pairs)] if args.pairs else [])
     if args.mode:
         cmd += ["--mode", args.mode]

@@ -1,7 +1,7 @@
-"""track_ benchmarks of the nightly's in-session ratios (harness/run/nightly_pairs.py): the benchmarked
+"""track_ benchmarks of the nightly's in-session ratios (harness/nightly/pairs.py): the benchmarked
 commit runs in pairs with the previous nightly commit, in one session, and each gated time is
 tracked as the geometric mean of its pair ratios current / previous, with the bounds of the
-sequential gate's confidence sequence (harness/run/nightly_pairs.py). Host drift between nights cancels inside a night, so a step in the underlying level shows
+sequential gate's confidence sequence (harness/nightly/pairs.py). Host drift between nights cancels inside a night, so a step in the underlying level shows
 as the one night whose ratio is above 1; every other night reads 1 within the pair noise.
 ``t4rec-bench nightly --steps`` names those nights.
 
@@ -19,7 +19,7 @@ import os
 
 from . import _shared
 
-# The gated times (harness.run.nightly_pairs.GATED; tests/run/test_nightly_pairs.py checks they agree).
+# The gated times (harness.nightly.pairs.GATED; tests/nightly/test_pairs.py checks they agree).
 MEASUREMENTS = ("total.wall_s", "imports.wall_s", "etl.wall_s", "train.wall_s", "evaluate.wall_s", "total.cpu_s")
 PREVIOUS_VAR, REPO_VAR = "T4REC_BENCH_PREVIOUS_COMMIT", "T4REC_BENCH_REPO"
 PAIRS_VAR, MODE_VAR = "T4REC_BENCH_PAIRS", "T4REC_BENCH_PAIR_MODE"
@@ -28,7 +28,7 @@ PAIRS_VAR, MODE_VAR = "T4REC_BENCH_PAIRS", "T4REC_BENCH_PAIR_MODE"
 def default_pairs() -> int:
     """[nightly] max_pairs of this commit's policies (5 for a harness without the table)."""
     try:
-        return _shared.harness_module("run.nightly_pairs").settings().max_pairs
+        return _shared.harness_module("nightly.pairs", "run.nightly_pairs").settings().max_pairs
     except Exception:  # noqa: BLE001 - an older commit's harness
         return 5
 
@@ -45,7 +45,7 @@ def pairs() -> int:
 def run_nights() -> dict:
     """{"skip": why or None, "previous": sha, "ratios": {profile: {measurement: (ratio, low, high)}}}."""
     try:
-        nightly_pairs = _shared.harness_module("run.nightly_pairs")
+        nightly_pairs = _shared.harness_module("nightly.pairs", "run.nightly_pairs")
     except ImportError:
         return {"skip": "this commit's harness has no nightly_pairs"}
     n = pairs()

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 HARNESS = Path(__file__).resolve().parents[1] / "harness"
-LAYERS = ("measure", "documents", "pipeline", "judge", "output", "run", "commands")
+LAYERS = ("measure", "documents", "pipeline", "judge", "output", "run", "envs", "pairing", "nightly", "commands")
 SHARED = ("__init__", "errors", "config", "clock", "dotted")  # below every layer; they import only each other
 TOP = ("cli",)  # the entry point: may import anything
 

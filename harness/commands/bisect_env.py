@@ -2,7 +2,7 @@
 
 When a verdict blames the environment and several distributions changed, this bisects over them:
 each step builds an environment holding the good environment plus the bad versions of half of
-the candidates (harness.run.env_layered.layered: a thin layer over the good environment, no download),
+the candidates (harness.envs.layered.layered: a thin layer over the good environment, no download),
 runs this tree's pipeline alternately in it and in the good environment, and judges the chosen
 measurement with the one paired decision of the gate (harness/judge/significance.py ``paired_look``:
 the sequential test, looking after every pair and stopping once decided), at the gate's primary level
@@ -47,7 +47,8 @@ def add_parser(subparsers):
 def main(args) -> int:
     from harness.errors import EXIT_OK, EXIT_REGRESSED, EXIT_UNDECIDED, HarnessError
     from harness.judge import policy
-    from harness.run import env_layered, envbisect
+    from harness.envs import layered as env_layered
+    from harness.envs import bisect_packages as envbisect
 
     good, bad = Path(args.good), Path(args.bad)
     for py in (good, bad):
@@ -91,7 +92,7 @@ class _Step:
                          "design_pairs": g.design_pairs}
 
     def __call__(self, subset: list[str]) -> bool | None:
-        from harness.run import env_layered
+        from harness.envs import layered as env_layered
 
         layer = self.tmp / f"env-{len(list(self.tmp.glob('env-*')))}"
         python = env_layered.layered(self.good, layer, {name: self.bad for name in subset})
@@ -100,7 +101,7 @@ class _Step:
     def _pairs(self, python: Path, subset: list[str]) -> bool | None:
         from harness.judge import sequential as seq
         from harness.judge.judging import stop_pairs
-        from harness.run import reference
+        from harness.pairing import reference
 
         code = reference.Reference("working tree", REPO_DIR)
         argv, out = reference.run_argv(self.config), self.tmp / "runs"

@@ -15,8 +15,8 @@ working tree alternating with K runs of REV in this session, and each A/A compar
 current group drawn from the first pool against a reference group drawn from the second, with
 the in-session thresholds.
 Writes reports/calibration-<profile>-<machine>-<time>.json (harness/documents/calibration.py).
-This module runs the A/A runs and prints; the analysis is harness/judge/calibration.py's (and,
-with --mode, harness/judge/gate_calibration.py's).
+This module runs the A/A runs and prints; the analysis is harness/judge/noise.py's (and,
+with --mode, harness/judge/gate_errors.py's).
 """
 
 from __future__ import annotations
@@ -96,8 +96,8 @@ def main(args) -> int:
     from harness.documents import atomic, calibration
     from harness.errors import HarnessError
     from harness.judge import policy
-    from harness.judge.calibration import analyse
-    from harness.run import calibration_runs as runs
+    from harness.judge.noise import analyse
+    from harness.pairing import aa_runs as runs
 
     policies = policy.load(args.policies)
     if args.mode:
@@ -142,10 +142,10 @@ def _main_sequential(args, policies) -> int:
     from harness.commands import calibrate_gate as cg
     from harness.documents import atomic, baseline, calibration, real_checks
     from harness.errors import HarnessError
-    from harness.judge import gate_calibration as seqcal
+    from harness.judge import gate_errors as seqcal
     from harness.judge import judging as judge
     from harness.measure import host
-    from harness.run import calibration_runs as runs
+    from harness.pairing import aa_runs as runs
     from harness.run import runner
 
     stage, _, fraction = args.plant.partition("=")

@@ -3,14 +3,14 @@ sequential gate as `check` runs it.
 
 For each mode it runs --runs pairs of the working tree and REV (HEAD: A/A), the modes taking turns
 in blocks of two pairs so that both see the same session; then --checks real A/A checks through
-harness/run/gate.py (the policy's mode, early stopping on). It prints per mode and gated measurement
+harness/pairing/gate.py (the policy's mode, early stopping on). It prints per mode and gated measurement
 the sd of a pair's log ratio, the A/A bias, the lag-1 autocorrelation, the worsening the rule flags in
 80% of checks at that noise, and the power table of the rule as coded (true worsening of 1-10%: the
 share regressed, undecided and ok, and the pairs used); then the family-wise false-positive rate of the whole gate, looks and measurements
 together, over --comparisons checks simulated on the recorded pairs, the pairs a verdict took, the
 wall time per pair, a planted slowdown (--plant) and whether memory and metrics read the same in
-both modes. harness/run/calibration_runs.py runs the pairs and this module prints; the analysis
-(harness/judge/gate_calibration.py) reads records only: re-run it on stored pools with
+both modes. harness/pairing/aa_runs.py runs the pairs and this module prints; the analysis
+(harness/judge/gate_errors.py) reads records only: re-run it on stored pools with
 `--records DIR --reference-records DIR/reference`.
 """
 
@@ -58,7 +58,7 @@ def render(doc: dict) -> list[str]:
 
 
 def power_lines(rows: list[dict]) -> list[str]:
-    """The power table of each measurement (harness/judge/gate_calibration.py ``power_table``)."""
+    """The power table of each measurement (harness/judge/gate_errors.py ``power_table``)."""
     out = []
     for r in rows:
         out += [f"  power of the rule as coded for {r['name']} at pair sd {r['sd_pct']:.2f}% (simulated checks):",
@@ -70,7 +70,7 @@ def power_lines(rows: list[dict]) -> list[str]:
 
 def robustness_lines(rows: list[dict]) -> list[str]:
     """False positives of the rule as coded at 1-4x the measured noise, per noise shape
-    (harness/judge/gate_calibration.py ``robustness``)."""
+    (harness/judge/gate_errors.py ``robustness``)."""
     if not rows:
         return []
     out = [f"  false positives of the rule as coded when nothing changed ({rows[0]['trials']} independent "
@@ -83,7 +83,7 @@ def robustness_lines(rows: list[dict]) -> list[str]:
 
 
 def ledger_lines(summary: dict, path) -> list[str]:
-    """The real checks of the ledger (harness/judge/gate_calibration.py ``ledger_summary``)."""
+    """The real checks of the ledger (harness/judge/gate_errors.py ``ledger_summary``)."""
     out = [f"real checks through the gate in {path} (independent trials, accumulated across sessions):"]
     for g in summary["groups"]:
         what = "A/A" if g["plant"] == "none" else \

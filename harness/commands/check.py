@@ -1,7 +1,7 @@
 """`t4rec-bench check --profile ci`: run the pipeline, compare with the baseline, exit with the verdict.
 
 Runs the profile --repeat times (default: the policy's [gate] repeat), alternating with as many
-runs of the baseline's commit (the in-session reference, harness/run/reference.py; --reference),
+runs of the baseline's commit (the in-session reference, harness/pairing/reference.py; --reference),
 appends the run record to the history folder (the reference's to <history>/reference/), writes
 the verdict as JSON (and markdown if asked), prints the verdict table, and builds
 reports/index.html through harness.output.report.
@@ -74,7 +74,8 @@ def main(args) -> int:
     from harness.judge import policy
     from harness.output import formatters
     from harness.output.progress import Progress
-    from harness.run import gate, runner
+    from harness.run import runner
+    from harness.pairing import gate
 
     repeat = args.repeat or policy.load(args.policies).gate.repeat
     config = _common.config_from_args(args)

@@ -28,8 +28,9 @@ from pathlib import Path
 
 from harness.commands._common import DEFAULT_HISTORY
 from harness.errors import EXIT_ERROR, EXIT_OK, EXIT_REGRESSED, EXIT_RUN_FAILED, HarnessError
-from harness.run import asv_nightly, nightly_pairs
-from harness.run.asv_nightly import has_results, machine_name, pairs_of, plan, resolve_commit, run_steps
+from harness.nightly import asv as asv_nightly
+from harness.nightly import pairs as nightly_pairs
+from harness.nightly.asv import has_results, machine_name, pairs_of, plan, resolve_commit, run_steps
 
 PROFILES = ("nightly", "smoke")
 

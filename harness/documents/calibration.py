@@ -5,7 +5,7 @@
     {"format_version": 2, "kind": "t4rec-bench/calibration",
      "profile": "ci", "machine": "cpu-2c-x86_64",    # where the A/A runs ran
      "date": "...", "policy_source": "...",          # when, and the policy file judged by
-     ...}                                            # the analysis: harness/judge/calibration.py's
+     ...}                                            # the analysis: harness/judge/noise.py's
                                                      # fields (run_ids first), or "sequential":
                                                      # harness/commands/calibrate_gate.py's
 

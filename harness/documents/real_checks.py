@@ -1,11 +1,11 @@
 """The ledger of real checks through the gate (baselines/<machine class>/real-checks.jsonl).
 
 One JSON line per check, appended as each check ends, by `t4rec-bench calibrate --checks K` and by
-benchmarks/loaded_checks.py (harness/run/calibration_runs.py ``check_row`` writes the line): the date,
+benchmarks/loaded_checks.py (harness/pairing/aa_runs.py ``check_row`` writes the line): the date,
 the host's CPU model, the commit, what was planted (``plant``: "none" for an A/A) and what loaded the
 host (``load``), the verdict, the pairs and the seconds it took, the primary's pair sd and every gated
 time's pairs. Real checks are the only independent trials of the whole gate, so they accumulate across
-sessions and hosts, and `calibrate` reports from all of them (harness/judge/gate_calibration.py
+sessions and hosts, and `calibrate` reports from all of them (harness/judge/gate_errors.py
 ``ledger_summary``). Lines are only appended; a line that is not JSON is an error naming the line.
 """
 

@@ -1,7 +1,7 @@
 """Which change moved a time: the code, the environment, or both (the code x environment arms).
 
 When both the code and the environment differ from the baseline's, the gate runs three arms
-side by side (harness/run/reference.py): the reference (baseline code, baseline environment), the
+side by side (harness/pairing/reference.py): the reference (baseline code, baseline environment), the
 cross arm (baseline code, current environment) and the current code (current code, current
 environment). The code's effect is current against cross, the environment's is cross against
 reference; each is the paired t on the log ratios of the rounds (the sequential gate's confidence

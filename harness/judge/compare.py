@@ -23,7 +23,7 @@ rule the policy names (``RULES``; the verdict types are harness/judge/verdict.py
 - "report-only": shown with its change, never gated.
 
 Times and throughputs are judged against an in-session reference when one is given (the
-baseline's commit re-run in this session, interleaved with this run: harness/run/reference.py),
+baseline's commit re-run in this session, interleaved with this run: harness/pairing/reference.py),
 at the policy's threshold_pct; against the stored baseline, measured in another session, the
 practical threshold is at least the policy's cross_session_pct (the machine drifts between
 sessions). Each measurement's ``against`` says which it was judged against.
@@ -56,7 +56,7 @@ def compare(run: dict, baseline: dict, policies=None, baseline_path: str | None 
     """Judge ``run`` (a run record) against ``baseline`` (a baseline document, see harness.documents.baseline).
 
     ``reference``: {"record": run record, "provenance": {...}} of the in-session reference
-    (harness.run.reference); its times replace the stored baseline's for the time kinds.
+    (harness.pairing.reference); its times replace the stored baseline's for the time kinds.
     """
     from harness.judge import policy as policymod
 
@@ -189,7 +189,7 @@ def _names(base: dict, cur: dict) -> list[str]:
 
 @dataclass(frozen=True)
 class _Arms:
-    """The in-session arms by measurement name (harness.run.gate): reference, and cross when it ran."""
+    """The in-session arms by measurement name (harness.pairing.gate): reference, and cross when it ran."""
     ref: dict  # name -> measurement of the reference (baseline code, baseline environment)
     cross: dict  # name -> measurement of the cross arm (baseline code, current environment); {} if none
     paired: bool
@@ -197,7 +197,7 @@ class _Arms:
     code_range: str
     ref_record: dict
     cross_record: dict | None
-    sequential: dict | None  # the sequential gate's settings (harness/run/gate.py); None: a fixed number of pairs
+    sequential: dict | None  # the sequential gate's settings (harness/pairing/gate.py); None: a fixed number of pairs
 
     @classmethod
     def of(cls, reference: dict) -> _Arms:

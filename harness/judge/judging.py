@@ -1,7 +1,7 @@
 """The one judge: every entry point (check, the pytest gate, compare, nightly, report) calls ``judge``.
 
 It reads the stored baseline (if there is one) and the policies, takes the in-session arms when
-a check ran them (harness/run/gate.py), and returns one Verdict (harness/judge/compare.py). Nothing is
+a check ran them (harness/pairing/gate.py), and returns one Verdict (harness/judge/compare.py). Nothing is
 measured here.
 """
 
@@ -27,7 +27,7 @@ def judge(run: dict, baseline_path, policies_path=None, *, stored=_STORED, in_se
 
     baseline_path: the stored baseline's file (read here unless ``stored`` is given, None for none).
     in_session: the arms a check ran beside ``run`` ({"record", "provenance", "cross", "changed",
-        "code_range", "notes"}, harness.run.gate); times are judged against them, and a regression is
+        "code_range", "notes"}, harness.pairing.gate); times are judged against them, and a regression is
         attributed to the code or the environment when a cross arm ran.
     why_no_reference: why no in-session reference ran, when one was expected (a verdict note).
     A baseline that exists but cannot be read raises HarnessError (exit 2).

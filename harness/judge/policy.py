@@ -28,7 +28,7 @@ RULES = ("significance", "exact-or-seed-spread", "exact", "report-only")
 NORMALISE = ("never", "cross-machine", "always")
 TESTS = ("rank", "t")  # Mann-Whitney U on log values; Student's t on log values
 MULTIPLE = ("bonferroni", "none")
-# How the two sides of a pair run (harness/run/reference.py, harness/run/crossover.py): at the same time,
+# How the two sides of a pair run (harness/pairing/reference.py, harness/pairing/crossover.py): at the same time,
 # trading CPUs every crossover_period_s ("crossover"), each on one CPU for the pair ("pinned") or where the
 # scheduler puts them ("duet"); or one after the other ("alternating").
 MODES = ("crossover", "pinned", "duet", "alternating")

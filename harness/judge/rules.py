@@ -34,7 +34,7 @@ class Context:
     same_session: bool = False  # the baseline side was measured in this session (the in-session reference)
     paired: bool = False  # ... alternating with the current runs: sample i of each side form a pair
     # paired and sequential: the check's sequential settings (repeat, min_pairs, max_pairs, design_pairs:
-    # harness/run/gate.py, harness/judge/sequential.py); None: a fixed number of pairs
+    # harness/pairing/gate.py, harness/judge/sequential.py); None: a fixed number of pairs
     sequential: dict | None = None
     looks_from: int | None = None  # a sequential check's first look: memory's level is spent over the looks
     exact_why: str = "exact: deterministic run, same environment and host numerics"

@@ -193,7 +193,7 @@ def simulate(rule: Rule, sd: float, worsening: float, trials: int = 4000, seed: 
     sd ``sd`` and mean ``worsening`` (log; positive is worse). ``tail_df``: Student-t noise of that many
     degrees of freedom (scaled to sd); ``ar``: AR(1) correlation between successive pairs; ``alternating``:
     the noise belongs to the position a side holds (which starts first, which CPU slot it starts on) and
-    the sides swap positions every pair (harness/run/reference.py ``order``, crossover's offset), so it
+    the sides swap positions every pair (harness/pairing/reference.py ``order``, crossover's offset), so it
     enters pair i's log ratio with sign (-1)^i; ``outlier``: one pair (the second) shifted by this many sd. Returns the share regressed, improved, ok and
     undecided, and the pairs used (median and 90th percentile)."""
     import numpy as np

@@ -8,8 +8,8 @@ Mann-Whitney U for ``test = "rank"``, else Student's t on log values.
 
 ``threshold_pct``, ``detectable_pct``, ``sequential_rule``, ``normalises`` and ``at_speed`` are the
 one definition of the practical threshold, the minimum detectable effect (the sequential rule's is
-simulated from the rule itself, ``sequential.power_point``) and the speed normalisation: the calibration analysis (harness/judge/calibration.py,
-harness/judge/gate_calibration.py) reports them from these functions, so it cannot disagree
+simulated from the rule itself, ``sequential.power_point``) and the speed normalisation: the calibration analysis (harness/judge/noise.py,
+harness/judge/gate_errors.py) reports them from these functions, so it cannot disagree
 with the verdicts.
 """
 
@@ -120,7 +120,7 @@ def _throttled(verdict: str, reason: str, ctx: Context) -> tuple[str, str]:
 
 def sequential_rule(pol, threshold: float, settings: dict, alpha: float) -> seq.Rule:
     """The sequential rule of a measurement under ``pol`` (``threshold``: its practical threshold in percent;
-    ``settings``: the check's sequential state, harness/run/gate.py)."""
+    ``settings``: the check's sequential state, harness/pairing/gate.py)."""
     margin = max(pol.max_mde_pct or threshold, threshold)
     return seq.Rule(alpha, seq.log_of_pct(threshold), seq.log_of_pct(margin), settings["min_pairs"],
                     settings["repeat"], settings["max_pairs"], settings["design_pairs"])

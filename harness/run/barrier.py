@@ -1,7 +1,7 @@
 """The launch barrier (issue #19, "Symmetric launch"): the sides of a pair start their first stage together.
 
 Both sides of a pair that runs at once start the same way, through their code's ``python -m harness.cli
-run`` (harness/run/reference.py). Even so, one side is launched a moment before the other, and the two
+run`` (harness/pairing/reference.py). Even so, one side is launched a moment before the other, and the two
 start-ups (interpreter, harness, a wrapper's sampler) need not take the same time. The parent therefore
 makes one empty folder per pair and gives every side's run the variable ``ENV`` = "FOLDER:PARTIES:TIMEOUT_S"
 ([gate] barrier_timeout_s). Each side's worker (harness/run/worker.py), once started and before its first

@@ -1,7 +1,7 @@
 """Judging against the right comparand: the code x environment arms, quality across hosts, the report.
 
 Records come from tests/verdict_fixtures.py (seeded, realistic noise); no pipeline runs here
-(tests/run/test_refenv_e2e.py runs the real thing).
+(tests/pairing/test_refenv_e2e.py runs the real thing).
 """
 
 from __future__ import annotations
@@ -196,7 +196,9 @@ def test_the_built_reference_environment_is_topped_up_with_what_it_lacks(tmp_pat
     import sys
     from pathlib import Path
 
-    from harness.run import env_layered, envs, gate
+    from harness.envs import layered as env_layered
+    from harness.envs import build as envs
+    from harness.pairing import gate
 
     current = env_layered.current_distributions()
     lean = {k: v for k, v in current.items() if k != "tqdm"}  # a build without tqdm

@@ -1,4 +1,4 @@
-"""The A/A calibration analysis (harness/judge/calibration.py) and its document.
+"""The A/A calibration analysis (harness/judge/noise.py) and its document.
 
 Records come from tests/verdict_fixtures.py (seeded, schema-valid); no pipeline runs here. The
 `calibrate` command itself is exercised in tests/judge/test_compare_commands.py with the other commands.
@@ -24,7 +24,7 @@ REALISTIC = 0.05
 def test_calibrate_analysis_of_aa_records_reports_no_false_gate_failures():
     import dataclasses
 
-    from harness.judge.calibration import analyse
+    from harness.judge.noise import analyse
 
     records = [make_record(seed=s, noise=REALISTIC, run_id=f"aa-{s}") for s in range(25)]
     # The fixed-size design table searches up to 10 new runs: give the primary a limit such runs can reach
@@ -51,7 +51,7 @@ def test_calibrate_analysis_of_aa_records_reports_no_false_gate_failures():
 
 
 def test_calibrate_analysis_counts_planted_changes_as_flags():
-    from harness.judge.calibration import analyse
+    from harness.judge.noise import analyse
 
     records = [make_record(seed=s, slow={"train": 1.3} if s == 0 else None) for s in range(12)]
     result = analyse(records, baseline_size=10, current_size=1, comparisons=30, seed=2)
@@ -65,7 +65,7 @@ def test_calibrate_analysis_counts_planted_changes_as_flags():
 
 def test_calibrate_in_session_design_draws_current_and_reference_from_their_pools():
     from harness.commands.calibrate import render
-    from harness.judge.calibration import analyse
+    from harness.judge.noise import analyse
 
     current = [make_record(seed=s, noise=REALISTIC, run_id=f"cur-{s}") for s in range(20)]
     reference = [make_record(seed=100 + s, noise=REALISTIC, run_id=f"ref-{s}") for s in range(20)]
@@ -82,7 +82,7 @@ def test_calibrate_in_session_design_draws_current_and_reference_from_their_pool
 
 
 def test_calibrate_in_session_flags_a_planted_slowdown_of_the_current_pool():
-    from harness.judge.calibration import analyse
+    from harness.judge.noise import analyse
 
     current = [make_record(seed=s, noise=REALISTIC, slow={"train": 1.3}) for s in range(12)]
     reference = [make_record(seed=100 + s, noise=REALISTIC) for s in range(12)]
@@ -103,7 +103,7 @@ def test_two_pool_splits():
 
 
 def test_calibrate_ordered_splits_follow_time_order():
-    from harness.judge.calibration import analyse
+    from harness.judge.noise import analyse
 
     records = [make_record(seed=s, noise=REALISTIC, run_id=f"aa-{s}") for s in range(14)]
     for i, r in enumerate(records):
@@ -113,7 +113,7 @@ def test_calibrate_ordered_splits_follow_time_order():
 
 
 def test_calibrate_analysis_without_enough_runs_still_measures_noise():
-    from harness.judge.calibration import analyse
+    from harness.judge.noise import analyse
 
     records = [make_record(seed=s, noise=REALISTIC) for s in range(12)]
     result = analyse(records, baseline_size=GATE.baseline_runs, current_size=GATE.repeat)
@@ -127,7 +127,7 @@ def test_calibrate_analysis_without_enough_runs_still_measures_noise():
 def test_the_paired_design_reports_the_threshold_and_mde_the_verdict_applies():
     """The noise rows of the in-session design and a verdict on the same pairs agree: both come from
     harness/judge/significance.py."""
-    from harness.judge.calibration import analyse
+    from harness.judge.noise import analyse
     from harness.judge.significance import threshold_pct
 
     n = 12
@@ -157,7 +157,7 @@ def test_speed_normalisation_is_the_verdicts():
     """A policy that always normalises: the noise rows use significance.at_speed, the verdicts' own scaling."""
     import dataclasses
 
-    from harness.judge.calibration import analyse
+    from harness.judge.noise import analyse
     from harness.judge.significance import at_speed
 
     pols = policy.load()
@@ -185,7 +185,7 @@ def test_the_calibration_document_reads_back_and_a_newer_one_is_refused():
 
 @pytest.mark.slow
 def test_calibrate_mode_runs_pairs_and_a_real_check_on_the_smoke_profile(tmp_path, monkeypatch, capsys):
-    """`calibrate --mode MODE --reference HEAD` end to end (harness/run/calibration_runs.py), MODE the
+    """`calibrate --mode MODE --reference HEAD` end to end (harness/pairing/aa_runs.py), MODE the
     policy's: real pairs of the working tree and HEAD, one real A/A check through the gate (whose pairs
     join the pool of its mode), the analysis, the file."""
     import json
@@ -196,7 +196,7 @@ def test_calibrate_mode_runs_pairs_and_a_real_check_on_the_smoke_profile(tmp_pat
 
     from harness.config import build_config
     from harness.judge import policy
-    from harness.run import reference
+    from harness.pairing import reference
 
     monkeypatch.chdir(tmp_path)
     text = resources.files("harness").joinpath("policies.toml").read_text()

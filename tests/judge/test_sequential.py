@@ -1,6 +1,6 @@
 """The sequential gate: the confidence sequence (harness/judge/sequential.py), its verdict in the judge, the
-stop rule and the pairing of the gate (harness/run/gate.py, harness/run/reference.py), and its calibration on
-recorded pairs (harness/judge/gate_calibration.py)."""
+stop rule and the pairing of the gate (harness/pairing/gate.py, harness/pairing/reference.py), and its calibration on
+recorded pairs (harness/judge/gate_errors.py)."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ import random
 import pytest
 from verdict_fixtures import make_baseline, make_record
 
-from harness.judge import gate_calibration as seqcal
+from harness.judge import gate_errors as seqcal
 from harness.judge import judging as judge
 from harness.judge import policy, sequential
-from harness.run import reference
+from harness.pairing import reference
 
 GATE = policy.committed_gate()
 

@@ -6,7 +6,8 @@ import threading
 import time
 
 from harness import REPO_DIR
-from harness.run import barrier, reference
+from harness.run import barrier
+from harness.pairing import reference
 
 
 def _env(folder, parties, timeout_s):

@@ -1,4 +1,4 @@
-"""CPU placement of a pair's sides (harness/run/crossover.py), on real processes and threads."""
+"""CPU placement of a pair's sides (harness/pairing/crossover.py), on real processes and threads."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from harness.run import crossover
+from harness.pairing import crossover
 
 CPUS = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
 needs_two = pytest.mark.skipif(len(CPUS) < 2 or not crossover.supported(), reason="needs 2 CPUs and Linux affinity")

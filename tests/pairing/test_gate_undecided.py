@@ -1,4 +1,4 @@
-"""An undecided check, end to end through harness/run/gate.py with a noisy fake pair source: it goes on past
+"""An undecided check, end to end through harness/pairing/gate.py with a noisy fake pair source: it goes on past
 [gate] repeat only while the cap could decide, exits 6 (EXIT_UNDECIDED), and its headline and note say
 UNDECIDED, what each measurement rules out, and what else used the host; [gate] on_undecided = "pass"
 keeps the headline and exits 0."""
@@ -15,8 +15,8 @@ from harness.config import build_config
 from harness.errors import EXIT_UNDECIDED
 from harness.judge import policy
 from harness.output import formatters
-from harness.run import gate
-from harness.run import reference as referencemod
+from harness.pairing import gate
+from harness.pairing import reference as referencemod
 
 POLICIES = __import__("pathlib").Path(__file__).resolve().parents[2] / "harness" / "policies.toml"
 GATE = policy.committed_gate()

@@ -2,7 +2,7 @@
 nightly commit, in one session, and the in-session ratio per measurement is what asv tracks.
 
 A nightly result measured alone is judged against a neighbour measured in another session, on a
-host that drifts between sessions (8-23% here, harness/run/reference.py), so asv.conf.json judges
+host that drifts between sessions (8-23% here, harness/pairing/reference.py), so asv.conf.json judges
 nightly times at 20%. A night's ratio ``current / previous`` is measured inside one session, pair by
 pair (both sides of a pair at the same time when ``interleaved`` runs duets), so the drift cancels:
 a step in the underlying level shows as the one night whose ratio differs from 1, and every other
@@ -18,7 +18,7 @@ none as large as equivalence_pct), so the bound it ends on is valid whenever it 
 Pure logic (ratios, the choice of the previous commit, steps) plus the duet run (``run_pairs``).
 benchmarks/ratios.py tracks the ratios under asv; ``t4rec-bench nightly --steps`` names the steps
 in asv's results; benchmarks/nightly_step_demo.py shows a planted 5% step on a scratch repository.
-Run as ``python -m harness.run.nightly_pairs --previous REV`` it pairs the current code with REV and
+Run as ``python -m harness.nightly.pairs --previous REV`` it pairs the current code with REV and
 prints the ratios as JSON (what the demo runs in each commit's checkout).
 """
 
@@ -216,9 +216,9 @@ def partner(repo, commit: str, previous: str | None) -> str | None:
 def choose_mode(config, mode: str | None) -> str:
     """The mode the pairs run in: ``mode``, else the gate's ([gate] mode); a duet the CPUs cannot hold
     (two sides x the profile's threads) falls back to alternating, and says so on stderr. This module
-    and harness/run/reference.py always come from the same commit's checkout."""
+    and harness/pairing/reference.py always come from the same commit's checkout."""
     from harness.judge import policy
-    from harness.run import reference
+    from harness.pairing import reference
 
     used, why = reference.pairing(config, 2, mode or policy.load().gate.mode)
     if why:
@@ -236,7 +236,7 @@ def run_pairs(config, previous: str, repo, pairs: int | None = None, mode: str |
     arm runs in this interpreter's environment (``python``): the ratio is the code's change.
     HarnessError when a run failed.
     """
-    from harness.run import reference
+    from harness.pairing import reference
 
     s = settings()
     pairs = pairs or s.max_pairs
@@ -352,14 +352,14 @@ def asv_nights(results_dir, repo=None, machine: str | None = None) -> dict[str, 
     return out
 
 
-# ---- python -m harness.run.nightly_pairs ------------------------------------------------------------------
+# ---- python -m harness.nightly.pairs ------------------------------------------------------------------
 
 def main(argv=None) -> int:
     import argparse
 
     from harness.config import build_config
 
-    p = argparse.ArgumentParser(prog="python -m harness.run.nightly_pairs",
+    p = argparse.ArgumentParser(prog="python -m harness.nightly.pairs",
                                 description="pair the current code with a previous commit; print the ratios as JSON")
     p.add_argument("--previous", required=True, help="the previous commit (a revision of --repo)")
     p.add_argument("--repo", default=".", help="repository holding --previous")

@@ -1,4 +1,4 @@
-"""Reference environments (harness/run/envs.py, env_commands.py, env_layered.py): real virtualenvs, real pip,
+"""Reference environments (harness/envs/build.py, env_commands.py, env_layered.py): real virtualenvs, real pip,
 no network.
 
 The tiny project builds with an in-tree PEP 517 backend (no build requirements), because the
@@ -20,7 +20,9 @@ from pathlib import Path
 import pytest
 
 from harness.errors import HarnessError
-from harness.run import env_commands, env_layered, envs
+from harness.envs import install as env_commands
+from harness.envs import layered as env_layered
+from harness.envs import build as envs
 
 # A PEP 517 backend (and the wheel writer the tests use for their own wheels): it packs the
 # modules named in [tool.tiny] modules, with the [project] name, version and dependencies.

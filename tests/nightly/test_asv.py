@@ -304,7 +304,7 @@ def _nightly_args(*argv):
 
 
 def test_nightly_plan_managed_and_existing():
-    from harness.run import asv_nightly
+    from harness.nightly import asv as asv_nightly
 
     machine, run, publish = asv_nightly.plan(_nightly_args("--profile", "smoke"), "cpu-2c-x86_64", None)
     assert machine.argv[3:] == ("machine", "--config", str(ROOT / "asv.conf.json"), "--yes", "--machine",
@@ -341,7 +341,7 @@ def test_the_first_night_benchmarks_head_only(tmp_path, capsys):
 
 
 def test_nightly_treats_no_new_commit_as_success_and_reports_failures(capsys):
-    from harness.run import asv_nightly
+    from harness.nightly import asv as asv_nightly
 
     quiet = asv_nightly.Step("run the benchmarks", (sys.executable, "-c", f"print({asv_nightly.NOTHING_NEW!r}); exit(1)"))
     broken = asv_nightly.Step("publish the HTML", (sys.executable, "-c", "exit(3)"))

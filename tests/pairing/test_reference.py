@@ -1,4 +1,4 @@
-"""The in-session reference (harness/run/reference.py, harness/run/gate.py).
+"""The in-session reference (harness/pairing/reference.py, harness/pairing/gate.py).
 
 Git is real here (a scratch repository); the end-to-end test runs the smoke pipeline for both
 sides, so it is marked slow.
@@ -15,7 +15,8 @@ import pytest
 from harness.config import build_config
 from harness.errors import HarnessError
 from harness.judge import policy
-from harness.run import gate, reference
+from harness.pairing import gate
+from harness.pairing import reference
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -12,7 +12,7 @@ the machine, the install files' hashes, the commands and the pins). An environme
 only once its ``env.json`` exists; a build holds ``<root>/<key>.lock`` and logs to
 ``<root>/<key>.log``.
 
-Each command runs through harness.run.env_commands; harness.run.env_layered scans what an
+Each command runs through harness.envs.install; harness.envs.layered scans what an
 interpreter has installed and layers distributions over an environment.
 """
 
@@ -39,8 +39,8 @@ from harness import REPO_DIR
 from harness.documents import atomic, versions
 from harness.errors import HarnessError
 from harness.judge.history import read_asv_config
-from harness.run.env_commands import Build, Command, Progress, interpolate, run_logged, step
-from harness.run.env_layered import distributions, normalise
+from harness.envs.install import Build, Command, Progress, interpolate, run_logged, step
+from harness.envs.layered import distributions, normalise
 
 ROOT = REPO_DIR
 KIND = "t4rec-bench-env"

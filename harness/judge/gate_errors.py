@@ -88,13 +88,13 @@ def planted(rec: dict, stage: str, fraction: float, kind: str = "spin") -> dict:
 
 
 def settings(gate, pairs: int, final: bool = False) -> dict:
-    """The sequential settings a check's judge reads (harness/run/gate.py ``_Looks.settings``)."""
+    """The sequential settings a check's judge reads (harness/pairing/gate.py ``_Looks.settings``)."""
     return {"repeat": gate.repeat, "min_pairs": gate.min_pairs, "max_pairs": max(gate.max_pairs, gate.repeat),
             "design_pairs": gate.design_pairs, "pairs": pairs, "final": final}
 
 
 def in_session(ref: dict, gate, mode: str, final: bool = False) -> dict:
-    """The judge's in-session argument for a simulated look (harness/run/gate.py::_in_session's shape)."""
+    """The judge's in-session argument for a simulated look (harness/pairing/gate.py::_in_session's shape)."""
     prov = {"commit": "calibration", "runs": ref["repeat"], "paired": True, "mode": mode, "arms": 2}
     return {"record": ref, "provenance": prov, "cross": None, "changed": (), "code_range": "", "notes": (),
             "sequential": settings(gate, ref["repeat"], final)}

@@ -1,4 +1,4 @@
-"""The nightly's in-session ratios (harness/run/nightly_pairs.py, benchmarks/ratios.py): ratios, the
+"""The nightly's in-session ratios (harness/nightly/pairs.py, benchmarks/ratios.py): ratios, the
 previous commit, steps on synthetic series; one real smoke night (slow)."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.run import nightly_pairs as np_
+from harness.nightly import pairs as np_
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -212,7 +212,7 @@ def _nightly_args(*argv):
 
 
 def test_nightly_passes_the_previous_commit_and_the_pairs(repo):
-    from harness.run import asv_nightly
+    from harness.nightly import asv as asv_nightly
 
     path, c = repo
     _, run, _ = asv_nightly.plan(_nightly_args("--profile", "smoke", "--pairs", "2", "--pair-mode", "duet"),

@@ -2,7 +2,7 @@
 
 The test builds a slower transformers4rec (benchmarks/plant_dependency_slowdown.py: the
 installed distribution with Trainer.training_step slowed, as 23.12.0.post1), installs it into
-a thin environment layered over .venv (harness.run.env_layered.layered), and runs `t4rec-bench check` in
+a thin environment layered over .venv (harness.envs.layered.layered), and runs `t4rec-bench check` in
 that environment with the reference in .venv: three arms (reference: HEAD in .venv; cross: HEAD
 in the slow environment; current: this tree in the slow environment), smoke profile. The
 verdict must flag train.wall_s and name the environment and the package as the cause.
@@ -47,7 +47,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def slow_env(tmp_path_factory) -> Path:
-    from harness.run import env_layered
+    from harness.envs import layered as env_layered
 
     tmp = tmp_path_factory.mktemp("slowenv")
     build = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "plant_dependency_slowdown.py"),

@@ -1,7 +1,7 @@
 """The runs behind ``t4rec-bench calibrate`` (harness/commands/calibrate.py, calibrate_gate.py): A/A
 runs of the working tree, alone or alternating with a reference commit; pools of pairs in each
 pairing mode, the modes taking turns in blocks; and real A/A checks through the gate. Records are
-appended to the history folder as they come; the analysis (harness/judge/calibration.py,
+appended to the history folder as they come; the analysis (harness/judge/noise.py,
 gate_calibration.py) reads them."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 from harness.documents import record
 from harness.errors import HarnessError
 from harness.output.progress import Progress
-from harness.run import reference
+from harness.pairing import reference
 
 BLOCK = 2  # pairs per mode before the other mode takes its turn
 
@@ -118,7 +118,7 @@ def real_checks(config, policies, k: int, baseline_path, policies_path, rev: str
     with its two merged records (``record``, ``reference_record``); each row joins ``ledger`` (a
     real-checks ledger, harness/documents/real_checks.py) as its check ends."""
     from harness.documents import real_checks as ledger_doc
-    from harness.run import gate
+    from harness.pairing import gate
 
     out = []
     for i in range(k):
@@ -139,7 +139,7 @@ def real_checks(config, policies, k: int, baseline_path, policies_path, rev: str
 
 def check_row(o, seconds: float, primary: str, plant: str = "none", load: str = "none",
               overrides: dict | None = None, plant_kind: str | None = None) -> dict:
-    """One line of the real-checks ledger for the gate's outcome ``o`` (harness/run/gate.py ``run``):
+    """One line of the real-checks ledger for the gate's outcome ``o`` (harness/pairing/gate.py ``run``):
     when and where it ran, what was planted (STAGE=FRACTION or "none", and faults.slowdown_kind) and
     what loaded the host, the verdict and the primary's name and change, pairs, seconds, the primary's
     pair sd and every gated time's pairs ({name: [[reference, current], ...]})."""

@@ -1,4 +1,4 @@
-"""Dependency bisection (harness/run/envbisect.py): the algorithm on fixed verdicts, then one real
+"""Dependency bisection (harness/envs/bisect_packages.py): the algorithm on fixed verdicts, then one real
 bisection that times layered environments of three tiny distributions."""
 
 from __future__ import annotations
@@ -11,10 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from harness.run import env_layered, envbisect
+from harness.envs import layered as env_layered
+from harness.envs import bisect_packages as envbisect
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # test_envs, beside this file
-from test_envs import plain_env, write_wheel  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # test_build, beside this file
+from test_build import plain_env, write_wheel  # noqa: E402
 
 
 def test_changed_lists_differences_sorted_without_the_installers():

@@ -1,8 +1,8 @@
 """The regression gate: the ci profile against the committed baseline, once per session.
 
 The current code runs ``[gate] repeat`` times, alternating with as many runs of the baseline's
-commit in the baseline's environment (the in-session reference, harness/run/reference.py; a cross arm
-too when the environments differ), and is judged by harness.run.gate exactly as `t4rec-bench check`
+commit in the baseline's environment (the in-session reference, harness/pairing/reference.py; a cross arm
+too when the environments differ), and is judged by harness.pairing.gate exactly as `t4rec-bench check`
 judges it: times, ranking metrics and loss against the reference, memory and counts against the
 committed baseline. Each measurement of the baseline is one test; it
 fails when the comparison says ``regressed`` (or the measurement disappeared), with the
@@ -49,7 +49,7 @@ def gate_verdict():
     from harness.config import build_config
     from harness.errors import HarnessError
     from harness.judge import policy
-    from harness.run import gate
+    from harness.pairing import gate
 
     path, settings = _baseline_path(), policy.load().gate
     if not path.exists():

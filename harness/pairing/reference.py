@@ -11,7 +11,7 @@ the same time, so drift cancels and times are judged at the statistics' threshol
 baseline.
 
 The reference is the commit's tree (``git archive``) run by its own harness, ``python -m
-harness.cli run``, in the baseline's ENVIRONMENT (harness/run/envs.py builds it from the commit's
+harness.cli run``, in the baseline's ENVIRONMENT (harness/envs/build.py builds it from the commit's
 own install files, cached; when the installed distributions already match the baseline's, it
 is simply the current environment). When both the code and the environment differ, a third
 arm runs the baseline's code in the current environment (the "cross" arm), so that a
@@ -36,7 +36,8 @@ from pathlib import Path
 from harness import REPO_DIR
 from harness.documents import record
 from harness.errors import HarnessError
-from harness.run import barrier, crossover
+from harness.run import barrier
+from harness.pairing import crossover
 from harness.run.runner import kill_tree
 
 ROOT = REPO_DIR
@@ -183,7 +184,7 @@ def interleaved(config, repeat: int, arms, progress=None, command: str | None = 
     ``python -m harness.cli run ... --out``), so that neither carries a process the other lacks.
     "crossover" trades the sides' CPUs every ``period_s`` ([gate] crossover_period_s), "pinned" gives
     each side one CPU slot for the pair and trades the slots every pair, "duet" leaves placement to
-    the scheduler (harness/run/crossover.py); the sides that run at once start their first stage together,
+    the scheduler (harness/pairing/crossover.py); the sides that run at once start their first stage together,
     at a barrier (harness/run/barrier.py, ``barrier_timeout_s``: [gate]'s by default) when every side's
     code can join one. ``stop(current, arm records)``, called after each complete
     round, ends the rounds early when it returns True (the sequential gate). ``arms``: a list of Arm

@@ -12,7 +12,7 @@ import pytest
 from harness.commands import bisect_env
 from harness.config import build_config
 from harness.judge import policy
-from harness.run import reference
+from harness.pairing import reference
 
 
 def _fake_runs(monkeypatch, slow: float, noise: float, name="total.wall_s", higher_is_better=False):
@@ -54,7 +54,8 @@ def test_too_noisy_pairs_are_undecided_not_a_verdict(monkeypatch, tmp_path):
 @pytest.mark.parametrize("outcome, code", [(True, 1), (False, 0), (None, 6)])
 def test_exit_codes_mean_what_they_mean_in_every_command(monkeypatch, tmp_path, outcome, code, capsys):
     from harness.cli import main
-    from harness.run import env_layered, envbisect
+    from harness.envs import layered as env_layered
+    from harness.envs import bisect_packages as envbisect
 
     monkeypatch.setattr(env_layered, "distributions", lambda py: {"a": "1"} if "good" in str(py) else {"a": "2"})
     monkeypatch.setattr(envbisect, "changed", lambda g, b: {"a": ("1", "2")})

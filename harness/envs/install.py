@@ -1,4 +1,4 @@
-"""Running one asv install command of a reference environment build (harness.run.envs).
+"""Running one asv install command of a reference environment build (harness.envs.build).
 
 :func:`interpolate` turns one asv command (placeholders, ``in-dir=``, ``return-code=`` and
 ``VAR=value`` prefixes) into a :class:`Command`; :func:`step` runs it for a :class:`Build`, logging

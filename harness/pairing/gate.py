@@ -1,6 +1,6 @@
 """One check: run the current code (with the in-session reference, when there is one) and judge it.
 
-Shared by `t4rec-bench check` and the pytest gate (tests/run/test_gate.py), so both give the same
+Shared by `t4rec-bench check` and the pytest gate (tests/pairing/test_gate.py), so both give the same
 verdict for the same tree. Order of work: read the policy and the stored baseline first (a
 corrupt baseline is exit 2 before any run), extract the reference commit, run, judge.
 """
@@ -14,7 +14,7 @@ from pathlib import Path
 from harness.documents import record as recordmod
 from harness.errors import HarnessError
 from harness.judge import policy as policymod
-from harness.run import reference as referencemod
+from harness.pairing import reference as referencemod
 
 AUTO, NONE = "auto", "none"
 
@@ -46,7 +46,7 @@ def run(config, repeat: int, baseline_path: Path, policies_path=None, reference:
 
     ``reference_env``: auto (the baseline's environment: this one when the installed
     distributions match the baseline's, else built from the commit's install files by
-    harness.run.envs), current (this environment), or the path of an interpreter to use.
+    harness.envs.build), current (this environment), or the path of an interpreter to use.
     ``mode``: how the pairs run (harness/judge/policy.py MODES; default: the policy's [gate] mode).
     ``sequential``: look after every pair and stop once the verdict is decided (harness/judge/sequential.py),
     going past ``repeat`` up to [gate] max_pairs while an undecided measurement could still be decided;
@@ -173,7 +173,7 @@ class _Looks:
 
 @dataclass(frozen=True)
 class Plan:
-    arms: list  # harness.run.reference.Arm, the reference first
+    arms: list  # harness.pairing.reference.Arm, the reference first
     environment: str  # the reference environment, in words
     changed: list  # [(distribution, reference environment's version, current version)]
     notes: tuple = ()
@@ -183,14 +183,15 @@ def plan_arms(ref, stored: dict | None, choice: str, progress=None, scratch: Pat
     """The arms to run beside the current code: the reference in the baseline's environment, and the
     cross arm (baseline code, current environment) when that environment differs from the current one.
 
-    With ``auto`` the baseline's environment is built from the commit's install files (harness.run.envs),
+    With ``auto`` the baseline's environment is built from the commit's install files (harness.envs.build),
     then topped up with the distributions of this environment that the build lacks (the development
     tools that `make setup` adds: test, report, asv), layered over it in ``scratch``, so that only the
     distributions the commit or the baseline's record pin differently tell the two apart."""
     import sys
 
     from harness.measure import environment as envmod
-    from harness.run import env_layered, envs
+    from harness.envs import layered as env_layered
+    from harness.envs import build as envs
 
     current_env = envmod.collect()
     recorded = ((stored or {}).get("record") or {}).get("environment")
@@ -217,10 +218,11 @@ def plan_arms(ref, stored: dict | None, choice: str, progress=None, scratch: Pat
 
 def _topped_up(built, scratch: Path | None, say) -> tuple[str, str, dict]:
     """(python, words, distributions) of the built environment plus this environment's distributions
-    it lacks, layered over it (harness.run.env_layered.layered: copies, no download)."""
+    it lacks, layered over it (harness.envs.layered.layered: copies, no download)."""
     import sys
 
-    from harness.run import env_layered, envs
+    from harness.envs import layered as env_layered
+    from harness.envs import build as envs
 
     current = env_layered.current_distributions()
     extra = sorted(n for n in current if n not in built.distributions and n not in envs.UNPINNED)

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.errors import HarnessError
-from harness.run import nightly_pairs
+from harness.nightly import pairs as nightly_pairs
 
 NOTHING_NEW = "No commit hashes selected"  # asv run's message (exit 1) when NEW finds no commit
 
