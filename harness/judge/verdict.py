@@ -64,6 +64,9 @@ class Verdict:
     notes: tuple[str, ...] = ()  # run-level remarks: workload diff, injected faults, failure
     reference_provenance: dict = field(default_factory=dict)  # commit, runs, date of the in-session reference
     etl_backend: str | None = None  # where the run's ETL ran: "pandas" or "cudf"; None when its record did not say
+    # the differential profile of a time regression (harness/pairing/profile.py; its shape:
+    # harness/documents/profile_types.py ProfileDiff); None when no profile was asked for or needed
+    profile_diff: dict | None = None
 
     def to_dict(self) -> dict:
         """The verdict document (harness/documents/verdict.py): format_version and kind, then the fields."""

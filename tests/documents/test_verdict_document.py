@@ -81,3 +81,22 @@ def test_a_version_2_verdict_reads_with_no_etl_backend():
     again = Verdict.from_dict(v2)
     assert again.etl_backend is None
     assert again == dataclasses.replace(a_verdict(), etl_backend=None)
+
+
+def test_a_version_3_verdict_reads_with_no_profile():
+    # version 4 may carry a differential profile (harness/pairing/profile.py); a version 3 verdict had none
+    v3 = {**a_verdict().to_dict(), "format_version": 3}
+    del v3["profile_diff"]
+    assert Verdict.from_dict(v3) == a_verdict() and a_verdict().profile_diff is None
+
+
+def test_a_verdict_with_a_malformed_profile_is_refused_with_its_place():
+    profile = {"profiler": "py-spy 0.4.1", "rate_hz": 100, "trigger": ["train.wall_s"], "skipped": None,
+               "overhead_pct": {"train": 3.0}, "stages": [{"stage": "train", "current": {"samples": 5, "seconds": 0.05},
+                                                          "reference": {"samples": -1, "seconds": 0.0},
+                                                          "functions": []}], "folded": None}
+    doc = dataclasses.replace(a_verdict(), profile_diff=profile).to_dict()
+    with pytest.raises(HarnessError, match=r"^v.json: verdict profile_diff at stages/0/reference/samples: -1 is less"):
+        verdictdoc.load(doc, "v.json")
+    doc["profile_diff"]["stages"][0]["reference"]["samples"] = 4
+    assert Verdict.from_dict(doc).profile_diff["stages"][0]["reference"] == {"samples": 4, "seconds": 0.0}
