@@ -158,6 +158,27 @@ def nightly_table(path: str | Path | None = None) -> dict:
     return dict(table)
 
 
+@dataclass(frozen=True)
+class ProfileSettings:
+    """The ``[profile]`` table: the differential profile of a check (harness/pairing/profile.py)."""
+    top: int  # functions kept per stage, by the size of their self time's move
+    rate_hz: int  # py-spy's samples per second
+
+
+def profile_settings(path: str | Path | None = None) -> ProfileSettings:
+    """The ``[profile]`` table of a policy file (the committed file's when it has none); HarnessError when bad."""
+    committed = tomllib.loads(resources.files("harness").joinpath("policies.toml").read_text())["profile"]
+    table = committed if path is None else tomllib.loads(Path(path).read_text()).get("profile", committed)
+    source = "harness/policies.toml" if path is None else str(path)
+    _check_keys(table, source, "[profile]", {f.name for f in fields(ProfileSettings)})
+    settings = ProfileSettings(**{**committed, **table})
+    for key, low, high in (("top", 1, 1000), ("rate_hz", 1, 1000)):
+        value = getattr(settings, key)
+        if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+            raise HarnessError(f"{source}: [profile]: {key}={value!r}: must be an integer in [{low}, {high}]")
+    return settings
+
+
 def committed_gate() -> Gate:
     """The ``[gate]`` of the committed harness/policies.toml."""
     return Gate(**_committed_gate_table())

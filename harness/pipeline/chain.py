@@ -6,11 +6,13 @@ sends events to the parent (harness.run.runner), which keeps the watchdog and th
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
 import threading
 import time
+import types
 import warnings
 from pathlib import Path
 
@@ -22,18 +24,44 @@ from harness.measure.meters import StageMeter
 from harness.pipeline import scale
 
 
+STAGE_FRAME = "stage__"  # code name prefix of the frame each stage runs in (``_stage_frame``)
+
+
 def _apply_faults(config: RunConfig, name: str, measured: dict, t0: float) -> None:
     faults = config.faults
     if faults.hang_stage == name:
         threading.Event().wait()  # blocks forever: the parent's watchdog must end it
     if faults.slowdown_stage == name and faults.slowdown_fraction > 0:
-        extra = faults.slowdown_fraction * (time.perf_counter() - t0)
-        if faults.slowdown_kind == "sleep":
-            time.sleep(extra)
-        else:  # spin: the stage's CPU time grows with its wall time, as with slower code
-            end = time.thread_time() + extra
-            while time.thread_time() < end:
-                pass
+        _planted_slowdown(faults.slowdown_kind, faults.slowdown_fraction * (time.perf_counter() - t0))
+
+
+def _planted_slowdown(kind: str, extra_s: float) -> None:
+    """The planted slowdown, in a function of its own so that a profile names it: ``extra_s`` seconds
+    of sleep, or of spinning (the stage's CPU time then grows with its wall time, as with slower code)."""
+    if kind == "sleep":
+        time.sleep(extra_s)
+        return
+    end = time.thread_time() + extra_s
+    while time.thread_time() < end:
+        pass
+
+
+def _stage_call(config: RunConfig, name: str, fn, args, measured: dict):
+    """One stage's work and its fault knob; it runs under a code name per stage (``_stage_frame``)."""
+    t0 = time.perf_counter()
+    out = fn(*args)
+    _apply_faults(config, name, measured, t0)
+    return out
+
+
+@functools.lru_cache(maxsize=None)
+def _stage_frame(name: str):
+    """``_stage_call`` under the code name ``stage__<name>``: every stack a sampling profiler takes
+    inside the stage (its work and its planted fault) then names the stage (harness/judge/profile_diff.py)."""
+    code = _stage_call.__code__
+    label = f"{STAGE_FRAME}{name}"
+    renamed = code.replace(co_name=label, **({"co_qualname": label} if hasattr(code, "co_qualname") else {}))
+    return types.FunctionType(renamed, _stage_call.__globals__, label)
 
 
 class _Stages:
@@ -45,9 +73,7 @@ class _Stages:
 
     def run(self, name: str, fn, *args, **labels):
         with self.meter.stage(name, **labels) as measured:
-            t0 = time.perf_counter()
-            out = fn(*args)
-            _apply_faults(self.config, name, measured, t0)
+            out = _stage_frame(name)(self.config, name, fn, args, measured)
         self.last = measured
         return out
 
