@@ -52,6 +52,10 @@ def add_parser(subparsers):
     p.add_argument("--verdict-out", default=VERDICT_OUT, metavar="PATH",
                    help="verdict JSON for machines (default: %(default)s)")
     p.add_argument("--markdown-out", metavar="PATH", help="also write the markdown verdict (CI job summary)")
+    p.add_argument("--profile-on-regression", choices=("on", "off"), default="on",
+                   help="on a time regression or an undecided time, run one more pair under py-spy (not judged) "
+                        "and add the functions whose self time moved to the verdict, their stacks beside it "
+                        "([profile] in harness/policies.toml; docs/usage.md). Default: %(default)s")
     p.add_argument("--history", default=_common.DEFAULT_HISTORY, metavar="DIR",
                    help="history folder; the record is added, never overwritten (default: %(default)s)")
     p.add_argument("--no-report", action="store_true", help=f"do not build {REPORT_OUT}")
@@ -81,7 +85,8 @@ def main(args) -> int:
     config = _common.config_from_args(args)
     path = baseline_path(args, config.profile, runner.machine_class(config))
     outcome = gate.run(config, repeat, path, args.policies, args.reference, progress=Progress(enabled=not args.quiet),
-                       reference_env=args.reference_env, mode=args.mode, sequential=not args.no_early_stop)
+                       reference_env=args.reference_env, mode=args.mode, sequential=not args.no_early_stop,
+                       profile_to=Path(args.verdict_out).parent if args.profile_on_regression == "on" else None)
     rec, verdict = outcome.record, outcome.verdict
     saved = record.append_history(rec, args.history)
     for arm in (outcome.reference_record, outcome.cross_record):

@@ -14,6 +14,7 @@ from pathlib import Path
 from harness.documents import record as recordmod
 from harness.errors import HarnessError
 from harness.judge import policy as policymod
+from harness.pairing import profile as profilemod
 from harness.pairing import reference as referencemod
 
 AUTO, NONE = "auto", "none"
@@ -41,7 +42,7 @@ def reference_rev(choice: str, stored: dict | None) -> tuple[str | None, str | N
 
 def run(config, repeat: int, baseline_path: Path, policies_path=None, reference: str = AUTO,
         progress=None, command: str | None = None, reference_env: str = AUTO, mode: str | None = None,
-        sequential: bool = True) -> Outcome:
+        sequential: bool = True, profile_to: Path | None = None) -> Outcome:
     """Run ``config`` in up to ``repeat`` pairs with the reference arms and judge the result.
 
     ``reference_env``: auto (the baseline's environment: this one when the installed
@@ -51,6 +52,8 @@ def run(config, repeat: int, baseline_path: Path, policies_path=None, reference:
     ``sequential``: look after every pair and stop once the verdict is decided (harness/judge/sequential.py),
     going past ``repeat`` up to [gate] max_pairs while an undecided measurement could still be decided;
     False runs ``repeat`` pairs and judges them once.
+    ``profile_to``: the verdict's folder; when given, a time regression (or an undecided time) gets one more
+    pair under py-spy, not judged, and its differential profile (harness/pairing/profile.py); None: none.
     """
     from harness.judge import judging as judgemod
     from harness.run import runner
@@ -60,7 +63,7 @@ def run(config, repeat: int, baseline_path: Path, policies_path=None, reference:
         raise HarnessError(f"--reference-env {reference_env}: no such interpreter (auto, current or a python path)")
     stored = judgemod.load_baseline(baseline_path)
     rev, why_not = reference_rev(reference, stored)
-    in_session, cross_rec = None, None
+    in_session, cross_rec, arm, used = None, None, None, None
     with tempfile.TemporaryDirectory(prefix="t4rec-bench-ref-") as tmp:
         ref = None
         if rev is not None:
@@ -91,9 +94,12 @@ def run(config, repeat: int, baseline_path: Path, policies_path=None, reference:
                 why_not = f"the in-session reference was dropped: {dropped}"
             elif by_arm.get("reference"):
                 in_session = looks.in_session(rec, by_arm, final=True)
-                cross_rec = in_session.get("cross")
-    verdict = judgemod.judge(rec, baseline_path, policies_path, stored=stored, in_session=in_session,
-                             why_no_reference=why_not)
+                cross_rec, arm = in_session.get("cross"), plan.arms[0]
+        verdict = judgemod.judge(rec, baseline_path, policies_path, stored=stored, in_session=in_session,
+                                 why_no_reference=why_not)
+        judged = {"current": rec, "reference": (in_session or {}).get("record")}
+        verdict = profilemod.attach(verdict, config, arm, judged, used in referencemod.TOGETHER, profile_to,
+                                    policies_path, progress)
     if verdict.overall == "undecided":
         import dataclasses
 

@@ -104,13 +104,14 @@ def run_argv(config, faults: bool = False) -> list[str]:
 
 
 def run_once(ref: Reference, argv: list[str], out_dir: Path, timeout_s: float, python: str | None = None,
-             started=None, env: dict | None = None) -> dict:
+             started=None, env: dict | None = None, wrap: tuple = ()) -> dict:
     """One run of ``ref``'s code through its own ``python -m harness.cli run ... --out`` (by ``python``,
     default this interpreter); its run record. ``started(pid)`` is called once the process exists,
     ``started(None)`` once it has ended (the duet's CPU placement); ``env``: variables added to its
-    environment (the launch barrier's). HarnessError if it produced none."""
+    environment (the launch barrier's); ``wrap``: a command that runs it (a profiler's, ending in "--").
+    HarnessError if it produced none."""
     out = out_dir / f"run-{uuid.uuid4().hex[:12]}.json"  # unique: duet sides run at once
-    cmd = [python or sys.executable, "-m", "harness.cli", "run", *argv, "--quiet", "--out", str(out),
+    cmd = [*wrap, python or sys.executable, "-m", "harness.cli", "run", *argv, "--quiet", "--out", str(out),
            "--history", str(out_dir / "history")]
     env = {**os.environ, **(env or {}), "PYTHONPATH": str(ref.code_dir)}
     with tempfile.TemporaryFile() as err:
@@ -134,6 +135,12 @@ def run_once(ref: Reference, argv: list[str], out_dir: Path, timeout_s: float, p
         last = (stderr.strip().splitlines() or ["(no output)"])[-1]
         raise HarnessError(f"{ref.commit[:10]}: run exited {proc.returncode}: {last}")
     return record.load(out)
+
+
+def run_timeout_s(config) -> float:
+    """How long one side's run may take before it is killed (well past the stage timeout, after which
+    the run's own watchdog ends a hung stage)."""
+    return 3 * config.stage_timeout_s + 300
 
 
 def order(i: int, sides: list[str]) -> list[str]:
@@ -203,7 +210,7 @@ def interleaved(config, repeat: int, arms, progress=None, command: str | None = 
     if isinstance(arms, Reference):
         arms = [Arm("reference", arms, sys.executable)]
     progress = progress or Progress(enabled=False)
-    timeout_s = timeout_s or 3 * config.stage_timeout_s + 300
+    timeout_s = timeout_s or run_timeout_s(config)
     sides = [arms[0].name, "current", *[a.name for a in arms[1:]]]
     with tempfile.TemporaryDirectory(prefix="t4rec-bench-ref-runs-") as tmp:
         run = _Sides(config, run_argv(config), {a.name: a for a in arms}, Path(tmp), timeout_s, progress, command,
