@@ -27,7 +27,7 @@ import dataclasses
 import sys
 from pathlib import Path
 
-from harness.commands._common import DEFAULT_HISTORY
+from harness.commands._common import DEFAULT_HISTORY, add_option, options_from
 from harness.errors import EXIT_ERROR, EXIT_OK, EXIT_REGRESSED, EXIT_RUN_FAILED, HarnessError
 from harness.nightly import asv as asv_nightly
 from harness.nightly import pairs as nightly_pairs
@@ -48,8 +48,7 @@ def add_parser(subparsers) -> None:
     _option(p, "--quick", action="store_true")
     _option(p, "--config", metavar="PATH")
     _option(p, "--bench", metavar="REGEX", action="append", default=[])
-    _option(p, "--history", metavar="DIR", default=str(DEFAULT_HISTORY),
-            help=f"{NightlyOptions.__dataclass_fields__['history'].metadata['help']} (default {DEFAULT_HISTORY})")
+    _option(p, "--history", metavar="DIR", default=str(DEFAULT_HISTORY))
     _option(p, "--report", metavar="DIR")
     _option(p, "--pairs", type=int, metavar="N")
     _option(p, "--pair-mode", metavar="MODE")
@@ -60,15 +59,12 @@ def add_parser(subparsers) -> None:
 
 
 def _option(p, flag: str, **kw) -> None:
-    """``flag`` with its default and help from NightlyOptions, unless given."""
-    f = NightlyOptions.__dataclass_fields__[flag[2:].replace("-", "_")]
-    p.add_argument(flag, **{"default": f.default, "help": f.metadata["help"], **kw})
+    add_option(p, NightlyOptions, flag, **kw)
 
 
 def options(args) -> NightlyOptions:
     """The command line as NightlyOptions (which checks it)."""
-    given = {f.name: getattr(args, f.name) for f in dataclasses.fields(NightlyOptions)}
-    return NightlyOptions(**{**given, "bench": tuple(given["bench"])})
+    return options_from(args, NightlyOptions, bench=tuple(args.bench))
 
 
 def main(args) -> int:

@@ -48,7 +48,7 @@ class NightlyOptions:
     config: str = _opt("asv.conf.json", "asv configuration")
     bench: tuple[str, ...] = _opt((), "only benchmarks matching REGEX (asv run --bench; repeatable), "
                                       "e.g. pipeline")
-    history: str = _opt("reports/history", "run-record history folder")
+    history: str = _opt("reports/history", "run-record history folder (default %(default)s)")
     report: str = _opt("reports/nightly", "where the HTML report goes")
     pairs: int | None = _opt(None, "most pairs per night of the newest commit with the previous nightly commit, "
                                    "whose in-session ratios benchmarks/ratios.py tracks; a night stops once "
