@@ -178,9 +178,9 @@ def _run_once(config: RunConfig, workdir: Path, progress, plan: GpuPlan | None =
     if plan:
         watch.handle(events.Note(plan.note), sampler)
     watch.gpu = _GpuWatch(proc.pid, t0, env) if config.instrument and config.device == "cuda" else None
-    events = _EventReader(read_fd)
+    reader = _EventReader(read_fd)  # not named events: that is the module the plan's Note comes from
     try:
-        _loop(proc, events, watch, sampler)
+        _loop(proc, reader, watch, sampler)
     except KeyboardInterrupt:
         watch.fail(watch.current or "pipeline", "interrupted", "interrupted by the user (Ctrl-C)")
         kill_tree(proc)
@@ -189,7 +189,7 @@ def _run_once(config: RunConfig, workdir: Path, progress, plan: GpuPlan | None =
             sampler.stop()
         if watch.gpu:
             watch.gpu.stop()
-        events.close()
+        reader.close()
         try:
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:

@@ -134,3 +134,18 @@ def test_etl_backend_and_nondeterministic_ops_are_optional_record_fields():
     record.validate({**old, "etl_backend": "pandas", "nondeterministic_ops": ["index_add_cuda_"]})
     with pytest.raises(HarnessError, match="etl_backend"):
         record.validate({**old, "etl_backend": "rapids"})
+
+
+def test_a_cuda_run_s_gpu_plan_is_its_first_note(tmp_path, monkeypatch):
+    """Every cuda run hands _run_once a GpuPlan, whose note is the record's first. Here the worker is a
+    process that exits at once (no GPU needed): the plan's note is kept and the run is a crash."""
+    from harness.output.progress import Progress
+
+    real_popen = subprocess.Popen
+    monkeypatch.setattr(runner.subprocess, "Popen",
+                        lambda argv, **kw: real_popen([sys.executable, "-c", "pass"], **kw))
+    plan = gpus.GpuPlan({"CUDA_VISIBLE_DEVICES": "GPU-fake-0"}, "the worker sees one GPU of the 1 visible")
+    config = build_config("smoke", {"device": "cpu", "instrument": False})
+    watch, _, _ = runner._run_once(config, tmp_path, Progress(enabled=False), plan)
+    assert watch.notes[0] == plan.note
+    assert watch.failure["kind"] == "crash" and "without a result" in watch.failure["message"]
