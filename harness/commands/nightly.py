@@ -31,8 +31,7 @@ from harness.commands._common import DEFAULT_HISTORY, add_option, options_from
 from harness.errors import EXIT_ERROR, EXIT_OK, EXIT_REGRESSED, EXIT_RUN_FAILED, HarnessError
 from harness.nightly import asv as asv_nightly
 from harness.nightly import pairs as nightly_pairs
-from harness.nightly.asv import (DEVICES, PROFILES, NightlyOptions, has_results, machine_name, plan,
-                                 resolve_commit, run_steps)
+from harness.nightly.asv import DEVICES, PROFILES, NightlyOptions
 
 
 def add_parser(subparsers) -> None:
@@ -79,13 +78,13 @@ def run(opts: NightlyOptions) -> int:
 
     conf = history.read_asv_config(config)
     root = config.resolve().parent  # asv resolves the config's relative paths from its folder
-    machine = opts.machine or machine_name(opts.device)
-    commit = resolve_commit(opts.commit, root / conf.get("repo", ".")) if opts.existing else None
+    machine = opts.machine or asv_nightly.machine_name(opts.device)
+    commit = asv_nightly.resolve_commit(opts.commit, root / conf.get("repo", ".")) if opts.existing else None
     repo = (root / conf.get("repo", ".")).resolve()
     results_dir = root / conf.get("results_dir", "results")
     if opts.steps:
         return show_steps(results_dir, repo, opts.machine, every=opts.all_nights)
-    if opts.range == "NEW" and not opts.existing and not has_results(results_dir, machine):
+    if opts.range == "NEW" and not opts.existing and not asv_nightly.has_results(results_dir, machine):
         print(f"nightly: no results for machine {machine} yet: benchmarking HEAD only "
               f"(backfill older commits with --range a..b)")
         opts = dataclasses.replace(opts, range="HEAD^!")
@@ -95,14 +94,14 @@ def run(opts: NightlyOptions) -> int:
             repo, nightly_pairs.benchmarked_commits(results_dir, machine), commit or "HEAD")
         print(f"nightly: up to {opts.max_pairs} pairs per benchmarked commit; previous nightly commit "
               f"{previous[:10] if previous else '(none: the ratio benchmarks are skipped)'}")
-    steps = plan(opts, machine, commit, previous, repo)
+    steps = asv_nightly.plan(opts, machine, commit, previous, repo)
     if opts.dry_run:
         for step in steps:
             env = " ".join(f"{k}={v}" for k, v in step.env.items())
             print(f"{step.title}: {env + ' ' if env else ''}{' '.join(step.argv)}")
         return EXIT_OK
     before = asv_nightly.history_files(Path(opts.history))
-    failed = run_steps(steps)
+    failed = asv_nightly.run_steps(steps)
     new = sorted(asv_nightly.history_files(Path(opts.history)) - before)
     for path in new:
         print(f"nightly: history record {path}")

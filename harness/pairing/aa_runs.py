@@ -343,12 +343,13 @@ def _gate_pools(config, o: CalibrateOptions, policies) -> tuple[dict, dict, dict
 
     if o.records:
         return {"recorded": (pooled(plain_runs(o.records)), pooled(plain_runs(o.reference_records)))}, {}, {}, []
-    gate = policies.gate
-    raw = pair_pools(config, o.reference, list(o.modes), o.runs or gate.repeat, Path(o.history), o.quiet,
+    gate, rev = policies.gate, o.reference
+    assert rev is not None  # CalibrateOptions: --mode without --records needs --reference
+    raw = pair_pools(config, rev, list(o.modes), o.runs or gate.repeat, Path(o.history), o.quiet,
                      gate.crossover_period_s)
     machine = runner.machine_class(config)
     checks = real_checks(config, policies, o.checks, baseline.default_path(config.profile, machine), o.policies,
-                         o.reference, o.quiet, ledger=_ledger(o, machine))
+                         rev, o.quiet, ledger=_ledger(o, machine))
     for c in checks:
         cur, refs, _, _ = raw.setdefault(c["mode"], ([], [], [], []))
         cur.append(c["record"])
