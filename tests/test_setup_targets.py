@@ -190,3 +190,27 @@ def test_the_harness_needs_no_newer_python_than_the_merlin_containers():
                            "--eval-annotations", "harness", "benchmarks"],
                           cwd=REPO_DIR, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+
+
+# ---- make lint: ruff and mypy from their own venv -----------------------------------------------
+
+def test_lint_runs_ruff_and_mypy_from_their_own_venv(tmp_path):
+    venv = tmp_path / "lint-venv"
+    lines = _make_n("-B", "lint", f"LINT_VENV={venv}")
+    text = " ".join(lines)
+    install = next(line for line in lines if f"{venv}/bin/python -m pip install" in line)
+    assert install.split("constraints.txt", 1)[1].split() == [
+        re.split(r"[<>=!~ ;\[]", req)[0] for req in PYPROJECT["project"]["optional-dependencies"]["lint"]]
+    into_venv = [line for line in lines if line.startswith(".venv/bin/python -m pip install")]
+    assert into_venv and not any(re.search(r"\bruff\b|\bmypy\b|[\[,]lint[\],]", line) for line in into_venv), \
+        "the lint tools must never go into .venv (the baselines' environment)"
+    assert f"{venv}/bin/python -m ruff check harness" in text
+    assert f"{venv}/bin/python -m mypy --python-executable .venv/bin/python" in text
+    pins = stack.read_pins(REPO_DIR / "constraints.txt")
+    assert {"ruff", "mypy"} <= set(pins)
+
+
+def test_the_fast_tests_lint_first():
+    lines = _make_n("-B", "test-fast")
+    lint = next(i for i, line in enumerate(lines) if "-m ruff check" in line)
+    assert lint < next(i for i, line in enumerate(lines) if "-m pytest" in line)
