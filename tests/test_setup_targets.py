@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from harness import REPO_DIR, cli
-from harness.commands import stack
+from harness.documents import constraints
 from harness.errors import EXIT_ERROR, EXIT_NO_BASELINE, EXIT_OK
 from harness.measure import environment as envmod
 
@@ -78,9 +78,9 @@ def test_setup_gpu_uses_its_own_venv_and_the_cuda_torch(tmp_path):
 
 def test_setup_and_setup_gpu_pin_different_torch_builds():
     def pin(name: str) -> str:
-        return stack.read_pins(REPO_DIR / name)["torch"]
+        return constraints.read_pins(REPO_DIR / name)["torch"]
 
-    assert "torch" not in stack.read_pins(REPO_DIR / "constraints.txt")
+    assert "torch" not in constraints.read_pins(REPO_DIR / "constraints.txt")
     assert pin("constraints-cuda-torch.txt") != pin("constraints-cpu-torch.txt")
     assert f"torch=={pin('constraints-cpu-torch.txt')}" in PYPROJECT["project"]["optional-dependencies"]["cpu"]
 
@@ -110,7 +110,7 @@ def test_the_declared_nvml_binding_is_the_one_imported():
     assert _declared(loaded), f"`import pynvml` loads {loaded}, which pyproject.toml does not declare"
     other = {"pynvml": "nvidia-ml-py", "nvidia-ml-py": "pynvml"}[loaded]
     assert _declared(other) is None, f"pyproject.toml declares {other}, which `import pynvml` does not load"
-    assert stack.read_pins(REPO_DIR / "constraints.txt").get(loaded) == metadata.version(loaded)
+    assert constraints.read_pins(REPO_DIR / "constraints.txt").get(loaded) == metadata.version(loaded)
 
 
 # ---- t4rec-bench stack -----------------------------------------------------------------------
@@ -206,7 +206,7 @@ def test_lint_runs_ruff_and_mypy_from_their_own_venv(tmp_path):
         "the lint tools must never go into .venv (the baselines' environment)"
     assert f"{venv}/bin/python -m ruff check harness" in text
     assert f"{venv}/bin/python -m mypy --python-executable .venv/bin/python" in text
-    pins = stack.read_pins(REPO_DIR / "constraints.txt")
+    pins = constraints.read_pins(REPO_DIR / "constraints.txt")
     assert {"ruff", "mypy"} <= set(pins)
 
 
