@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 PIP_INSTALL := $(PY) -m pip install -q -c constraints.txt -c constraints-cpu-torch.txt
 PROFILE ?= ci
 
-.PHONY: setup browser check test test-fast run-smoke nightly asv-check clean setup-container setup-gpu
+.PHONY: setup browser check test test-fast lint run-smoke nightly asv-check clean setup-container setup-gpu
 
 setup: $(STAMP)
 
@@ -41,9 +41,26 @@ test: setup browser
 	@mkdir -p reports
 	$(PY) -m pytest --durations=30; rc=$$?; echo $$rc > reports/.pytest-exit-code; exit $$rc
 
-# Unit tests only (no pipeline runs, no browser): seconds.
-test-fast: setup
+# Unit tests only (no pipeline runs, no browser): seconds. The lint runs first.
+test-fast: setup lint
 	$(PY) -m pytest -m "not slow and not regression"
+
+# ruff and mypy (their settings: pyproject.toml) from a venv of their own: in .venv they would add
+# distributions the stored baselines' environments lack, and the gate would then rebuild the baseline's
+# environment. mypy reads the stack's packages from .venv. The names are pyproject.toml's `lint` extra,
+# the versions constraints.txt's.
+LINT_VENV ?= .venv-lint
+LINT_PY   := $(LINT_VENV)/bin/python
+LINT_PATHS ?= harness
+
+lint: setup $(LINT_VENV)/.installed
+	rc=0; $(LINT_PY) -m ruff check $(LINT_PATHS) || rc=$$?; \
+	  $(LINT_PY) -m mypy --python-executable $(PY) || rc=$$?; exit $$rc
+
+$(LINT_VENV)/.installed: pyproject.toml constraints.txt
+	test -x $(LINT_PY) || $(PYTHON) -m venv $(LINT_VENV)
+	$(LINT_PY) -m pip install -q -c constraints.txt ruff mypy
+	touch $@
 
 run-smoke: setup
 	$(BENCH) run --profile smoke
@@ -92,4 +109,4 @@ $(GPU_VENV)/.installed: pyproject.toml constraints.txt constraints-cuda-torch.tx
 	touch $@
 
 clean:
-	rm -rf $(VENV) reports/asv reports/history reports/*.html reports/*.json reports/*.md .pytest_cache
+	rm -rf $(VENV) $(LINT_VENV) reports/asv reports/history reports/*.html reports/*.json reports/*.md .pytest_cache

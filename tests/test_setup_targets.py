@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from harness import REPO_DIR, cli
-from harness.commands import stack
+from harness.documents import constraints
 from harness.errors import EXIT_ERROR, EXIT_NO_BASELINE, EXIT_OK
 from harness.measure import environment as envmod
 
@@ -78,9 +78,9 @@ def test_setup_gpu_uses_its_own_venv_and_the_cuda_torch(tmp_path):
 
 def test_setup_and_setup_gpu_pin_different_torch_builds():
     def pin(name: str) -> str:
-        return stack.read_pins(REPO_DIR / name)["torch"]
+        return constraints.read_pins(REPO_DIR / name)["torch"]
 
-    assert "torch" not in stack.read_pins(REPO_DIR / "constraints.txt")
+    assert "torch" not in constraints.read_pins(REPO_DIR / "constraints.txt")
     assert pin("constraints-cuda-torch.txt") != pin("constraints-cpu-torch.txt")
     assert f"torch=={pin('constraints-cpu-torch.txt')}" in PYPROJECT["project"]["optional-dependencies"]["cpu"]
 
@@ -110,7 +110,7 @@ def test_the_declared_nvml_binding_is_the_one_imported():
     assert _declared(loaded), f"`import pynvml` loads {loaded}, which pyproject.toml does not declare"
     other = {"pynvml": "nvidia-ml-py", "nvidia-ml-py": "pynvml"}[loaded]
     assert _declared(other) is None, f"pyproject.toml declares {other}, which `import pynvml` does not load"
-    assert stack.read_pins(REPO_DIR / "constraints.txt").get(loaded) == metadata.version(loaded)
+    assert constraints.read_pins(REPO_DIR / "constraints.txt").get(loaded) == metadata.version(loaded)
 
 
 # ---- t4rec-bench stack -----------------------------------------------------------------------
@@ -190,3 +190,27 @@ def test_the_harness_needs_no_newer_python_than_the_merlin_containers():
                            "--eval-annotations", "harness", "benchmarks"],
                           cwd=REPO_DIR, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+
+
+# ---- make lint: ruff and mypy from their own venv -----------------------------------------------
+
+def test_lint_runs_ruff_and_mypy_from_their_own_venv(tmp_path):
+    venv = tmp_path / "lint-venv"
+    lines = _make_n("-B", "lint", f"LINT_VENV={venv}")
+    text = " ".join(lines)
+    install = next(line for line in lines if f"{venv}/bin/python -m pip install" in line)
+    assert install.split("constraints.txt", 1)[1].split() == [
+        re.split(r"[<>=!~ ;\[]", req)[0] for req in PYPROJECT["project"]["optional-dependencies"]["lint"]]
+    into_venv = [line for line in lines if line.startswith(".venv/bin/python -m pip install")]
+    assert into_venv and not any(re.search(r"\bruff\b|\bmypy\b|[\[,]lint[\],]", line) for line in into_venv), \
+        "the lint tools must never go into .venv (the baselines' environment)"
+    assert f"{venv}/bin/python -m ruff check harness" in text
+    assert f"{venv}/bin/python -m mypy --python-executable .venv/bin/python" in text
+    pins = constraints.read_pins(REPO_DIR / "constraints.txt")
+    assert {"ruff", "mypy"} <= set(pins)
+
+
+def test_the_fast_tests_lint_first():
+    lines = _make_n("-B", "test-fast")
+    lint = next(i for i, line in enumerate(lines) if "-m ruff check" in line)
+    assert lint < next(i for i, line in enumerate(lines) if "-m pytest" in line)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 from pathlib import Path
 
@@ -33,6 +34,20 @@ def key_value(text: str) -> tuple[str, str]:
     if not sep or not key:
         raise argparse.ArgumentTypeError(f"{text!r} is not KEY=VALUE (e.g. train.epochs=2)")
     return key.strip(), value.strip()
+
+
+def add_option(p: argparse.ArgumentParser, options, flag: str, **kw) -> None:
+    """``flag`` with the default and help of its field in the options dataclass ``options`` (the one that
+    holds the command's options, e.g. NightlyOptions), unless ``kw`` gives them."""
+    name = flag.lstrip("-").replace("-", "_")
+    f = next(f for f in dataclasses.fields(options) if f.name == name)
+    p.add_argument(flag, **{"default": f.default, "help": f.metadata["help"], **kw})
+
+
+def options_from(args, options, **given):
+    """The options dataclass ``options`` built from the parsed command line ``args`` (its fields of the
+    same names), ``given`` instead where named; the dataclass checks them."""
+    return options(**{f.name: getattr(args, f.name) for f in dataclasses.fields(options)} | given)
 
 
 def add_workload_options(p: argparse.ArgumentParser, default_profile: str | None = None) -> None:

@@ -84,20 +84,11 @@ def main_record(args) -> int:
 
 
 def _seed_spread(args, config, rec: dict) -> dict:
-    """Run K more seeds once each; the metrics' values per seed (the main run's included)."""
-    import dataclasses
-
-    from harness.commands.check import run_config
+    """Run K more seeds once each (harness/run/sweep.py); the metrics' values per seed (the main run's included)."""
     from harness.documents import baseline
-    from harness.errors import HarnessError
+    from harness.run import sweep
 
-    by_seed = {config.seed: rec}
-    for k in range(1, args.seeds + 1):
-        other = run_config(dataclasses.replace(config, seed=config.seed + k), 1, args.quiet)
-        if other["status"] != "ok":
-            raise HarnessError(f"seed {config.seed + k} failed: {other['failure']['message']}; no baseline written")
-        by_seed[config.seed + k] = other
-    return baseline.seed_spread(by_seed)
+    return baseline.seed_spread({config.seed: rec, **sweep.seed_runs(config, args.seeds, args.quiet)})
 
 
 def main_show(args) -> int:

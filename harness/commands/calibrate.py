@@ -15,14 +15,17 @@ working tree alternating with K runs of REV in this session, and each A/A compar
 current group drawn from the first pool against a reference group drawn from the second, with
 the in-session thresholds.
 Writes reports/calibration-<profile>-<machine>-<time>.json (harness/documents/calibration.py).
-This module runs the A/A runs and prints; the analysis is harness/judge/noise.py's (and,
-with --mode, harness/judge/gate_errors.py's).
+This module parses and prints; harness/pairing/aa_runs.py runs the A/A runs (its CalibrateOptions
+checks the options), the analysis is harness/judge/noise.py's (and, with --mode,
+harness/judge/gate_errors.py's).
 """
 
 from __future__ import annotations
 
-from harness.judge.policy import MODES
+import functools
+
 from harness.output.formatters import value
+from harness.pairing.aa_runs import SPLITS, CalibrateOptions
 
 
 def add_parser(subparsers):
@@ -33,168 +36,59 @@ def add_parser(subparsers):
         description="Run PROFILE K times unchanged (or read A/A run records) and measure how the "
                     "comparison policy behaves on them.")
     _common.add_workload_options(p, default_profile="ci")
-    p.add_argument("--runs", type=_common.positive_int, metavar="K",
-                   help="A/A runs to make (default: [gate] baseline_runs + repeat of the policy, the fewest "
-                        "that hold the gate configuration; with --mode: pairs per mode, default [gate] repeat)")
-    p.add_argument("--records", nargs="+", metavar="PATH",
-                   help="analyse these run records (files or folders) instead of running the profile")
-    p.add_argument("--reference", metavar="REV",
-                   help="calibrate the in-session design of `check`: alternate the K runs with K runs of this "
-                        "git commit (HEAD: an A/A pair of pools) and judge current groups against reference "
-                        "groups (sizes: --current-size and --baseline-size, default [gate] repeat each)")
-    p.add_argument("--reference-records", nargs="+", metavar="PATH",
-                   help="with --records: the reference pool's run records (files or folders)")
-    p.add_argument("--baseline-size", type=_common.positive_int, metavar="N",
-                   help="runs per baseline in each comparison (default: [gate] baseline_runs of the policy)")
-    p.add_argument("--current-size", type=_common.positive_int, metavar="M",
-                   help="runs per current group (default: [gate] repeat of the policy, as `check`)")
-    p.add_argument("--comparisons", type=_common.positive_int, default=100, metavar="C",
-                   help="A/A comparisons (default %(default)s)")
-    p.add_argument("--split-seed", type=int, default=0, metavar="S", help="seed of the A/A split draws (default 0)")
-    p.add_argument("--splits", choices=("random", "ordered"), default="random",
-                   help="random: disjoint or resampled random partitions (default); ordered: in time order, "
-                        "a baseline of consecutive runs against the runs right after it (shows drift)")
-    p.add_argument("--mode", type=_modes, metavar="MODE[,MODE...]",
-                   help="calibrate the sequential gate (with --reference, or --records and --reference-records): "
-                        "pairs in each of these modes (" + ", ".join(MODES) + "; several take turns in blocks of "
-                        "two pairs; both = duet,alternating), then the family-wise A/A rate with early stopping "
-                        "over --comparisons simulated checks (harness/commands/calibrate_gate.py)")
-    p.add_argument("--checks", type=int, default=0, metavar="K",
-                   help="with --mode: also run K real A/A checks through the gate (default 0)")
-    p.add_argument("--plant", default="train=0.25", metavar="STAGE=FRACTION",
-                   help="with --mode: simulate faults.slowdown of STAGE by FRACTION on the pairs (default %(default)s)")
-    p.add_argument("--policies", metavar="PATH", help="policy file (default: harness/policies.toml)")
-    p.add_argument("--history", default=_common.DEFAULT_HISTORY, metavar="DIR",
-                   help="history folder for the new run records (default: %(default)s)")
-    p.add_argument("--ledger", metavar="JSONL",
-                   help="with --mode: the real-checks ledger that --checks appends to and whose checks the "
-                        "calibration reports (default: baselines/<machine class>/real-checks.jsonl)")
-    p.add_argument("--out", metavar="PATH", help="calibration JSON (default: reports/calibration-...json)")
-    p.add_argument("--quiet", action="store_true", help="no progress output")
+    option = functools.partial(_common.add_option, p, CalibrateOptions)
+    option("--runs", type=_common.positive_int, metavar="K")
+    option("--records", nargs="+", metavar="PATH")
+    option("--reference", metavar="REV")
+    option("--reference-records", nargs="+", metavar="PATH")
+    option("--baseline-size", type=_common.positive_int, metavar="N")
+    option("--current-size", type=_common.positive_int, metavar="M")
+    option("--comparisons", type=_common.positive_int, metavar="C")
+    option("--split-seed", type=int, metavar="S")
+    option("--splits", choices=SPLITS)
+    option("--mode", metavar="MODE[,MODE...]")
+    option("--checks", type=int, metavar="K")
+    option("--plant", metavar="STAGE=FRACTION")
+    option("--policies", metavar="PATH")
+    option("--history", default=_common.DEFAULT_HISTORY, metavar="DIR")
+    option("--ledger", metavar="JSONL")
+    option("--out", metavar="PATH")
+    option("--quiet", action="store_true")
     p.set_defaults(func=main)
     return p
 
 
-def _modes(text: str) -> list[str]:
-    """``--mode``'s value: a comma-separated list of pairing modes (``both``: duet,alternating)."""
-    import argparse
+def options(args) -> CalibrateOptions:
+    """The command line as CalibrateOptions (which checks it)."""
+    from harness.commands import _common
 
-    modes = ["duet", "alternating"] if text == "both" else [m.strip() for m in text.split(",") if m.strip()]
-    wrong = [m for m in modes if m not in MODES]
-    if wrong or not modes or len(set(modes)) != len(modes):
-        raise argparse.ArgumentTypeError(f"{text!r}: expected distinct modes among {', '.join(MODES)} (or both)")
-    return modes
+    return _common.options_from(args, CalibrateOptions, records=tuple(args.records or ()),
+                                reference_records=tuple(args.reference_records or ()), history=str(args.history))
 
 
 # --- command --------------------------------------------------------------------------------
 
 def main(args) -> int:
-    import datetime as dt
-    from pathlib import Path
-
-    from harness.commands import _common
-    from harness.documents import atomic, calibration
-    from harness.errors import HarnessError
-    from harness.judge import policy
-    from harness.judge.noise import analyse
-    from harness.pairing import aa_runs as runs
-
-    policies = policy.load(args.policies)
-    if args.mode:
-        return _main_sequential(args, policies)
-    n_base = args.baseline_size or policies.gate.baseline_runs
-    n_cur = args.current_size or policies.gate.repeat
-    refs = None
-    if args.reference_records and not args.records:
-        raise HarnessError("--reference-records needs --records (the current pool)")
-    if args.records:
-        records = runs.plain_runs(args.records)
-        refs = runs.plain_runs(args.reference_records) if args.reference_records else None
-    elif args.reference:
-        n_base = args.baseline_size or policies.gate.repeat
-        records, refs = runs.aa_runs_with_reference(_common.config_from_args(args),
-                                                    args.runs or 3 * policies.gate.repeat, args.reference,
-                                                    args.history, args.quiet)
-    else:
-        records = runs.aa_runs(_common.config_from_args(args), args.runs or n_base + n_cur, args.history, args.quiet)
-    if len(records) < 3:
-        raise HarnessError(f"{len(records)} usable A/A run(s): need at least 3 to measure noise")
-    if refs is not None and args.baseline_size is None:
-        n_base = policies.gate.repeat  # the in-session design compares repeat vs repeat runs
-    result = analyse(records, n_base, n_cur, policies, args.comparisons, args.split_seed, args.splits == "ordered",
-                     reference=refs)
-    machine = records[0]["environment"]["machine_class"]
-    now = dt.datetime.now(dt.timezone.utc)
-    doc = calibration.build(records[0]["profile"], machine, now.isoformat(timespec="seconds"), policies.source,
-                            {"run_ids": [r["run_id"] for r in records], **result})
-    out = Path(args.out or f"reports/calibration-{doc['profile']}-{machine}-{now:%Y%m%dT%H%M%S}.json")
-    atomic.write_json(out, doc)
-    print(render(doc), end="")
-    print(f"wrote {out}")
-    return 0
-
-
-def _main_sequential(args, policies) -> int:
-    import datetime as dt
     from pathlib import Path
 
     from harness.commands import _common
     from harness.commands import calibrate_gate as cg
-    from harness.documents import atomic, baseline, calibration, real_checks
-    from harness.errors import HarnessError
-    from harness.judge import gate_errors as seqcal
-    from harness.judge import judging as judge
-    from harness.measure import host
-    from harness.pairing import aa_runs as runs
-    from harness.run import runner
+    from harness.documents import atomic, calibration
+    from harness.judge import policy
+    from harness.pairing import aa_runs
 
-    stage, _, fraction = args.plant.partition("=")
-    try:
-        plant = (stage, float(fraction)) if stage else None
-    except ValueError:
-        raise HarnessError(f"--plant {args.plant}: expected STAGE=FRACTION, e.g. train=0.25") from None
-    config = _common.config_from_args(args)
-    checks, seconds, hosts = [], {}, {}
-    ledger_of = lambda machine: Path(args.ledger) if args.ledger else real_checks.default_path(machine)  # noqa: E731
-    if args.records:
-        if not args.reference_records:
-            raise HarnessError("--mode with --records needs --reference-records (the reference pool)")
-        pools = {"recorded": (seqcal.pooled(runs.plain_runs(args.records)),
-                              seqcal.pooled(runs.plain_runs(args.reference_records)))}
-    elif args.reference:
-        raw = runs.pair_pools(config, args.reference, args.mode, args.runs or policies.gate.repeat,
-                              Path(args.history), args.quiet, policies.gate.crossover_period_s)
-        path = baseline.default_path(config.profile, runner.machine_class(config))
-        checks = runs.real_checks(config, policies, args.checks, path, args.policies, args.reference, args.quiet,
-                                  ledger=ledger_of(runner.machine_class(config)))
-        for c in checks:
-            cur, refs, _, _ = raw.setdefault(c["mode"], ([], [], [], []))
-            cur.append(c["record"])
-            refs.append(c["reference_record"])
-        pools = {m: (seqcal.pooled(cur), seqcal.pooled(refs)) for m, (cur, refs, _, _) in raw.items()}
-        seconds = {m: sum(s) / len(s) for m, (_, _, s, _) in raw.items() if s}
-        hosts = {m: host.summary(h) for m, (_, _, _, h) in raw.items() if h}
+    o = options(args)
+    policies = policy.load(o.policies)
+    config = None if o.records else _common.config_from_args(args)  # nothing runs on recorded pools
+    if o.modes:
+        doc = aa_runs.gate_calibration(config, o, policies)
+        text = "\n".join(cg.render(doc["sequential"])) + "\n"
     else:
-        raise HarnessError("--mode needs --reference REV (HEAD for A/A) or --records with --reference-records")
-    profile = next(iter(pools.values()))[0]["profile"]
-    machine = next(iter(pools.values()))[0]["environment"]["machine_class"]
-    path = baseline.default_path(profile, machine)
-    doc = seqcal.analyse(pools, policies, judge.load_baseline(path), path, args.policies, args.comparisons,
-                         args.split_seed, plant, seconds)
-    for mode, summary in hosts.items():
-        doc["modes"][mode]["host"] = summary
-    doc["checks"] = [{k: v for k, v in c.items() if k not in ("record", "reference_record", "pairs_by_name")}
-                     for c in checks]
-    ledger = ledger_of(machine)
-    rows = [r for r in real_checks.load(ledger) if r.get("profile") == profile]
-    if rows:
-        doc["ledger"] = seqcal.ledger_summary(rows, policies.gate.primary)
-        doc["ledger_path"] = str(ledger)
-    now = dt.datetime.now(dt.timezone.utc)
-    doc = calibration.build(profile, machine, now.isoformat(timespec="seconds"), policies.source, {"sequential": doc})
-    out = Path(args.out or f"reports/calibration-sequential-{profile}-{machine}-{now:%Y%m%dT%H%M%S}.json")
+        doc = aa_runs.noise_calibration(config, o, policies)
+        text = render(doc)
+    out = Path(o.out) if o.out else calibration.default_path(doc)
     atomic.write_json(out, doc)
-    print("\n".join(cg.render(doc["sequential"])))
+    print(text, end="")
     print(f"wrote {out}")
     return 0
 

@@ -17,7 +17,7 @@ import argparse
 from pathlib import Path
 
 from harness import REPO_DIR
-from harness.errors import EXIT_NO_BASELINE, EXIT_OK, HarnessError
+from harness.errors import EXIT_NO_BASELINE, EXIT_OK
 
 DEFAULT_CONSTRAINTS = REPO_DIR / "constraints.txt"
 
@@ -32,44 +32,13 @@ def add_parser(subparsers) -> None:
 
 
 def main(args) -> int:
+    from harness.documents import constraints
     from harness.measure import environment as envmod
 
-    pins = read_pins(args.constraints)
-    rows = differences(pins, envmod.distributions())
+    pins = constraints.read_pins(args.constraints)
+    rows = constraints.differences(pins, envmod.distributions())
     print(report(rows, len(pins), args.constraints.name))
     return EXIT_NO_BASELINE if rows else EXIT_OK
-
-
-def read_pins(path: Path) -> dict[str, str]:
-    """{normalised name: version} of a constraints file; HarnessError (exit 2) when it cannot be read."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise HarnessError(f"cannot read the constraints file {path}: {exc.strerror or exc}") from None
-    return parse_pins(text, str(path))
-
-
-def parse_pins(text: str, where: str) -> dict[str, str]:
-    """The NAME==VERSION lines of a constraints file (comments and blank lines skipped), by normalised
-    name. Any other line (a range, a marker, an option) is refused with its file and line number."""
-    from harness.measure.environment import normalize_name
-
-    pins = {}
-    for number, line in enumerate(text.splitlines(), 1):
-        spec = line.split("#", 1)[0].strip()
-        if not spec:
-            continue
-        name, sep, version = (part.strip() for part in spec.partition("=="))
-        if not sep or not name or not version or any(c in name + version for c in "<>=!~;[ ,@"):
-            raise HarnessError(f"{where}:{number}: {spec!r} is not a NAME==VERSION pin")
-        pins[normalize_name(name)] = version
-    return pins
-
-
-def differences(pins: dict[str, str], installed: dict[str, str]) -> list[tuple[str, str, str | None]]:
-    """(name, pinned version, installed version or None) of each pin the installed set does not match,
-    in the pins' order. ``installed``: {normalised name: version}, as environment.distributions()."""
-    return [(name, pinned, installed.get(name)) for name, pinned in pins.items() if installed.get(name) != pinned]
 
 
 def report(rows: list[tuple[str, str, str | None]], pinned: int, where: str) -> str:

@@ -14,6 +14,8 @@ Nothing reads one back yet; a reader goes through ``versions.read(doc, FORMAT)``
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from harness.documents import versions
 
 FORMAT_VERSION = 2
@@ -26,3 +28,10 @@ def build(profile: str, machine: str, date: str, policy_source: str, body: dict)
     """A calibration document: version and kind, where and when it ran, then ``body``."""
     return {**FORMAT.stamp(), "profile": profile, "machine": machine, "date": date,
             "policy_source": policy_source, **body}
+
+
+def default_path(doc: dict) -> Path:
+    """reports/calibration[-sequential]-<profile>-<machine>-<date, UTC, to the second>.json"""
+    kind = "-sequential" if "sequential" in doc else ""
+    stamp = doc["date"][:19].replace("-", "").replace(":", "")
+    return Path(f"reports/calibration{kind}-{doc['profile']}-{doc['machine']}-{stamp}.json")

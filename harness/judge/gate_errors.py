@@ -54,6 +54,19 @@ def analyse(pools: dict, policies, stored, baseline_path, policies_path, compari
     return doc
 
 
+def with_checks(doc: dict, hosts: dict, checks: list[dict], ledger_rows: list[dict], primary: str,
+                ledger_path) -> dict:
+    """``analyse``'s ``doc`` with what else used the host during each mode's pairs (``hosts``: {mode:
+    summary}), the real checks (their records left out) and the summary of the ledger's ``ledger_rows``."""
+    modes = {m: {**v, "host": hosts[m]} if m in hosts else v for m, v in doc["modes"].items()}
+    out = {**doc, "modes": modes,
+           "checks": [{k: v for k, v in c.items() if k not in ("record", "reference_record", "pairs_by_name")}
+                      for c in checks]}
+    if ledger_rows:
+        out |= {"ledger": ledger_summary(ledger_rows, primary), "ledger_path": str(ledger_path)}
+    return out
+
+
 def pooled(records: list[dict]) -> dict:
     """One merged record of several (merged or single) records: samples in order."""
     merged = recordmod.merge_repetitions(records)

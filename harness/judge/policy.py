@@ -11,15 +11,10 @@ from __future__ import annotations
 import difflib
 import fnmatch
 import functools
-try:
-    import tomllib  # novermin (guarded: Python 3.10 takes tomli)
-except ModuleNotFoundError:  # Python 3.10 (the Merlin containers): the same parser, as a package
-    import tomli as tomllib
 from dataclasses import dataclass, field, fields
-from importlib import resources
 from pathlib import Path
 
-from harness.documents import versions
+from harness.documents import policy_file, versions
 from harness.errors import HarnessError
 
 FORMAT_VERSION = 1
@@ -116,18 +111,7 @@ _GATE_FIELDS = {f.name for f in fields(Gate)}
 
 def load(path: str | Path | None = None) -> PolicySet:
     """Read and validate a policy file (default: the committed ``harness/policies.toml``)."""
-    if path is None:
-        source, text = "harness/policies.toml", resources.files("harness").joinpath("policies.toml").read_text()
-    else:
-        source = str(path)
-        try:
-            text = Path(path).read_text()
-        except OSError as exc:
-            raise HarnessError(f"{path}: cannot read policy file ({exc.strerror})") from None
-    try:
-        doc = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise HarnessError(f"{source}: not valid TOML ({exc})") from None
+    source, doc = policy_file.read(path)
     return parse(doc, source)
 
 
@@ -145,16 +129,14 @@ def parse(doc: dict, source: str = "policies") -> PolicySet:
 
 @functools.lru_cache(maxsize=1)
 def _committed_gate_table() -> dict:
-    return dict(tomllib.loads(resources.files("harness").joinpath("policies.toml").read_text())["gate"])
+    return dict(policy_file.committed()["gate"])
 
 
 def nightly_table(path: str | Path | None = None) -> dict:
     """The ``[nightly]`` table of a policy file (default: the committed one): the nightly's pairs."""
-    text = (resources.files("harness").joinpath("policies.toml").read_text() if path is None
-            else Path(path).read_text())
-    table = tomllib.loads(text).get("nightly")
+    table = policy_file.read(path)[1].get("nightly")
     if table is None and path is not None:
-        table = tomllib.loads(resources.files("harness").joinpath("policies.toml").read_text())["nightly"]
+        table = policy_file.committed()["nightly"]
     return dict(table)
 
 

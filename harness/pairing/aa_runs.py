@@ -1,22 +1,118 @@
-"""The runs behind ``t4rec-bench calibrate`` (harness/commands/calibrate.py, calibrate_gate.py): A/A
-runs of the working tree, alone or alternating with a reference commit; pools of pairs in each
-pairing mode, the modes taking turns in blocks; and real A/A checks through the gate. Records are
-appended to the history folder as they come; the analysis (harness/judge/noise.py,
-gate_calibration.py) reads them."""
+"""The runs behind ``t4rec-bench calibrate`` (harness/commands/calibrate.py, calibrate_gate.py): its
+options (``CalibrateOptions``); A/A runs of the working tree, alone or alternating with a reference
+commit; pools of pairs in each pairing mode, the modes taking turns in blocks; real A/A checks through
+the gate; and the calibration document of each design (``noise_calibration``, ``gate_calibration``).
+Records are appended to the history folder as they come; the analysis (harness/judge/noise.py,
+gate_errors.py) reads them."""
 
 from __future__ import annotations
 
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.documents import record
+from harness import clock
+from harness.documents import calibration, record
 from harness.errors import HarnessError
+from harness.judge.policy import MODES
 from harness.output.progress import Progress
 from harness.pairing import reference
 
 BLOCK = 2  # pairs per mode before the other mode takes its turn
+SPLITS = ("random", "ordered")
+
+
+def _opt(default, help: str):
+    return field(default=default, metadata={"help": help})
+
+
+@dataclass(frozen=True)
+class CalibrateOptions:
+    """The options of one ``t4rec-bench calibrate`` besides the workload, built once from its command line
+    (harness/commands/calibrate.py, whose --help shows each field's help) and checked here, in one place."""
+
+    runs: int | None = _opt(None, "A/A runs to make (default: [gate] baseline_runs + repeat of the policy, the "
+                                  "fewest that hold the gate configuration; with --mode: pairs per mode, default "
+                                  "[gate] repeat)")
+    records: tuple[str, ...] = _opt((), "analyse these run records (files or folders) instead of running the "
+                                        "profile")
+    reference: str | None = _opt(None, "calibrate the in-session design of `check`: alternate the K runs with K "
+                                       "runs of this git commit (HEAD: an A/A pair of pools) and judge current "
+                                       "groups against reference groups (sizes: --current-size and "
+                                       "--baseline-size, default [gate] repeat each)")
+    reference_records: tuple[str, ...] = _opt((), "with --records: the reference pool's run records (files or "
+                                                  "folders)")
+    baseline_size: int | None = _opt(None, "runs per baseline in each comparison (default: [gate] baseline_runs "
+                                           "of the policy)")
+    current_size: int | None = _opt(None, "runs per current group (default: [gate] repeat of the policy, as "
+                                          "`check`)")
+    comparisons: int = _opt(100, "A/A comparisons (default %(default)s)")
+    split_seed: int = _opt(0, "seed of the A/A split draws (default 0)")
+    splits: str = _opt("random", "random: disjoint or resampled random partitions (default); ordered: in time "
+                                 "order, a baseline of consecutive runs against the runs right after it (shows "
+                                 "drift)")
+    mode: str | None = _opt(None, "calibrate the sequential gate (with --reference, or --records and "
+                                  "--reference-records): pairs in each of these modes (" + ", ".join(MODES) +
+                                  "; several take turns in blocks of two pairs; both = duet,alternating), then "
+                                  "the family-wise A/A rate with early stopping over --comparisons simulated "
+                                  "checks (harness/commands/calibrate_gate.py)")
+    checks: int = _opt(0, "with --mode: also run K real A/A checks through the gate (default 0)")
+    plant: str = _opt("train=0.25", "with --mode: simulate faults.slowdown of STAGE by FRACTION on the pairs "
+                                    "(default %(default)s)")
+    policies: str | None = _opt(None, "policy file (default: harness/policies.toml)")
+    history: str = _opt("reports/history", "history folder for the new run records (default: %(default)s)")
+    ledger: str | None = _opt(None, "with --mode: the real-checks ledger that --checks appends to and whose "
+                                    "checks the calibration reports (default: baselines/<machine class>/"
+                                    "real-checks.jsonl)")
+    out: str | None = _opt(None, "calibration JSON (default: reports/calibration-...json)")
+    quiet: bool = _opt(False, "no progress output")
+
+    def __post_init__(self):
+        for bad, message in self._problems():
+            if bad:
+                raise HarnessError(message)
+
+    def _problems(self) -> list[tuple[bool, str]]:
+        modes = self.modes
+        return [
+            (self.splits not in SPLITS, f"--splits {self.splits!r}: one of {', '.join(SPLITS)}"),
+            (self.checks < 0, f"--checks {self.checks}: 0 or more"),
+            (bool(self.reference_records) and not self.records,
+             "--reference-records needs --records (the current pool)"),
+            (self.mode is not None and (not modes or len(set(modes)) != len(modes) or not set(modes) <= set(MODES)),
+             f"--mode {self.mode!r}: expected distinct modes among {', '.join(MODES)} (or both)"),
+            (bool(modes) and bool(self.records) and not self.reference_records,
+             "--mode with --records needs --reference-records (the reference pool)"),
+            (bool(modes) and not self.records and not self.reference,
+             "--mode needs --reference REV (HEAD for A/A) or --records with --reference-records"),
+            (not _is_plant(self.plant), f"--plant {self.plant}: expected STAGE=FRACTION, e.g. train=0.25")]
+
+    @property
+    def modes(self) -> tuple[str, ...]:
+        """--mode's pairing modes, in order (``both``: duet, alternating); () without --mode."""
+        if self.mode == "both":
+            return ("duet", "alternating")
+        return tuple(m.strip() for m in (self.mode or "").split(",") if m.strip())
+
+    @property
+    def planted(self) -> tuple[str, float] | None:
+        """--plant as (stage, fraction); None when it names no stage."""
+        return _plant(self.plant)
+
+
+def _plant(text: str) -> tuple[str, float] | None:
+    stage, _, fraction = text.partition("=")
+    return (stage, float(fraction)) if stage else None
+
+
+def _is_plant(text: str) -> bool:
+    try:
+        _plant(text)
+    except ValueError:
+        return False
+    return True
 
 
 def plain_runs(items) -> list[dict]:
@@ -179,3 +275,85 @@ def paired_samples(rec: dict, ref: dict | None, names: list[str]) -> dict:
         return {}
     cur, refs = record.by_name(rec), record.by_name(ref)
     return {n: [list(p) for p in zip(refs[n]["samples"], cur[n]["samples"])] for n in names if n in cur and n in refs}
+
+
+# ---- the calibration documents ---------------------------------------------------------------------
+
+def noise_calibration(config, o: CalibrateOptions, policies) -> dict:
+    """The calibration document of A/A runs (harness/documents/calibration.py; the analysis is
+    harness/judge/noise.py's): of ``o.records``, else of runs of ``config`` made now, alone or alternating
+    with ``o.reference`` (then current groups are judged against reference groups)."""
+    from harness.judge.noise import analyse
+
+    records, refs = _noise_pools(config, o, policies)
+    if len(records) < 3:
+        raise HarnessError(f"{len(records)} usable A/A run(s): need at least 3 to measure noise")
+    gate = policies.gate
+    n_base = o.baseline_size or (gate.repeat if refs is not None else gate.baseline_runs)  # in-session: repeat each
+    result = analyse(records, n_base, o.current_size or gate.repeat, policies, o.comparisons, o.split_seed,
+                     o.splits == "ordered", reference=refs)
+    return calibration.build(records[0]["profile"], records[0]["environment"]["machine_class"], clock.now(),
+                             policies.source, {"run_ids": [r["run_id"] for r in records], **result})
+
+
+def _noise_pools(config, o: CalibrateOptions, policies) -> tuple[list[dict], list[dict] | None]:
+    gate = policies.gate
+    if o.records:
+        return plain_runs(o.records), (plain_runs(o.reference_records) if o.reference_records else None)
+    if o.reference:
+        return aa_runs_with_reference(config, o.runs or 3 * gate.repeat, o.reference, o.history, o.quiet)
+    runs = o.runs or (o.baseline_size or gate.baseline_runs) + (o.current_size or gate.repeat)
+    return aa_runs(config, runs, o.history, o.quiet), None
+
+
+def gate_calibration(config, o: CalibrateOptions, policies) -> dict:
+    """The sequential gate's calibration document (harness/judge/gate_errors.py's analysis): of the pools
+    of ``o.records`` and ``o.reference_records``, else of pairs of ``config`` with ``o.reference`` made now
+    in each of ``o.modes``, with ``o.checks`` real A/A checks (their pairs join their mode's pool); and the
+    real checks of the ledger."""
+    from harness.documents import baseline
+    from harness.documents import real_checks as ledger_doc
+    from harness.judge import gate_errors, judging
+
+    pools, seconds, hosts, checks = _gate_pools(config, o, policies)
+    first = next(iter(pools.values()))[0]
+    profile, machine = first["profile"], first["environment"]["machine_class"]
+    path = baseline.default_path(profile, machine)
+    doc = gate_errors.analyse(pools, policies, judging.load_baseline(path), path, o.policies, o.comparisons,
+                              o.split_seed, o.planted, seconds)
+    ledger = _ledger(o, machine)
+    rows = [r for r in ledger_doc.load(ledger) if r.get("profile") == profile]
+    doc = gate_errors.with_checks(doc, hosts, checks, rows, policies.gate.primary, ledger)
+    return calibration.build(profile, machine, clock.now(), policies.source, {"sequential": doc})
+
+
+def _ledger(o: CalibrateOptions, machine: str) -> Path:
+    from harness.documents import real_checks as ledger_doc
+
+    return Path(o.ledger) if o.ledger else ledger_doc.default_path(machine)
+
+
+def _gate_pools(config, o: CalibrateOptions, policies) -> tuple[dict, dict, dict, list[dict]]:
+    """({mode: (current merged, reference merged)}, {mode: seconds per pair}, {mode: host summary}, the
+    real checks' rows)."""
+    from harness.documents import baseline
+    from harness.judge.gate_errors import pooled
+    from harness.measure import host
+    from harness.run import runner
+
+    if o.records:
+        return {"recorded": (pooled(plain_runs(o.records)), pooled(plain_runs(o.reference_records)))}, {}, {}, []
+    gate, rev = policies.gate, o.reference
+    assert rev is not None  # CalibrateOptions: --mode without --records needs --reference
+    raw = pair_pools(config, rev, list(o.modes), o.runs or gate.repeat, Path(o.history), o.quiet,
+                     gate.crossover_period_s)
+    machine = runner.machine_class(config)
+    checks = real_checks(config, policies, o.checks, baseline.default_path(config.profile, machine), o.policies,
+                         rev, o.quiet, ledger=_ledger(o, machine))
+    for c in checks:
+        cur, refs, _, _ = raw.setdefault(c["mode"], ([], [], [], []))
+        cur.append(c["record"])
+        refs.append(c["reference_record"])
+    return ({m: (pooled(cur), pooled(refs)) for m, (cur, refs, _, _) in raw.items()},
+            {m: sum(s) / len(s) for m, (_, _, s, _) in raw.items() if s},
+            {m: host.summary(h) for m, (_, _, _, h) in raw.items() if h}, checks)

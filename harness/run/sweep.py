@@ -1,8 +1,9 @@
 """The cost curve: one profile run at several sizes (and dask worker counts), time ∝ rows^k fitted.
 
 Records first: every point is a run record (``run_sweep`` runs them through harness.run.runner and
-keeps them); ``point`` reads one back, ``summarize`` turns points into the sweep document.
-``fit_power_law`` is a pure least-squares fit on log-log axes.
+keeps them; ``seed_runs`` runs a profile at further seeds, for a baseline's seed spread); ``point``
+reads one back, ``summarize`` turns points into the sweep document. ``fit_power_law`` is a pure
+least-squares fit on log-log axes.
 
 The sweep document's format, and its reading and writing, live in harness.documents.sweep.
 """
@@ -16,6 +17,7 @@ from pathlib import Path
 
 from harness.documents import record
 from harness.documents import sweep as sweep_file
+from harness.errors import HarnessError
 from harness.output.summary import STAGE_ORDER
 
 IN_PROCESS = "in-process"
@@ -182,6 +184,23 @@ def run_sweep(profile: str, rows: list[int], workers: list[int] | None, override
         if on_point:
             on_point(points[-1])
     return points
+
+
+def seed_runs(config, seeds: int, quiet: bool) -> dict[int, dict]:
+    """One run of ``config`` at each of the ``seeds`` seeds after its own (seed + 1, ...), for a baseline's
+    seed spread: {seed: record}. HarnessError at the first that fails."""
+    import dataclasses
+
+    from harness.output.progress import Progress
+    from harness.run import runner
+
+    out = {}
+    for seed in range(config.seed + 1, config.seed + seeds + 1):
+        rec = runner.run(dataclasses.replace(config, seed=seed), repeat=1, progress=Progress(enabled=not quiet))
+        if rec["status"] != "ok":
+            raise HarnessError(f"seed {seed} failed: {rec['failure']['message']}; no baseline written")
+        out[seed] = rec
+    return out
 
 
 def points_from_records(paths) -> list[dict]:

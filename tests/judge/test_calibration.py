@@ -6,6 +6,8 @@ Records come from tests/verdict_fixtures.py (seeded, schema-valid); no pipeline 
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from verdict_fixtures import make_record
 
@@ -231,12 +233,48 @@ def test_calibrate_mode_runs_pairs_and_a_real_check_on_the_smoke_profile(tmp_pat
 
 
 def test_calibrate_mode_takes_a_list_of_pairing_modes():
-    import argparse
+    from harness.pairing.aa_runs import CalibrateOptions
 
-    from harness.commands.calibrate import _modes
+    def modes(text):
+        return CalibrateOptions(mode=text, reference="HEAD").modes
 
-    assert _modes("crossover,duet,pinned") == ["crossover", "duet", "pinned"]
-    assert _modes("both") == ["duet", "alternating"]
+    assert modes("crossover,duet,pinned") == ("crossover", "duet", "pinned")
+    assert modes("both") == ("duet", "alternating")
     for bad in ("crossover,bogus", "duet,duet", ","):
-        with pytest.raises(argparse.ArgumentTypeError, match="expected distinct modes"):
-            _modes(bad)
+        with pytest.raises(HarnessError, match=rf"^--mode {bad!r}: expected distinct modes"):
+            modes(bad)
+
+
+def test_calibrate_options_are_checked_in_one_place_and_name_the_option():
+    from harness.pairing.aa_runs import CalibrateOptions
+
+    for given, message in (({"reference_records": ("r",)}, "--reference-records needs --records"),
+                           ({"mode": "duet"}, "--mode needs --reference REV"),
+                           ({"mode": "duet", "records": ("a",)}, "--mode with --records needs --reference-records"),
+                           ({"plant": "train=lots"}, "--plant train=lots: expected STAGE=FRACTION"),
+                           ({"checks": -1}, "--checks -1: 0 or more"),
+                           ({"splits": "sorted"}, "--splits 'sorted': one of random, ordered")):
+        with pytest.raises(HarnessError, match="^" + re.escape(message)):
+            CalibrateOptions(**given)
+    assert CalibrateOptions().planted == ("train", 0.25) and CalibrateOptions(plant="").planted is None
+
+
+def test_calibrate_mode_on_recorded_pools_writes_the_sequential_document(tmp_path, monkeypatch, capsys):
+    """`calibrate --mode MODE --records A --reference-records B`: nothing runs; the pools' sequential
+    calibration (harness/pairing/aa_runs.py gate_calibration) is written under its default name."""
+    import json
+
+    from compare_support import cli
+
+    monkeypatch.chdir(tmp_path)
+    for side, offset in (("cur", 0), ("ref", 100)):
+        for s in range(6):
+            record.write(make_record(seed=s + offset, run_id=f"{side}-{s}"), tmp_path / side / f"{s}.json")
+    assert cli(["calibrate", "--mode", "duet", "--records", "cur", "--reference-records", "ref",
+                "--comparisons", "5"]) == 0
+    (out,) = (tmp_path / "reports").glob("calibration-sequential-ci-*.json")
+    seq = json.loads(out.read_text())["sequential"]
+    assert list(seq["modes"]) == ["recorded"] and seq["modes"]["recorded"]["pairs"] == 6
+    assert seq["checks"] == [] and "ledger" not in seq and seq["modes"]["recorded"]["planted"]["stage"] == "train"
+    text = capsys.readouterr().out
+    assert "recorded: 6 pairs" in text and f"wrote {out.relative_to(tmp_path)}" in text

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+from importlib import resources
 
 import pytest
 from compare_support import (
@@ -155,7 +156,7 @@ def test_zero_baseline_median_is_judged_by_the_absolute_floor(base):
     for m in zero["record"]["measurements"]:
         if m["name"] == "schema.cpu_s":
             m["samples"], m["value"] = [0.0] * len(m["samples"]), 0.0
-    doc = _toml(policy.resources.files("harness").joinpath("policies.toml").read_text())
+    doc = _toml(resources.files("harness").joinpath("policies.toml").read_text())
     doc["policy"] = [p for p in doc["policy"] if p.get("rule") != "report-only"]  # gate schema.cpu_s
     ms = by_name(compare(make_record(seed=1), zero, policy.parse(doc)))
     assert ms["schema.cpu_s"].verdict == "ok" and "floor" in ms["schema.cpu_s"].reason
@@ -177,7 +178,7 @@ def _family_size(verdict) -> int:
 
 
 def test_report_only_policy_shows_the_change_but_never_gates(base):
-    text = policy.resources.files("harness").joinpath("policies.toml").read_text()
+    text = resources.files("harness").joinpath("policies.toml").read_text()
     doc = _toml(text)
     doc["policy"].insert(0, {"name": "train info", "match": ["train.wall_s"], "rule": "report-only"})
     v = compare(make_record(seed=1, slow={"train": 1.5}), base, policy.parse(doc))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+from importlib import resources
 
 import pytest
 from compare_support import (
@@ -102,7 +103,7 @@ def _slower_machine_baseline():
 
 def _policies(normalise: str):
     """The committed policies with every normalise setting replaced."""
-    text = policy.resources.files("harness").joinpath("policies.toml").read_text()
+    text = resources.files("harness").joinpath("policies.toml").read_text()
     return policy.parse(_toml(re.sub(r'normalise = "[a-z-]+"', f'normalise = "{normalise}"', text)))
 
 

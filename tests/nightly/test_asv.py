@@ -300,7 +300,7 @@ def _nightly_args(*argv):
 
     parser = argparse.ArgumentParser()
     nightly.add_parser(parser.add_subparsers())
-    return parser.parse_args(["nightly", *argv])
+    return nightly.options(parser.parse_args(["nightly", *argv]))
 
 
 def test_nightly_plan_managed_and_existing():

@@ -208,7 +208,7 @@ def _nightly_args(*argv):
 
     parser = argparse.ArgumentParser()
     nightly.add_parser(parser.add_subparsers())
-    return parser.parse_args(["nightly", *argv])
+    return nightly.options(parser.parse_args(["nightly", *argv]))
 
 
 def test_nightly_passes_the_previous_commit_and_the_pairs(repo):
@@ -221,8 +221,18 @@ def test_nightly_passes_the_previous_commit_and_the_pairs(repo):
     assert run.env["T4REC_BENCH_PAIR_MODE"] == "duet" and run.env["T4REC_BENCH_REPO"] == str(path.resolve())
     _, run, _ = asv_nightly.plan(_nightly_args(), "m1", None)
     assert run.env["T4REC_BENCH_PAIRS"] == str(np_.settings().max_pairs) and "T4REC_BENCH_PREVIOUS_COMMIT" not in run.env
-    with pytest.raises(SystemExit):
+    from harness.errors import HarnessError
+    from harness.nightly.asv import NightlyOptions
+
+    with pytest.raises(HarnessError, match=r"^--pairs 1: 0 \(no pairs\) or at least 2"):
         _nightly_args("--pairs", "1")
+    with pytest.raises(HarnessError, match="^--pairs -3: "):
+        NightlyOptions(pairs=-3)
+    with pytest.raises(HarnessError, match="^--pair-mode 'duo': one of "):
+        NightlyOptions(pair_mode="duo")
+    with pytest.raises(HarnessError, match="^--all-nights goes with --steps"):
+        _nightly_args("--all-nights")
+    assert NightlyOptions(pairs=0).max_pairs == 0 and _nightly_args("--steps", "--all-nights").all_nights
 
 
 def test_nightly_first_night_pairs_head_with_its_parent(tmp_path, capsys):

@@ -1,6 +1,6 @@
-"""The cuda worker's start (harness/run/runner.py) with fake NVML: one GPU per training process,
-nproc against the visible GPUs, a torch without CUDA refused, and the determinism variables in the
-worker's environment before it starts (issue #20, findings 2, 3, 4 and 9)."""
+"""The cuda worker's start (harness/run/gpus.py, harness/run/runner.py) with fake NVML: one GPU per
+training process, nproc against the visible GPUs, a torch without CUDA refused, and the determinism
+variables in the worker's environment before it starts (issue #20, findings 2, 3, 4 and 9)."""
 from __future__ import annotations
 
 import dataclasses
@@ -17,7 +17,7 @@ from gpu_fakes import FakeGpu, FakeNvml  # noqa: E402
 from harness.config import build_config  # noqa: E402
 from harness.errors import HarnessError  # noqa: E402
 from harness.pipeline import scale  # noqa: E402
-from harness.run import runner  # noqa: E402
+from harness.run import gpus, runner  # noqa: E402
 
 CUDA_ENV = {"cuda": {"device_count": 4, "device_name": "NVIDIA H100 80GB HBM3"}}  # environment.cuda of a GPU host
 
@@ -32,25 +32,25 @@ def _node(n):
 
 @pytest.mark.parametrize("n_gpus", [1, 2, 4])
 def test_a_single_process_run_sees_only_the_first_visible_gpu_by_uuid(n_gpus):
-    plan = runner.gpu_plan(_config(), environ={}, nvml=_node(n_gpus), cudf=False)
+    plan = gpus.gpu_plan(_config(), environ={}, nvml=_node(n_gpus), cudf=False)
     assert plan.variables == {"CUDA_DEVICE_ORDER": "PCI_BUS_ID", "CUDA_VISIBLE_DEVICES": "GPU-fake-0"}
     assert "one GPU" in plan.note and f"of the {n_gpus} visible" in plan.note and "GPU-fake-0" in plan.note
 
 
 def test_two_ddp_processes_see_the_first_two_visible_gpus_in_the_order_given():
-    env = runner.worker_env(_config(nproc=2), runner.gpu_plan(
+    env = runner.worker_env(_config(nproc=2), gpus.gpu_plan(
         _config(nproc=2), environ={"CUDA_VISIBLE_DEVICES": "3,1,0"}, nvml=_node(4), cudf=False).variables,
         environ={"CUDA_VISIBLE_DEVICES": "3,1,0"})
     assert env["CUDA_VISIBLE_DEVICES"] == "GPU-fake-3,GPU-fake-1" and env["CUDA_DEVICE_ORDER"] == "PCI_BUS_ID"
 
 
 def test_an_entry_nvml_cannot_name_is_passed_on_as_given():
-    plan = runner.gpu_plan(_config(), environ={"CUDA_VISIBLE_DEVICES": "MIG-4f1e"}, nvml=_node(1), cudf=False)
+    plan = gpus.gpu_plan(_config(), environ={"CUDA_VISIBLE_DEVICES": "MIG-4f1e"}, nvml=_node(1), cudf=False)
     assert plan.variables["CUDA_VISIBLE_DEVICES"] == "MIG-4f1e"
 
 
 def test_without_nvml_torch_s_devices_count_by_index():
-    plan = runner.gpu_plan(_config(nproc=2), environ={}, nvml=_node(0), cudf=False, torch_count=2)
+    plan = gpus.gpu_plan(_config(nproc=2), environ={}, nvml=_node(0), cudf=False, torch_count=2)
     assert plan.variables["CUDA_VISIBLE_DEVICES"] == "0,1"
 
 
@@ -58,22 +58,22 @@ def test_without_nvml_torch_s_devices_count_by_index():
                                              (4, {"CUDA_VISIBLE_DEVICES": ""})])
 def test_more_processes_than_visible_gpus_is_one_error_before_any_run(n_gpus, environ):
     with pytest.raises(HarnessError, match=r"scale.nproc=2: [01] GPU\(s\) visible .*lower --nproc") as err:
-        runner.preflight(_config(nproc=2), CUDA_ENV, environ=environ, nvml=_node(n_gpus))
+        gpus.preflight(_config(nproc=2), CUDA_ENV, environ=environ, nvml=_node(n_gpus))
     assert "\n" not in str(err.value)
 
 
 def test_a_cudf_dask_cluster_gets_its_own_gpus_and_a_pandas_one_none():
-    plan = runner.gpu_plan(_config(cluster="local:3"), environ={}, nvml=_node(4), cudf=True)
+    plan = gpus.gpu_plan(_config(cluster="local:3"), environ={}, nvml=_node(4), cudf=True)
     assert plan.variables[scale.ETL_GPUS_VARIABLE] == "GPU-fake-0,GPU-fake-1,GPU-fake-2"
     assert plan.variables["CUDA_VISIBLE_DEVICES"] == "GPU-fake-0"  # training still sees one
-    assert scale.ETL_GPUS_VARIABLE not in runner.gpu_plan(_config(cluster="local:3"), environ={}, nvml=_node(4),
+    assert scale.ETL_GPUS_VARIABLE not in gpus.gpu_plan(_config(cluster="local:3"), environ={}, nvml=_node(4),
                                                           cudf=False).variables
     with pytest.raises(HarnessError, match="LocalCUDACluster"):
-        runner.gpu_plan(_config(cluster="local:3"), environ={}, nvml=_node(2), cudf=True)
+        gpus.gpu_plan(_config(cluster="local:3"), environ={}, nvml=_node(2), cudf=True)
 
 
 def test_cpu_runs_need_no_gpu_plan():
-    assert runner.preflight(build_config("smoke", {"device": "cpu", "scale.nproc": 2}), {"cuda": {}}) is None
+    assert gpus.preflight(build_config("smoke", {"device": "cpu", "scale.nproc": 2}), {"cuda": {}}) is None
 
 
 def test_device_cuda_without_a_cuda_torch_is_refused_before_any_worker(monkeypatch):
@@ -134,3 +134,18 @@ def test_etl_backend_and_nondeterministic_ops_are_optional_record_fields():
     record.validate({**old, "etl_backend": "pandas", "nondeterministic_ops": ["index_add_cuda_"]})
     with pytest.raises(HarnessError, match="etl_backend"):
         record.validate({**old, "etl_backend": "rapids"})
+
+
+def test_a_cuda_run_s_gpu_plan_is_its_first_note(tmp_path, monkeypatch):
+    """Every cuda run hands _run_once a GpuPlan, whose note is the record's first. Here the worker is a
+    process that exits at once (no GPU needed): the plan's note is kept and the run is a crash."""
+    from harness.output.progress import Progress
+
+    real_popen = subprocess.Popen
+    monkeypatch.setattr(runner.subprocess, "Popen",
+                        lambda argv, **kw: real_popen([sys.executable, "-c", "pass"], **kw))
+    plan = gpus.GpuPlan({"CUDA_VISIBLE_DEVICES": "GPU-fake-0"}, "the worker sees one GPU of the 1 visible")
+    config = build_config("smoke", {"device": "cpu", "instrument": False})
+    watch, _, _ = runner._run_once(config, tmp_path, Progress(enabled=False), plan)
+    assert watch.notes[0] == plan.note
+    assert watch.failure["kind"] == "crash" and "without a result" in watch.failure["message"]
