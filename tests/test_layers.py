@@ -10,7 +10,7 @@ import pytest
 
 HARNESS = Path(__file__).resolve().parents[1] / "harness"
 LAYERS = ("measure", "documents", "pipeline", "judge", "output", "run", "envs", "pairing", "nightly", "commands")
-SHARED = ("__init__", "errors", "config", "clock", "dotted")  # below every layer; they import only each other
+SHARED = ("__init__", "errors", "config", "clock", "dotted", "vcs")  # below every layer; they import only each other
 TOP = ("cli",)  # the entry point: may import anything
 
 

@@ -87,9 +87,9 @@ def main(args) -> int:
     config = Path(args.config)
     if not config.is_file():
         raise HarnessError(f"{config}: no asv configuration (run from the repository root or pass --config)")
-    from harness.judge import history
+    from harness.documents import asv_config
 
-    conf = history.read_asv_config(config)
+    conf = asv_config.read(config)
     root = config.resolve().parent  # asv resolves the config's relative paths from its folder
     machine = args.machine or machine_name(args.device)
     commit = resolve_commit(args.commit, root / conf.get("repo", ".")) if args.existing else None
@@ -184,10 +184,11 @@ def _report(new_records: list[Path], out_dir: Path, history_dir: Path, repo: Pat
     if not new_records:
         return None
     from harness.documents import record
+    from harness import vcs
     from harness.judge import changepoints, history
     from harness.output.report import build_report
 
-    records = history.in_commit_order(history.load_records(history_dir).records, history.git_order(repo))
+    records = history.in_commit_order(history.load_records(history_dir).records, vcs.order(repo))
     new_ids = {record.load(p)["run_id"] for p in new_records}
     rec = [r for r in records if r["run_id"] in new_ids][-1]  # the newest commit's run
     series = [s for s in history.record_series(records) if s.context == history.context_of(rec)]

@@ -9,7 +9,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.errors import HarnessError
+from harness import vcs
 from harness.nightly import pairs as nightly_pairs
 
 NOTHING_NEW = "No commit hashes selected"  # asv run's message (exit 1) when NEW finds no commit
@@ -40,11 +40,8 @@ def machine_name(device: str) -> str:
 
 
 def resolve_commit(name: str, repo: Path) -> str:
-    out = subprocess.run(["git", "-C", str(repo), "rev-parse", "--verify", f"{name}^{{commit}}"],
-                         capture_output=True, text=True)
-    if out.returncode != 0:
-        raise HarnessError(f"--commit {name!r}: not a commit in {repo} ({out.stderr.strip() or 'git failed'})")
-    return out.stdout.strip()
+    """The full sha of ``name`` in ``repo`` (harness/vcs.py); HarnessError naming it when there is none."""
+    return vcs.Repo(repo).resolve(name)
 
 
 def has_results(results_dir: Path, machine: str) -> bool:

@@ -23,17 +23,15 @@ apart from the current code's history series.
 
 from __future__ import annotations
 
-import io
 import os
 import subprocess
 import sys
-import tarfile
 import tempfile
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness import REPO_DIR
+from harness import REPO_DIR, vcs
 from harness.documents import record
 from harness.errors import HarnessError
 from harness.run import barrier
@@ -58,29 +56,13 @@ class Arm:
 
 
 def resolve(rev: str, repo: Path = ROOT) -> str:
-    """The full commit sha of ``rev`` in ``repo``; HarnessError if git or the commit is not there."""
-    try:
-        out = subprocess.run(["git", "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"], cwd=repo,
-                             capture_output=True, text=True, timeout=30)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise HarnessError(f"reference {rev}: git is not usable here ({exc})") from exc
-    if out.returncode != 0 or not out.stdout.strip():
-        raise HarnessError(f"reference {rev}: not a commit of {repo} (a shallow clone? fetch it first)")
-    return out.stdout.strip()
+    """The full commit sha of ``rev`` in ``repo`` (harness/vcs.py); HarnessError if git or the commit is not there."""
+    return vcs.Repo(repo).resolve(rev)
 
 
 def checkout(rev: str, dest: Path, repo: Path = ROOT) -> Reference:
     """Extract the tree of ``rev`` into ``dest`` (no .git, nothing else of the working tree)."""
-    commit = resolve(rev, repo)
-    try:
-        out = subprocess.run(["git", "archive", "--format=tar", commit], cwd=repo, capture_output=True,
-                             timeout=120)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise HarnessError(f"reference {commit[:10]}: git archive failed ({exc})") from exc
-    if out.returncode != 0:
-        raise HarnessError(f"reference {commit[:10]}: git archive failed: {out.stderr.decode().strip()}")
-    with tarfile.open(fileobj=io.BytesIO(out.stdout)) as tar:
-        tar.extractall(dest, filter="data")  # noqa: S202 - our own repository's tree
+    commit = vcs.Repo(repo).archive(rev, dest)
     if not (dest / "harness" / "cli.py").is_file():
         raise HarnessError(f"reference {commit[:10]}: the commit has no harness/cli.py to run")
     return Reference(commit, dest)
