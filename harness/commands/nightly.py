@@ -161,6 +161,9 @@ def show_steps(results_dir: Path, repo: Path, machine: str | None, every: bool =
             old = (key, commit) in before
             for step in found:
                 print(f"  step: {step.line()}{' (judged before)' if old else ''}")
+                hint = bisect_hint(repo, key, series, step) if step.direction == "regressed" else None
+                if hint:
+                    print(f"    {hint}")
             if old:
                 continue
             named += [s for s in found if s.direction == "regressed"]
@@ -176,6 +179,31 @@ def show_steps(results_dir: Path, repo: Path, machine: str | None, every: bool =
         print(f"nightly: no new step (no night judged now has a ratio significantly above 1 by "
               f"{nightly_pairs.settings().step_pct:g}%)")
     return EXIT_REGRESSED if named else EXIT_OK
+
+
+def bisect_hint(repo: Path | None, key: str, series, step) -> str | None:
+    """For a step whose night covered several commits (its previous night is not its first parent): the
+    words and the exact `t4rec-bench bisect <previous night> <this>` command that names the one."""
+    import shlex
+
+    from harness import REPO_DIR, vcs
+
+    commits = list(dict.fromkeys(n.commit for n in series if n.ratio.name == step.measurement))
+    i = commits.index(step.commit) if step.commit in commits else 0
+    previous = step.previous or (commits[i - 1] if i else "")
+    if repo is None or not previous:
+        return None
+    try:
+        covered = vcs.Repo(repo).first_parents(previous, step.commit)
+    except HarnessError:
+        return None  # not on one first-parent line (or not in this repository): nothing to bisect
+    if len(covered) < 2:
+        return None
+    argv = ["t4rec-bench", "bisect", previous, step.commit, "--profile", key.rsplit(" ", 1)[-1],
+            "--metric", step.measurement]
+    if Path(repo).resolve() != REPO_DIR.resolve():
+        argv += ["--repo", str(Path(repo).resolve())]
+    return f"the night covered {len(covered)} commits; to name the one: {shlex.join(argv)}"
 
 
 def _report(new_records: list[Path], out_dir: Path, history_dir: Path, repo: Path) -> Path | None:
