@@ -107,7 +107,7 @@ def search(good: str, commits: list[str], duel: Callable[[str, str], Judged],
             f"testing {commits[mid][:10]} against GOOD")
         judged = duel(commits[mid], good)
         steps.append(Step(commits[mid], good, hi - lo + 1, judged))
-        say(f"bisect: {commits[mid][:10]}: {judged.state}: {judged.words}")
+        say(f"bisect: {commits[mid][:10]}: {'skipped: ' if judged.state == SKIP else ''}{judged.words}")
         if judged.state == SKIP:
             skipped.add(mid)
         elif judged.state == REGRESSED:
