@@ -14,7 +14,7 @@ import pytest
 
 HARNESS = Path(__file__).resolve().parents[1] / "harness"
 LAYERS = ("measure", "documents", "pipeline", "judge", "output", "run", "envs", "pairing", "nightly", "commands")
-SHARED = ("__init__", "errors", "config", "clock", "dotted")  # below every layer; they import only each other
+SHARED = ("__init__", "errors", "config", "clock", "dotted", "vcs")  # below every layer; they import only each other
 TOP = ("cli",)  # the entry point: may import anything
 
 
@@ -126,12 +126,7 @@ _READERS = {"open", "read_text", "read_bytes"}  # open(...), os.open, Path.open,
 _LOADERS = {"json", "tomllib", "tomli", "pickle"}  # json.load(f), tomllib.load(f), ...
 
 # (module, function) -> why it reads a file itself.
-READS_ALLOWED = {
-    ("judge/history.py", "read_asv_config"): "asv.conf.json; its reader moves to documents/ in a change of "
-                                             "its own (drop this entry then)",
-    ("judge/history.py", "_benchmarks_json"): "asv's own benchmarks.json beside asv's results, read with "
-                                              "them (asv's Results.load reads the rest): not a harness format",
-}
+READS_ALLOWED: dict[tuple[str, str], str] = {}  # (module, function): why it may read a file itself
 
 
 def _reads(path: Path) -> set[tuple[str, str]]:

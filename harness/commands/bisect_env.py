@@ -3,11 +3,10 @@
 When a verdict blames the environment and several distributions changed, this bisects over them:
 each step builds an environment holding the good environment plus the bad versions of half of
 the candidates (harness.envs.layered.layered: a thin layer over the good environment, no download),
-runs this tree's pipeline alternately in it and in the good environment, and judges the chosen
-measurement with the one paired decision of the gate (harness/judge/significance.py ``paired_look``:
-the sequential test, looking after every pair and stopping once decided), at the gate's primary level
-and the measurement's policy (harness/policies.toml), the direction taken from the record's own
-measurement. It halves until one distribution (or a set that cannot be split) is named. Progress
+runs this tree's pipeline in pairs in it and in the good environment (a duel, harness/pairing/duel.py:
+pairs in the [gate] mode, the one paired decision of the gate after each, stopping once decided), at the
+gate's primary level and the measurement's policy (harness/policies.toml), the direction taken from the
+record's own measurement. It halves until one distribution (or a set that cannot be split) is named. Progress
 shows the candidates left.
 Exit codes (README, "Exit codes"): 1 the bad environment regressed (the culprit, or the set that cannot
 be split, is printed); 0 it does not regress here; 6 undecided (the pairs could not tell); 2 bad input;
@@ -22,6 +21,7 @@ from pathlib import Path
 
 from harness import REPO_DIR
 from harness.commands import _common
+from harness.judge.policy import MODES
 
 
 def add_parser(subparsers):
@@ -34,8 +34,10 @@ def add_parser(subparsers):
     p.add_argument("--bad", required=True, metavar="PYTHON", help="interpreter of the environment with it")
     _common.add_workload_options(p, default_profile="ci")
     p.add_argument("--pairs", type=_common.positive_int, metavar="N",
-                   help="alternating pairs per step before it stops undecided, unless more could decide "
+                   help="pairs per step before it stops undecided, unless more could decide "
                         "(default: [gate] repeat and max_pairs in harness/policies.toml)")
+    p.add_argument("--mode", choices=MODES,
+                   help="how a pair's two sides run (as check's --mode; default: [gate] mode in harness/policies.toml)")
     p.add_argument("--metric", default=None, metavar="NAME",
                    help="measurement to judge (default: the [gate] primary in harness/policies.toml)")
     p.add_argument("--policies", metavar="PATH", help="policy file (default: harness/policies.toml)")
@@ -65,7 +67,7 @@ def main(args) -> int:
     say(f"bisect-env: {len(changed)} distributions differ: "
         + ", ".join(f"{n} {a or '(none)'} -> {b or '(none)'}" for n, (a, b) in changed.items()))
     with tempfile.TemporaryDirectory(prefix="t4rec-bench-bisect-") as tmp:
-        step = _Step(config, good, bad, Path(tmp), pairs, metric, policies, say, args.quiet)
+        step = _Step(config, good, bad, Path(tmp), pairs, metric, policies, say, args.quiet, args.mode)
         first = step(list(changed))
         if first is not True:
             print(f"bisect-env: the bad environment {'does not regress' if first is False else 'cannot be told from'}"
@@ -80,16 +82,14 @@ def main(args) -> int:
 
 class _Step:
     """``is_bad(subset)``: the good environment plus the bad versions of ``subset``, against the good one,
-    in pairs judged after each by the gate's one paired decision: True regressed, False not (ok or
-    improved), None undecided."""
+    in a duel of this tree (harness/pairing/duel.py: the gate's one paired decision after each pair):
+    True regressed, False not (ok or improved), None undecided."""
 
-    def __init__(self, config, good: Path, bad: Path, tmp: Path, pairs: int, metric: str, policies, say, quiet):
+    def __init__(self, config, good: Path, bad: Path, tmp: Path, pairs: int, metric: str, policies, say, quiet,
+                 mode: str | None = None):
         self.config, self.good, self.bad, self.tmp = config, good, bad, tmp
         self.pairs, self.metric, self.say, self.quiet = pairs, metric, say, quiet
-        self.policies, self.last = policies, ""
-        g = policies.gate
-        self.settings = {"repeat": pairs, "min_pairs": min(g.min_pairs, pairs), "max_pairs": max(pairs, g.max_pairs),
-                         "design_pairs": g.design_pairs}
+        self.policies, self.mode, self.last = policies, mode, ""
 
     def __call__(self, subset: list[str]) -> bool | None:
         from harness.envs import layered as env_layered
@@ -100,34 +100,11 @@ class _Step:
 
     def _pairs(self, python: Path, subset: list[str]) -> bool | None:
         from harness.judge import sequential as seq
-        from harness.judge.judging import stop_pairs
-        from harness.pairing import reference
+        from harness.pairing import duel, reference
 
         code = reference.Reference("working tree", REPO_DIR)
-        argv, out = reference.run_argv(self.config), self.tmp / "runs"
-        out.mkdir(exist_ok=True)
-        timeout = 3 * self.config.stage_timeout_s + 300
-        sides = {"good": (self.good, []), "bad": (python, [])}
-        look = None
-        for i in range(self.settings["max_pairs"]):
-            for side in reference.order(i, ["good", "bad"]):
-                py, into = sides[side]
-                if not self.quiet:
-                    self.say(f"  pair {i + 1}: {side} environment")
-                rec = reference.run_once(code, argv, out, timeout, str(py))
-                into.append(next(m for m in rec["measurements"] if m["name"] == self.metric))
-            look = self._look(sides["good"][1], sides["bad"][1])
-            if look is not None and stop_pairs(look, i + 1, self.settings):
-                break
-        self.last = (f"{self.metric} {look.change_pct:+.1f}% after {look.seq.n} pairs, {look.state}, anytime "
-                     f"one-sided p {look.seq.p_value:.2g}" if look else f"{self.metric}: no pair to judge")
+        result = duel.duel(self.config, duel.Side("good", code, str(self.good)), duel.Side("bad", code, str(python)),
+                           self.metric, self.policies, self.pairs, self.mode, None if self.quiet else self.say)
+        self.last = result.words()
         self.say(f"bisect-env: with the bad {', '.join(subset)}: {self.last}")
-        return None if look is None or look.state == seq.UNDECIDED else look.state == seq.REGRESSED
-
-    def _look(self, good: list[dict], bad: list[dict]):
-        from harness.judge.significance import paired_look
-
-        m = bad[-1]
-        pol = self.policies.for_measurement(m["name"], m["kind"])
-        return paired_look([g["value"] for g in good], [b["value"] for b in bad], m["higher_is_better"], pol,
-                           self.policies.gate.alpha_primary, self.settings)
+        return None if result.state == seq.UNDECIDED else result.state == seq.REGRESSED

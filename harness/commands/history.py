@@ -61,11 +61,12 @@ def main(args) -> int:
 
 
 def _collect(args):
+    from harness import vcs
     from harness.judge import history
 
     series, skipped = [], []
     thresholds, repo = _asv_settings(Path(args.asv_config))
-    order = history.git_order(repo)
+    order = vcs.order(repo)
     if args.source in ("all", "history"):
         loaded = history.load_records(args.history)
         series += history.record_series(history.in_commit_order(loaded.records, order))
@@ -80,11 +81,11 @@ def _collect(args):
 def _asv_settings(config: Path) -> tuple[dict, Path]:
     """regressions_thresholds and the repository from asv.conf.json; without one, none and the
     working directory (whose git history orders the commits)."""
-    from harness.judge import history
+    from harness.documents import asv_config
 
     if not config.is_file():
         return {}, Path(".")
-    conf = history.read_asv_config(config)
+    conf = asv_config.read(config)
     return conf.get("regressions_thresholds", {}), config.parent / conf.get("repo", ".")
 
 

@@ -74,9 +74,9 @@ def run(opts: NightlyOptions) -> int:
     config = Path(opts.config)
     if not config.is_file():
         raise HarnessError(f"{config}: no asv configuration (run from the repository root or pass --config)")
-    from harness.judge import history
+    from harness.documents import asv_config
 
-    conf = history.read_asv_config(config)
+    conf = asv_config.read(config)
     root = config.resolve().parent  # asv resolves the config's relative paths from its folder
     machine = opts.machine or asv_nightly.machine_name(opts.device)
     commit = asv_nightly.resolve_commit(opts.commit, root / conf.get("repo", ".")) if opts.existing else None
@@ -129,6 +129,9 @@ def show_steps(results_dir: Path, repo: Path, machine: str | None, every: bool =
         for night in (n for n in found.nights if n.context == key):
             for step in night.steps:
                 print(f"  step: {step.line()}{' (judged before)' if night.before else ''}")
+                hint = bisect_hint(repo, key, totals, step) if step.direction == "regressed" else None
+                if hint:
+                    print(f"    {hint}")
     n = found.judged_now
     print(f"nightly: {n} night{'s' if n != 1 else ''} judged now"
           + (" (--all-nights: the ledger is left as it is)" if every else
@@ -137,6 +140,31 @@ def show_steps(results_dir: Path, repo: Path, machine: str | None, every: bool =
         print(f"nightly: no new step (no night judged now has a ratio significantly above 1 by "
               f"{nightly_pairs.settings().step_pct:g}%)")
     return EXIT_REGRESSED if found.named else EXIT_OK
+
+
+def bisect_hint(repo: Path | None, key: str, series, step) -> str | None:
+    """For a step whose night covered several commits (its previous night is not its first parent): the
+    words and the exact `t4rec-bench bisect <previous night> <this>` command that names the one."""
+    import shlex
+
+    from harness import REPO_DIR, vcs
+
+    commits = list(dict.fromkeys(n.commit for n in series if n.ratio.name == step.measurement))
+    i = commits.index(step.commit) if step.commit in commits else 0
+    previous = step.previous or (commits[i - 1] if i else "")
+    if repo is None or not previous:
+        return None
+    try:
+        covered = vcs.Repo(repo).first_parents(previous, step.commit)
+    except HarnessError:
+        return None  # not on one first-parent line (or not in this repository): nothing to bisect
+    if len(covered) < 2:
+        return None
+    argv = ["t4rec-bench", "bisect", previous, step.commit, "--profile", key.rsplit(" ", 1)[-1],
+            "--metric", step.measurement]
+    if Path(repo).resolve() != REPO_DIR.resolve():
+        argv += ["--repo", str(Path(repo).resolve())]
+    return f"the night covered {len(covered)} commits; to name the one: {shlex.join(argv)}"
 
 
 def _report(new_records: list[Path], out_dir: Path, history_dir: Path, repo: Path) -> bool:

@@ -36,9 +36,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness import REPO_DIR
-from harness.documents import atomic, versions
+from harness.documents import asv_config, atomic, versions
 from harness.errors import HarnessError
-from harness.judge.history import read_asv_config
 from harness.envs.install import Build, Command, Progress, interpolate, run_logged, step
 from harness.envs.layered import distributions, normalise
 
@@ -77,7 +76,7 @@ def recipe(tree: Path) -> Recipe:
     conf_path = Path(tree) / "asv.conf.json"
     if not conf_path.is_file():
         conf_path = ROOT / "asv.conf.json"
-    conf = read_asv_config(conf_path)
+    conf = asv_config.read(conf_path)
     return Recipe(conf_path, str(conf.get("project") or "project"),
                   _commands(conf, "build_command", DEFAULT_BUILD), _commands(conf, "install_command", DEFAULT_INSTALL),
                   float(conf.get("install_timeout") or DEFAULT_TIMEOUT_S))

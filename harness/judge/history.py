@@ -12,10 +12,10 @@ import datetime as dt
 import json
 import math
 import re
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.documents import asv_config
 from harness.errors import HarnessError
 from harness.judge.changepoints import Point, Series
 
@@ -62,7 +62,7 @@ def load_records(folder: str | Path) -> Loaded:
 
 
 def in_commit_order(records, order: dict[str, int] | None) -> tuple[dict, ...]:
-    """``records`` ordered by their commits' position in the repository (``git_order``), runs of
+    """``records`` ordered by their commits' position in the repository (harness/vcs.py ``order``), runs of
     one commit by start time; unchanged (start-time order) unless ``order`` knows every commit.
 
     Start time is not commit order when asv benchmarks a range: it runs the newest commit first.
@@ -122,48 +122,11 @@ def record_series(records, policies=None) -> list[Series]:
 
 # ---- asv results -------------------------------------------------------------------------------
 
-def read_asv_config(path: str | Path) -> dict:
-    """asv.conf.json as a dict. asv reads it as JSON5 (comments allowed); without the json5
-    package (asv's dependency) whole-line // comments are stripped and the rest read as JSON."""
-    path = Path(path)
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise HarnessError(f"{path}: cannot read asv config ({exc.strerror})") from None
-    try:
-        import json5
-
-        return json5.loads(text)
-    except ImportError:
-        pass
-    except ValueError as exc:
-        raise HarnessError(f"{path}: not valid JSON5 ({exc})") from None
-    lines = [line for line in text.splitlines() if not line.lstrip().startswith("//")]
-    try:
-        return json.loads("\n".join(lines))
-    except json.JSONDecodeError as exc:
-        raise HarnessError(f"{path}: not valid JSON ({exc})") from None
-
-
 def asv_threshold_pct(entry_name: str, thresholds: dict | None) -> float:
     """The threshold asv's regressions page applies to ``entry_name``: the largest of the
     ``regressions_thresholds`` whose pattern matches (re.match), else asv's 5%; as percent."""
     matched = [float(v) for pattern, v in (thresholds or {}).items() if re.match(pattern, entry_name)]
     return 100.0 * (max(matched) if matched else ASV_DEFAULT_THRESHOLD)
-
-
-def git_order(repo_dir: str | Path | None) -> dict[str, int]:
-    """Position of every commit in the repository's history (oldest 0); empty if not a git repo."""
-    if repo_dir is None:
-        return {}
-    try:
-        out = subprocess.run(["git", "-C", str(repo_dir), "log", "--all", "--topo-order", "--reverse",
-                              "--format=%H"], capture_output=True, text=True, timeout=30)
-    except (OSError, subprocess.TimeoutExpired):
-        return {}
-    if out.returncode != 0:
-        return {}
-    return {h: i for i, h in enumerate(out.stdout.split())}
 
 
 def _entry_names(name: str, params: list) -> list[str]:
@@ -191,14 +154,14 @@ def asv_series(results_dir: str | Path, thresholds: dict | None = None,
                order: dict[str, int] | None = None) -> tuple[list[Series], tuple[tuple[str, str], ...]]:
     """One series per (machine, environment, benchmark with parameters) from asv's results folder.
 
-    Commits are ordered by ``order`` (see ``git_order``) when it knows all of them, else by commit
+    Commits are ordered by ``order`` (harness/vcs.py ``order``) when it knows all of them, else by commit
     date. Results of a benchmark version other than the one in ``benchmarks.json`` are left out, as
     ``asv publish`` does. Every asv value is lower-is-better (benchmarks/ tracks reciprocals).
     """
     results_dir = Path(results_dir)
     if not results_dir.is_dir():
         return [], ()
-    benchmarks = _benchmarks_json(results_dir)
+    benchmarks = asv_config.benchmarks(results_dir)
     loaded, skipped = _load_asv_results(results_dir)
     order = order or {}
     use_order = bool(loaded) and all(r.commit_hash in order for r in loaded)
@@ -222,10 +185,3 @@ def asv_series(results_dir: str | Path, thresholds: dict | None = None,
               for (context, entry), pts in points.items()]
     return series, tuple(skipped)
 
-
-def _benchmarks_json(results_dir: Path) -> dict:
-    try:
-        data = json.loads((results_dir / "benchmarks.json").read_text())
-    except (OSError, json.JSONDecodeError):
-        return {}
-    return {k: v for k, v in data.items() if isinstance(v, dict)}

@@ -149,9 +149,9 @@ class ProfileSettings:
 
 def profile_settings(path: str | Path | None = None) -> ProfileSettings:
     """The ``[profile]`` table of a policy file (the committed file's when it has none); HarnessError when bad."""
-    committed = tomllib.loads(resources.files("harness").joinpath("policies.toml").read_text())["profile"]
-    table = committed if path is None else tomllib.loads(Path(path).read_text()).get("profile", committed)
-    source = "harness/policies.toml" if path is None else str(path)
+    committed = policy_file.committed()["profile"]
+    source, doc = policy_file.read(path)
+    table = doc.get("profile", committed)
     _check_keys(table, source, "[profile]", {f.name for f in fields(ProfileSettings)})
     settings = ProfileSettings(**{**committed, **table})
     for key, low, high in (("top", 1, 1000), ("rate_hz", 1, 1000)):

@@ -7,7 +7,6 @@ import json
 import os
 import platform
 import re
-import subprocess
 from importlib import metadata
 
 PACKAGES = ("torch", "transformers", "transformers4rec", "nvtabular", "merlin-core", "merlin-dataloader",
@@ -71,17 +70,10 @@ def cpu_model() -> str:
 
 
 def git_state(cwd: str | None = None) -> dict:
-    def run(*args):
-        return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, timeout=10)
+    """{"commit", "dirty"} of the repository at ``cwd`` (default the working directory): harness/vcs.py."""
+    from harness import vcs
 
-    try:
-        head = run("rev-parse", "HEAD")
-        if head.returncode != 0:
-            return {"commit": None, "dirty": None}
-        status = run("status", "--porcelain", "--untracked-files=no")
-        return {"commit": head.stdout.strip(), "dirty": bool(status.stdout.strip())}
-    except (OSError, subprocess.TimeoutExpired):
-        return {"commit": None, "dirty": None}
+    return vcs.Repo(cwd if cwd is not None else ".").state()
 
 
 def machine_class(cuda: dict | None = None) -> str:

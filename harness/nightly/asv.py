@@ -10,6 +10,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from harness import vcs
 from harness.errors import HarnessError
 from harness.nightly import pairs as nightly_pairs
 
@@ -98,11 +99,8 @@ def machine_name(device: str) -> str:
 
 
 def resolve_commit(name: str, repo: Path) -> str:
-    out = subprocess.run(["git", "-C", str(repo), "rev-parse", "--verify", f"{name}^{{commit}}"],
-                         capture_output=True, text=True)
-    if out.returncode != 0:
-        raise HarnessError(f"--commit {name!r}: not a commit in {repo} ({out.stderr.strip() or 'git failed'})")
-    return out.stdout.strip()
+    """The full sha of ``name`` in ``repo`` (harness/vcs.py); HarnessError naming it when there is none."""
+    return vcs.Repo(repo).resolve(name)
 
 
 def has_results(results_dir: Path, machine: str) -> bool:

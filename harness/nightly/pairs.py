@@ -27,12 +27,12 @@ from __future__ import annotations
 import json
 import math
 import os
-import subprocess
 import sys
 import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from harness import vcs
 from harness.errors import HarnessError
 
 # The nightly's sizes and levels are policies.toml's [nightly] table (``settings``); its test is the
@@ -139,24 +139,13 @@ def pair_ratios(previous_records, current_records, names=GATED, s: Settings | No
 
 # ---- which commit is the previous one ------------------------------------------------------------
 
-def _git(repo, *args) -> str | None:
-    try:
-        out = subprocess.run(["git", "-C", str(repo), *args], check=False, capture_output=True, text=True, timeout=60)
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    return out.stdout.strip() if out.returncode == 0 else None
-
-
 def resolve(repo, rev: str) -> str | None:
-    return _git(repo, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}") or None
+    """The full sha of ``rev`` in ``repo``, None when it names no commit (harness/vcs.py)."""
+    return vcs.Repo(repo).find(rev)
 
 
 def is_ancestor(repo, older: str, newer: str) -> bool:
-    try:
-        return subprocess.run(["git", "-C", str(repo), "merge-base", "--is-ancestor", older, newer],
-                              check=False, capture_output=True, timeout=60).returncode == 0
-    except (OSError, subprocess.TimeoutExpired):
-        return False
+    return vcs.Repo(repo).is_ancestor(older, newer)
 
 
 def benchmarked_commits(results_dir, machine: str) -> set[str]:
@@ -183,8 +172,7 @@ def previous_nightly_commit(repo, benchmarked, head: str = "HEAD") -> str | None
     if head_sha is None:
         raise HarnessError(f"{head}: not a commit in {repo}")
     if benchmarked:
-        ancestors = _git(repo, "rev-list", "--first-parent", f"{head_sha}^") or ""
-        for sha in ancestors.split():
+        for sha in vcs.Repo(repo).line(head_sha)[1:]:
             if sha in benchmarked:
                 return sha
     return resolve(repo, f"{head_sha}^")
@@ -328,7 +316,7 @@ def asv_nights(results_dir, repo=None, machine: str | None = None) -> dict[str, 
     its bounds of each gated measurement, by commit in history order."""
     from harness.judge import history
 
-    series, _ = history.asv_series(results_dir, order=history.git_order(repo))
+    series, _ = history.asv_series(results_dir, order=vcs.order(repo))
     parts: dict[tuple, dict[str, float]] = {}
     for s in series:
         name, _, params = s.metric.partition("(")

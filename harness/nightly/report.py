@@ -13,11 +13,12 @@ def newest(new_records: list[Path], out_dir: Path, history_dir: Path, repo: Path
     """(the report's path, or None without new records; why the baseline was not used, or None)."""
     if not new_records:
         return None, None
+    from harness import vcs
     from harness.documents import record
     from harness.judge import changepoints, history
     from harness.output.report import build_report
 
-    records = history.in_commit_order(history.load_records(history_dir).records, history.git_order(repo))
+    records = history.in_commit_order(history.load_records(history_dir).records, vcs.order(repo))
     new_ids = {record.load(p)["run_id"] for p in new_records}
     rec = [r for r in records if r["run_id"] in new_ids][-1]  # the newest commit's run
     series = [s for s in history.record_series(records) if s.context == history.context_of(rec)]

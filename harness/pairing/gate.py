@@ -65,36 +65,15 @@ def run(config, repeat: int, baseline_path: Path, policies_path=None, reference:
     rev, why_not = reference_rev(reference, stored)
     in_session, cross_rec, arm, used = None, None, None, None
     with tempfile.TemporaryDirectory(prefix="t4rec-bench-ref-") as tmp:
-        ref = None
-        if rev is not None:
-            try:
-                ref = referencemod.checkout(rev, Path(tmp) / "code")
-            except HarnessError as exc:
-                if reference != AUTO:
-                    raise
-                why_not = f"no in-session reference: {exc}"
+        ref, why_not = _checkout(rev, Path(tmp), reference, why_not)
         if ref is None:
             rec = runner.run(config, repeat=repeat, progress=progress, command=command)
         else:
-            plan = plan_arms(ref, stored, reference_env, progress, scratch=Path(tmp))
-            used, why_mode = referencemod.pairing(config, 1 + len(plan.arms), mode or gate_policy.mode)
-            looks = _Looks(plan, ref, baseline_path, policies_path, stored, repeat,
-                           gate_policy.min_pairs if sequential else repeat, used, why_mode,
-                           max(repeat, gate_policy.max_pairs) if sequential and gate_policy.min_pairs < repeat
-                           else repeat,
-                           gate_policy.design_pairs, gate_policy.extra_pairs, progress)
-            current, by_arm, dropped = referencemod.interleaved(config, looks.max_pairs, plan.arms, progress, command,
-                                                                mode=used, stop=looks,
-                                                                period_s=gate_policy.crossover_period_s,
-                                                                pairs_log=looks.pairs_log,
-                                                                barrier_timeout_s=gate_policy.barrier_timeout_s)
-            rec = recordmod.merge_repetitions(current)
-            recordmod.validate(rec)
+            paired = _Paired(config, ref, stored, baseline_path, policies_path, gate_policy, progress, command)
+            rec, in_session, dropped, arm, used = paired.run(Path(tmp), repeat, reference_env, mode, sequential)
             if dropped:
                 why_not = f"the in-session reference was dropped: {dropped}"
-            elif by_arm.get("reference"):
-                in_session = looks.in_session(rec, by_arm, final=True)
-                cross_rec, arm = in_session.get("cross"), plan.arms[0]
+            cross_rec = (in_session or {}).get("cross")
         verdict = judgemod.judge(rec, baseline_path, policies_path, stored=stored, in_session=in_session,
                                  why_no_reference=why_not)
         judged = {"current": rec, "reference": (in_session or {}).get("record")}
@@ -105,6 +84,51 @@ def run(config, repeat: int, baseline_path: Path, policies_path=None, reference:
 
         verdict = dataclasses.replace(verdict, notes=(undecided_note(verdict), *verdict.notes))
     return Outcome(rec, verdict, (in_session or {}).get("record"), cross_rec)
+
+
+def _checkout(rev: str | None, tmp: Path, reference: str, why_not: str | None):
+    """(the reference's tree or None, why there is none): a rev that cannot be extracted is an error when
+    the user named it, and no in-session reference when it came from the baseline (auto)."""
+    if rev is None:
+        return None, why_not
+    try:
+        return referencemod.checkout(rev, tmp / "code"), why_not
+    except HarnessError as exc:
+        if reference != AUTO:
+            raise
+        return None, f"no in-session reference: {exc}"
+
+
+@dataclass
+class _Paired:
+    """The paired part of a check: the arms, the pairs with a look after each, the merged record."""
+
+    config: object
+    ref: object
+    stored: dict | None
+    baseline_path: Path
+    policies_path: object
+    gate: object  # harness.judge.policy.Gate
+    progress: object
+    command: str | None
+
+    def run(self, tmp: Path, repeat: int, reference_env: str, mode: str | None, sequential: bool):
+        """(merged record, in-session arms or None, why the reference was dropped, the reference arm when it
+        ran to the end, the pairing mode)."""
+        gate = self.gate
+        plan = plan_arms(self.ref, self.stored, reference_env, self.progress, scratch=tmp)
+        used, why_mode = referencemod.pairing(self.config, 1 + len(plan.arms), mode or gate.mode)
+        most = max(repeat, gate.max_pairs) if sequential and gate.min_pairs < repeat else repeat
+        looks = _Looks(plan, self.ref, self.baseline_path, self.policies_path, self.stored, repeat,
+                       gate.min_pairs if sequential else repeat, used, why_mode, most,
+                       gate.design_pairs, gate.extra_pairs, self.progress)
+        current, by_arm, dropped = referencemod.interleaved(
+            self.config, looks.max_pairs, plan.arms, self.progress, self.command, mode=used, stop=looks,
+            period_s=gate.crossover_period_s, pairs_log=looks.pairs_log, barrier_timeout_s=gate.barrier_timeout_s)
+        rec = recordmod.merge_repetitions(current)
+        recordmod.validate(rec)
+        in_session = looks.in_session(rec, by_arm, final=True) if not dropped and by_arm.get("reference") else None
+        return rec, in_session, dropped, plan.arms[0] if in_session else None, used
 
 
 def undecided_note(verdict) -> str:

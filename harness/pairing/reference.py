@@ -23,17 +23,15 @@ apart from the current code's history series.
 
 from __future__ import annotations
 
-import io
 import os
 import subprocess
 import sys
-import tarfile
 import tempfile
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness import REPO_DIR
+from harness import REPO_DIR, vcs
 from harness.documents import record
 from harness.errors import HarnessError
 from harness.run import barrier
@@ -58,29 +56,13 @@ class Arm:
 
 
 def resolve(rev: str, repo: Path = ROOT) -> str:
-    """The full commit sha of ``rev`` in ``repo``; HarnessError if git or the commit is not there."""
-    try:
-        out = subprocess.run(["git", "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"], cwd=repo,
-                             capture_output=True, text=True, timeout=30)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise HarnessError(f"reference {rev}: git is not usable here ({exc})") from exc
-    if out.returncode != 0 or not out.stdout.strip():
-        raise HarnessError(f"reference {rev}: not a commit of {repo} (a shallow clone? fetch it first)")
-    return out.stdout.strip()
+    """The full commit sha of ``rev`` in ``repo`` (harness/vcs.py); HarnessError if git or the commit is not there."""
+    return vcs.Repo(repo).resolve(rev)
 
 
 def checkout(rev: str, dest: Path, repo: Path = ROOT) -> Reference:
     """Extract the tree of ``rev`` into ``dest`` (no .git, nothing else of the working tree)."""
-    commit = resolve(rev, repo)
-    try:
-        out = subprocess.run(["git", "archive", "--format=tar", commit], cwd=repo, capture_output=True,
-                             timeout=120)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise HarnessError(f"reference {commit[:10]}: git archive failed ({exc})") from exc
-    if out.returncode != 0:
-        raise HarnessError(f"reference {commit[:10]}: git archive failed: {out.stderr.decode().strip()}")
-    with tarfile.open(fileobj=io.BytesIO(out.stdout)) as tar:
-        tar.extractall(dest, filter="data")  # noqa: S202 - our own repository's tree
+    commit = vcs.Repo(repo).archive(rev, dest)
     if not (dest / "harness" / "cli.py").is_file():
         raise HarnessError(f"reference {commit[:10]}: the commit has no harness/cli.py to run")
     return Reference(commit, dest)
@@ -181,7 +163,8 @@ def pairing(config, sides: int, mode: str) -> tuple[str, str | None]:
 def interleaved(config, repeat: int, arms, progress=None, command: str | None = None,
                 timeout_s: float | None = None, mode: str = "alternating",
                 stop=None, period_s: float | None = None,
-                pairs_log: list | None = None, barrier_timeout_s: float | None = None) -> tuple[list[dict], dict[str, list[dict]], str | None]:
+                pairs_log: list | None = None, barrier_timeout_s: float | None = None,
+                current: Arm | None = None) -> tuple[list[dict], dict[str, list[dict]], str | None]:
     """Up to ``repeat`` rounds; in each, one run of the current code and one of every arm.
 
     ``mode`` (use ``pairing`` first: it falls back when the machine cannot hold it): "alternating"
@@ -199,9 +182,13 @@ def interleaved(config, repeat: int, arms, progress=None, command: str | None = 
     one dict per round is appended: its mode, how its sides started ("launch": "barrier", "apart" when a
     side waited in vain, or why there was no barrier), seconds and what else used the host's CPUs
     (harness.measure.host.between).
+    ``current``: the side the arms are paired with; None: this tree, run by this process (or, in the
+    modes that run at once, by this interpreter's ``harness.cli run``); an Arm: that code and
+    interpreter, run like an arm (a duel of two other trees, harness/pairing/duel.py).
     Returns (current records, {arm name: records}, why the arms were dropped or None). A failed
-    arm run stops all arms (the current runs go on): the caller then judges times against the
-    stored baseline, and says why. A failed current run stops everything.
+    arm run stops all arms (the current runs go on, unless ``current`` is an Arm: then nothing is
+    left to pair): the caller then judges times against the stored baseline, and says why. A failed
+    current run stops everything.
     """
     from harness.measure import host
     from harness.output.progress import Progress
@@ -214,13 +201,14 @@ def interleaved(config, repeat: int, arms, progress=None, command: str | None = 
     sides = [arms[0].name, "current", *[a.name for a in arms[1:]]]
     with tempfile.TemporaryDirectory(prefix="t4rec-bench-ref-runs-") as tmp:
         run = _Sides(config, run_argv(config), {a.name: a for a in arms}, Path(tmp), timeout_s, progress, command,
-                     runner.collect_environment(config) if mode not in TOGETHER else None,
-                     records={a.name: [] for a in arms}, together=mode in TOGETHER)
+                     runner.collect_environment(config) if mode not in TOGETHER and current is None else None,
+                     records={a.name: [] for a in arms}, together=mode in TOGETHER, other=current)
         for i in range(repeat):
             run.round, before = i, host.snapshot()
             launch = {}
             if mode in TOGETHER:
-                env, launch = _barrier(arms, Path(tmp) / f"barrier-{i}", len(sides), barrier_timeout_s)
+                env, launch = _barrier([*arms, *([current] if current else [])], Path(tmp) / f"barrier-{i}",
+                                       len(sides), barrier_timeout_s)
                 with _placement(config, mode, len(sides), i, period_s) as place:
                     _together([lambda s=s: run(s, repeat, place, sides.index(s), env) for s in order(i, sides)])
             else:
@@ -228,7 +216,7 @@ def interleaved(config, repeat: int, arms, progress=None, command: str | None = 
                     run(side, repeat)
             if pairs_log is not None:
                 pairs_log.append({"round": i, "mode": mode, **_started(launch, run), **host.between(before, host.snapshot())})
-            if run.current and run.current[-1]["status"] != "ok":
+            if (run.current and run.current[-1]["status"] != "ok") or (run.dropped and current is not None):
                 break
             complete = run.dropped is None and all(len(r) == len(run.current) for r in run.records.values())
             if complete and stop is not None and stop(run.current, run.records):
@@ -306,6 +294,7 @@ class _Sides:
     dropped: str | None = None  # why the arms were dropped
     round: int = 0
     together: bool = False  # the sides run at once: the current code through its own `harness.cli run` too
+    other: Arm | None = None  # the current side is this code and interpreter, not this tree (interleaved's current)
 
     def __call__(self, side: str, repeat: int, place=None, index: int = 0, env: dict | None = None) -> None:
         started = _placed(place, index)
@@ -322,6 +311,9 @@ class _Sides:
         from harness.run import runner
 
         command = self.command or " ".join(Path(sys.argv[0]).name.split() + sys.argv[1:])
+        if self.other is not None:
+            rec = run_once(self.other.code, self.argv, self.tmp, self.timeout_s, self.other.python, started, env)
+            return {**rec, "command": command}
         if not self.together:
             return runner.run(self.config, progress=self.progress, command=command, environment=self.environment)
         here = Reference("current", REPO_DIR)

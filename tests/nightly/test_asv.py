@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from harness import vcs
+from harness.documents import asv_config as asv_conf
 from harness.judge import changepoints, history
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -38,7 +40,7 @@ def git_repo(path: Path, n: int) -> list[str]:
 
 def asv_config(tmp: Path, repo: Path) -> Path:
     """The repository's asv.conf.json with its repo and output folders moved under ``tmp``."""
-    conf = history.read_asv_config(ROOT / "asv.conf.json")
+    conf = asv_conf.read(ROOT / "asv.conf.json")
     conf.update(repo=str(repo), benchmark_dir=str(ROOT / "benchmarks"), results_dir=str(tmp / "results"),
                 html_dir=str(tmp / "html"), env_dir=str(tmp / "env"))
     path = tmp / "asv.conf.json"
@@ -59,7 +61,7 @@ def test_asv_check_passes():
 
 
 def test_config_matches_the_issue():
-    conf = history.read_asv_config(ROOT / "asv.conf.json")
+    conf = asv_conf.read(ROOT / "asv.conf.json")
     assert conf["benchmark_dir"] == "benchmarks"
     assert conf["results_dir"].startswith("reports/asv/") and conf["html_dir"].startswith("reports/asv/")
     assert conf["default_benchmark_timeout"] > 60
@@ -73,7 +75,7 @@ def test_asv_thresholds_are_the_policies_figures():
     from harness.judge import policy
 
     policies = policy.load()
-    thresholds = history.read_asv_config(ROOT / "asv.conf.json")["regressions_thresholds"]
+    thresholds = asv_conf.read(ROOT / "asv.conf.json")["regressions_thresholds"]
     cross = policies.for_measurement("train.wall_s", "time").cross_session_pct / 100
     memory = policies.for_measurement("train.peak_anon_bytes", "memory").threshold_pct / 100
     for pattern, value in thresholds.items():
@@ -126,9 +128,9 @@ def test_asv_regressions_page_and_history_name_the_same_commit_range(tmp_path, c
     assert rev_to_hash[str(rev_b)] == commits[8]
     assert rev_a is None or rev_to_hash[str(rev_a)] == commits[7]
 
-    conf = history.read_asv_config(config)
+    conf = asv_conf.read(config)
     series, skipped = history.asv_series(tmp_path / "results", conf["regressions_thresholds"],
-                                         history.git_order(tmp_path / "repo"))
+                                         vcs.order(tmp_path / "repo"))
     assert skipped == () and [s.metric for s in series] == [name]
     assert series[0].threshold_pct == pytest.approx(20.0)  # asv.conf.json: stage times, the drift floor
     for method in changepoints.METHODS:
@@ -325,7 +327,7 @@ def test_the_first_night_benchmarks_head_only(tmp_path, capsys):
 
     from harness.cli import main
 
-    conf = {**history.read_asv_config(ROOT / "asv.conf.json"), "repo": str(ROOT),
+    conf = {**asv_conf.read(ROOT / "asv.conf.json"), "repo": str(ROOT),
             "results_dir": str(tmp_path / "results")}
     (tmp_path / "asv.conf.json").write_text(json.dumps(conf))
     args = ["nightly", "--config", str(tmp_path / "asv.conf.json"), "--machine", "m1", "--dry-run"]

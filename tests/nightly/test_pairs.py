@@ -239,9 +239,9 @@ def test_nightly_first_night_pairs_head_with_its_parent(tmp_path, capsys):
     import json
 
     from harness.cli import main
-    from harness.judge import history
+    from harness.documents import asv_config
 
-    conf = {**history.read_asv_config(ROOT / "asv.conf.json"), "repo": str(ROOT),
+    conf = {**asv_config.read(ROOT / "asv.conf.json"), "repo": str(ROOT),
             "results_dir": str(tmp_path / "results")}
     (tmp_path / "asv.conf.json").write_text(json.dumps(conf))
     assert main(["nightly", "--config", str(tmp_path / "asv.conf.json"), "--machine", "m1", "--dry-run"]) == 0

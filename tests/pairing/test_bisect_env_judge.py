@@ -1,5 +1,6 @@
-"""bisect-env judges each step with the gate's one paired decision (harness/judge/significance.py
-paired_look, harness/judge/judging.py stop_pairs), takes the direction from the record's measurement, and
+"""bisect-env judges each step by a duel (harness/pairing/duel.py: the gate's one paired decision,
+harness/judge/significance.py paired_look and harness/judge/judging.py stop_pairs), takes the direction from
+the record's measurement, and
 exits with the codes every command shares (README, "Exit codes"): 1 regressed, 0 not, 6 undecided."""
 
 from __future__ import annotations
@@ -18,11 +19,12 @@ from harness.pairing import reference
 def _fake_runs(monkeypatch, slow: float, noise: float, name="total.wall_s", higher_is_better=False):
     calls = {"n": 0}
 
-    def run_once(code, argv, out, timeout, python):
+    def run_once(code, argv, out, timeout, python, started=None, env=None):
         calls["n"] += 1
         wobble = 1 + noise * (((calls["n"] * 7919) % 7) - 3) / 3
         v = 20.0 * (slow if python == "BAD" else 1.0) * wobble
-        return {"measurements": [{"name": name, "value": v, "kind": "time", "higher_is_better": higher_is_better}]}
+        return {"status": "ok",
+                "measurements": [{"name": name, "value": v, "kind": "time", "higher_is_better": higher_is_better}]}
 
     monkeypatch.setattr(reference, "run_once", run_once)
     return calls
@@ -30,7 +32,7 @@ def _fake_runs(monkeypatch, slow: float, noise: float, name="total.wall_s", high
 
 def _step(tmp_path, metric="total.wall_s"):
     return bisect_env._Step(build_config("ci", {"device": "cpu"}), Path("GOOD"), Path("BAD"), tmp_path, 20, metric,
-                            policy.load(), lambda s: None, True)
+                            policy.load(), lambda s: None, True, "alternating")
 
 
 def test_a_slower_layer_is_regressed_and_stops_early(monkeypatch, tmp_path):
