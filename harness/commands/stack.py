@@ -35,13 +35,13 @@ def main(args) -> int:
     from harness.measure import environment as envmod
 
     pins = read_pins(args.constraints)
-    rows = differences(pins, envmod.distributions())
+    rows = differences(pins, envmod.installed_distributions())
     print(report(rows, len(pins), args.constraints.name))
     return EXIT_NO_BASELINE if rows else EXIT_OK
 
 
 def read_pins(path: Path) -> dict[str, str]:
-    """{normalised name: version} of a constraints file; HarnessError (exit 2) when it cannot be read."""
+    """{canonical name: version} of a constraints file; HarnessError (exit 2) when it cannot be read."""
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
@@ -50,9 +50,9 @@ def read_pins(path: Path) -> dict[str, str]:
 
 
 def parse_pins(text: str, where: str) -> dict[str, str]:
-    """The NAME==VERSION lines of a constraints file (comments and blank lines skipped), by normalised
+    """The NAME==VERSION lines of a constraints file (comments and blank lines skipped), by canonical
     name. Any other line (a range, a marker, an option) is refused with its file and line number."""
-    from harness.measure.environment import normalize_name
+    from harness.measure.environment import canonical_name
 
     pins = {}
     for number, line in enumerate(text.splitlines(), 1):
@@ -62,13 +62,13 @@ def parse_pins(text: str, where: str) -> dict[str, str]:
         name, sep, version = (part.strip() for part in spec.partition("=="))
         if not sep or not name or not version or any(c in name + version for c in "<>=!~;[ ,@"):
             raise HarnessError(f"{where}:{number}: {spec!r} is not a NAME==VERSION pin")
-        pins[normalize_name(name)] = version
+        pins[canonical_name(name)] = version
     return pins
 
 
 def differences(pins: dict[str, str], installed: dict[str, str]) -> list[tuple[str, str, str | None]]:
     """(name, pinned version, installed version or None) of each pin the installed set does not match,
-    in the pins' order. ``installed``: {normalised name: version}, as environment.distributions()."""
+    in the pins' order. ``installed``: {canonical name: version}, as environment.installed_distributions()."""
     return [(name, pinned, installed.get(name)) for name, pinned in pins.items() if installed.get(name) != pinned]
 
 

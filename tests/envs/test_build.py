@@ -203,9 +203,17 @@ def test_pip_failure_names_the_package(lines, name):
     assert quote.startswith("ERROR") or quote.startswith("×")
 
 
-def test_current_distributions_sees_this_environment():
-    dists = env_layered.current_distributions()
-    assert "pytest" in dists and all(name == env_layered.normalise(name) for name in dists)
+def test_an_interpreter_scan_reads_as_this_process_scan():
+    """The other interpreter only lists; the folding into canonical names is the one in environment.py.
+    Isolated (-I), it skips PYTHONPATH, so the harness under test may be missing from its scan."""
+    import sys
+
+    from harness.measure import environment as envmod
+
+    other = env_layered.interpreter_distributions(Path(sys.executable))
+    here = envmod.installed_distributions()
+    assert "pytest" in other and all(name == envmod.canonical_name(name) for name in other)
+    assert {k: v for k, v in other.items() if k != "t4rec-bench"} == {k: v for k, v in here.items() if k != "t4rec-bench"}
 
 
 
@@ -299,11 +307,11 @@ def test_layered_takes_the_donor_version_and_leaves_the_base(tmp_path):
     donor = plain_env(tmp_path / "donor", [wheels / "pkg_a-2-py3-none-any.whl"])
 
     python = env_layered.layered(base, tmp_path / "layer", {"pkg-a": donor})
-    assert env_layered.distributions(python)["pkg-a"] == "2"
+    assert env_layered.interpreter_distributions(python)["pkg-a"] == "2"
     out = subprocess.run([python, "-c", "import pkg_a; print(pkg_a.VERSION)"], capture_output=True, text=True,
                          cwd=tmp_path, check=True)
     assert out.stdout.strip() == "2"
-    assert env_layered.distributions(base)["pkg-a"] == "1"
+    assert env_layered.interpreter_distributions(base)["pkg-a"] == "1"
     with pytest.raises(HarnessError, match="already exists"):
         env_layered.layered(base, tmp_path / "layer", {"pkg-a": donor})
     with pytest.raises(HarnessError, match="pkg-b is not installed"):
