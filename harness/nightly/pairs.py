@@ -34,11 +34,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from harness.errors import HarnessError
+from harness.judge.rules import gated_times
 
 # The nightly's sizes and levels are policies.toml's [nightly] table (``settings``); its test is the
 # sequential gate's (harness/judge/sequential.py) on the primary's policy: a night stops once its named
 # measurement is decided.
-GATED = ("total.wall_s", "imports.wall_s", "etl.wall_s", "train.wall_s", "evaluate.wall_s", "total.cpu_s")
+GATED = gated_times()  # the gated times of the committed policies.toml: what a night's ratios cover
 ARM = "previous"  # the arm's name in interleaved(): the previous nightly commit's code
 
 # Set by `t4rec-bench nightly` for benchmarks/ratios.py.

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from harness.documents import record
 from harness.documents import sweep as sweep_file
-from harness.output.summary import STAGE_ORDER
+from harness.config import STAGE_ORDER
 
 IN_PROCESS = "in-process"
 
@@ -142,7 +142,7 @@ def _engines(points: list[dict]) -> list[str]:
 
 
 def _common_stages(points: list[dict], quantity: str) -> list[str]:
-    names = set.intersection(*(set(p[quantity]) for p in points))
+    names = set.intersection(*(set(p[quantity]) for p in points))  # one STAGE_ORDER lacks sorts before "total"
     return sorted(names, key=lambda s: (STAGE_ORDER.index(s) if s in STAGE_ORDER else len(STAGE_ORDER) - 1, s))
 
 

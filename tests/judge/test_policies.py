@@ -44,6 +44,18 @@ def test_committed_policy_file_loads_and_covers_every_measurement(base):
     assert pols.for_measurement("etl.cpu_s", "time").name == "stage cpu time"
 
 
+def test_gated_times_are_the_family_members_among_the_stage_times():
+    from harness.judge import rules
+
+    assert rules.gated_times() == ("total.wall_s", "imports.wall_s", "etl.wall_s", "train.wall_s",
+                                   "evaluate.wall_s", "total.cpu_s")
+    doc = _policy_doc()  # every time significant and in the family: every stage every run has
+    times = rules.gated_times(policy.parse(doc))
+    assert times[0] == "total.wall_s" and "cluster.wall_s" not in times and len(times) == 2 * 10
+    doc["policy"].insert(0, {"match": ["*.cpu_s"], "rule": "report-only"})
+    assert not any(t.endswith(".cpu_s") for t in rules.gated_times(policy.parse(doc)))
+
+
 def test_policy_unknown_key_suggests_the_right_one():
     with pytest.raises(HarnessError, match="did you mean 'threshold_pct'"):
         policy.parse(_policy_doc(treshold_pct=5))
