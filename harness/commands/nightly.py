@@ -77,10 +77,10 @@ def add_parser(subparsers) -> None:
 
 
 def _pairs(text: str) -> int:
-    n = int(text) if text.isdigit() else -1
-    if n < 0 or n == 1:
-        raise argparse.ArgumentTypeError(f"{text!r}: 0 (no pairs) or at least 2 (one pair has no interval)")
-    return n
+    try:
+        return nightly_pairs.night_pairs(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def main(args) -> int:

@@ -96,9 +96,11 @@ def summary(samples) -> Summary:
                    min=min(xs), max=max(xs))
 
 
-def change_pct(baseline: float, current: float) -> float | None:
-    """100 * (current - baseline) / |baseline|; None for a zero baseline."""
-    return 100.0 * (current - baseline) / abs(baseline) if baseline else None
+def change_pct(baseline: float | None, current: float | None) -> float | None:
+    """100 * (current - baseline) / |baseline|; None for a zero or missing baseline or a missing current."""
+    if current is None or not baseline:
+        return None
+    return 100.0 * (current - baseline) / abs(baseline)
 
 
 @functools.lru_cache(maxsize=1024)

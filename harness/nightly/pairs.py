@@ -49,6 +49,15 @@ PAIRS_VAR = "T4REC_BENCH_PAIRS"  # pairs per night; 0: the ratio benchmarks are 
 MODE_VAR = "T4REC_BENCH_PAIR_MODE"  # a mode of harness/judge/policy.py MODES; empty: the gate's ([gate] mode)
 
 
+def night_pairs(text: str) -> int:
+    """The pairs per night ``text`` asks for (``--pairs``, $T4REC_BENCH_PAIRS): ValueError unless it is 0
+    (no pairs) or at least 2 (one pair has no interval)."""
+    n = int(text) if text.strip().isdigit() else -1
+    if n < 0 or n == 1:
+        raise ValueError(f"{text!r}: 0 (no pairs) or at least 2 (one pair has no interval)")
+    return n
+
+
 @dataclass(frozen=True)
 class Settings:
     """policies.toml [nightly], with the primary's level and the sequential test's design_pairs ([gate])."""
