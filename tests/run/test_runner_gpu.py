@@ -120,8 +120,9 @@ def test_the_worker_reads_pythonhashseed_at_start():
     assert len(runs) == 1  # the same string hash in every process (random without PYTHONHASHSEED)
 
 
-# a baseline from before records carried etl_backend and nondeterministic_ops (kept in history: frozen)
-BASELINE = Path(__file__).resolve().parents[2] / "baselines" / "cpu-2c-x86_64" / "history" / "ci-20261202T215446.json"
+# a baseline from before records carried etl_backend and nondeterministic_ops (a frozen copy of
+# baselines/cpu-2c-x86_64/history/ci-20261202T215446.json)
+BASELINE = Path(__file__).resolve().parents[2] / "tests" / "data" / "old_documents" / "ci-20261202T215446.json"
 
 
 def test_etl_backend_and_nondeterministic_ops_are_optional_record_fields():
