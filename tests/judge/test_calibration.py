@@ -11,7 +11,6 @@ from verdict_fixtures import make_record
 
 from harness.documents import baseline, record, versions
 from harness.documents import calibration as calibration_doc
-from harness.errors import HarnessError
 from harness.judge import policy, stats
 from harness.judge.compare import compare
 
@@ -173,14 +172,11 @@ def test_speed_normalisation_is_the_verdicts():
 
 # --- the calibration document --------------------------------------------------------------------
 
-def test_the_calibration_document_reads_back_and_a_newer_one_is_refused():
+def test_the_calibration_document_reads_back():
     doc = calibration_doc.build("ci", "m", "2026-01-01T00:00:00+00:00", "harness/policies.toml",
                                 {"run_ids": ["a"], "runs": 3})
     assert list(doc)[:6] == ["format_version", "kind", "profile", "machine", "date", "policy_source"]
     assert versions.read(doc, calibration_doc.FORMAT) == doc
-    newer = {**doc, "format_version": calibration_doc.FORMAT_VERSION + 1}
-    with pytest.raises(HarnessError, match=r"calibration format_version \d+ is newer than this harness reads"):
-        versions.read(newer, calibration_doc.FORMAT)
 
 
 @pytest.mark.slow
