@@ -6,20 +6,20 @@ no pipeline runs here."""
 from __future__ import annotations
 
 import copy
-import json
+import re
 
 import pytest
 from compare_support import (
     COMMITTED,
     GATE,
     TRIALS,
+    _toml,
     by_name,
-    cli,
     gated,
     judged,
     regressed,
 )
-from verdict_fixtures import MiB, make_record
+from verdict_fixtures import MiB, make_baseline, make_record
 
 from harness.documents import baseline
 from harness.errors import HarnessError
@@ -123,15 +123,6 @@ def test_committed_gate_meets_the_issue_budget():
     assert 2 <= GATE.min_pairs <= GATE.repeat <= 20 and GATE.mode in policy.MODES
 
 
-def test_calibrate_runs_the_profile_as_many_times_as_the_configuration_needs(tmp_path, monkeypatch, fake_runner):
-    monkeypatch.chdir(tmp_path)
-    assert cli(["calibrate", "--profile", "ci", "--baseline-size", "3", "--current-size", "2", "--comparisons", "20",
-                "--history", "hist", "--quiet", "--out", "cal.json"]) == 0
-    assert [repeat for _, repeat in fake_runner] == [1] * 5
-    assert len(list((tmp_path / "hist").glob("*.json"))) == 5
-    assert json.loads((tmp_path / "cal.json").read_text())["aa"]["comparisons"] == 20
-
-
 def test_a_throttled_gpu_run_is_undecided_not_regressed(gate_base):
     run = gated(3, slow={"train": 1.5})
     assert by_name(compare(run, gate_base))["train.wall_s"].verdict == "regressed"
@@ -198,3 +189,39 @@ def test_paired_reference_without_a_change_is_not_flagged():
         ref, cur = _drifting_pairs(1.0, seed)
         v = compare(cur, baseline.build(ref), reference={"record": ref, "provenance": {"paired": True}})
         assert regressed(v) == [] and v.exit_code == 0
+
+
+def test_zero_baseline_median_is_judged_by_the_absolute_floor(base):
+    zero = make_baseline()
+    for m in zero["record"]["measurements"]:
+        if m["name"] == "schema.cpu_s":
+            m["samples"], m["value"] = [0.0] * len(m["samples"]), 0.0
+    doc = _toml(policy.resources.files("harness").joinpath("policies.toml").read_text())
+    doc["policy"] = [p for p in doc["policy"] if p.get("rule") != "report-only"]  # gate schema.cpu_s
+    ms = by_name(compare(make_record(seed=1), zero, policy.parse(doc)))
+    assert ms["schema.cpu_s"].verdict == "ok" and "floor" in ms["schema.cpu_s"].reason
+
+
+def test_short_stages_and_reciprocal_throughputs_are_report_only(base):
+    slow = {s: 3.0 for s in ("synthetic", "splits", "schema", "model", "checkpoint")}
+    v = compare(make_record(seed=1, slow=slow), base)
+    ms = by_name(v)
+    for name in ("schema.wall_s", "model.cpu_s", "synthetic.rows_per_s", "checkpoint.wall_s", "etl.rows_per_s"):
+        assert ms[name].verdict == "ok" and "report-only" in ms[name].reason, name
+    assert ms["checkpoint.wall_s"].change_pct > 100
+    assert ms["total.wall_s"].change_pct > 0  # their time still counts in the total
+
+
+def _family_size(verdict) -> int:
+    note = next(n for n in verdict.notes if "Bonferroni" in n)
+    return int(re.search(r"the (\d+) other gated measurements", note).group(1))
+
+
+def test_report_only_policy_shows_the_change_but_never_gates(base):
+    text = policy.resources.files("harness").joinpath("policies.toml").read_text()
+    doc = _toml(text)
+    doc["policy"].insert(0, {"name": "train info", "match": ["train.wall_s"], "rule": "report-only"})
+    v = compare(make_record(seed=1, slow={"train": 1.5}), base, policy.parse(doc))
+    m = by_name(v)["train.wall_s"]
+    assert m.verdict == "ok" and "report-only" in m.reason and m.change_pct > 40
+    assert _family_size(v) == _family_size(compare(make_record(seed=1), base)) - 1  # outside the family

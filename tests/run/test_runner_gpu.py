@@ -90,18 +90,6 @@ def test_device_cuda_without_a_cuda_torch_is_refused_before_any_worker(monkeypat
     assert "\n" not in str(err.value)
 
 
-def test_run_command_prints_one_error_line_for_cuda_without_gpu():
-    import torch
-
-    if torch.cuda.is_available():
-        pytest.skip("this torch sees a GPU")
-    out = subprocess.run([sys.executable, "-m", "harness.cli", "run", "--profile", "smoke", "--device", "cuda",
-                          "--quiet", "--history", "/nonexistent/never-written"],
-                         capture_output=True, text=True, cwd=Path(__file__).resolve().parents[2])
-    assert out.returncode == 2, out.stderr
-    assert out.stderr.strip().count("\n") == 0 and out.stderr.startswith("error: --device cuda:")
-
-
 @pytest.mark.parametrize("device", ["cpu", "cuda"])
 def test_determinism_variables_are_in_the_worker_s_environment_before_it_starts(device):
     config = dataclasses.replace(_config(seed=7), device=device)
