@@ -1,7 +1,7 @@
 """Judging against the right comparand: the code x environment arms, quality across hosts, the report.
 
 Records come from tests/verdict_fixtures.py (seeded, realistic noise); no pipeline runs here
-(tests/pairing/test_refenv_e2e.py runs the real thing).
+(tests/commands/test_refenv_e2e.py runs the real thing).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The A/A calibration analysis (harness/judge/noise.py) and its document.
 
 Records come from tests/verdict_fixtures.py (seeded, schema-valid); no pipeline runs here. The
-`calibrate` command itself is exercised in tests/judge/test_compare_commands.py with the other commands.
+`calibrate` command itself is exercised in tests/commands/test_calibrate_command.py.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from harness.judge import policy, stats
 from harness.judge.compare import compare
 
 GATE = policy.load().gate
-# Stage and total times with a CV of about 5-6%, as in tests/judge/compare_support.py (REALISTIC there):
+# Stage and total times with a CV of about 5-6%, as in tests/compare_support.py (REALISTIC there):
 # the noise of a run within a pair of alternating runs on the 2-core runner.
 REALISTIC = 0.05
 
