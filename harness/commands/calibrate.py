@@ -242,7 +242,7 @@ def _design_lines(doc: dict) -> list[str]:
     gate = doc["gate"]
     test = {"rank": "Mann-Whitney U", "t": "t test"}.get(d.get("test"), "t test")
     if d.get("paired"):
-        test = "paired t on the log ratios of alternating runs"
+        test = "paired t on the pairs' log ratios"
     out = [f"design: minimum detectable slowdown of {d['measurement']} by the policy's {test} "
            f"({100 * d['power']:.0f}% power, "
            f"one-sided alpha {100 * d['alpha']:.2g}%, noise sd(log) {100 * d['sd_log']:.2f}%"

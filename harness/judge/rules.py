@@ -33,7 +33,8 @@ class Context:
     seed_spread: dict = field(default_factory=dict)  # measurement name -> values over seeds
     throttled: tuple[str, ...] = ()  # GPU clock throttle reasons seen during the current run
     same_session: bool = False  # the baseline side was measured in this session (the in-session reference)
-    paired: bool = False  # ... alternating with the current runs: sample i of each side form a pair
+    paired: bool = False  # ... in pairs with the current runs: sample i of each side form a pair
+    pair_mode: str | None = None  # paired: how the pairs ran (a [gate] mode); None when the reference does not say
     # paired and sequential: the check's sequential settings (repeat, min_pairs, max_pairs, design_pairs:
     # harness/pairing/gate.py, harness/judge/sequential.py); None: a fixed number of pairs
     sequential: dict | None = None

@@ -184,6 +184,16 @@ def test_paired_reference_cancels_drift_within_the_session():
     assert unpaired.verdict != "regressed" and "Mann-Whitney" in unpaired.reason and unpaired.min_detectable_pct > 20
 
 
+@pytest.mark.parametrize("mode", ["duet", "alternating"])
+def test_the_paired_test_names_the_mode_the_pairs_ran_in(mode):
+    ref, cur = _drifting_pairs(1.10)
+    reference = {"record": ref, "provenance": {"paired": True, "mode": mode}}
+    reason = by_name(compare(cur, baseline.build(ref), reference=reference))["total.wall_s"].reason
+    assert f"paired t on the log ratios of {GATE.repeat} {mode} pairs" in reason
+    older = by_name(compare(cur, baseline.build(ref), reference={"record": ref, "provenance": {"paired": True}}))
+    assert f"of {GATE.repeat} pairs;" in older["total.wall_s"].reason  # a reference that does not say
+
+
 def test_paired_reference_without_a_change_is_not_flagged():
     for seed in range(10):
         ref, cur = _drifting_pairs(1.0, seed)
