@@ -292,5 +292,5 @@ def _aa_lines(doc: dict) -> list[str]:
            f"(95% upper bound {100 * g['upper_95']:.1f}%); overall verdicts: "
            + ", ".join(f"{k} {v}" for k, v in aa["gate_overall"].items())]
     if aa["comparisons"] < 20:
-        out.append("note: fewer than 20 comparisons; the issue asks for at least 20")
+        out.append("note: fewer than 20 comparisons: too few for the false-positive rate to mean much")
     return out

@@ -131,7 +131,7 @@ def _context(run: dict, base_rec: dict, baseline: dict) -> Context:
 
 
 def _throttle_reasons(run: dict) -> tuple[str, ...]:
-    """Why the GPU was throttled during the run (record["gpu"], issue #7); empty when it was not."""
+    """Why the GPU was throttled during the run (record["gpu"]); empty when it was not."""
     gpu = run.get("gpu") or {}
     if not gpu.get("throttled"):
         return ()

@@ -112,7 +112,7 @@ def look_alpha(alpha: float, n: int, first: int) -> float:
 
 
 def _throttled(verdict: str, reason: str, ctx: Context) -> tuple[str, str]:
-    """A throttled GPU is not a slower pipeline: a regression then is undecided (issue #7)."""
+    """A throttled GPU is not a slower pipeline: a regression then is undecided."""
     if verdict == "regressed" and ctx.throttled:
         return "undecided", f"{reason}; but the GPU was throttled ({', '.join(ctx.throttled)})"
     return verdict, reason

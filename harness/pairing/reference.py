@@ -1,9 +1,9 @@
 """The in-session reference: the baseline's commit re-run in this session, interleaved with the current code.
 
 A stored baseline was timed in another session, and this machine's speed drifts between
-sessions: the same pipeline code ran 8.2% faster at 20:58 than when the then committed baseline
-was recorded at 19:33 (total.wall_s, 10 vs 35 runs, one-sided p 3e-5; `t4rec-bench check
---profile ci` against the stored baseline, 2026-11-27), and 22.8% faster at 21:20. Against a stored baseline a time can only be trusted beyond
+sessions: the same pipeline code ran 8.2% faster 85 minutes after the then committed baseline was
+recorded, and 22.8% faster 22 minutes later (total.wall_s; docs/measurements.md, "Measured on this
+machine"). Against a stored baseline a time can only be trusted beyond
 a cross-session floor (policies.toml, ``cross_session_pct``). Running the baseline's own code
 in the same session, alternating with the current code, puts both sides on the same machine at
 the same time, so drift cancels and times are judged at the statistics' threshold. Memory
