@@ -325,7 +325,7 @@ def test_the_plan_sets_only_variables_the_benchmarks_read(suites):
     from harness.nightly import asv as asv_nightly
     from harness.nightly import pairs as nightly_pairs
 
-    shared = sys.modules["benchmarks._shared"]
+    shared = suites._shared  # the module the suites read their variables from
     read = {shared.PROFILES_VAR, shared.RECORD_DIR_VAR, shared.COMMIT_VAR, shared.DEVICE_VAR,
             nightly_pairs.PREVIOUS_VAR, nightly_pairs.REPO_VAR, nightly_pairs.PAIRS_VAR, nightly_pairs.MODE_VAR}
     args = _nightly_args("--existing", "--pair-mode", "duet")
