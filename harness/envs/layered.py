@@ -16,6 +16,7 @@ import subprocess
 from pathlib import Path
 
 from harness.errors import HarnessError
+from harness.measure.environment import by_canonical_name, canonical_name
 
 # ---- what an interpreter has installed ----------------------------------------------------------
 
@@ -45,8 +46,6 @@ def interpreter_distributions(python: Path) -> dict[str, str]:
     """Every distribution ``python`` sees, as {canonical name: version}; the first in sys.path order
     wins. Runs the interpreter isolated (-I: no PYTHONPATH, no user site). This process's own:
     harness.measure.environment.installed_distributions."""
-    from harness.measure.environment import by_canonical_name
-
     return by_canonical_name(json.loads(_ask(python, _SCAN, [])))
 
 
@@ -101,8 +100,6 @@ def layered(base_python: Path, dest: Path, donors: dict[str, Path]) -> Path:
     bases = dict.fromkeys([site["purelib"], site["platlib"]])
     lines = "".join(f"import site; site.addsitedir({path!r})\n" for path in bases)
     (dest_site / "_t4rec_bench_base.pth").write_text(lines)
-    from harness.measure.environment import canonical_name
-
     wanted = {}
     for name, donor in donors.items():
         wanted[canonical_name(name)] = _copy_distribution(Path(donor), name, dest_site)
