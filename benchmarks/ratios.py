@@ -8,9 +8,9 @@ as the one night whose ratio is above 1; every other night reads 1 within the pa
 Lower is better (a slower commit reads above 1). The environment, set by ``t4rec-bench nightly``
 (its names are harness.nightly.pairs's ``*_VAR``): T4REC_BENCH_PREVIOUS_COMMIT (the previous nightly
 commit), T4REC_BENCH_REPO (the repository to extract it from), T4REC_BENCH_PAIRS (pairs per night;
-0 skips), T4REC_BENCH_PAIR_MODE (duet or alternating; empty: reference.interleaved's default). Without a previous commit (a root commit,
-a re-run of the previous night, no repository) or on a commit whose harness has no
-nightly_pairs, the benchmarks are skipped (asv: n/a).
+0 skips), T4REC_BENCH_PAIR_MODE (duet or alternating; empty: reference.interleaved's default).
+Without a previous commit (a root commit, a re-run of the previous night, no repository) or on a
+commit whose harness has no nightly_pairs, the benchmarks are skipped (asv: n/a).
 """
 
 from __future__ import annotations

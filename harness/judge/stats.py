@@ -131,8 +131,9 @@ def paired_log_ratio_test(baseline, current) -> RatioTest | None:
 
     When the two groups ran in pairs in one session (the in-session reference), run i of each side
     shares the machine's state of that moment, so drift cancels within a pair: over 30 alternating
-    pairs here the sd of total.wall_s was 9.4% across the session but 5.3% between neighbours. The result is a RatioTest with df = n - 1 and sd_log = sd(d) / sqrt(2), so its se
-    (sd_log * sqrt(2 / n)) is the paired se(d) / sqrt(n). None without positive values, equal
+    pairs here the sd of total.wall_s was 9.4% across the session but 5.3% between neighbours. The
+    result is a RatioTest with df = n - 1 and sd_log = sd(d) / sqrt(2), so its se (sd_log * sqrt(2 / n))
+    is the paired se(d) / sqrt(n). None without positive values, equal
     counts or three pairs. (A signed-rank test cannot serve here: its smallest one-sided p is 2^-n,
     at 12 pairs 0.024%, near the 0.031% each secondary measurement is tested at, so it could flag
     them only when all the pairs agree.)

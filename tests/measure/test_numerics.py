@@ -1,4 +1,5 @@
-"""harness.measure.numerics (what selects the numeric kernels), env.installed_distributions and the fingerprint order."""
+"""harness.measure.numerics (what selects the numeric kernels), env.installed_distributions and the
+fingerprint order."""
 
 import pytest
 
