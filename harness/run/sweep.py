@@ -142,7 +142,8 @@ def _engines(points: list[dict]) -> list[str]:
 
 
 def _common_stages(points: list[dict], quantity: str) -> list[str]:
-    names = set.intersection(*(set(p[quantity]) for p in points))  # one STAGE_ORDER lacks sorts before "total"
+    names = set.intersection(*(set(p[quantity]) for p in points))
+    # in pipeline order; a stage that STAGE_ORDER lacks sorts just before "total"
     return sorted(names, key=lambda s: (STAGE_ORDER.index(s) if s in STAGE_ORDER else len(STAGE_ORDER) - 1, s))
 
 
