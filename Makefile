@@ -26,8 +26,8 @@ browser:
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null; }
 	@chromium --version
 
-# The main job: run the ci profile alternating with the baseline's commit (the in-session
-# reference, in the baseline's environment), compare, write the HTML report. make exits 0 when
+# The main job: run the ci profile in pairs with the baseline's commit (the in-session reference, in
+# the baseline's environment; [gate] in harness/policies.toml), compare, write the HTML report. make exits 0 when
 # the verdict's code is 0 and 2 otherwise (make's own code for a failed recipe): the verdict's
 # code (README, "Exit codes") is printed and kept in reports/.check-exit-code.
 check: setup

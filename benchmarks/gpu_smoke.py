@@ -1,7 +1,7 @@
 """GPU smoke benchmark: a small torch transformer on CUDA, measured with the harness's own GPU code,
 and a check of that measuring layer against itself.
 
-For a GPU machine that has torch but not the Merlin stack (issue #7, #20): Python 3.12, a CUDA torch,
+For a GPU machine that has torch but not the Merlin stack: Python 3.12, a CUDA torch,
 numpy 2, nvidia-ml-py and psutil, no network. Four stages (synthetic, model, train, evaluate), each
 CUDA-synchronized, with torch memory peaks reset per stage, CUDA events around each stage, NVML
 per-process memory of the run's one GPU sampled on a thread, CUDA-event step timing with warm-up

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# GPU device check (issues #7, #20): a small torch transformer on CUDA, measured with the harness's own
+# GPU device check: a small torch transformer on CUDA, measured with the harness's own
 # GPU code, and that measuring layer checked against itself (CUDA-synchronized stage times against CUDA
 # events, torch peaks reset per stage, NVML per-process memory against torch's reserved bytes, clocks,
 # power and throttle reasons read, repetitions under determinism equal). Two runs, A and B, each of

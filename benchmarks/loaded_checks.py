@@ -1,4 +1,4 @@
-"""A/A checks through the gate while something else loads the CPUs (issue #18, "A background-load A/A").
+"""A/A checks through the gate while something else loads the CPUs.
 
     .venv/bin/python benchmarks/loaded_checks.py --checks 3 --load none,steady,intermittent
     .venv/bin/python benchmarks/loaded_checks.py --checks 2 --load none --set faults.slowdown_stage=train \
@@ -16,7 +16,7 @@ load: false regressions, undecided, and the median and largest time to a verdict
 the current side carries a planted change (then "regressed" is the expected verdict); --plants takes
 turns between planted slowdowns of a stage (STAGE=FRACTION: faults.slowdown_stage and _fraction) and
 "none". --out appends one JSON line per check, with the date, the host's CPU model and the commit, so
-real checks accumulate across sessions and hosts (the issue's "honest calibration": independent trials),
+real checks accumulate across sessions and hosts (independent trials of the whole gate),
 and every gated time's pairs, from which --bias-from pools the A/A launch bias:
 
     .venv/bin/python benchmarks/loaded_checks.py --bias-from baselines/cpu-2c-x86_64/real-checks.jsonl

@@ -5,12 +5,12 @@ sequential gate's confidence sequence (harness/nightly/pairs.py). Host drift bet
 as the one night whose ratio is above 1; every other night reads 1 within the pair noise.
 ``t4rec-bench nightly --steps`` names those nights.
 
-Lower is better (a slower commit reads above 1). The environment, set by ``t4rec-bench nightly``:
-T4REC_BENCH_PREVIOUS_COMMIT (the previous nightly commit), T4REC_BENCH_REPO (the repository to
-extract it from), T4REC_BENCH_PAIRS (pairs per night; 0 skips), T4REC_BENCH_PAIR_MODE (duet or
-alternating; empty: reference.interleaved's default). Without a previous commit (a root commit,
-a re-run of the previous night, no repository) or on a commit whose harness has no
-nightly_pairs, the benchmarks are skipped (asv: n/a).
+Lower is better (a slower commit reads above 1). The environment, set by ``t4rec-bench nightly``
+(its names are harness.nightly.pairs's ``*_VAR``): T4REC_BENCH_PREVIOUS_COMMIT (the previous nightly
+commit), T4REC_BENCH_REPO (the repository to extract it from), T4REC_BENCH_PAIRS (pairs per night;
+0 skips), T4REC_BENCH_PAIR_MODE (duet or alternating; empty: reference.interleaved's default).
+Without a previous commit (a root commit, a re-run of the previous night, no repository) or on a
+commit whose harness has no nightly_pairs, the benchmarks are skipped (asv: n/a).
 """
 
 from __future__ import annotations
@@ -19,49 +19,64 @@ import os
 
 from . import _shared
 
-# The gated times (harness.nightly.pairs.GATED; tests/nightly/test_pairs.py checks they agree).
+# asv runs the parameter list it discovered against every commit it benchmarks (a parameter is an
+# index into the list), so the list must not depend on the benchmarked commit: the gated times, as
+# harness.nightly.pairs.GATED derives them from policies.toml (tests/nightly/test_pairs.py checks they
+# agree); a commit whose runs lack one reads n/a.
 MEASUREMENTS = ("total.wall_s", "imports.wall_s", "etl.wall_s", "train.wall_s", "evaluate.wall_s", "total.cpu_s")
-PREVIOUS_VAR, REPO_VAR = "T4REC_BENCH_PREVIOUS_COMMIT", "T4REC_BENCH_REPO"
-PAIRS_VAR, MODE_VAR = "T4REC_BENCH_PAIRS", "T4REC_BENCH_PAIR_MODE"
+
+
+def nightly_pairs():
+    """The benchmarked commit's harness.nightly.pairs (under its older paths too), which also names the
+    environment variables (every version of it has the four); None for a commit from before it."""
+    try:
+        return _shared.harness_module("nightly.pairs", "run.nightly_pairs")
+    except ImportError:
+        return None
 
 
 def default_pairs() -> int:
     """[nightly] max_pairs of this commit's policies (5 for a harness without the table)."""
     try:
-        return _shared.harness_module("nightly.pairs", "run.nightly_pairs").settings().max_pairs
+        return nightly_pairs().settings().max_pairs
     except Exception:  # noqa: BLE001 - an older commit's harness
         return 5
 
 
 def pairs() -> int:
-    """Most pairs per night: 0 (skip) or at least 2 (one pair has no interval)."""
-    text = os.environ.get(PAIRS_VAR, "").strip()
-    n = int(text) if text.isdigit() else (default_pairs() if not text else -1)
-    if n < 0 or n == 1:
-        raise ValueError(f"{PAIRS_VAR}={text!r}: pairs per night must be 0 (skip) or at least 2")
-    return n
+    """Most pairs per night: $T4REC_BENCH_PAIRS, checked by the commit's ``night_pairs`` where it has
+    one, else [nightly] max_pairs; 0 for a commit without nightly pairs."""
+    module = nightly_pairs()
+    if module is None:
+        return 0
+    text = os.environ.get(module.PAIRS_VAR, "").strip()
+    if not text:
+        return default_pairs()
+    try:
+        return module.night_pairs(text) if hasattr(module, "night_pairs") else int(text)
+    except ValueError as exc:
+        raise ValueError(f"{module.PAIRS_VAR}: {exc}") from None
 
 
 def run_nights() -> dict:
     """{"skip": why or None, "previous": sha, "ratios": {profile: {measurement: (ratio, low, high)}}}."""
-    try:
-        nightly_pairs = _shared.harness_module("nightly.pairs", "run.nightly_pairs")
-    except ImportError:
+    module = nightly_pairs()
+    if module is None:
         return {"skip": "this commit's harness has no nightly_pairs"}
     n = pairs()
-    repo = os.environ.get(REPO_VAR, "").strip()
+    repo = os.environ.get(module.REPO_VAR, "").strip()
     if n == 0:
-        return {"skip": f"{PAIRS_VAR}=0"}
+        return {"skip": f"{module.PAIRS_VAR}=0"}
     if not repo:
-        return {"skip": f"{REPO_VAR} not set: no repository to take the previous commit from"}
+        return {"skip": f"{module.REPO_VAR} not set: no repository to take the previous commit from"}
     commit = os.environ.get("ASV_COMMIT") or os.environ.get(_shared.COMMIT_VAR) or "HEAD"
-    previous = nightly_pairs.partner(repo, commit, os.environ.get(PREVIOUS_VAR, "").strip() or None)
+    previous = module.partner(repo, commit, os.environ.get(module.PREVIOUS_VAR, "").strip() or None)
     if previous is None:
         return {"skip": f"{commit[:10]}: no previous commit to pair with"}
     out = {}
     for profile in _shared.SELECTED:
-        ratios, _, _, mode = nightly_pairs.run_pairs(_shared.build_config(profile), previous, repo, n,
-                                                     mode=os.environ.get(MODE_VAR, "").strip() or None)
+        ratios, _, _, mode = module.run_pairs(_shared.build_config(profile), previous, repo, n,
+                                              mode=os.environ.get(module.MODE_VAR, "").strip() or None)
         out[profile] = {k: (r.ratio, r.low, r.high) for k, r in ratios.items()}
         total = ratios.get("total.wall_s")
         if total:

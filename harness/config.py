@@ -21,7 +21,25 @@ from importlib import resources
 from harness.dotted import flatten
 from harness.errors import HarnessError
 
-STAGES = ("synthetic", "etl", "splits", "schema", "model", "train", "checkpoint")
+# Every timed section of a run, in pipeline order: the one list of stages, in the order every table
+# shows them; the other stage lists are named selections of it. "imports": loading the stack;
+# "cluster": the dask cluster's start-up (only with --cluster); "total": the whole run.
+STAGE_ORDER = ("imports", "synthetic", "cluster", "etl", "splits", "schema", "model", "train", "evaluate",
+               "checkpoint", "total")
+NOT_THE_TUTORIAL = frozenset({"imports", "cluster", "total"})  # sections that are not a step of the tutorial
+OPTIONAL_STAGES = frozenset({"cluster"})  # timed only in runs that ask for them
+FIXED_COST_STAGES = frozenset({"imports", "cluster", "schema", "model", "checkpoint"})  # work not growing with rows
+
+
+def tutorial_stages() -> tuple[str, ...]:
+    """The tutorial's own steps (the stages a fault can be planted in: ``faults.slowdown_stage``,
+    ``faults.hang_stage``), in pipeline order."""
+    return tuple(s for s in STAGE_ORDER if s not in NOT_THE_TUTORIAL)
+
+
+def growing_stages() -> tuple[str, ...]:
+    """The stages whose work grows with the rows, and "total", in pipeline order (a sweep's columns)."""
+    return tuple(s for s in STAGE_ORDER if s not in FIXED_COST_STAGES)
 
 
 @dataclass(frozen=True)
@@ -238,10 +256,10 @@ def validate(c: RunConfig) -> None:
         (c.model.d_model % c.model.n_head == 0, "model.d_model", c.model.d_model,
          f"must be a multiple of model.n_head ({c.model.n_head})"),
         (c.stage_timeout_s > 0, "stage_timeout_s", c.stage_timeout_s, "must be > 0"),
-        (c.faults.slowdown_stage in ("", *STAGES), "faults.slowdown_stage", c.faults.slowdown_stage,
-         f"must be one of {', '.join(STAGES)}"),
-        (c.faults.hang_stage in ("", *STAGES), "faults.hang_stage", c.faults.hang_stage,
-         f"must be one of {', '.join(STAGES)}"),
+        (c.faults.slowdown_stage in ("", *tutorial_stages()), "faults.slowdown_stage", c.faults.slowdown_stage,
+         f"must be one of {', '.join(tutorial_stages())}"),
+        (c.faults.hang_stage in ("", *tutorial_stages()), "faults.hang_stage", c.faults.hang_stage,
+         f"must be one of {', '.join(tutorial_stages())}"),
         (c.faults.slowdown_fraction >= 0, "faults.slowdown_fraction", c.faults.slowdown_fraction, "must be >= 0"),
         (c.faults.slowdown_kind in SLOWDOWN_KINDS, "faults.slowdown_kind", c.faults.slowdown_kind,
          f"must be one of {', '.join(SLOWDOWN_KINDS)}"),

@@ -1,5 +1,6 @@
 import pytest
 
+from harness import config
 from harness.config import FaultConfig, RunConfig, build_config, config_from_dict, profile_names
 from harness.errors import HarnessError
 
@@ -41,6 +42,24 @@ def test_overrides_apply_after_profile():
 def test_bad_values_name_the_field(overrides, message):
     with pytest.raises(HarnessError, match=message):
         build_config("smoke", overrides)
+
+
+def test_stage_lists_are_selections_of_the_one_list_in_its_order():
+    for chosen in (config.tutorial_stages(), config.growing_stages()):
+        assert chosen and list(chosen) == [s for s in config.STAGE_ORDER if s in chosen]
+    assert "total" in config.growing_stages() and "schema" not in config.growing_stages()
+    assert {"imports", "cluster", "total"}.isdisjoint(config.tutorial_stages())
+
+
+@pytest.mark.parametrize("stage", ["evaluate", "checkpoint", "synthetic"])
+def test_a_fault_can_be_planted_in_each_step_of_the_tutorial(stage):
+    assert build_config("smoke", {"faults.slowdown_stage": stage}).faults.slowdown_stage == stage
+
+
+@pytest.mark.parametrize("stage", ["imports", "cluster", "total"])
+def test_a_fault_cannot_be_planted_outside_the_tutorial(stage):
+    with pytest.raises(HarnessError, match=f"faults.hang_stage='{stage}': must be one of synthetic, "):
+        build_config("smoke", {"faults.hang_stage": stage})
 
 
 def test_unknown_profile_suggests():

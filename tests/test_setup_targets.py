@@ -116,7 +116,7 @@ def test_the_declared_nvml_binding_is_the_one_imported():
 # ---- t4rec-bench stack -----------------------------------------------------------------------
 
 def _pins_of_this_environment(names=("numpy", "pandas", "jinja2", "scipy", "psutil")) -> dict[str, str]:
-    installed = envmod.distributions()
+    installed = envmod.installed_distributions()
     pins = {name: installed[name] for name in names if name in installed}
     assert len(pins) >= 3, "the test needs a few installed distributions"
     return pins
@@ -147,7 +147,7 @@ def test_stack_names_a_planted_difference_and_a_missing_package(tmp_path, capsys
 
 
 def test_stack_matches_names_as_pip_normalises_them(tmp_path, capsys):
-    installed = envmod.distributions()
+    installed = envmod.installed_distributions()
     if "merlin-core" not in installed:
         pytest.skip("merlin-core is not installed here")
     path = tmp_path / "c.txt"

@@ -60,7 +60,7 @@ def main(args) -> int:
     metric = args.metric or policies.gate.primary
     pairs = args.pairs or policies.gate.repeat
     config = _common.config_from_args(args)
-    changed = envbisect.changed(env_layered.distributions(good), env_layered.distributions(bad))
+    changed = envbisect.changed(env_layered.interpreter_distributions(good), env_layered.interpreter_distributions(bad))
     if not changed:
         raise HarnessError("the two environments hold the same distributions: nothing to bisect")
     say = lambda text: print(text, file=sys.stderr, flush=True)  # noqa: E731

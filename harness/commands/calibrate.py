@@ -136,7 +136,7 @@ def _design_lines(doc: dict) -> list[str]:
     gate = doc["gate"]
     test = {"rank": "Mann-Whitney U", "t": "t test"}.get(d.get("test"), "t test")
     if d.get("paired"):
-        test = "paired t on the log ratios of alternating runs"
+        test = "paired t on the pairs' log ratios"
     out = [f"design: minimum detectable slowdown of {d['measurement']} by the policy's {test} "
            f"({100 * d['power']:.0f}% power, "
            f"one-sided alpha {100 * d['alpha']:.2g}%, noise sd(log) {100 * d['sd_log']:.2f}%"
@@ -186,5 +186,5 @@ def _aa_lines(doc: dict) -> list[str]:
            f"(95% upper bound {100 * g['upper_95']:.1f}%); overall verdicts: "
            + ", ".join(f"{k} {v}" for k, v in aa["gate_overall"].items())]
     if aa["comparisons"] < 20:
-        out.append("note: fewer than 20 comparisons; the issue asks for at least 20")
+        out.append("note: fewer than 20 comparisons: too few for the false-positive rate to mean much")
     return out

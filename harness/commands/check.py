@@ -1,7 +1,8 @@
 """`t4rec-bench check --profile ci`: run the pipeline, compare with the baseline, exit with the verdict.
 
-Runs the profile --repeat times (default: the policy's [gate] repeat), alternating with as many
-runs of the baseline's commit (the in-session reference, harness/pairing/reference.py; --reference),
+Runs the profile in pairs with the baseline's commit (the in-session reference,
+harness/pairing/reference.py; --reference) in the [gate] mode of harness/policies.toml, judging after
+each pair until the sequential gate decides (--repeat pairs, more while more could decide),
 appends the run record to the history folder (the reference's to <history>/reference/), writes
 the verdict as JSON (and markdown if asked), prints the verdict table, and builds
 reports/index.html through harness.output.report.
@@ -40,7 +41,7 @@ def add_parser(subparsers):
                    help="run all --repeat pairs and judge them once (the sequential gate looks after every pair)")
     add_baseline_options(p)
     p.add_argument("--reference", default="auto", metavar="REV",
-                   help="re-run this git commit in the same session, alternating with the current runs, and "
+                   help="re-run this git commit in the same session, in pairs with the current runs (--mode), and "
                         "judge times against it, so the machine's drift between sessions cancels (auto: the "
                         "stored baseline's commit, the default; none: judge times against the stored baseline "
                         "with its cross-session threshold, half the runs)")

@@ -36,7 +36,7 @@ def main(args) -> int:
     from harness.measure import environment as envmod
 
     pins = constraints.read_pins(args.constraints)
-    rows = constraints.differences(pins, envmod.distributions())
+    rows = constraints.differences(pins, envmod.installed_distributions())
     print(report(rows, len(pins), args.constraints.name))
     return EXIT_NO_BASELINE if rows else EXIT_OK
 

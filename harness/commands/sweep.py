@@ -10,10 +10,11 @@ import sys
 from pathlib import Path
 
 from harness.commands import _common
+from harness.config import growing_stages
 from harness.errors import EXIT_RUN_FAILED, HarnessError
 
 DEFAULT_DIR = Path("reports/sweep")
-STAGES = ("synthetic", "etl", "splits", "train", "evaluate", "total")
+STAGES = growing_stages()  # the table's columns: what a sweep of sizes changes
 RATES = (("etl.rows_per_s", "etl rows/s"), ("train.samples_per_s", "train samples/s"))
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from harness.errors import HarnessError
-from harness.measure.environment import normalize_name
+from harness.measure.environment import canonical_name
 
 
 def read_pins(path: Path) -> dict[str, str]:
@@ -29,11 +29,11 @@ def parse_pins(text: str, where: str) -> dict[str, str]:
         name, sep, version = (part.strip() for part in spec.partition("=="))
         if not sep or not name or not version or any(c in name + version for c in "<>=!~;[ ,@"):
             raise HarnessError(f"{where}:{number}: {spec!r} is not a NAME==VERSION pin")
-        pins[normalize_name(name)] = version
+        pins[canonical_name(name)] = version
     return pins
 
 
 def differences(pins: dict[str, str], installed: dict[str, str]) -> list[tuple[str, str, str | None]]:
     """(name, pinned version, installed version or None) of each pin the installed set does not match,
-    in the pins' order. ``installed``: {normalised name: version}, as environment.distributions()."""
+    in the pins' order. ``installed``: {canonical name: version}, as environment.installed_distributions()."""
     return [(name, pinned, installed.get(name)) for name, pinned in pins.items() if installed.get(name) != pinned]

@@ -152,7 +152,7 @@ class RunRecord(TypedDict):
     repeat: int  # repetitions pooled into the measurements
     environment: Environment  # where it ran
     calibration: NotRequired[Calibration]  # machine speed per repetition
-    gpu: NotRequired[dict | None]  # GPU health per run (issue #7); None without CUDA
+    gpu: NotRequired[dict | None]  # GPU health per run; None without CUDA
     stages: list[Stage]  # the stages in the order they ran (first repetition)
     measurements: list[Measurement]  # every figure, samples pooled over repetitions
     days: list[Day]  # one per trained and evaluated day

@@ -5,26 +5,21 @@ between a good and a bad environment. Pure: the caller builds and times the envi
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-# Distributions that never explain a regression of the pipeline: the harness itself and the installers.
-IGNORED = frozenset({"t4rec-bench", "pip", "setuptools", "wheel"})
+from harness.envs.layered import TOOLING
+from harness.measure.environment import canonical_name
 
 Verdict = bool | None  # True: regresses; False: does not; None: cannot tell
 
 
-def _norm(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
-
-
 def changed(good: dict[str, str], bad: dict[str, str]) -> dict[str, tuple[str | None, str | None]]:
     """name -> (good version or None, bad version or None) for every distribution that differs,
-    sorted by name; the harness itself, pip, setuptools and wheel left out."""
+    sorted by name; the harness itself and the installers (harness.envs.layered.TOOLING) left out."""
     names = sorted(set(good) | set(bad))
     return {name: (good.get(name), bad.get(name)) for name in names
-            if _norm(name) not in IGNORED and good.get(name) != bad.get(name)}
+            if canonical_name(name) not in TOOLING and good.get(name) != bad.get(name)}
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,8 @@ from harness import REPO_DIR
 from harness.documents import asv_config, atomic, versions
 from harness.errors import HarnessError
 from harness.envs.install import Build, Command, Progress, interpolate, run_logged, step
-from harness.envs.layered import distributions, normalise
+from harness.envs.layered import TOOLING, interpreter_distributions
+from harness.measure.environment import canonical_name
 
 ROOT = REPO_DIR
 KIND = "t4rec-bench-env"
@@ -50,10 +51,6 @@ ENV_FORMAT = versions.Format("reference environment metadata", KIND, 1, key="ver
 DEFAULT_BUILD = ("python -m pip wheel --no-deps --no-index -w {build_cache_dir} {build_dir}",)
 DEFAULT_INSTALL = ("in-dir={env_dir} python -m pip install {wheel_file}",)
 DEFAULT_TIMEOUT_S = 600.0  # asv's install_timeout default
-
-# Never pinned: the project itself (its wheel is the commit's) and the installers, which the
-# install commands choose themselves.
-UNPINNED = frozenset({"t4rec-bench", "pip", "setuptools", "wheel"})
 
 _BUILD_DIR_REF = re.compile(r"\{build_dir\}/([^\s'\"\[\]]+)")
 _PIP_INSTALL = re.compile(r"\bpip\s+install\b")
@@ -110,9 +107,9 @@ def _digest(path: Path) -> str:
 
 
 def pinnable(tree: Path, pins: dict[str, str] | None) -> dict[str, str]:
-    """``pins`` without the project itself and the installers (:data:`UNPINNED`), sorted."""
-    skip = UNPINNED | {normalise(recipe(tree).project)}
-    return dict(sorted((k, v) for k, v in (pins or {}).items() if normalise(k) not in skip))
+    """``pins`` without the project itself and the installers (harness.envs.layered.TOOLING), sorted."""
+    skip = TOOLING | {canonical_name(recipe(tree).project)}
+    return dict(sorted((k, v) for k, v in (pins or {}).items() if canonical_name(k) not in skip))
 
 
 def env_key(tree: Path, pins: dict[str, str] | None = None,
@@ -141,7 +138,7 @@ class Env:
     key: str  # env_key
     cached: bool  # True when an existing environment was reused
     build_s: float | None  # seconds this call spent building; None on a cache hit
-    distributions: dict[str, str]  # normalised name -> version
+    distributions: dict[str, str]  # canonical name -> version
     where: str  # human words, e.g. "cached environment 3f2a... built 2026-11-29T20:10"
 
 
@@ -214,7 +211,7 @@ def _build(tree: Path, key: str, pins: dict | None, root: Path, say: Progress) -
         with open(b.log_path, "w") as b.log, tempfile.TemporaryDirectory(dir=root, prefix=f"{key}.wheels-") as cache:
             _make_venv(b)
             commands = _run_commands(b, tree, Path(cache), pins)
-        dists = distributions(env_dir / "bin" / "python")
+        dists = interpreter_distributions(env_dir / "bin" / "python")
         build_s = time.perf_counter() - start
         meta = _meta(tree, key, pins, commands, build_s, dists)
         atomic.write_json(env_dir / "env.json", meta)  # last: marks the environment complete
@@ -298,5 +295,5 @@ def _wheel(b: Build, cache: Path, project: str) -> Path:
     return mine[0]
 
 
-__all__ = ["ENV_FORMAT", "Env", "Recipe", "UNPINNED", "cache_root", "ensure", "env_key", "install_files", "pinnable",
+__all__ = ["ENV_FORMAT", "Env", "Recipe", "cache_root", "ensure", "env_key", "install_files", "pinnable",
            "recipe"]

@@ -1,6 +1,7 @@
 """What an interpreter has installed, and layered environments built from installed distributions.
 
-:func:`distributions` scans an interpreter's distributions (the first in sys.path order wins).
+:func:`interpreter_distributions` scans another interpreter's distributions (the first in sys.path
+order wins).
 :func:`layered` makes a cheap environment for dependency bisection and for topping up a reference
 environment: a base environment with a few distributions replaced by a donor environment's
 versions, copied, never downloaded.
@@ -15,38 +16,37 @@ import subprocess
 from pathlib import Path
 
 from harness.errors import HarnessError
+from harness.measure.environment import by_canonical_name, canonical_name
 
 # ---- what an interpreter has installed ----------------------------------------------------------
 
+# The project itself and the installers: not part of the stack under test. A commit's environment
+# never pins them (its own wheel and install commands choose them), and they never explain a
+# regression of the pipeline.
+TOOLING = frozenset({"t4rec-bench", "pip", "setuptools", "wheel"})
+
+# Run isolated in the other interpreter, which cannot import the harness: it only lists (name,
+# version) in sys.path order; harness.measure.environment.by_canonical_name folds the list.
 _SCAN = r'''
-import importlib.metadata as _md, json as _json, re as _re
+import importlib.metadata as _md, json as _json
 
 
-def scan():
-    out = {}
-    for dist in _md.distributions():  # sys.path order: the first occurrence is the one imported
-        try:
-            name = dist.metadata.get("Name")
-        except Exception:
-            name = None
-        if name:
-            out.setdefault(_re.sub(r"[-_.]+", "-", name).lower(), dist.version)
-    return dict(sorted(out.items()))
+def _name(dist):
+    try:
+        return dist.metadata.get("Name")
+    except Exception:
+        return None
+
+
+print(_json.dumps([[_name(d), d.version] for d in _md.distributions()]))
 '''
 
 
-def distributions(python: Path) -> dict[str, str]:
-    """Every distribution ``python`` sees, as {PEP 503 name: version}; the first in sys.path order
-    wins. Runs the interpreter isolated (-I: no PYTHONPATH, no user site)."""
-    out = _ask(python, _SCAN + "\nprint(_json.dumps(scan()))", [])
-    return json.loads(out)
-
-
-def current_distributions() -> dict[str, str]:
-    """:func:`distributions` of this process: harness.measure.environment.distributions, which records use too."""
-    from harness.measure.environment import distributions as here
-
-    return here()
+def interpreter_distributions(python: Path) -> dict[str, str]:
+    """Every distribution ``python`` sees, as {canonical name: version}; the first in sys.path order
+    wins. Runs the interpreter isolated (-I: no PYTHONPATH, no user site). This process's own:
+    harness.measure.environment.installed_distributions."""
+    return by_canonical_name(json.loads(_ask(python, _SCAN, [])))
 
 
 def _ask(python: Path, script: str, args: list[str]) -> str:
@@ -58,13 +58,6 @@ def _ask(python: Path, script: str, args: list[str]) -> str:
         last = (out.stderr.strip().splitlines() or ["no output"])[-1]
         raise HarnessError(f"{python}: exited {out.returncode}: {last}")
     return out.stdout
-
-
-def normalise(name: str) -> str:
-    """A distribution name as PEP 503 compares it (harness.measure.environment.normalize_name)."""
-    from harness.measure.environment import normalize_name
-
-    return normalize_name(name)
 
 
 # ---- layered environments -----------------------------------------------------------------------
@@ -109,7 +102,7 @@ def layered(base_python: Path, dest: Path, donors: dict[str, Path]) -> Path:
     (dest_site / "_t4rec_bench_base.pth").write_text(lines)
     wanted = {}
     for name, donor in donors.items():
-        wanted[normalise(name)] = _copy_distribution(Path(donor), name, dest_site)
+        wanted[canonical_name(name)] = _copy_distribution(Path(donor), name, dest_site)
     _check_layered(dest / "bin" / "python", wanted)
     return dest / "bin" / "python"
 
@@ -144,11 +137,11 @@ def _copy_distribution(donor: Path, name: str, dest_site: Path) -> str:
 
 
 def _check_layered(python: Path, wanted: dict[str, str]) -> None:
-    got = distributions(python)
+    got = interpreter_distributions(python)
     wrong = [f"{name} {got.get(name)} (wanted {version})" for name, version in wanted.items()
              if got.get(name) != version]
     if wrong:
         raise HarnessError(f"{python}: the layered environment shows {', '.join(wrong)}")
 
 
-__all__ = ["current_distributions", "distributions", "layered", "normalise"]
+__all__ = ["TOOLING", "interpreter_distributions", "layered"]

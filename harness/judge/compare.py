@@ -131,7 +131,7 @@ def _context(run: dict, base_rec: dict, baseline: dict) -> Context:
 
 
 def _throttle_reasons(run: dict) -> tuple[str, ...]:
-    """Why the GPU was throttled during the run (record["gpu"], issue #7); empty when it was not."""
+    """Why the GPU was throttled during the run (record["gpu"]); empty when it was not."""
     gpu = run.get("gpu") or {}
     if not gpu.get("throttled"):
         return ()
@@ -198,6 +198,7 @@ class _Arms:
     ref_record: dict
     cross_record: dict | None
     sequential: dict | None  # the sequential gate's settings (harness/pairing/gate.py); None: a fixed number of pairs
+    mode: str | None  # how the pairs ran (the provenance's [gate] mode); None for older references
 
     @classmethod
     def of(cls, reference: dict) -> _Arms:
@@ -205,7 +206,8 @@ class _Arms:
         return cls(by_name(rec), by_name(cross) if cross else {},
                    bool((reference.get("provenance") or {}).get("paired")),
                    tuple(tuple(t) for t in reference.get("changed") or ()), reference.get("code_range") or "",
-                   rec, cross, reference.get("sequential") or None)
+                   rec, cross, reference.get("sequential") or None,
+                   (reference.get("provenance") or {}).get("mode"))
 
 
 def _compare_all(run: dict, base_rec: dict, ctx: Context, policies,
@@ -241,7 +243,7 @@ def _against_arms(b: dict, c: dict, ctx: Context, pol, arms: _Arms, run: dict) -
         return None
     paired = arms.paired and arms.ref_record.get("repeat") == run.get("repeat")
     same = dataclasses.replace(ctx, same_session=True, same_machine=True, paired=paired, env_match=True,
-                               sequential=arms.sequential if paired else None,
+                               sequential=arms.sequential if paired else None, pair_mode=arms.mode if paired else None,
                                exact_why="exact: the in-session reference, same host and environment")
     if c["kind"] in TIME_KINDS:
         r = arms.ref[name]

@@ -1,4 +1,4 @@
-"""Calibration of the sequential gate, from three sources (issue #19, "Honest calibration"):
+"""Calibration of the sequential gate, from three sources:
 
 1. real checks through the gate, accumulated across sessions and hosts in a ledger
    (harness/documents/real_checks.py): the only independent trials of the whole gate, so the only

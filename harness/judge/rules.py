@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from harness.config import OPTIONAL_STAGES, STAGE_ORDER
 from harness.judge import stats
 from harness.judge.verdict import MeasurementVerdict, make
 
@@ -32,7 +33,8 @@ class Context:
     seed_spread: dict = field(default_factory=dict)  # measurement name -> values over seeds
     throttled: tuple[str, ...] = ()  # GPU clock throttle reasons seen during the current run
     same_session: bool = False  # the baseline side was measured in this session (the in-session reference)
-    paired: bool = False  # ... alternating with the current runs: sample i of each side form a pair
+    paired: bool = False  # ... in pairs with the current runs: sample i of each side form a pair
+    pair_mode: str | None = None  # paired: how the pairs ran (a [gate] mode); None when the reference does not say
     # paired and sequential: the check's sequential settings (repeat, min_pairs, max_pairs, design_pairs:
     # harness/pairing/gate.py, harness/judge/sequential.py); None: a fixed number of pairs
     sequential: dict | None = None
@@ -45,6 +47,18 @@ def family(policies, measurements) -> list[str]:
     """The names of ``measurements`` (record measurement dicts) whose policy is gated: the Bonferroni family
     that shares the [gate] budget (``policies.gate.alphas``)."""
     return [m["name"] for m in measurements if policies.for_measurement(m["name"], m["kind"]).in_family]
+
+
+def gated_times(policies=None) -> tuple[str, ...]:
+    """The wall and CPU times in the ``family`` of ``policies`` (default: the committed file) of the
+    stages every run has: the whole run first, then the stages in pipeline order; wall times first."""
+    if policies is None:
+        from harness.judge import policy
+
+        policies = policy.load()
+    stages = ("total", *(s for s in STAGE_ORDER if s != "total" and s not in OPTIONAL_STAGES))
+    return tuple(family(policies, [{"name": f"{s}.{unit}", "kind": "time"} for unit in ("wall_s", "cpu_s")
+                                   for s in stages]))
 
 
 def direction(c: dict, change: float) -> tuple[str, str]:

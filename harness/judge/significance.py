@@ -2,7 +2,7 @@
 
 A change is regressed or improved only if it is significant in that direction (one-sided, at
 the measurement's alpha) AND beyond the practical threshold. The test follows the policy and
-the design: the paired t on log ratios against an alternating in-session reference (or its
+the design: the paired t on log ratios against the in-session reference's pairs (or its
 anytime-valid sequence when the gate looks after every pair, harness/judge/sequential.py),
 Mann-Whitney U for ``test = "rank"``, else Student's t on log values.
 
@@ -90,7 +90,7 @@ def significance(b: dict, c: dict, ctx: Context, pol) -> MeasurementVerdict:
         return _degenerate(c, bm, cm, base, pol)
     change, estimate = stats.change_pct(bm, cm), 100.0 * (test.ratio - 1)
     result = (_rank(test, base, cur, estimate, c["higher_is_better"], pol) if ranked
-              else _test(test, estimate, c["higher_is_better"], pol))
+              else _test(test, estimate, c["higher_is_better"], pol, ctx.pair_mode))
     threshold = threshold_pct(pol, bm)
     if not ctx.same_session and pol.cross_session_pct > threshold:
         threshold = pol.cross_session_pct
@@ -112,7 +112,7 @@ def look_alpha(alpha: float, n: int, first: int) -> float:
 
 
 def _throttled(verdict: str, reason: str, ctx: Context) -> tuple[str, str]:
-    """A throttled GPU is not a slower pipeline: a regression then is undecided (issue #7)."""
+    """A throttled GPU is not a slower pipeline: a regression then is undecided."""
     if verdict == "regressed" and ctx.throttled:
         return "undecided", f"{reason}; but the GPU was throttled ({', '.join(ctx.throttled)})"
     return verdict, reason
@@ -204,15 +204,16 @@ def _degenerate(c: dict, bm: float, cm: float, base: list, pol) -> MeasurementVe
     return make(c, baseline=bm, current=cm, change_pct=stats.change_pct(bm, cm), verdict="undecided", reason=why)
 
 
-def _test(test, change: float, higher_is_better: bool, pol) -> _Test:
-    """One-sided p in the direction of ``change``, the matching interval and the detectable worsening."""
+def _test(test, change: float, higher_is_better: bool, pol, mode: str | None = None) -> _Test:
+    """One-sided p in the direction of ``change``, the matching interval and the detectable worsening;
+    ``mode``: how paired runs ran (a [gate] mode), named in the method."""
     alpha = (1 - pol.confidence) / 2
     p = stats.p_value(test, higher=change > 0)
     low, high = stats.ratio_bounds(test, alpha)
     mde = detectable_pct(pol, test.sd_log, test.n_baseline, test.n_current, alpha, increase=not higher_is_better,
                          paired=test.paired)
     method = (f"t noise band of {test.n_baseline} baseline runs" if test.n_current == 1 else
-              f"paired t on the log ratios of {test.n_current} pairs of alternating runs" if test.paired else
+              f"paired t on the log ratios of {test.n_current} {mode + ' ' if mode else ''}pairs" if test.paired else
               f"t on log values, {test.n_current} runs vs {test.n_baseline} baseline runs")
     method += "; change of the geometric means"
     return _Test(p, 100 * (low - 1), 100 * (high - 1), mde, method)

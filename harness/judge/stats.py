@@ -96,9 +96,11 @@ def summary(samples) -> Summary:
                    min=min(xs), max=max(xs))
 
 
-def change_pct(baseline: float, current: float) -> float | None:
-    """100 * (current - baseline) / |baseline|; None for a zero baseline."""
-    return 100.0 * (current - baseline) / abs(baseline) if baseline else None
+def change_pct(baseline: float | None, current: float | None) -> float | None:
+    """100 * (current - baseline) / |baseline|; None for a zero or missing baseline or a missing current."""
+    if current is None or not baseline:
+        return None
+    return 100.0 * (current - baseline) / abs(baseline)
 
 
 @functools.lru_cache(maxsize=1024)
@@ -127,14 +129,14 @@ def log_ratio_test(baseline, current) -> RatioTest | None:
 def paired_log_ratio_test(baseline, current) -> RatioTest | None:
     """Student's paired t on the log ratios log c_i - log b_i of runs made side by side.
 
-    When the two groups ran alternately in one session (the in-session reference), run i of each
-    side shares the machine's state of that moment, so drift cancels within a pair: over 30
-    alternating pairs here the sd of total.wall_s was 9.4% across the session but 5.3% between
-    neighbours. The result is a RatioTest with df = n - 1 and sd_log = sd(d) / sqrt(2), so its se
-    (sd_log * sqrt(2 / n)) is the paired se(d) / sqrt(n). None without positive values, equal
-    counts or three pairs. (A signed-rank test cannot serve here: with 12 pairs its smallest
-    one-sided p is 2^-12 = 0.024%, near the 0.031% each secondary measurement is tested at, so it
-    could flag them only when all 12 pairs agree.)
+    When the two groups ran in pairs in one session (the in-session reference), run i of each side
+    shares the machine's state of that moment, so drift cancels within a pair: over 30 alternating
+    pairs here the sd of total.wall_s was 9.4% across the session but 5.3% between neighbours. The
+    result is a RatioTest with df = n - 1 and sd_log = sd(d) / sqrt(2), so its se (sd_log * sqrt(2 / n))
+    is the paired se(d) / sqrt(n). None without positive values, equal
+    counts or three pairs. (A signed-rank test cannot serve here: its smallest one-sided p is 2^-n,
+    at 12 pairs 0.024%, near the 0.031% each secondary measurement is tested at, so it could flag
+    them only when all the pairs agree.)
     """
     lb, lc = log_values(baseline), log_values(current)
     if lb is None or lc is None or len(lb) != len(lc) or len(lb) < 3:

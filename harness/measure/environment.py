@@ -24,20 +24,34 @@ def package_versions() -> dict:
     return out
 
 
-def normalize_name(name: str) -> str:
-    """A distribution name as PEP 503 normalises it (``Merlin_Core`` -> ``merlin-core``)."""
+def canonical_name(name: str) -> str:
+    """A distribution name as PEP 503 compares it (``Merlin_Core`` -> ``merlin-core``): the one
+    spelling every table of distributions here is keyed by."""
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-def distributions(path: list[str] | None = None) -> dict[str, str]:
-    """{normalised name: version} of every distribution on ``path`` (default ``sys.path``); where a
-    name is installed twice, the first in path order wins, as it does for ``import``."""
+def by_canonical_name(found) -> dict[str, str]:
+    """{canonical name: version} of (name, version) pairs listed in sys.path order, sorted by name;
+    where a name is installed twice, the first wins, as it does for ``import``."""
     out: dict[str, str] = {}
-    for dist in metadata.distributions(**({"path": path} if path is not None else {})):
-        name = dist.metadata["Name"] if dist.metadata else None
+    for name, version in found:
         if name:
-            out.setdefault(normalize_name(name), dist.version)
+            out.setdefault(canonical_name(name), version)
     return dict(sorted(out.items()))
+
+
+def installed_distributions(path: list[str] | None = None) -> dict[str, str]:
+    """{canonical name: version} of every distribution this process sees on ``path`` (default
+    ``sys.path``), by :func:`by_canonical_name`. Another interpreter's: harness.envs.layered."""
+    found = metadata.distributions(**({"path": path} if path is not None else {}))
+    return by_canonical_name((_name(dist), dist.version) for dist in found)
+
+
+def _name(dist) -> str | None:
+    try:  # a broken .dist-info must not stop the scan
+        return dist.metadata.get("Name")
+    except Exception:
+        return None
 
 
 def distribution_diff(base_env: dict, cur_env: dict) -> list[tuple[str, str | None, str | None]]:
@@ -104,7 +118,7 @@ def collect(cuda: dict | None = None, repo_dir: str | None = None) -> dict:
         "cpu_count": os.cpu_count() or 1,
         "ram_bytes": psutil.virtual_memory().total,
         "packages": package_versions(),  # the 19 names older records carry; kept for their readers
-        "distributions": distributions(),
+        "distributions": installed_distributions(),
         "cuda": cuda or {},
         "git": git_state(repo_dir),
         "machine_class": machine_class(cuda),

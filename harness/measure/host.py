@@ -1,4 +1,4 @@
-"""What else used the host's CPUs while a pair ran (issue #18, "Interference, seen and reported").
+"""What else used the host's CPUs while a pair ran.
 
 A pair's two sides are this process's children: once both have been reaped, ``os.times()`` counts
 all their CPU time, their own children included. The host's busy time (``/proc/stat``: user, nice,

@@ -69,10 +69,10 @@ class NightlyOptions:
     def __post_init__(self):
         from harness.judge.policy import MODES
 
+        bad_pairs = None if self.pairs is None else _bad_pairs(self.pairs)
         wrong = [(self.profile not in PROFILES, f"--profile {self.profile!r}: one of {', '.join(PROFILES)}"),
                  (self.device not in DEVICES, f"--device {self.device!r}: one of {', '.join(DEVICES)}"),
-                 (self.pairs is not None and (self.pairs < 0 or self.pairs == 1),
-                  f"--pairs {self.pairs}: 0 (no pairs) or at least 2 (one pair has no interval)"),
+                 (bad_pairs is not None, f"--pairs {bad_pairs}"),
                  (self.pair_mode not in ("", *MODES), f"--pair-mode {self.pair_mode!r}: one of {', '.join(MODES)}"),
                  (self.all_nights and not self.steps, "--all-nights goes with --steps (it says which nights "
                                                       "--steps judges)")]
@@ -84,6 +84,15 @@ class NightlyOptions:
     def max_pairs(self) -> int:
         """Most pairs per night: --pairs, else [nightly] max_pairs."""
         return nightly_pairs.settings().max_pairs if self.pairs is None else self.pairs
+
+
+def _bad_pairs(pairs: int) -> str | None:
+    """Why ``pairs`` is not a number of pairs per night (nightly/pairs.py night_pairs), or None."""
+    try:
+        nightly_pairs.night_pairs(pairs)
+    except ValueError as exc:
+        return str(exc)
+    return None
 
 
 def machine_name(device: str) -> str:

@@ -34,11 +34,12 @@ from pathlib import Path
 
 from harness import vcs
 from harness.errors import HarnessError
+from harness.judge.rules import gated_times
 
 # The nightly's sizes and levels are policies.toml's [nightly] table (``settings``); its test is the
 # sequential gate's (harness/judge/sequential.py) on the primary's policy: a night stops once its named
 # measurement is decided.
-GATED = ("total.wall_s", "imports.wall_s", "etl.wall_s", "train.wall_s", "evaluate.wall_s", "total.cpu_s")
+GATED = gated_times()  # the gated times of the committed policies.toml: what a night's ratios cover
 ARM = "previous"  # the arm's name in interleaved(): the previous nightly commit's code
 
 # Set by `t4rec-bench nightly` for benchmarks/ratios.py.
@@ -46,6 +47,16 @@ PREVIOUS_VAR = "T4REC_BENCH_PREVIOUS_COMMIT"  # the previous nightly commit (ful
 REPO_VAR = "T4REC_BENCH_REPO"  # the repository it is extracted from
 PAIRS_VAR = "T4REC_BENCH_PAIRS"  # pairs per night; 0: the ratio benchmarks are skipped
 MODE_VAR = "T4REC_BENCH_PAIR_MODE"  # a mode of harness/judge/policy.py MODES; empty: the gate's ([gate] mode)
+
+
+def night_pairs(text: str | int) -> int:
+    """The pairs per night ``text`` asks for (``--pairs``, $T4REC_BENCH_PAIRS): ValueError unless it is 0
+    (no pairs) or at least 2 (one pair has no interval)."""
+    n = text if isinstance(text, int) else int(text) if text.strip().isdigit() else -1
+    if n < 0 or n == 1:
+        shown = repr(text) if isinstance(text, str) else text  # a text as typed, quoted; an option's number bare
+        raise ValueError(f"{shown}: 0 (no pairs) or at least 2 (one pair has no interval)")
+    return n
 
 
 @dataclass(frozen=True)

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
+from harness.config import STAGE_ORDER
 from harness.documents import record
 from harness.output.formatters import value as fmt  # one value formatter for every output
-
-# Stages in pipeline order, as every table shows them ("cluster": the dask cluster's start-up, with
-# --cluster); a stage not listed sorts just before "total".
-STAGE_ORDER = ("imports", "synthetic", "cluster", "etl", "splits", "schema", "model", "train", "evaluate",
-               "checkpoint", "total")
 
 
 def summary_table(rec: dict) -> str:

@@ -1,4 +1,4 @@
-"""CPU placement of a duet pair's sides (issue #18, "Less noise per pair").
+"""CPU placement of a duet pair's sides (measured: docs/measurements.md, "Less noise per pair").
 
 On this machine class the two CPUs run the same work at different, changing speeds, so in an
 unpinned duet whichever side the scheduler leaves on the slower CPU reads slower. Two placements

@@ -232,13 +232,13 @@ def plan_arms(ref, stored: dict | None, choice: str, progress=None, scratch: Pat
                     "the current environment (its distributions match the baseline's)", [])
     say = (lambda text: print(text, file=sys.stderr, flush=True))  # noqa: E731 - shown even when quiet
     if choice == AUTO:
-        pins = {k: v for k, v in (recorded.get("distributions") or {}).items() if k not in envs.UNPINNED}
+        pins = {k: v for k, v in (recorded.get("distributions") or {}).items() if k not in env_layered.TOOLING}
         built = envs.ensure(ref.code_dir, pins or None, progress=say)
         python, where, dists = _topped_up(built, scratch, say)
     else:
         python, where = choice, f"the interpreter {choice}"
-        dists = env_layered.distributions(Path(choice))
-    changed = _diff(dists, env_layered.current_distributions())
+        dists = env_layered.interpreter_distributions(Path(choice))
+    changed = _diff(dists, envmod.installed_distributions())
     notes = _rebuilt_notes(recorded, dists) if choice == AUTO and recorded else ()
     arms = [referencemod.Arm("reference", ref, python)]
     if changed:
@@ -252,17 +252,17 @@ def _topped_up(built, scratch: Path | None, say) -> tuple[str, str, dict]:
     import sys
 
     from harness.envs import layered as env_layered
-    from harness.envs import build as envs
+    from harness.measure import environment as envmod
 
-    current = env_layered.current_distributions()
-    extra = sorted(n for n in current if n not in built.distributions and n not in envs.UNPINNED)
+    current = envmod.installed_distributions()
+    extra = sorted(n for n in current if n not in built.distributions and n not in env_layered.TOOLING)
     if not extra or scratch is None:
         return str(built.python), built.where, built.distributions
     say(f"reference environment {built.key}: adding {len(extra)} distributions of this environment it "
         f"lacks ({', '.join(extra[:6])}{', ...' if len(extra) > 6 else ''})")
     python = env_layered.layered(built.python, scratch / "reference-env", {n: Path(sys.executable) for n in extra})
     words = f"{built.where}, with {len(extra)} distributions of this environment it lacks"
-    return str(python), words, env_layered.distributions(python)
+    return str(python), words, env_layered.interpreter_distributions(python)
 
 
 def _diff(a: dict, b: dict) -> list:

@@ -1,9 +1,9 @@
 """The in-session reference: the baseline's commit re-run in this session, interleaved with the current code.
 
 A stored baseline was timed in another session, and this machine's speed drifts between
-sessions: the same pipeline code ran 8.2% faster at 20:58 than when the then committed baseline
-was recorded at 19:33 (total.wall_s, 10 vs 35 runs, one-sided p 3e-5; `t4rec-bench check
---profile ci` against the stored baseline, 2026-11-27), and 22.8% faster at 21:20. Against a stored baseline a time can only be trusted beyond
+sessions: the same pipeline code ran 8.2% faster 85 minutes after the then committed baseline was
+recorded, and 22.8% faster 22 minutes later (total.wall_s; docs/measurements.md, "Measured on this
+machine"). Against a stored baseline a time can only be trusted beyond
 a cross-session floor (policies.toml, ``cross_session_pct``). Running the baseline's own code
 in the same session, alternating with the current code, puts both sides on the same machine at
 the same time, so drift cancels and times are judged at the statistics' threshold. Memory
@@ -205,15 +205,8 @@ def interleaved(config, repeat: int, arms, progress=None, command: str | None = 
                      records={a.name: [] for a in arms}, together=mode in TOGETHER, other=current)
         for i in range(repeat):
             run.round, before = i, host.snapshot()
-            launch = {}
-            if mode in TOGETHER:
-                env, launch = _barrier([*arms, *([current] if current else [])], Path(tmp) / f"barrier-{i}",
-                                       len(sides), barrier_timeout_s)
-                with _placement(config, mode, len(sides), i, period_s) as place:
-                    _together([lambda s=s: run(s, repeat, place, sides.index(s), env) for s in order(i, sides)])
-            else:
-                for side in order(i, sides):
-                    run(side, repeat)
+            launch = _one_round(run, i, sides, repeat, mode, [*arms, *([current] if current else [])],
+                                Path(tmp) / f"barrier-{i}", period_s, barrier_timeout_s)
             if pairs_log is not None:
                 pairs_log.append({"round": i, "mode": mode, **_started(launch, run), **host.between(before, host.snapshot())})
             if (run.current and run.current[-1]["status"] != "ok") or (run.dropped and current is not None):
@@ -222,6 +215,19 @@ def interleaved(config, repeat: int, arms, progress=None, command: str | None = 
             if complete and stop is not None and stop(run.current, run.records):
                 break
     return run.current, run.records, run.dropped
+
+
+def _one_round(run, i: int, sides: list[str], repeat: int, mode: str, joining: list, barrier_dir: Path,
+               period_s: float | None, barrier_timeout_s: float | None) -> dict:
+    """Run round ``i``'s sides (together at a barrier, or one after the other); how they started."""
+    if mode not in TOGETHER:
+        for side in order(i, sides):
+            run(side, repeat)
+        return {}
+    env, launch = _barrier(joining, barrier_dir, len(sides), barrier_timeout_s)
+    with _placement(run.config, mode, len(sides), i, period_s) as place:
+        _together([lambda s=s: run(s, repeat, place, sides.index(s), env) for s in order(i, sides)])
+    return launch
 
 
 def _barrier(arms, folder: Path, parties: int, timeout_s: float | None) -> tuple[dict, dict]:

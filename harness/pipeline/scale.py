@@ -1,4 +1,4 @@
-"""Scale-out engines: a dask cluster for the ETL, torchrun DDP for training (issue #6).
+"""Scale-out engines: a dask cluster for the ETL, torchrun DDP for training.
 
 The pipeline worker calls these; nothing here is a scheduler of its own. ``start_dask``
 starts or joins a dask.distributed cluster and ``DaskCluster.close`` ends it. ``train_ddp``

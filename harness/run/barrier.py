@@ -1,4 +1,4 @@
-"""The launch barrier (issue #19, "Symmetric launch"): the sides of a pair start their first stage together.
+"""The launch barrier: the sides of a pair start their first stage together.
 
 Both sides of a pair that runs at once start the same way, through their code's ``python -m harness.cli
 run`` (harness/pairing/reference.py). Even so, one side is launched a moment before the other, and the two

@@ -103,7 +103,7 @@ class _Watch:
 
 
 class _GpuWatch:
-    """NVML sampling of the worker's process tree and GPU health at start and end (issue #7), on the
+    """NVML sampling of the worker's process tree and GPU health at start and end, on the
     run's GPU: the first entry of CUDA_VISIBLE_DEVICES in the worker's environment ``environ``."""
 
     def __init__(self, pid: int, t0: float, environ: dict):
@@ -289,7 +289,7 @@ def _one_record(config: RunConfig, watch: _Watch, sampler, t0: float, started: s
         timeline = {"t_s": [round(t, 3) for t in ts], "rss_bytes": rss}
     if watch.gpu:
         timeline.update(watch.gpu.timeline())
-    # engines and their sizes: dask workers, DDP world size (issue #6); absent when the worker sent none
+    # engines and their sizes: dask workers, DDP world size; absent when the worker sent none
     optional = {key: res[key] for key in ("scale", "etl_backend", "nondeterministic_ops") if key in res}
     return record.build(
         run_id=f"{started[:19].replace(':', '').replace('-', '')}-{uuid.uuid4().hex[:6]}",

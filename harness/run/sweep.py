@@ -17,8 +17,8 @@ from pathlib import Path
 
 from harness.documents import record
 from harness.documents import sweep as sweep_file
+from harness.config import STAGE_ORDER
 from harness.errors import HarnessError
-from harness.output.summary import STAGE_ORDER
 
 IN_PROCESS = "in-process"
 
@@ -145,6 +145,7 @@ def _engines(points: list[dict]) -> list[str]:
 
 def _common_stages(points: list[dict], quantity: str) -> list[str]:
     names = set.intersection(*(set(p[quantity]) for p in points))
+    # in pipeline order; a stage that STAGE_ORDER lacks sorts just before "total"
     return sorted(names, key=lambda s: (STAGE_ORDER.index(s) if s in STAGE_ORDER else len(STAGE_ORDER) - 1, s))
 
 

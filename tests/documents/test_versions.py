@@ -1,12 +1,15 @@
-"""The one version check (harness/documents/versions.py) on a synthetic format with two upgrade steps."""
+"""The one version check (harness/documents/versions.py) on a synthetic format with two upgrade steps,
+and that each kind of document the harness reads goes through it."""
 
 from __future__ import annotations
 
 import copy
+import json
+from pathlib import Path
 
 import pytest
 
-from harness.documents import versions
+from harness.documents import baseline, record, steps_ledger, sweep, versions
 from harness.errors import EXIT_ERROR, HarnessError
 
 
@@ -105,3 +108,53 @@ def test_another_version_key_is_honoured():
     assert versions.read({"version": 1, "kind": "t4rec-bench-env"}, env)["version"] == 1
     assert "cache metadata version 2 is newer" in str(_refused({"version": 2, "kind": "t4rec-bench-env"}, env))
     assert versions.version_of({"version": 5}, env) == 5 and versions.version_of([1], env) is None
+
+
+# ---- each loader goes through versions.read --------------------------------------------------------
+
+def _json(path: Path, doc: dict) -> Path:
+    path.write_text(json.dumps(doc))
+    return path
+
+
+def _verdict(doc: dict, tmp: Path) -> None:
+    from harness.judge.verdict import Verdict
+
+    Verdict.from_dict(doc)  # from memory: the message names no file
+
+
+def _policy(doc: dict, tmp: Path) -> None:
+    from harness.judge import policy
+
+    path = tmp / "p.toml"
+    path.write_text("".join(f"{key} = {json.dumps(value)}\n" for key, value in doc.items()))
+    policy.load(path)
+
+
+def _formats() -> dict:
+    from harness.documents import verdict
+    from harness.judge import policy
+
+    return {"run record": record.FORMAT, "baseline": baseline.FORMAT, "verdict": verdict.FORMAT,
+            "policy file": policy.FORMAT, "steps ledger": steps_ledger.FORMAT, "sweep file": sweep.FORMAT}
+
+
+LOADERS = {  # each kind of document the harness reads back, read the way the harness reads it
+    "run record": lambda doc, tmp: record.load(_json(tmp / "r.json", doc)),
+    "baseline": lambda doc, tmp: baseline.load(_json(tmp / "ci.json", doc)),
+    "verdict": _verdict,
+    "policy file": _policy,
+    "steps ledger": lambda doc, tmp: steps_ledger.load(_json(tmp / "s.json", doc)),
+    "sweep file": lambda doc, tmp: sweep.load(_json(tmp / "w.json", doc)),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(LOADERS))
+def test_each_loader_refuses_a_newer_version_with_the_one_message(tmp_path, kind):
+    fmt = _formats()[kind]
+    doc = {fmt.key: fmt.current + 1, **({"kind": fmt.kind} if fmt.kind else {})}
+    with pytest.raises(HarnessError) as info:
+        LOADERS[kind](doc, tmp_path)
+    written = list(tmp_path.iterdir())  # the file the loader read, if any: the message names it
+    assert info.value.exit_code == EXIT_ERROR
+    assert str(info.value) == str(_refused(doc, fmt, str(written[0]) if written else ""))

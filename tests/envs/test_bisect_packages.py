@@ -80,7 +80,8 @@ def test_a_real_bisection_finds_the_slow_distribution(tmp_path):
             write_wheel(wheels, name, version, {f"{name}.py": body})
     good = plain_env(tmp_path / "good", sorted(wheels.glob("*-1.0-*.whl")))
     bad = plain_env(tmp_path / "bad", sorted(wheels.glob("*-2.0-*.whl")))
-    candidates = list(envbisect.changed(env_layered.distributions(good), env_layered.distributions(bad)))
+    candidates = list(envbisect.changed(env_layered.interpreter_distributions(good),
+                                       env_layered.interpreter_distributions(bad)))
     assert candidates == ["a", "b", "c"]
 
     def is_bad(subset: list[str]) -> bool:

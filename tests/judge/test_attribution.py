@@ -1,7 +1,7 @@
 """Judging against the right comparand: the code x environment arms, quality across hosts, the report.
 
 Records come from tests/verdict_fixtures.py (seeded, realistic noise); no pipeline runs here
-(tests/pairing/test_refenv_e2e.py runs the real thing).
+(tests/commands/test_refenv_e2e.py runs the real thing).
 """
 
 from __future__ import annotations
@@ -196,11 +196,11 @@ def test_the_built_reference_environment_is_topped_up_with_what_it_lacks(tmp_pat
     import sys
     from pathlib import Path
 
-    from harness.envs import layered as env_layered
     from harness.envs import build as envs
+    from harness.measure import environment as envmod
     from harness.pairing import gate
 
-    current = env_layered.current_distributions()
+    current = envmod.installed_distributions()
     lean = {k: v for k, v in current.items() if k != "tqdm"}  # a build without tqdm
     built = envs.Env(Path(sys.executable), "k" * 16, True, None, lean, "a cached environment")
     lines = []

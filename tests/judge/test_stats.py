@@ -44,6 +44,7 @@ def test_change_pct():
     assert stats.change_pct(10.0, 11.5) == pytest.approx(15.0)
     assert stats.change_pct(-2.0, -1.0) == pytest.approx(50.0)
     assert stats.change_pct(0.0, 1.0) is None
+    assert stats.change_pct(None, 1.0) is None and stats.change_pct(1.0, None) is None
 
 
 # --- the ratio test ----------------------------------------------------------------------

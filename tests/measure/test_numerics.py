@@ -1,4 +1,5 @@
-"""harness.measure.numerics (what selects the numeric kernels), env.distributions and the fingerprint order."""
+"""harness.measure.numerics (what selects the numeric kernels), env.installed_distributions and the
+fingerprint order."""
 
 import pytest
 
@@ -84,12 +85,17 @@ def test_fingerprint_tells_an_avx512_host_apart_but_not_a_renamed_cpu(here):
         != here["fingerprint"]
 
 
-def test_distributions_are_normalised_and_complete():
-    dists = env.distributions()
+def test_distributions_are_canonical_and_complete():
+    dists = env.installed_distributions()
     assert dists["numpy"] and dists["t4rec-bench"] and dists["merlin-core"]
-    assert all(name == env.normalize_name(name) for name in dists)
-    assert env.normalize_name("Merlin_Core") == env.normalize_name("merlin.core") == "merlin-core"
-    assert env.distributions(path=[]) == {}
+    assert all(name == env.canonical_name(name) for name in dists)
+    assert env.canonical_name("Merlin_Core") == env.canonical_name("merlin.core") == "merlin-core"
+    assert env.installed_distributions(path=[]) == {}
+
+
+def test_the_first_of_a_name_wins_in_path_order():
+    found = [("Zope.Interface", "6"), ("numpy", "2"), ("zope-interface", "5"), (None, "1")]
+    assert env.by_canonical_name(found) == {"numpy": "2", "zope-interface": "6"}
 
 
 def test_distribution_diff():

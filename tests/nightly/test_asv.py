@@ -321,6 +321,20 @@ def test_nightly_plan_managed_and_existing():
     assert run.argv[-1] == "--quick" and run.env["T4REC_BENCH_COMMIT"] == "f" * 40
 
 
+def test_the_plan_sets_only_variables_the_benchmarks_read(suites):
+    """Under asv the benchmarks import the benchmarked commit's harness, never this checkout's, so the
+    suite's own variables are named in benchmarks/_shared.py and set by the plan: they must agree."""
+    from harness.nightly import asv as asv_nightly
+    from harness.nightly import pairs as nightly_pairs
+
+    shared = suites._shared  # the module the suites read their variables from
+    read = {shared.PROFILES_VAR, shared.RECORD_DIR_VAR, shared.COMMIT_VAR, shared.DEVICE_VAR,
+            nightly_pairs.PREVIOUS_VAR, nightly_pairs.REPO_VAR, nightly_pairs.PAIRS_VAR, nightly_pairs.MODE_VAR}
+    args = _nightly_args("--existing", "--pair-mode", "duet")
+    _, run, _ = asv_nightly.plan(args, "m1", "f" * 40, previous="e" * 40, repo=ROOT)
+    assert set(run.env) == read
+
+
 def test_the_first_night_benchmarks_head_only(tmp_path, capsys):
     """With no results for the machine, asv's NEW would select every commit on main: HEAD only."""
     import json

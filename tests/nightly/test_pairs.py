@@ -179,9 +179,7 @@ def ratios(monkeypatch):
 
 def test_ratio_benchmarks_track_the_night_and_skip_without_a_previous_commit(ratios, monkeypatch, repo):
     assert ratios.MEASUREMENTS == np_.GATED
-    assert ratios.default_pairs() == np_.settings().max_pairs
-    assert (ratios.PREVIOUS_VAR, ratios.REPO_VAR, ratios.PAIRS_VAR, ratios.MODE_VAR) == (
-        np_.PREVIOUS_VAR, np_.REPO_VAR, np_.PAIRS_VAR, np_.MODE_VAR)
+    assert ratios.default_pairs() == np_.settings().max_pairs and ratios.nightly_pairs() is np_
     bench = ratios.Ratio()
     nights = {"skip": None, "previous": "p", "ratios": {"smoke": {"total.wall_s": (1.05, 1.01, 1.09)}}}
     bench.setup(nights, "smoke", "total.wall_s")
@@ -199,7 +197,7 @@ def test_ratio_benchmarks_track_the_night_and_skip_without_a_previous_commit(rat
     with pytest.raises(NotImplementedError):
         bench.setup(ratios.run_nights(), "smoke", "total.wall_s")
     monkeypatch.setenv("T4REC_BENCH_PAIRS", "1")
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="T4REC_BENCH_PAIRS: '1': 0 .no pairs. or at least 2"):
         ratios.pairs()
 
 
@@ -211,7 +209,7 @@ def _nightly_args(*argv):
     return nightly.options(parser.parse_args(["nightly", *argv]))
 
 
-def test_nightly_passes_the_previous_commit_and_the_pairs(repo):
+def test_nightly_passes_the_previous_commit_and_the_pairs(repo, capsys):
     from harness.nightly import asv as asv_nightly
 
     path, c = repo

@@ -15,6 +15,7 @@ import pytest
 
 from harness.documents import baseline as baselinemod
 from harness.documents import record
+from harness.judge import stats
 from harness.judge.compare import compare
 from harness.output import formatters
 from harness.output.report import _data, build_report, charts, render_html
@@ -219,8 +220,8 @@ def test_environment_differences_are_highlighted(tmp_path):
 def test_change_points_are_marked_with_their_commits(tmp_path):
     current, baseline, history = stored()
     before, after = history[-2], history[-1]
-    step = _data.change_pct(record.by_name(after)["train.wall_s"]["value"],
-                            record.by_name(before)["train.wall_s"]["value"])
+    step = stats.change_pct(record.by_name(before)["train.wall_s"]["value"],
+                            record.by_name(after)["train.wall_s"]["value"])
     cps = [{"metric": "total.wall_s", "run_id": after["run_id"], "commit_range": "aaaaaaa1..bbbbbbb2",
             "size_pct": step}]
     html = render_html([current], verdict=judge(current, baseline), baseline=baseline, history=history,

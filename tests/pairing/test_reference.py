@@ -14,7 +14,6 @@ import pytest
 
 from harness.config import build_config
 from harness.errors import HarnessError
-from harness.judge import policy
 from harness.pairing import gate
 from harness.pairing import reference
 
@@ -101,35 +100,3 @@ def test_a_corrupt_baseline_stops_the_gate_before_any_run(tmp_path):
     with pytest.raises(HarnessError, match="truncated or corrupt") as info:
         gate.run(build_config("smoke", {"device": "cpu"}), 1, bad)
     assert info.value.exit_code == 2 and bad.read_text() == "{ truncated"
-
-
-@pytest.mark.slow
-def test_check_with_an_in_session_reference_end_to_end(tmp_path, monkeypatch):
-    """`check --reference HEAD` on smoke: two pairs in the policy's mode; times against the reference."""
-    from harness.cli import main
-
-    monkeypatch.chdir(tmp_path)
-    code = main(["check", "--profile", "smoke", "--device", "cpu", "--reference", "HEAD", "--repeat", "2",
-                 "--baseline", str(tmp_path / "none.json"), "--history", "hist", "--verdict-out", "v.json",
-                 "--no-report", "--quiet"])
-    verdict = json.loads((tmp_path / "v.json").read_text())
-    head = _git(ROOT, "rev-parse", "HEAD")
-    prov = verdict["reference_provenance"]
-    assert prov["commit"] == head and prov["runs"] == 2
-    used, _ = reference.pairing(build_config("smoke", {"device": "cpu"}), 2, policy.load(None).gate.mode)
-    assert prov["mode"] == used and prov["host"]["pairs"] == 2  # what else used the host, per pair
-    assert 0 <= prov["host"]["parent_pct"]["median"] < 50
-    if used in reference.TOGETHER:  # both sides' first stage starts at the launch barrier, when HEAD has one
-        head_has_one = bool(_git(ROOT, "ls-tree", "HEAD", "harness/run/barrier.py"))
-        assert prov["launch"] == ("the sides started their first stage together, at a barrier, in all 2 pairs"
-                                  if head_has_one else "no barrier: the reference code (" + head[:10]
-                                  + ") predates the launch barrier; the sides started through the same entry "
-                                  "point, in rotating order")
-    by_name = {m["name"]: m for m in verdict["measurements"]}
-    assert by_name["total.wall_s"]["against"] == "reference"
-    assert by_name["quality.ndcg_at_20"]["verdict"] == "ok"  # same code, same seed: exactly equal
-    # 3 when the reference commit predates a measurement this tree records; 6 (undecided) when two pairs
-    # cannot rule out the equivalence bounds
-    assert code in (0, 3, 6)
-    assert len(list((tmp_path / "hist").glob("*.json"))) == 1
-    assert len(list((tmp_path / "hist" / "reference").glob("*.json"))) == 1

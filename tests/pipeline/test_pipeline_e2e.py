@@ -1,9 +1,8 @@
-"""End-to-end runs of the real pipeline on CPU: determinism, the watchdog, faults, the CLI."""
+"""End-to-end runs of the real pipeline on CPU: determinism, the watchdog, faults (the command line:
+tests/commands/test_run_command.py)."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 
 import pytest
@@ -80,34 +79,6 @@ def test_an_exception_in_the_worker_becomes_an_error_event(tmp_path):
     assert worker.main([str(tmp_path / "config.json"), str(tmp_path), str(write_fd)]) == 0
     event = json.loads(os.read(read_fd, 65536).decode().splitlines()[0])
     assert event[0] == "error" and event[2] == "exception" and "JSONDecodeError" in event[3]
-
-
-def run_cli(*args, timeout=120):
-    return subprocess.run([sys.executable, "-m", "harness.cli", *args], capture_output=True, text=True,
-                          timeout=timeout)
-
-
-@pytest.mark.parametrize("args, message", [
-    (["run", "--profile", "nope"], "unknown profile"),
-    (["run", "--profile", "smoke", "--rows", "-5"], "--rows"),
-    (["run", "--profile", "smoke", "--days", "x"], "--days"),
-    (["run", "--profile", "smoke", "--device", "tpu"], "--device"),
-    (["run", "--profile", "smoke", "--set", "train.nope=1"], "unknown config field"),
-    (["run"], "--profile"),
-])
-def test_bad_cli_input_is_one_error_line_and_exit_2(args, message):
-    out = run_cli(*args)
-    assert out.returncode == 2
-    lines = out.stderr.strip().splitlines()
-    assert lines[-1].startswith("error:") and message in lines[-1]
-
-
-def test_help_does_not_import_the_heavy_stack():
-    code = ("import sys; from harness.cli import build_parser; build_parser().format_help(); "
-            "heavy = [m for m in ('torch', 'nvtabular', 'transformers4rec', 'pandas', 'scipy', 'matplotlib') "
-            "if m in sys.modules]; print(heavy)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    assert out.stdout.strip() == "[]", out.stderr
 
 
 @pytest.mark.parametrize("kind", ["spin", "sleep"])

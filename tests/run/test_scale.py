@@ -8,10 +8,10 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from sweep_fixtures import EXPONENTS, fake_record
 
 from harness.config import DataConfig, EtlConfig, ScaleConfig, build_config
 from harness.documents import record
-from harness.documents import sweep as sweep_file
 from harness.errors import HarnessError, StageFailure
 from harness.pipeline import scale
 from harness.run import sweep
@@ -51,27 +51,6 @@ def test_fit_rejects_what_no_power_law_fits(x, y):
 
 # ---------------------------------------------------------------- sweep points, summary, file
 
-ENV = {"python": "3.11", "os": "linux", "cpu_model": "test", "cpu_count": 2, "ram_bytes": 1, "packages": {},
-       "git": {}, "machine_class": "cpu-2c-test", "fingerprint": "f"}
-EXPONENTS = {"synthetic": 1.0, "etl": 1.1, "train": 0.5, "evaluate": 0.0}
-
-
-def fake_record(config, repeat=1, progress=None, status="ok"):
-    """A valid run record whose stage times follow known power laws of the rows."""
-    rows = config.data.rows
-    speed = 2.0 if config.scale.cluster == "local:2" else 1.0  # "local:2" runs the ETL twice as fast
-    walls = {s: 1e-4 * rows ** k / (speed if s == "etl" else 1.0) for s, k in EXPONENTS.items()}
-    ms = [record.measurement(f"{s}.wall_s", w) for s, w in walls.items()]
-    ms += [record.measurement("total.wall_s", sum(walls.values())),
-           record.measurement("total.peak_rss_bytes", 5e8 * rows ** 0.1),
-           record.measurement("etl.rows_per_s", rows / walls["etl"])]
-    return {"schema_version": record.SCHEMA_VERSION, "kind": record.KIND, "run_id": f"r{rows}",
-            "profile": config.profile, "status": status, "started_at": "2026-01-01T00:00:00+00:00",
-            "finished_at": "2026-01-01T00:01:00+00:00", "config": config.to_dict(), "config_hash": "c",
-            "workload_hash": config.workload_hash(), "faults": {}, "instrumented": True, "repeat": 1,
-            "environment": ENV, "stages": [], "measurements": ms, "days": [], "fingerprints": {},
-            "failure": None if status == "ok" else {"stage": "etl", "kind": "crash", "message": "x"}}
-
 
 def test_sweep_runs_each_point_keeps_records_and_fits_known_exponents(tmp_path):
     points = sweep.run_sweep("smoke", [100_000, 1_000, 10_000], [0, 2], {}, tmp_path, run=fake_record)
@@ -100,47 +79,6 @@ def test_failed_points_are_kept_but_not_fitted(tmp_path):
     assert {f["n_points"] for f in doc["fits"]} == {2}
 
 
-def test_sweep_command_prints_exponents_and_writes_a_versioned_file(tmp_path, monkeypatch, capsys):
-    from harness import cli
-    from harness.run import runner
-
-    monkeypatch.setattr(runner, "run", fake_record)
-    out = tmp_path / "s.json"
-    code = cli.main(["sweep", "--profile", "smoke", "--rows", "1e3,1e4,1e5", "--out", str(out), "--quiet"])
-    printed = capsys.readouterr().out
-    assert code == 0 and "growth exponent" in printed and "etl" in printed
-    doc = sweep_file.load(out)
-    assert doc["format_version"] == sweep_file.FORMAT.current and doc["profile"] == "smoke"
-    assert doc["kind"] == sweep_file.KIND
-    assert len(list((tmp_path / "s").glob("*.json"))) == 3
-    again = tmp_path / "again.json"
-    assert cli.main(["sweep", "--from-records", *map(str, (tmp_path / "s").glob("*.json")), "--out", str(again)]) == 0
-    assert sweep_file.load(again)["fits"] == doc["fits"]
-
-
-def test_sweep_file_of_another_version_is_refused(tmp_path):
-    path = tmp_path / "s.json"
-    path.write_text(json.dumps({"kind": sweep_file.KIND, "format_version": sweep_file.FORMAT.current + 1}))
-    with pytest.raises(HarnessError, match="format_version 2") as info:
-        sweep_file.load(path)
-    assert "upgrade t4rec-bench" in str(info.value)
-
-
-@pytest.mark.parametrize("doc", [
-    {"format_version": 1},  # no kind
-    {"kind": "t4rec-bench/verdict", "format_version": 1},
-    [1, 2],
-    {"kind": "t4rec-bench/sweep"},  # no version
-    {"kind": "t4rec-bench/sweep", "format_version": 0},  # older, with no upgrade
-])
-def test_sweep_file_of_another_kind_or_without_a_readable_version_is_refused(tmp_path, doc):
-    path = tmp_path / "s.json"
-    path.write_text(json.dumps(doc))
-    with pytest.raises(HarnessError) as info:
-        sweep_file.load(path)
-    assert str(info.value).startswith(f"{path}: ") and info.value.exit_code == 2
-
-
 # ---------------------------------------------------------------- configuration
 
 
@@ -162,15 +100,6 @@ def test_cluster_size_is_not_workload_but_world_size_is():
 def test_bad_scale_settings_name_the_field(overrides, message):
     with pytest.raises(HarnessError, match=message):
         build_config("smoke", overrides)
-
-
-def test_cli_flags_reach_the_scale_config():
-    from harness.cli import build_parser
-    from harness.commands import _common
-
-    args = build_parser().parse_args(["run", "--profile", "smoke", "--device", "cpu", "--cluster", "local:2",
-                                      "--nproc", "2"])
-    assert _common.config_from_args(args).scale == ScaleConfig(cluster="local:2", nproc=2)
 
 
 # ---------------------------------------------------------------- DDP helpers (no torchrun)

@@ -12,7 +12,7 @@ from harness.measure.gpu.devices import parent_device, run_device
 from harness.measure.gpu.health import clock_reasons_mask, decode_reasons
 
 DEFAULT_SAMPLE_INTERVAL_S = 0.02
-MAX_SAMPLE_INTERVAL_S = 0.05  # issue #7: NVML sampled at 50 ms or faster
+MAX_SAMPLE_INTERVAL_S = 0.05  # the slowest NVML sampling accepted: a coarser one misses a short stage's peak
 
 
 def process_tree(pid: int) -> set[int]:

@@ -134,7 +134,7 @@ def _day_rows(run: dict, base: dict | None) -> list[dict]:
         values = {k: (d["metrics"].get(k), (b.get("metrics") or {}).get(k)) for k in _data.QUALITY_METRICS}
         values["train_loss"] = (d["train_loss"], b.get("train_loss"))
         rows.append({"train_day": d["train_day"], "eval_day": d["eval_day"], "sessions": d["eval_sessions"],
-                     "values": {k: {"current": c, "baseline": o, "change_pct": _data.change_pct(c, o)}
+                     "values": {k: {"current": c, "baseline": o, "change_pct": _data.change_pct(o, c)}
                                 for k, (c, o) in values.items()}})
     return rows
 

@@ -11,6 +11,7 @@ import math
 from harness.documents import record as recmod
 from harness.dotted import flatten
 from harness.errors import HarnessError
+from harness.judge.stats import change_pct
 from harness.measure import environment as envmod
 
 # Symbol for each verdict, shown with its word so the tables read without colour.
@@ -31,12 +32,6 @@ def current_record(runs: list[dict]) -> dict:
         raise HarnessError(f"the runs have {len(workloads)} different workloads "
                            f"({', '.join(sorted(workloads))}); report one workload at a time")
     return runs[0] if len(runs) == 1 else recmod.merge_repetitions(runs)
-
-
-def change_pct(current: float | None, baseline: float | None) -> float | None:
-    if current is None or baseline is None or baseline == 0:
-        return None
-    return 100.0 * (current - baseline) / baseline
 
 
 def _get(v, key):
@@ -124,7 +119,7 @@ def _pair(cur: dict, old: dict, name: str, verdicts: dict) -> dict:
         low, high = _get(m, "comparand_low"), _get(m, "comparand_high")
     return {"name": name, "unit": (c or b or {}).get("unit"), "current": cv, "baseline": bv,
             "baseline_low": low, "baseline_high": high, "against": against, "stored": stored,
-            "change_pct": change_pct(cv, bv), "higher_is_better": (c or b or {}).get("higher_is_better"),
+            "change_pct": change_pct(bv, cv), "higher_is_better": (c or b or {}).get("higher_is_better"),
             "verdict": _get(m, "verdict") if m is not None else None}
 
 

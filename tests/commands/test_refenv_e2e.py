@@ -59,7 +59,7 @@ def slow_env(tmp_path_factory) -> Path:
     site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
                           capture_output=True, text=True, check=True).stdout.strip()
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", site, wheel], check=True)
-    assert env_layered.distributions(python)["transformers4rec"] == "23.12.0.post1"
+    assert env_layered.interpreter_distributions(python)["transformers4rec"] == "23.12.0.post1"
     return python
 
 

@@ -59,7 +59,8 @@ def test_exit_codes_mean_what_they_mean_in_every_command(monkeypatch, tmp_path, 
     from harness.envs import layered as env_layered
     from harness.envs import bisect_packages as envbisect
 
-    monkeypatch.setattr(env_layered, "distributions", lambda py: {"a": "1"} if "good" in str(py) else {"a": "2"})
+    monkeypatch.setattr(env_layered, "interpreter_distributions",
+                        lambda py: {"a": "1"} if "good" in str(py) else {"a": "2"})
     monkeypatch.setattr(envbisect, "changed", lambda g, b: {"a": ("1", "2")})
     monkeypatch.setattr(bisect_env._Step, "__call__", lambda self, subset: outcome)
     good, bad = tmp_path / "good-python", tmp_path / "bad-python"

@@ -1,9 +1,11 @@
-"""Shared by the verdict tests (tests/judge/test_compare_*.py): the realistic noise setting and
-helpers that judge as the gate does. Records come from tests/verdict_fixtures.py."""
+"""Shared by the verdict tests (tests/judge/) and the commands' (tests/commands/): the realistic noise
+setting, helpers that judge as the gate does, and ``cli`` (the compare, check, baseline and calibrate
+commands). Records come from tests/verdict_fixtures.py."""
 
 from __future__ import annotations
 
 import argparse
+import json
 
 from verdict_fixtures import make_record
 
@@ -71,3 +73,12 @@ def _toml(text: str) -> dict:
     import tomllib
 
     return tomllib.loads(text)
+
+
+# Baseline files a command must refuse with exit 2 and leave as they are (each from a good one's text).
+BAD_BASELINES = {
+    "truncated": lambda good: good[: len(good) // 2],
+    "corrupt": lambda good: "\x00\x01 not json",
+    "foreign": lambda good: json.dumps({"hello": "world"}),
+    "bad record": lambda good: json.dumps({**json.loads(good), "record": {"schema_version": 1}}),
+}
