@@ -15,6 +15,7 @@ from harness.judge.verdict import SEVERITY, MeasurementVerdict
 
 MOVED = ("regressed", "improved")
 UNCOMPARED = ("failed", "incomparable", "missing")
+SHOWN_NAMES = 5  # names listed per group of measurements that could not be compared
 # the verdict document's key for the differential profile; a str there is the workload profile's name
 PROFILE_KEY = "profile"
 
@@ -75,9 +76,33 @@ def moved(verdict) -> list[Row]:
     return sorted(rows, key=lambda r: MOVED.index(r.m.verdict))
 
 
-def uncompared(verdict) -> list[Row]:
-    """Failed, incomparable and missing measurements, with the verdict's reason."""
-    return [Row(m, m.reason) for m in verdict.measurements if m.verdict in UNCOMPARED]
+@dataclass(frozen=True)
+class Uncompared:
+    verdict: str  # "failed", "incomparable" or "missing"
+    reason: str  # the verdict's reason, shared by every measurement here
+    names: tuple[str, ...]
+
+    @property
+    def shown(self) -> tuple[str, ...]:
+        """The names a summary lists; the folded full table has them all."""
+        return self.names[:SHOWN_NAMES]
+
+
+def uncompared(verdict) -> list[Uncompared]:
+    """Failed, incomparable and missing measurements, grouped by verdict and reason (without a baseline
+    every measurement is missing for one reason: one line, not fifty)."""
+    groups: dict[tuple[str, str], list[str]] = {}
+    for m in verdict.measurements:
+        if m.verdict in UNCOMPARED:
+            groups.setdefault((m.verdict, m.reason), []).append(m.name)
+    return [Uncompared(v, reason, tuple(names)) for (v, reason), names in groups.items()]
+
+
+def nothing_moved(verdict) -> str:
+    """What to say when no measurement moved: whether any was compared at all."""
+    if any(m.verdict not in UNCOMPARED for m in verdict.measurements):
+        return "Nothing moved beyond its threshold."
+    return "Nothing could be compared."
 
 
 def undecided(verdict) -> list[Row]:

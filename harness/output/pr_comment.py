@@ -76,15 +76,21 @@ def _moved(verdict) -> list[str]:
         lines += [_row(r.m, [value(r.m.baseline, r.m.unit), value(r.m.current, r.m.unit), pct(r.m.change_pct),
                              ci(r.m.ci_low_pct, r.m.ci_high_pct, r.m.confidence), r.note]) for r in moved]
     else:
-        lines.append("Nothing moved beyond its threshold.")
+        lines.append(digest.nothing_moved(verdict))
     lines.append("")
-    lines += [f"- {ICONS[r.m.verdict]} {r.m.verdict}: `{r.m.name}`: {cell(r.note)}" for r in lost]
+    lines += [f"- {ICONS[g.verdict]} {g.verdict}: {_names(g)}: {cell(g.reason)}" for g in lost]
     lines += [""] if lost else []
     if verdict.environment_diff:
         lines += ["| Environment | Baseline | This run |", "|---|---|---|"]
         lines += [f"| `{k}` | {cell(repr(a))} | {cell(repr(b))} |" for k, a, b in verdict.environment_diff]
         lines.append("")
     return lines
+
+
+def _names(group: digest.Uncompared) -> str:
+    """``a``, ``b`` and 3 more: the first few names of a group, then a count."""
+    more = len(group.names) - len(group.shown)
+    return ", ".join(f"`{n}`" for n in group.shown) + (f" and {more} more" if more else "")
 
 
 def _row(m, cells: list[str]) -> str:

@@ -155,3 +155,15 @@ def test_the_terminal_table_lists_the_profile_when_the_verdict_has_one(regressed
     assert "no profile: py-spy failed: exit 1" in formatters.table(skipped)
     plain = formatters.table(regressed)
     assert "profile of" not in plain and "no profile" not in plain
+
+
+def test_without_a_baseline_the_missing_measurements_are_one_line():
+    from harness.judge.compare import no_baseline
+
+    verdict = no_baseline(make_record(seed=1), "baselines/m/ci.json", "no baseline file")
+    text = pr_comment.render(verdict, primary=PRIMARY)
+    moved = text.split("#### What moved", 1)[1].split("<details>", 1)[0]
+    assert "Nothing could be compared." in moved
+    (line,) = [x for x in moved.splitlines() if x.startswith("- ")]
+    more = len(verdict.measurements) - digest.SHOWN_NAMES
+    assert line.startswith("- ❔ missing: `") and line.endswith(f" and {more} more: no baseline file")

@@ -23,7 +23,9 @@ def first_screen(verdict, primary: str | None, profile: dict | None, folded: dic
     return {"headline": {"primary": _cells(h.primary) if h.primary else None, "pairs": h.pairs,
                          "stopped": h.stopped, "commit": h.commit, "against": h.against},
             "moved": [{**_cells(r.m), "cause": r.note} for r in digest.moved(v)],
-            "uncompared": [{**_cells(r.m), "reason": r.note} for r in digest.uncompared(v)],
+            "uncompared": [{"verdict": g.verdict, "mark": _data.VERDICT_MARKS.get(g.verdict, "•"), "reason": g.reason,
+                            "names": list(g.shown), "more": len(g.names) - len(g.shown)} for g in digest.uncompared(v)],
+            "nothing_moved": digest.nothing_moved(v),
             "undecided": [{**_cells(r.m), "rules_out": r.note, "detectable": fmt.threshold(r.m.min_detectable_pct),
                            "threshold": fmt.threshold(r.m.threshold_pct)} for r in digest.undecided(v)],
             "profile": profile_view(profile, folded)}
