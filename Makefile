@@ -30,9 +30,13 @@ browser:
 # the baseline's environment; [gate] in harness/policies.toml), compare, write the HTML report. make exits 0 when
 # the verdict's code is 0 and 2 otherwise (make's own code for a failed recipe): the verdict's
 # code (README, "Exit codes") is printed and kept in reports/.check-exit-code.
+# CHECK_ARGS: more options for `t4rec-bench check`, e.g. the pull-request workflow's
+# CHECK_ARGS="--reference <merge base> --markdown-out reports/pr-comment.md" (.github/workflows/check.yml).
+CHECK_ARGS ?=
+
 check: setup
 	@mkdir -p reports
-	$(BENCH) check --profile $(PROFILE); rc=$$?; echo $$rc > reports/.check-exit-code; \
+	$(BENCH) check --profile $(PROFILE) $(CHECK_ARGS); rc=$$?; echo $$rc > reports/.check-exit-code; \
 	  [ $$rc -eq 0 ] || echo "make check: t4rec-bench check exited $$rc (README, 'Exit codes')" >&2; exit $$rc
 
 # The whole test suite, including the regression gate and the browser test.

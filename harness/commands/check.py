@@ -12,6 +12,8 @@ bad input; 3 no comparable baseline; 4 the run failed; 6 undecided (0 with [gate
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 
 from harness.commands import _common
@@ -19,6 +21,8 @@ from harness.judge.policy import MODES
 
 VERDICT_OUT = "reports/verdict.json"
 REPORT_OUT = "reports/index.html"
+REPORT_URL_ENV = "T4REC_BENCH_REPORT_URL"
+FORMATS = ("table", "github")
 
 
 def add_parser(subparsers):
@@ -52,7 +56,15 @@ def add_parser(subparsers):
                         "current (this environment), or the path of a python interpreter")
     p.add_argument("--verdict-out", default=VERDICT_OUT, metavar="PATH",
                    help="verdict JSON for machines (default: %(default)s)")
-    p.add_argument("--markdown-out", metavar="PATH", help="also write the markdown verdict (CI job summary)")
+    p.add_argument("--format", choices=FORMATS, default="table",
+                   help="what to print: the verdict table (table), or the markdown of a pull-request comment "
+                        "(github; the other lines then go to stderr). Default: %(default)s")
+    p.add_argument("--markdown-out", metavar="PATH",
+                   help="also write the pull-request markdown (the github format) to PATH, for a PR comment or "
+                        "a CI job summary")
+    p.add_argument("--report-url", metavar="URL", default=os.environ.get(REPORT_URL_ENV),
+                   help=f"where the markdown links to the HTML report, e.g. the CI run's artefacts (default: "
+                        f"${REPORT_URL_ENV}, else {REPORT_OUT})")
     p.add_argument("--profile-on-regression", choices=("on", "off"), default="on",
                    help="on a time regression or an undecided time, run one more pair under py-spy (not judged) "
                         "and add the functions whose self time moved to the verdict, their stacks beside it "
@@ -94,25 +106,37 @@ def main(args) -> int:
         if arm:
             record.append_history(arm, Path(args.history) / "reference")
     atomic.write_text(args.verdict_out, formatters.to_json(verdict))
+    pr_text = _pr_markdown(args, verdict) if args.markdown_out or args.format == "github" else None
     if args.markdown_out:
-        atomic.write_text(args.markdown_out, formatters.markdown(verdict))
-    print(formatters.table(verdict), end="")
-    print(f"run record: {saved}\nverdict: {args.verdict_out}")
+        atomic.write_text(args.markdown_out, pr_text)
+    print(pr_text if args.format == "github" else formatters.table(verdict), end="")
+    side = sys.stderr if args.format == "github" else sys.stdout
+    print(f"run record: {saved}\nverdict: {args.verdict_out}", file=side)
     if not args.no_report:
-        _report(rec, verdict, args.history, outcome.reference_record)
+        _report(rec, verdict, args.history, outcome.reference_record, Path(args.verdict_out).parent, args.policies,
+                side)
     return verdict.exit_code
 
 
-def _report(rec: dict, verdict, history_dir, reference_record=None) -> None:
-    """Build reports/index.html (and summary.md); a report failure never changes the exit code."""
-    import sys
-    from pathlib import Path
+def _pr_markdown(args, verdict) -> str:
+    """The github format (harness/output/pr_comment.py), linking to the report unless --no-report."""
+    from harness.judge import policy
+    from harness.output import formatters
 
+    url = None if args.no_report else (args.report_url or REPORT_OUT)
+    return formatters.markdown(verdict, primary=policy.load(args.policies).gate.primary, report_url=url)
+
+
+def _report(rec: dict, verdict, history_dir, reference_record=None, verdict_dir=None, policies=None,
+            out=None) -> None:
+    """Build reports/index.html (and summary.md); a report failure never changes the exit code.
+    ``verdict_dir``: the verdict file's folder, which the profile's folded-stack paths are relative to."""
     from harness.output.report import build_from_files
 
     try:
-        out = build_from_files(REPORT_OUT, [rec], history_dir=history_dir, verdict=verdict)
+        html = build_from_files(REPORT_OUT, [rec], history_dir=history_dir, verdict=verdict,
+                                policies_path=policies, verdict_dir=verdict_dir)
     except Exception as exc:  # noqa: BLE001 - the gate's verdict stands even if the report fails
         print(f"warning: HTML report not built: {type(exc).__name__}: {exc}", file=sys.stderr)
         return
-    print(f"report: {Path(out).resolve()}")
+    print(f"report: {Path(html).resolve()}", file=out or sys.stdout)

@@ -1,6 +1,6 @@
-"""Text forms of a Verdict: a terminal table, markdown (CI job summary, PR comment), JSON.
+"""Text forms of a Verdict: a terminal table, markdown (CI job summary, PR comment: pr_comment.py), JSON.
 
-The report (harness/report) reuses ``markdown()``; nothing else formats verdicts.
+The report (harness/output/report) reuses ``markdown()`` and the cells of ``rows()``; nothing else formats verdicts.
 """
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import math
 
-from harness.judge.verdict import SEVERITY, Verdict
+from harness.judge.verdict import Verdict
 from harness.measure import host
 
 ICONS = {"failed": "⛔", "regressed": "🔴", "incomparable": "⚪", "missing": "❔", "undecided": "🟡",
@@ -111,21 +111,28 @@ def rows(verdict: Verdict) -> list[tuple[str, ...]]:
 
 
 def _counts(verdict: Verdict) -> str:
-    n = {v: sum(m.verdict == v for m in verdict.measurements) for v in SEVERITY}
-    return ", ".join(f"{n[v]} {v}" for v in SEVERITY if n[v])
+    from harness.output.digest import counts
+
+    return counts(verdict.measurements)
 
 
 def _header(verdict: Verdict) -> list[str]:
     prov = verdict.baseline_provenance
     lines = [f"t4rec-bench verdict: {verdict.overall.upper()} (exit {verdict.exit_code}); {_counts(verdict)}",
-             f"run {verdict.run_id} (profile {verdict.profile}{_backend(verdict, ', etl_backend {}')}) "
+             f"run {verdict.run_id} (profile {_profile_name(verdict)}{_backend(verdict, ', etl_backend {}')}) "
              f"vs baseline {verdict.baseline_path or '(none)'}"]
     if prov:
         lines.append(f"baseline recorded {prov.get('date', '?')} at commit {str(prov.get('commit'))[:10]}, "
                      f"{_runs(prov)} runs")
     if verdict.reference_provenance:
-        lines.append(_reference_line(verdict.reference_provenance))
+        lines.append(reference_line(verdict.reference_provenance))
     return lines
+
+
+def _profile_name(verdict: Verdict) -> str | None:
+    from harness.output.digest import profile_name
+
+    return profile_name(verdict)
 
 
 def _backend(verdict: Verdict, form: str) -> str:
@@ -134,7 +141,7 @@ def _backend(verdict: Verdict, form: str) -> str:
     return form.format(verdict.etl_backend) if verdict.etl_backend else ""
 
 
-def _reference_line(ref: dict) -> str:
+def reference_line(ref: dict) -> str:
     where = f" in {ref['environment']}" if ref.get("environment") else ""
     cross = ("; a third arm ran that commit in this environment, to tell a code change from an "
              "environment change" if ref.get("arms", 2) > 2 else "")
@@ -166,9 +173,29 @@ def _fixed(body: list[tuple[str, ...]]) -> list[str]:
     return [fmt(COLUMNS), *(fmt(r) for r in body)]
 
 
+def _profile_lines(verdict: Verdict) -> list[str]:
+    """The differential profile, when the verdict has one: per stage, its time on each side and its top functions."""
+    from harness.output import digest
+
+    profile = digest.profile_of(verdict)
+    if profile is None:
+        return []
+    if digest.profile_skipped(profile):
+        return [f"no profile: {digest.profile_skipped(profile)}"]
+    lines = []
+    for stage in digest.profile_stages(profile):
+        cur, ref = stage.get("current") or {}, stage.get("reference") or {}
+        lines.append(f"profile of {stage.get('stage')} ({profile.get('profiler')}): {value(cur.get('seconds'), 's')} "
+                     f"against {value(ref.get('seconds'), 's')} in the reference")
+        lines += [f"  {f.get('delta_s', 0):+.3g} s  {f.get('function')}  {f.get('file')}:{f.get('line')}"
+                  for f in stage.get("functions") or []]
+    return lines
+
+
 def table(verdict: Verdict) -> str:
     """Fixed-width table for a terminal, with a header naming the run, baseline and overall verdict."""
-    lines = _header(verdict) + _cause_lines(verdict) + _env_lines(verdict) + [f"note: {n}" for n in verdict.notes]
+    lines = (_header(verdict) + _cause_lines(verdict) + _profile_lines(verdict) + _env_lines(verdict)
+             + [f"note: {n}" for n in verdict.notes])
     return "\n".join([*lines, "", *_fixed(rows(verdict))]) + "\n"
 
 
@@ -177,47 +204,12 @@ def row_table(verdict: Verdict, name: str) -> str:
     return "\n".join(_fixed([r for r in rows(verdict) if r[0] == name]))
 
 
-def _md_cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+def markdown(verdict: Verdict, **options) -> str:
+    """Markdown for a pull-request comment or a CI job summary (harness/output/pr_comment.py, which takes
+    ``options``: primary, report_url, profile)."""
+    from harness.output import pr_comment
 
-
-def _md_table(verdict: Verdict, measurements) -> list[str]:
-    head = "| | Measurement | Baseline | Current | Change | CI | Threshold | Why |"
-    out = [head, "|---|---|--:|--:|--:|--:|--:|---|"]
-    for m in measurements:
-        cells = [f"{ICONS[m.verdict]} {m.verdict}", f"`{m.name}`", value(m.baseline, m.unit),
-                 value(m.current, m.unit), pct(m.change_pct), ci(m.ci_low_pct, m.ci_high_pct, m.confidence),
-                 threshold(m.threshold_pct), m.reason]
-        out.append("| " + " | ".join(_md_cell(c) for c in cells) + " |")
-    return out
-
-
-def markdown(verdict: Verdict) -> str:
-    """Markdown for a CI job summary or a pull-request comment: problems first, the rest folded."""
-    prov = verdict.baseline_provenance
-    lines = [f"### {ICONS[verdict.overall]} t4rec-bench: {verdict.overall} (exit {verdict.exit_code})", "",
-             f"Run `{verdict.run_id}` (profile `{verdict.profile}`{_backend(verdict, ', etl_backend `{}`')}) against "
-             f"`{verdict.baseline_path or 'no baseline'}`"
-             + (f", recorded {prov.get('date', '?')} at commit `{str(prov.get('commit'))[:10]}` "
-                f"from {_runs(prov)} runs." if prov else ".")]
-    if verdict.reference_provenance:
-        lines.append(_reference_line(verdict.reference_provenance).capitalize() + ".")
-    lines += ["", f"**{_counts(verdict)}**", ""]
-    lines += [f"- **Cause** of `{m.name}`: {_md_cell(m.cause)}" for m in verdict.measurements if m.cause]
-    lines += [""] if any(m.cause for m in verdict.measurements) else []
-    lines += [f"> **Note:** {_md_cell(n)}" for n in verdict.notes] + ([""] if verdict.notes else [])
-    if verdict.environment_diff:
-        lines += ["| Environment | Baseline | This run |", "|---|---|---|"]
-        lines += [f"| `{k}` | {_md_cell(repr(a))} | {_md_cell(repr(b))} |" for k, a, b in verdict.environment_diff]
-        lines.append("")
-    flagged = [m for m in verdict.measurements if m.verdict != "ok"]
-    quiet = [m for m in verdict.measurements if m.verdict == "ok"]
-    if flagged:
-        lines += _md_table(verdict, flagged) + [""]
-    if quiet:
-        lines += [f"<details><summary>{len(quiet)} measurements ok</summary>", ""]
-        lines += _md_table(verdict, quiet) + ["", "</details>", ""]
-    return "\n".join(lines)
+    return pr_comment.render(verdict, **options)
 
 
 def _finite(obj):

@@ -25,6 +25,7 @@ DATA = Path(__file__).parents[1] / "data" / "report"
 SECTIONS = ("verdict", "quality", "time", "memory", "history", "environment", "configuration")
 CHARTS = ("chart-quality", "chart-stages", "chart-memory", "chart-history")
 SIZE_LIMIT_BYTES = 5 * 2**20  # issue #5: the ci report stays under 5 MB
+PROFILE = json.loads((DATA.parent / "profile" / "profile.json").read_text())  # its folded paths: from tests/data
 
 
 @functools.lru_cache(maxsize=1)
@@ -45,10 +46,11 @@ def judge(current: dict, baseline: dict):
 
 
 def build_fixture_report(out: Path) -> Path:
-    """The full report of the fixtures (also used by the browser test)."""
+    """The full report of the fixtures, with the differential profile of tests/data/profile (also used by the
+    browser test)."""
     current, baseline, history = stored()
     return build_report([current], out, verdict=judge(current, baseline), baseline=baseline, history=history,
-                        changepoints=find_changepoints(history, current))
+                        changepoints=find_changepoints(history, current), profile=PROFILE, verdict_dir=DATA.parent)
 
 
 class Page(HTMLParser):
@@ -152,7 +154,7 @@ def test_verdicts_read_without_colour(report):
 def test_markdown_summary_is_the_formatters_markdown(report):
     current, baseline, _ = stored()
     summary = report["path"].with_name("summary.md").read_text()
-    assert summary == formatters.markdown(judge(current, baseline))
+    assert summary == formatters.markdown(judge(current, baseline), report_url="index.html", profile=PROFILE)
 
 
 def test_report_stays_under_the_size_limit_with_long_timelines_and_history(tmp_path, report):
@@ -317,7 +319,7 @@ def test_build_from_files_reuses_a_given_verdict_and_its_baseline(tmp_path):
     current, baseline, _ = stored()
     verdict = judge(current, baseline)
     out = build_from_files(tmp_path / "index.html", [current], history_dir=DATA / "history", verdict=verdict)
-    assert out.with_name("summary.md").read_text() == formatters.markdown(verdict)
+    assert out.with_name("summary.md").read_text() == formatters.markdown(verdict, report_url="index.html")
     assert 'id="chart-history"' in out.read_text() and "Dashed grey: baseline" in out.read_text()
 
 

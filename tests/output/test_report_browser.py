@@ -1,5 +1,6 @@
 """The HTML report in a real headless Chromium: it loads without console errors or network
-requests, its charts render as non-empty SVG, and a full-page screenshot is written beside it.
+requests, nothing overflows a 1280 px window, its first screen shows the headline and what moved,
+its charts and flame graph render as non-empty SVG, and a full-page screenshot is written beside it.
 
 Chromium is driven over the DevTools protocol on a pipe (``--remote-debugging-pipe``: file
 descriptors 3 and 4, NUL-separated JSON), so the test needs nothing beyond the standard library.
@@ -24,6 +25,7 @@ from test_report import build_fixture_report
 pytestmark = pytest.mark.slow
 
 WIDTH_PX = 1280
+HEIGHT_PX = 900  # the first screen: what a 1280 x 900 window shows before any scrolling
 TIMEOUT_S = 60
 CHARTS = ("chart-quality", "chart-stages", "chart-memory", "chart-history")
 SECTIONS = ("verdict", "quality", "time", "memory", "history", "environment", "configuration")
@@ -120,6 +122,14 @@ PAGE_FACTS = """JSON.stringify({
   headline: (document.querySelector('#verdict .headline') || {}).innerText || '',
   scripts: document.scripts.length,
   height: Math.ceil(document.documentElement.scrollHeight),
+  scroll_width: document.documentElement.scrollWidth,
+  overflowing: Array.from(document.querySelectorAll('body *')).filter(e => e.getBoundingClientRect().right > innerWidth)
+    .slice(0, 10).map(e => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '') + (e.className && e.className.baseVal === undefined
+      ? '.' + e.className : '') + ' right=' + Math.round(e.getBoundingClientRect().right)),
+  boxes: Object.fromEntries(['#verdict .headline', '#moved', '#undecided', '#profile', 'svg.flame', 'details.all']
+    .map(q => [q, document.querySelector(q)]).filter(([q, e]) => e)
+    .map(([q, e]) => { const r = e.getBoundingClientRect(); return [q, {top: r.top, bottom: r.bottom, width: r.width,
+      height: r.height, shapes: e.querySelectorAll('rect').length}]; })),
 })"""
 
 
@@ -128,7 +138,7 @@ def open_page(dt: DevTools, url: str) -> str:
     session = dt.send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
     for domain in ("Page", "Runtime", "Log", "Network"):
         dt.send(f"{domain}.enable", session=session)
-    dt.send("Emulation.setDeviceMetricsOverride", {"width": WIDTH_PX, "height": 900, "deviceScaleFactor": 1,
+    dt.send("Emulation.setDeviceMetricsOverride", {"width": WIDTH_PX, "height": HEIGHT_PX, "deviceScaleFactor": 1,
                                                    "mobile": False}, session=session)
     dt.send("Page.navigate", {"url": url}, session=session)
     dt.wait_event("Page.loadEventFired")
@@ -195,17 +205,19 @@ def _keep_copy(html: Path, screenshot: Path) -> None:
 
 
 def test_the_checks_notice_a_broken_page(tmp_path):
-    """A page with a script error, a console error and a network fetch fails every check."""
+    """A page with a script error, a console error, a network fetch and a too-wide table fails every check."""
     binary = chromium_binary()
     if binary is None:
         pytest.skip("no chromium binary")
     bad = tmp_path / "bad.html"
     bad.write_text('<!DOCTYPE html><html><body><script>console.error("boom"); missing();</script>'
-                   '<img src="http://192.0.2.1/x.png"></body></html>')
+                   '<img src="http://192.0.2.1/x.png"><table style="width: 2000px"><tr><td>wide</td></tr></table>'
+                   '</body></html>')
     facts, events, _ = visit(binary, bad, tmp_path / "profile")
     found = " | ".join(problems(events))
     assert "console error" in found and "uncaught" in found and "network request" in found
     assert facts["charts"] == [] and facts["scripts"] == 1
+    assert facts["scroll_width"] > WIDTH_PX and any(e.startswith("table") for e in facts["overflowing"])
 
 
 def test_page_loads_without_console_errors_or_network(browser_run):
@@ -225,6 +237,26 @@ def test_charts_render_as_non_empty_svg(browser_run):
         assert chart["width"] > 0.8 * (WIDTH_PX - 80), chart  # spans the page's column
         assert chart["height"] > 150, chart
         assert chart["shapes"] > 20, chart
+
+
+def test_nothing_overflows_a_1280_px_window(browser_run):
+    facts = browser_run["facts"]
+    assert facts["scroll_width"] <= WIDTH_PX, facts["overflowing"]
+    assert facts["overflowing"] == []
+
+
+def test_the_first_screen_has_the_headline_and_what_moved(browser_run):
+    boxes = browser_run["facts"]["boxes"]
+    assert 0 <= boxes["#verdict .headline"]["top"] and boxes["#verdict .headline"]["bottom"] <= HEIGHT_PX
+    assert boxes["#moved"]["top"] < HEIGHT_PX
+    # then the undecided rows and the profile, and only after them the full table, folded
+    order = [boxes[q]["top"] for q in ("#moved", "#undecided", "#profile", "details.all")]
+    assert order == sorted(order)
+
+
+def test_the_flame_graph_renders_across_the_column(browser_run):
+    flame = browser_run["facts"]["boxes"]["svg.flame"]
+    assert flame["width"] > 0.8 * (WIDTH_PX - 80) and flame["height"] > 100 and flame["shapes"] > 10, flame
 
 
 def test_screenshot_written_beside_the_report(browser_run):

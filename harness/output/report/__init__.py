@@ -4,7 +4,9 @@
     build_from_files("reports/index.html", ["run.json"], history_dir="reports/history")
 
 write ``reports/index.html`` and ``reports/summary.md`` (the verdict through
-``harness.output.formatters.markdown``, for CI job summaries and pull requests). The page has no
+``harness.output.formatters.markdown``, for CI job summaries and pull requests). The page's first
+screen answers what the markdown does (``_first``): the headline, what moved and why, what is
+undecided, the differential profile with its flame graph (``flame``); the full table is folded. It has no
 scripts and loads nothing: charts are inline SVG drawn by matplotlib (see ``charts``), styles
 are inline, and a Content-Security-Policy forbids every fetch, so it works from ``file://``.
 Templates are rendered by jinja2 with autoescaping on: every string from a record is data.
@@ -17,8 +19,10 @@ import json
 from pathlib import Path
 
 from harness.documents import atomic
+from harness.documents import folded as folded_files
 from harness.dotted import flatten
-from harness.output.report import _data
+from harness.output import digest
+from harness.output.report import _data, _first
 from harness.output.report._load import build_from_files
 
 __all__ = ["build_report", "build_from_files", "render_html", "SUMMARY_NAME"]
@@ -28,7 +32,8 @@ SUMMARY_NAME = "summary.md"
 
 def build_report(runs: list[dict], out_path: str | Path, *, verdict=None, baseline: dict | None = None,
                  history: list[dict] | None = None, changepoints=None,
-                 summary_path: str | Path | None = None) -> Path:
+                 summary_path: str | Path | None = None, primary: str | None = None, profile: dict | None = None,
+                 verdict_dir: str | Path | None = None) -> Path:
     """Write the HTML report to ``out_path`` and the markdown summary beside it; return the HTML path.
 
     runs: current run records (several are pooled as repetitions of one workload).
@@ -38,27 +43,39 @@ def build_report(runs: list[dict], out_path: str | Path, *, verdict=None, baseli
         oldest first. changepoints: dicts {metric, index or run_id, commit_range, size_pct};
         ``index`` is a position in ``history``.
     summary_path: where the markdown goes; default ``summary.md`` beside the HTML.
+    primary: the measurement the headline leads with (default: [gate] primary of harness/policies.toml).
+    profile: the differential profile (default: the verdict's); its folded-stack paths are relative to
+        ``verdict_dir`` (default: the HTML's folder).
     """
     out_path = Path(out_path)
-    html = render_html(runs, verdict=verdict, baseline=baseline, history=history, changepoints=changepoints)
+    if profile is None and verdict is not None:
+        profile = digest.profile_of(verdict)
+    folded = folded_files.read(profile, verdict_dir if verdict_dir is not None else out_path.parent)
+    html = render_html(runs, verdict=verdict, baseline=baseline, history=history, changepoints=changepoints,
+                       primary=primary, profile=profile, folded=folded)
     atomic.write_text(out_path, html)
     summary = Path(summary_path) if summary_path else out_path.with_name(SUMMARY_NAME)
-    atomic.write_text(summary, _summary_markdown(runs, verdict, out_path.name))
+    atomic.write_text(summary, _summary_markdown(runs, verdict, out_path.name, primary, profile))
     return out_path
 
 
 def render_html(runs: list[dict], *, verdict=None, baseline: dict | None = None,
-                history: list[dict] | None = None, changepoints=None) -> str:
-    """The report page as a string (no I/O); arguments as for ``build_report``."""
-    return _environment().get_template("page.html.j2").render(
-        **_context(runs, verdict, baseline, history or [], changepoints))
+                history: list[dict] | None = None, changepoints=None, primary: str | None = None,
+                profile: dict | None = None, folded: dict | None = None) -> str:
+    """The report page as a string (no I/O); arguments as for ``build_report``, and ``folded``: the
+    profile's folded-stack texts ({"current": text, "reference": text}) for its flame graph."""
+    context = _context(runs, verdict, baseline, history or [], changepoints)
+    if profile is None and verdict is not None:
+        profile = digest.profile_of(verdict)
+    context["first"] = _first.first_screen(verdict, primary, profile, folded) if verdict is not None else None
+    return _environment().get_template("page.html.j2").render(**context)
 
 
-def _summary_markdown(runs: list[dict], verdict, html_name: str) -> str:
+def _summary_markdown(runs: list[dict], verdict, html_name: str, primary=None, profile=None) -> str:
     if verdict is not None:
         from harness.output.formatters import markdown
 
-        return markdown(verdict)
+        return markdown(_data.as_verdict(verdict), primary=primary, report_url=html_name, profile=profile)
     run = _data.current_record(runs)
     backend = f", etl_backend `{run['etl_backend']}`" if run.get("etl_backend") else ""
     return (f"**t4rec-bench** run `{run['run_id']}` (profile `{run['profile']}`{backend}, status {run['status']}): "

@@ -19,13 +19,14 @@ DEFAULT_HISTORY = "reports/history"
 
 def build_from_files(out_path: str | Path, runs=(), *, history_dir: str | Path | None = DEFAULT_HISTORY,
                      baseline_path: str | Path | None = None, machine: str | None = None, verdict=None,
-                     policies_path: str | None = None) -> Path:
+                     policies_path: str | None = None, verdict_dir: str | Path | None = None) -> Path:
     """Build the report at ``out_path`` (and ``summary.md`` beside it); return its path.
 
     runs: run records or paths to them; none means the newest record in ``history_dir``.
     baseline_path: default the verdict's baseline, else ``baselines/<machine>/<profile>.json``
         with ``machine`` defaulting to the run's machine class.
     verdict: reuse a verdict already computed (``check`` has one); else the runs are judged.
+    verdict_dir: the verdict file's folder, where its profile's folded stacks are (default: beside the HTML).
     Raises HarnessError (exit 2) for unreadable input.
     """
     from harness.output.report import build_report
@@ -39,9 +40,12 @@ def build_from_files(out_path: str | Path, runs=(), *, history_dir: str | Path |
         from harness.judge.judging import judge
 
         verdict = judge(current, path, policies_path)
+    from harness.judge import policy
+
     trend = _with_runs(history, runs)
     return build_report(runs, out_path, verdict=verdict, baseline=baseline, history=trend,
-                        changepoints=find_changepoints(trend, current))
+                        changepoints=find_changepoints(trend, current),
+                        primary=policy.load(policies_path).gate.primary, verdict_dir=verdict_dir)
 
 
 def load_history(folder: str | Path | None) -> list[dict]:
