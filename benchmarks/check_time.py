@@ -34,7 +34,7 @@ def main(argv=None) -> int:
     from harness.config import build_config
     from harness.documents import record
     from harness.judge import gate_errors as seqcal
-    from harness.judge import judging as judge
+    from harness.judge import decide
     from harness.judge import policy
     from harness.run import runner
     from harness.pairing import reference
@@ -64,10 +64,10 @@ def main(argv=None) -> int:
         gate = policy.load().gate
         look = seqcal.in_session(refm, gate, "alternating", final=True)
         t0 = time.perf_counter()
-        judge.judge(cur, None, in_session=look)
+        decide.verdict_of(cur, None, in_session=look)
         first_look = time.perf_counter() - t0
         t0 = time.perf_counter()
-        judge.judge(cur, None, in_session=look)
+        decide.verdict_of(cur, None, in_session=look)
         look = time.perf_counter() - t0
         t0 = time.perf_counter()
         try:

@@ -97,14 +97,14 @@ def main(argv=None) -> int:
             cells.append(f"{label} {100 * (1 - survive):.3f}%")
         print(f"  {scale}x (primary sd {args.sd * scale:g}%): " + ", ".join(cells))
 
-    print(f"\n3. power of {g.primary} at pair sd {args.sd:g}% (threshold {seq.pct(primary.threshold):.2f}%, "
-          f"ok once {seq.pct(primary.margin):.1f}% is ruled out)")
+    print(f"\n3. power of {g.primary} at pair sd {args.sd:g}% (threshold {seq.log_pct(primary.threshold):.2f}%, "
+          f"ok once {seq.log_pct(primary.margin):.1f}% is ruled out)")
     print(f"  {'worse by':>9} {'regressed':>10} {'undecided':>10} {'ok':>7} {'pairs median':>13} {'p90':>5}")
     for w in (0, 1, 2, 3, 4, 5, 7, 10):
         r = seq.simulate(primary, args.sd / 100, seq.log_of_pct(w), args.trials, args.seed)
         print(f"  {w:>8g}% {100 * r['regressed']:>9.2f}% {100 * r['undecided']:>9.2f}% "
               f"{100 * (r['ok'] + r['improved']):>6.2f}% {r['pairs_median']:>13g} {r['pairs_p90']:>5g}")
-    print(f"  flagged in 80% of checks from a worsening of {seq.pct(seq.power_point(primary, args.sd / 100)):.2f}%")
+    print(f"  flagged in 80% of checks from a worsening of {seq.log_pct(seq.power_point(primary, args.sd / 100)):.2f}%")
     if args.bias:
         print(f"\n4. A/A checks of {g.primary} whose pairs carry a launch bias (the rule as coded, Gaussian)")
         for scale in (1, 2, 4):

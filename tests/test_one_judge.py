@@ -11,7 +11,7 @@ import pytest
 
 HARNESS = Path(__file__).resolve().parents[1] / "harness"
 # The statistical primitives: scipy's tests and distributions, and judge/'s own building blocks (a module
-# outside judge/ calls judge/'s decisions instead: judging.judge, judging.stop_reason / stop_pairs,
+# outside judge/ calls judge/'s decisions instead: decide.verdict_of, decide.stop_reason / stop_pairs,
 # significance.paired_look, sequential.sequence / decide_ratio).
 PRIMITIVES = {"p_value", "paired_log_ratio_test", "log_ratio_test", "rank_test", "rank_p_value", "ratio_bounds",
               "rank_bounds", "t_critical", "radius", "log_bayes_factor", "decide_arrays", "decide", "mixture_g",

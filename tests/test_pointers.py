@@ -107,17 +107,17 @@ def test_every_pointer_resolves(source):
 
 def test_the_check_finds_each_kind_of_pointer_and_catches_a_broken_one():
     text = ('see docs/usage.md, "Profiles" and (README, "Exit codes"); harness/judge/stats.py::change_pct,\n'
-            '# judging.py::stop_reason, judging.py::no_such_rule, docs/nowhere.md, docs/usage.md, "No such\n# heading", '
+            '# decide.py::stop_reason, decide.py::no_such_rule, docs/nowhere.md, docs/usage.md, "No such\n# heading", '
             "harness/judge/stats.py::nothing_here, README 'Verdicts', judge/nothing.py")
     found = pointers(text)
     assert ("section", "docs/usage.md", "No such heading") in found  # broken over two comment lines
-    assert ("definition", "judging.py", "stop_reason") in found  # a bare file name: found under harness/
+    assert ("definition", "decide.py", "stop_reason") in found  # a bare file name: found under harness/
     assert sorted(filter(None, (problem(*p) for p in found))) == [
+        "decide.py::no_such_rule: decide.py defines no no_such_rule",
         "docs/nowhere.md: no such file",
         "docs/usage.md, 'No such heading': no such heading",
         "harness/judge/nothing.py: no such file",
         "harness/judge/stats.py::nothing_here: harness/judge/stats.py defines no nothing_here",
-        "judging.py::no_such_rule: judging.py defines no no_such_rule",
     ]
 
 

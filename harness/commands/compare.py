@@ -50,11 +50,11 @@ def render(verdict, fmt: str) -> str:
 
 def main(args) -> int:
     from harness.documents import atomic, record
-    from harness.judge.judging import judge
+    from harness.judge.decide import verdict_of
     from harness.output import formatters
 
     run = record.load(args.run)
-    verdict = judge(run, baseline_path(args, run["profile"], run["environment"].get("machine_class")), args.policies)
+    verdict = verdict_of(run, baseline_path(args, run["profile"], run["environment"].get("machine_class")), args.policies)
     text = render(verdict, args.format)
     if args.output:
         atomic.write_text(args.output, text)

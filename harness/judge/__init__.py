@@ -1,6 +1,6 @@
 """Judging: every verdict comes from here, and it reads records only (nothing here runs or measures).
 
-- ``judging``: the one ``judge`` every entry point calls, and the sequential gate's ``stop_reason``;
+- ``decide``: the one ``verdict_of`` every entry point calls, and the sequential gate's ``stop_reason``;
 - ``compare``: a run against a baseline (and the in-session arms); the rules per measurement kind are
   ``significance`` (times, throughput, memory: thresholds, detectable effects, speed normalisation)
   and ``rules`` (metrics, loss, counts, report-only); ``verdict``: the Verdict types;

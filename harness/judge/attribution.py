@@ -48,7 +48,7 @@ def _sequential_effect(what, before, after, higher_is_better, alpha, threshold_p
     if not d or len(d) < 2:
         return None
     s = seq.sequence(d, alpha, design)
-    change = seq.pct(s.mean)
+    change = seq.log_pct(s.mean)
     worse_pct = -change if higher_is_better else change
     state = seq.decide(s, higher_is_better, seq.log_of_pct(threshold_pct), float("inf"))
     return Effect(what, change, s.p_value, state == seq.REGRESSED, worse_pct)

@@ -334,7 +334,7 @@ def family_note(gate, family) -> str:
     """One sentence on how the gate's false-positive budget is split over ``family``."""
     alphas = gate.alphas(family)
     others = [n for n in family if n != gate.primary]
-    pct = rules.pct
+    pct = rules.reason_pct
     parts = [f"{gate.primary} (primary) at alpha {pct(100 * alphas[gate.primary])}"] if gate.primary in alphas else []
     if others:
         parts.append(f"the {len(others)} other gated measurements share {pct(100 * sum(alphas[n] for n in others))} "

@@ -13,7 +13,7 @@
 Pure: reads merged run records and ledger rows, runs nothing. A "pool" is the current code's merged
 record and the reference's, run as pairs in one session (sample i of each measurement on both sides is
 pair i). A simulated check looks after each resampled pair exactly as `check` does: the one judge
-(harness/judge/judging.py) and the gate's stop rule (harness/judge/judging.py::stop_reason). So the
+(harness/judge/decide.py) and the gate's stop rule (harness/judge/decide.py::stop_reason). So the
 simulation tests the gate's code, not a model of it.
 """
 
@@ -117,13 +117,13 @@ def one_check(current: dict, reference: dict, order: list[int], stored: dict | N
               policies_path, gate, mode: str) -> dict:
     """Look after each pair of ``order`` as `check` does (the one judge and its stop rule); the verdict
     where it stops."""
-    from harness.judge.judging import judge, stop_reason
+    from harness.judge.decide import verdict_of, stop_reason
 
     first = None
     cap = len(order)
     for n in range(gate.min_pairs, cap + 1):
         idx = order[:n]
-        verdict = judge(subset(current, idx), baseline_path, policies_path, stored=stored,
+        verdict = verdict_of(subset(current, idx), baseline_path, policies_path, stored=stored,
                         in_session=in_session(subset(reference, idx), gate, mode))
         if first is None and any(m.verdict == "regressed" for m in verdict.measurements):
             first = n
@@ -181,10 +181,10 @@ def noise(current: dict, reference: dict, policies) -> list[dict]:
     for name, (rule, d, alpha) in gated_rules(current, reference, policies).items():
         sd = stdev(d)
         rows.append({"name": name, "pairs": len(d), "sd_pct": 100 * sd, "alpha": alpha,
-                     "mean_pct": seq.pct(sum(d) / len(d)), "lag1": _lag1(d),
+                     "mean_pct": seq.log_pct(sum(d) / len(d)), "lag1": _lag1(d),
                      "sd_upper95_pct": 100 * sd * _sd_upper(len(d), 0.95),
-                     "threshold_pct": seq.pct(rule.threshold), "margin_pct": seq.pct(rule.margin),
-                     "power80_pct": _finite(seq.pct(seq.power_point(rule, sd))), "power": power_table(rule, sd)})
+                     "threshold_pct": seq.log_pct(rule.threshold), "margin_pct": seq.log_pct(rule.margin),
+                     "power80_pct": _finite(seq.log_pct(seq.power_point(rule, sd))), "power": power_table(rule, sd)})
     return rows
 
 

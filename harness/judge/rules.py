@@ -68,7 +68,7 @@ def direction(c: dict, change: float) -> tuple[str, str]:
     return ("improved" if better else "regressed"), (up_word if change > 0 else down_word)
 
 
-def pct(x: float) -> str:
+def reason_pct(x: float) -> str:
     """A percentage in a reason: one decimal, two significant figures below 0.1%."""
     return f"{x:.1f}%" if abs(x) >= 0.1 or x == 0 else f"{x:.2g}%"
 

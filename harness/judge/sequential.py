@@ -258,7 +258,7 @@ def _power_point(rule: Rule, sd: float, power: float, trials: int, seed: int) ->
     return hi
 
 
-def pct(log_change: float) -> float:
+def log_pct(log_change: float) -> float:
     """A log change as a percentage of the comparand."""
     return 100.0 * math.expm1(log_change) if math.isfinite(log_change) else log_change
 

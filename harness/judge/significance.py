@@ -21,7 +21,7 @@ from statistics import median
 
 from harness.judge import sequential as seq
 from harness.judge import stats
-from harness.judge.rules import TIME_KINDS, Context, direction, pct
+from harness.judge.rules import TIME_KINDS, Context, direction, reason_pct
 from harness.judge.verdict import MeasurementVerdict, make
 
 
@@ -94,7 +94,7 @@ def significance(b: dict, c: dict, ctx: Context, pol) -> MeasurementVerdict:
     threshold = threshold_pct(pol, bm)
     if not ctx.same_session and pol.cross_session_pct > threshold:
         threshold = pol.cross_session_pct
-        norm_note += (f"; the baseline was measured in another session, so the {pct(threshold)} "
+        norm_note += (f"; the baseline was measured in another session, so the {reason_pct(threshold)} "
                       f"cross-session threshold applies (an in-session reference avoids it)")
     mde = result.min_detectable_pct
     verdict, reason = _decide(c, estimate, threshold, mde, result, pol)
@@ -137,7 +137,7 @@ class Look:
 
     @property
     def change_pct(self) -> float:
-        return seq.pct(self.seq.mean)
+        return seq.log_pct(self.seq.mean)
 
 
 def paired_look(comparand, current, higher_is_better: bool, pol, alpha: float, settings: dict) -> Look | None:
@@ -165,27 +165,27 @@ def _sequential(b: dict, c: dict, ctx: Context, pol) -> MeasurementVerdict:
     if look is None:
         return _degenerate(c, bm, cm, b["samples"], pol)
     s, rule, state = look.seq, look.rule, look.state
-    threshold, margin = seq.pct(rule.threshold), seq.pct(rule.margin)
-    est, low, high = seq.pct(s.mean), seq.pct(s.low), seq.pct(s.high)
+    threshold, margin = seq.log_pct(rule.threshold), seq.log_pct(rule.margin)
+    est, low, high = seq.log_pct(s.mean), seq.log_pct(s.low), seq.log_pct(s.high)
     verdict, word = direction(c, est)
-    sd = f"pair sd {pct(100 * s.sample_sd)}" if s.sample_sd is not None else "one pair"
-    where = (f"anytime one-sided p={s.p_value:.2g}, alpha {pct(100 * alpha)}, bounds [{low:+.1f}%, {high:+.1f}%] "
+    sd = f"pair sd {reason_pct(100 * s.sample_sd)}" if s.sample_sd is not None else "one pair"
+    where = (f"anytime one-sided p={s.p_value:.2g}, alpha {reason_pct(100 * alpha)}, bounds [{low:+.1f}%, {high:+.1f}%] "
              f"after {s.n} pairs, {sd}")
     bound = high if not c["higher_is_better"] else -low
     if state in (seq.REGRESSED, seq.IMPROVED):
-        reason = f"{pct(abs(est))} {word}: beyond the {pct(threshold)} threshold and significant ({where})"
+        reason = f"{reason_pct(abs(est))} {word}: beyond the {reason_pct(threshold)} threshold and significant ({where})"
     elif state == seq.OK:
-        verdict, reason = "ok", f"rules out a worsening of {pct(margin)} or more ({pct(abs(est))} {word}; {where})"
+        verdict, reason = "ok", f"rules out a worsening of {reason_pct(margin)} or more ({reason_pct(abs(est))} {word}; {where})"
     else:
         verdict = "undecided"
-        rules_out = f"rules out only a worsening beyond {pct(bound)}" if bound != float("inf") else \
+        rules_out = f"rules out only a worsening beyond {reason_pct(bound)}" if bound != float("inf") else \
             "too few pairs to bound it yet"
-        reason = f"undecided: {pct(abs(est))} {word}; {rules_out} (ok needs {pct(margin)}; {where})"
+        reason = f"undecided: {reason_pct(abs(est))} {word}; {rules_out} (ok needs {reason_pct(margin)}; {where})"
     verdict, reason = _throttled(verdict, reason, ctx)
     final = ctx.sequential.get("final", True)  # the looks before the last skip the (simulated) power
-    power = seq.pct(seq.power_point(rule, s.sample_sd)) if s.sample_sd and final else None
+    power = seq.log_pct(seq.power_point(rule, s.sample_sd)) if s.sample_sd and final else None
     if power is not None:
-        reason += (f"; at this noise the rule flags a worsening of {pct(power)} in 80% of checks" if power < 1e6
+        reason += (f"; at this noise the rule flags a worsening of {reason_pct(power)} in 80% of checks" if power < 1e6
                    else "; at this noise the rule cannot flag any worsening in 80% of checks")
     decidable = look.decidable
     return make(c, baseline=bm, current=cm, change_pct=stats.change_pct(bm, cm), ci_low_pct=low, ci_high_pct=high,
@@ -237,19 +237,19 @@ def _decide(c: dict, change: float, threshold: float, mde: float | None, test: _
     significant = change != 0 and test.p_value < alpha
     beyond = abs(change) > threshold
     verdict, word = direction(c, change)
-    what = f"{pct(abs(change))} {word}"
-    where = f"one-sided p={test.p_value:.2g}, alpha {pct(100 * alpha)}, {test.method}"
+    what = f"{reason_pct(abs(change))} {word}"
+    where = f"one-sided p={test.p_value:.2g}, alpha {reason_pct(100 * alpha)}, {test.method}"
     if significant and beyond:
-        return verdict, f"{what}: beyond the {pct(threshold)} threshold and significant ({where})"
-    detect = f"this data can detect {pct(mde)} or more" if mde is not None else "the noise is unknown"
+        return verdict, f"{what}: beyond the {reason_pct(threshold)} threshold and significant ({where})"
+    detect = f"this data can detect {reason_pct(mde)} or more" if mde is not None else "the noise is unknown"
     if beyond:
-        return "undecided", f"{what}, beyond the {pct(threshold)} threshold but not significant ({where}); {detect}"
+        return "undecided", f"{what}, beyond the {reason_pct(threshold)} threshold but not significant ({where}); {detect}"
     limit = max(pol.max_mde_pct, threshold) if pol.max_mde_pct is not None else None
     if limit is not None and mde is not None and mde > limit:
-        return "undecided", (f"too noisy to decide: the smallest change this data could detect is {pct(mde)} "
-                            f"(the policy wants {pct(limit)}); add baseline runs or --repeat")
+        return "undecided", (f"too noisy to decide: the smallest change this data could detect is {reason_pct(mde)} "
+                            f"(the policy wants {reason_pct(limit)}); add baseline runs or --repeat")
     if significant:
-        return "ok", f"{what}, significant but within the {pct(threshold)} threshold ({where})"
+        return "ok", f"{what}, significant but within the {reason_pct(threshold)} threshold ({where})"
     return "ok", f"within noise ({what}, {where})"
 
 

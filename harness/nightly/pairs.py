@@ -94,7 +94,7 @@ class Ratio:
     sd_log: float  # sd of the pair log ratios (nan with one pair)
 
     @property
-    def pct(self) -> float:
+    def change_pct(self) -> float:
         return 100.0 * (self.ratio - 1.0)
 
 

@@ -32,11 +32,11 @@ def _verdict(rec: dict):
     """(verdict, baseline, None) against baselines/<machine class>/<profile>.json; (None, None, why) when
     it cannot be read, and (None, None, None) when there is none."""
     from harness.documents import baseline
-    from harness.judge.judging import judge, load_baseline
+    from harness.judge.decide import verdict_of, load_baseline
 
     path = baseline.default_path(rec["profile"], rec["environment"]["machine_class"])
     try:
         base = load_baseline(path)
     except HarnessError as exc:
         return None, None, str(exc)
-    return (judge(rec, path, stored=base), base, None) if base is not None else (None, None, None)
+    return (verdict_of(rec, path, stored=base), base, None) if base is not None else (None, None, None)

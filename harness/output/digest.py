@@ -126,12 +126,12 @@ def cause(m: MeasurementVerdict, verdict) -> str:
 
 def rules_out(m: MeasurementVerdict) -> str:
     """``worse than +39.0% or better than -2.0%``: the changes outside the measurement's interval."""
-    from harness.output.formatters import pct
+    from harness.output.formatters import signed_pct
 
     if m.ci_low_pct is None or m.ci_high_pct is None:
         return "nothing yet (no interval)"
     worse, better = (m.ci_low_pct, m.ci_high_pct) if m.higher_is_better else (m.ci_high_pct, m.ci_low_pct)
-    return f"worse than {pct(worse)} or better than {pct(better)}"
+    return f"worse than {signed_pct(worse)} or better than {signed_pct(better)}"
 
 
 def profile_of(verdict) -> dict | None:

@@ -84,7 +84,7 @@ def _series_value(x: float | None, unit: str | None) -> str:
 _STYLES = {"table": _table_value, "compact": _compact_value, "series": _series_value}
 
 
-def pct(x: float | None) -> str:
+def signed_pct(x: float | None) -> str:
     if x is None:
         return "-"
     if x != 0 and abs(x) < 0.1:
@@ -96,7 +96,7 @@ def ci(lo: float | None, hi: float | None, confidence: float | None) -> str:
     if lo is None or hi is None:
         return "-"
     level = f"{confidence * 100:.4g}% " if confidence else ""
-    return f"{level}[{pct(lo)}, {pct(hi)}]"
+    return f"{level}[{signed_pct(lo)}, {signed_pct(hi)}]"
 
 
 def threshold(x: float | None) -> str:
@@ -105,7 +105,7 @@ def threshold(x: float | None) -> str:
 
 def rows(verdict: Verdict) -> list[tuple[str, ...]]:
     """One row of cells per measurement, in the verdict's order (regressions first)."""
-    return [(m.name, value(m.baseline, m.unit), value(m.current, m.unit), pct(m.change_pct),
+    return [(m.name, value(m.baseline, m.unit), value(m.current, m.unit), signed_pct(m.change_pct),
              ci(m.ci_low_pct, m.ci_high_pct, m.confidence), threshold(m.threshold_pct), m.verdict, m.reason)
             for m in verdict.measurements]
 

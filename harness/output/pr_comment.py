@@ -11,7 +11,7 @@ harness.output.formatters.
 from __future__ import annotations
 
 from harness.output import digest
-from harness.output.formatters import ICONS, ci, pct, reference_line, rows, threshold, value
+from harness.output.formatters import ICONS, ci, signed_pct, reference_line, rows, threshold, value
 
 # GitHub refuses a comment longer than this many characters; the folded table gives way first
 COMMENT_LIMIT = 65_536
@@ -42,7 +42,7 @@ def _headline(verdict, primary: str | None) -> list[str]:
     lead = []
     if h.primary is not None:
         m = h.primary
-        lead.append(f"**`{m.name}` {pct(m.change_pct)}**" + (f", {ci(m.ci_low_pct, m.ci_high_pct, m.confidence)}"
+        lead.append(f"**`{m.name}` {signed_pct(m.change_pct)}**" + (f", {ci(m.ci_low_pct, m.ci_high_pct, m.confidence)}"
                                                              if m.ci_low_pct is not None else ""))
     where = f"commit `{h.commit}`" if h.commit else "no commit"
     lead.append(f"{h.pairs} pairs with {h.against}, {where}" if h.pairs else f"judged against {h.against}, {where}")
@@ -73,7 +73,7 @@ def _moved(verdict) -> list[str]:
     lines = ["#### What moved", ""]
     if moved:
         lines += ["| | Measurement | Baseline | Current | Change | CI | Cause |", "|---|---|--:|--:|--:|--:|---|"]
-        lines += [_row(r.m, [value(r.m.baseline, r.m.unit), value(r.m.current, r.m.unit), pct(r.m.change_pct),
+        lines += [_row(r.m, [value(r.m.baseline, r.m.unit), value(r.m.current, r.m.unit), signed_pct(r.m.change_pct),
                              ci(r.m.ci_low_pct, r.m.ci_high_pct, r.m.confidence), r.note]) for r in moved]
     else:
         lines.append(digest.nothing_moved(verdict))
@@ -141,7 +141,7 @@ def _undecided(verdict) -> list[str]:
         return []
     lines = ["#### Undecided", "", "| | Measurement | Change | CI | Rules out | Could detect |",
              "|---|---|--:|--:|---|--:|"]
-    lines += [_row(r.m, [pct(r.m.change_pct), ci(r.m.ci_low_pct, r.m.ci_high_pct, r.m.confidence), r.note,
+    lines += [_row(r.m, [signed_pct(r.m.change_pct), ci(r.m.ci_low_pct, r.m.ci_high_pct, r.m.confidence), r.note,
                          _detectable(r.m)]) for r in rows_]
     return lines + [""]
 

@@ -313,13 +313,13 @@ def gate_calibration(config, o: CalibrateOptions, policies) -> dict:
     real checks of the ledger."""
     from harness.documents import baseline
     from harness.documents import real_checks as ledger_doc
-    from harness.judge import gate_errors, judging
+    from harness.judge import decide, gate_errors
 
     pools, seconds, hosts, checks = _gate_pools(config, o, policies)
     first = next(iter(pools.values()))[0]
     profile, machine = first["profile"], first["environment"]["machine_class"]
     path = baseline.default_path(profile, machine)
-    doc = gate_errors.analyse(pools, policies, judging.load_baseline(path), path, o.policies, o.comparisons,
+    doc = gate_errors.analyse(pools, policies, decide.load_baseline(path), path, o.policies, o.comparisons,
                               o.split_seed, o.planted, seconds)
     ledger = _ledger(o, machine)
     rows = [r for r in ledger_doc.load(ledger) if r.get("profile") == profile]

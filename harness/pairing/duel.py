@@ -6,7 +6,7 @@ harness/policies.toml, falling back as ``pairing`` says when the machine cannot 
 its own tree's ``python -m harness.cli run``. After each pair the chosen measurement is judged by
 harness/judge/significance.py ``paired_look`` (the anytime-valid sequence of harness/judge/sequential.py at
 the gate's primary level, with the measurement's policy) and the pairs stop by
-harness/judge/judging.py ``stop_pairs``: decided, or at [gate] max_pairs. No statistics are computed here.
+harness/judge/decide.py ``stop_pairs``: decided, or at [gate] max_pairs. No statistics are computed here.
 
 `bisect` duels a commit against GOOD (harness/pairing/bisect_run.py); `bisect-env` duels this tree in
 two environments (harness/commands/bisect_env.py).
@@ -109,7 +109,7 @@ class _Looks:
     error: HarnessError | None = None  # the records cannot be judged (no such measurement): stop, then raise
 
     def __call__(self, current: list, arms: dict) -> bool:
-        from harness.judge.judging import stop_pairs
+        from harness.judge.decide import stop_pairs
 
         (base,) = arms.values()
         try:
@@ -150,7 +150,7 @@ class _Looks:
 def _pct(log_ratio: float) -> float:
     from harness.judge import sequential as seq
 
-    return seq.pct(log_ratio)
+    return seq.log_pct(log_ratio)
 
 
 def _measurement(rec: dict, name: str) -> dict:

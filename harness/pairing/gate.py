@@ -55,13 +55,13 @@ def run(config, repeat: int, baseline_path: Path, policies_path=None, reference:
     ``profile_to``: the verdict's folder; when given, a time regression (or an undecided time) gets one more
     pair under py-spy, not judged, and its differential profile (harness/pairing/profile.py); None: none.
     """
-    from harness.judge import judging as judgemod
+    from harness.judge import decide
     from harness.run import runner
 
     gate_policy = policymod.load(policies_path).gate  # a bad policy file is exit 2 before any run
     if reference_env not in (AUTO, "current") and not Path(reference_env).is_file():
         raise HarnessError(f"--reference-env {reference_env}: no such interpreter (auto, current or a python path)")
-    stored = judgemod.load_baseline(baseline_path)
+    stored = decide.load_baseline(baseline_path)
     rev, why_not = reference_rev(reference, stored)
     in_session, cross_rec, arm, used = None, None, None, None
     with tempfile.TemporaryDirectory(prefix="t4rec-bench-ref-") as tmp:
@@ -74,7 +74,7 @@ def run(config, repeat: int, baseline_path: Path, policies_path=None, reference:
             if dropped:
                 why_not = f"the in-session reference was dropped: {dropped}"
             cross_rec = (in_session or {}).get("cross")
-        verdict = judgemod.judge(rec, baseline_path, policies_path, stored=stored, in_session=in_session,
+        verdict = decide.verdict_of(rec, baseline_path, policies_path, stored=stored, in_session=in_session,
                                  why_no_reference=why_not)
         judged = {"current": rec, "reference": (in_session or {}).get("record")}
         verdict = profilemod.attach(verdict, config, arm, judged, used in referencemod.TOGETHER, profile_to,
@@ -148,7 +148,7 @@ def undecided_note(verdict) -> str:
 @dataclass
 class _Looks:
     """The sequential gate's look after each pair (the ``stop`` of reference.interleaved): judge the
-    pairs so far with the one judge and stop when it is decided (harness/judge/judging.py::stop_reason)."""
+    pairs so far with the one judge and stop when it is decided (harness/judge/decide.py::stop_reason)."""
     plan: object
     ref: object
     baseline_path: object
@@ -167,17 +167,17 @@ class _Looks:
     pairs_log: list = field(default_factory=list)  # per pair: what else used the host (reference.interleaved)
 
     def __call__(self, current: list, by_arm: dict) -> bool:
-        from harness.judge import judging as judgemod
+        from harness.judge import decide
 
         n = len(current)
         if n < self.min_pairs or self.min_pairs >= self.repeat:
             return False
         rec = recordmod.merge_repetitions(current)
-        verdict = judgemod.judge(rec, self.baseline_path, self.policies_path, stored=self.stored,
+        verdict = decide.verdict_of(rec, self.baseline_path, self.policies_path, stored=self.stored,
                                  in_session=self.in_session(rec, by_arm))
         if self.first_regression is None and any(m.verdict == "regressed" for m in verdict.measurements):
             self.first_regression = n
-        self.stopped = judgemod.stop_reason(verdict, n, self.repeat, self.max_pairs,
+        self.stopped = decide.stop_reason(verdict, n, self.repeat, self.max_pairs,
                                             None if self.first_regression is None
                                             else self.first_regression + self.extra_pairs)
         if self.stopped and self.progress is not None:

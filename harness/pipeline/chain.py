@@ -19,7 +19,7 @@ from pathlib import Path
 from harness.config import RunConfig
 from harness.errors import StageFailure
 from harness.measure import events
-from harness.measure import machine_speed as calibration
+from harness.measure import machine_speed
 from harness.measure.meters import StageMeter
 from harness.pipeline import scale
 
@@ -190,7 +190,7 @@ def before_imports(config: RunConfig, send) -> tuple[_Stages, dict]:
         counters = _CudaCountersAfterImports()
     else:
         counters = gpu.stage_counters(config.device)  # no-op counters; torch is not imported
-    return _Stages(config, StageMeter(send, counters), counters), {"calibration_s": calibration.speed_s() if config.instrument else None}
+    return _Stages(config, StageMeter(send, counters), counters), {"calibration_s": machine_speed.speed_s() if config.instrument else None}
 
 
 def _after_imports(s: _Stages, config: RunConfig) -> None:

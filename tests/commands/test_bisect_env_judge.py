@@ -1,5 +1,5 @@
 """bisect-env judges each step by a duel (harness/pairing/duel.py: the gate's one paired decision,
-harness/judge/significance.py paired_look and harness/judge/judging.py stop_pairs), takes the direction from
+harness/judge/significance.py paired_look and harness/judge/decide.py stop_pairs), takes the direction from
 the record's measurement, and
 exits with the codes every command shares (README, "Exit codes"): 1 regressed, 0 not, 6 undecided."""
 

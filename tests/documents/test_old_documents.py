@@ -18,7 +18,7 @@ import pytest
 
 from harness.documents import baseline, record, versions
 from harness.errors import HarnessError
-from harness.judge.judging import judge
+from harness.judge.decide import verdict_of
 from harness.output import formatters
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -31,7 +31,7 @@ def test_an_old_baseline_loads_judges_ok_against_itself_and_renders():
     assert doc == json.loads(CI_BASELINE.read_text())  # nothing to upgrade: loaded as written
     rec = doc["record"]
     assert "numerics" not in rec["environment"] and "splits" not in rec["fingerprints"]  # written before those
-    verdict = judge(rec, CI_BASELINE)
+    verdict = verdict_of(rec, CI_BASELINE)
     assert verdict.overall == "ok" and verdict.exit_code == 0 and verdict.workload_match
     assert {m.verdict for m in verdict.measurements} == {"ok"}
     text = formatters.table(verdict)
@@ -47,9 +47,9 @@ def test_old_fixture_records_load_and_the_faulted_one_regresses_against_the_old_
     stored = DATA / "baseline.json"
     assert baseline.load(stored)["record"]["repeat"] == 3
     # 3 baseline runs cannot decide most measurements: undecided (exit 6), never a silent pass
-    assert [judge(r, stored).exit_code for r in records] == [6, 6, 6, 1]
+    assert [verdict_of(r, stored).exit_code for r in records] == [6, 6, 6, 1]
     current = record.load(DATA / "current.json")
-    verdict = judge(current, stored)
+    verdict = verdict_of(current, stored)
     assert verdict.overall == "regressed" and verdict.exit_code == 1
     text = formatters.table(verdict)
     assert text.startswith("t4rec-bench verdict: REGRESSED (exit 1)")

@@ -12,7 +12,7 @@ import pytest
 from verdict_fixtures import environment, make_baseline, make_record
 
 from harness.judge import attribution, compare
-from harness.judge.judging import judge
+from harness.judge.decide import verdict_of
 
 CHANGED = [("transformers4rec", "23.12.0", "23.12.0.post1")]
 ROUNDS = 12
@@ -160,12 +160,12 @@ def test_judge_reads_the_baseline_file_and_says_when_there_is_none(tmp_path, sto
     import json
 
     run = _rounds(1)
-    missing = judge(run, tmp_path / "none.json")
+    missing = verdict_of(run, tmp_path / "none.json")
     assert missing.overall == "missing" and missing.exit_code == 3
     path = tmp_path / "ci.json"
     path.write_text(json.dumps(stored))
-    assert judge(run, path).baseline_path == str(path)
-    noted = judge(run, path, why_no_reference="no in-session reference (--reference none)")
+    assert verdict_of(run, path).baseline_path == str(path)
+    noted = verdict_of(run, path, why_no_reference="no in-session reference (--reference none)")
     assert any("--reference none" in n and "cross-session" in n for n in noted.notes)
 
 

@@ -11,7 +11,7 @@ import pytest
 from verdict_fixtures import make_baseline, make_record
 
 from harness.judge import gate_errors as seqcal
-from harness.judge import judging as judge
+from harness.judge import decide
 from harness.judge import policy, sequential
 from harness.pairing import reference
 
@@ -131,11 +131,11 @@ def stored():
 
 
 def _verdict(cur, ref, stored, gate=GATE, final=False):
-    return judge.judge(cur, None, stored=stored, in_session=seqcal.in_session(ref, gate, "duet", final))
+    return decide.verdict_of(cur, None, stored=stored, in_session=seqcal.in_session(ref, gate, "duet", final))
 
 
 def _stop(v, pairs, gate=GATE, name_until=None):
-    return judge.stop_reason(v, pairs, gate.repeat, gate.max_pairs, name_until)
+    return decide.stop_reason(v, pairs, gate.repeat, gate.max_pairs, name_until)
 
 
 def test_a_large_slowdown_is_regressed_after_six_pairs(stored):

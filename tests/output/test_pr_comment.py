@@ -92,7 +92,7 @@ def test_the_parts_come_in_the_order_a_reviewer_reads_them(regressed):
 def test_the_headline_leads_with_the_primary_its_interval_the_pairs_and_the_commit(regressed):
     m = next(m for m in regressed.measurements if m.name == PRIMARY)
     line = pr_comment.render(regressed, primary=PRIMARY).splitlines()[2]
-    assert line.startswith(f"**`{PRIMARY}` {formatters.pct(m.change_pct)}**")
+    assert line.startswith(f"**`{PRIMARY}` {formatters.signed_pct(m.change_pct)}**")
     assert formatters.ci(m.ci_low_pct, m.ci_high_pct, m.confidence) in line
     assert "8 pairs with the in-session reference, commit `aaaaaaaaaa`" in line
 
@@ -112,7 +112,7 @@ def test_undecided_rows_say_what_their_interval_rules_out(regressed):
     part = pr_comment.render(regressed, primary=PRIMARY).split("#### Undecided", 1)[1].split("<details>", 1)[0]
     for m in rows:
         worse = m.ci_low_pct if m.higher_is_better else m.ci_high_pct
-        assert f"worse than {formatters.pct(worse)}" in part
+        assert f"worse than {formatters.signed_pct(worse)}" in part
 
 
 def test_a_skipped_profile_says_why_and_an_absent_one_says_nothing(unchanged):

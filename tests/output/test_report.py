@@ -230,7 +230,7 @@ def test_change_points_are_marked_with_their_commits(tmp_path):
                        changepoints=cps)
     section = html.split('id="history"', 1)[1].split("</section>", 1)[0]
     assert "aaaaaaa1..bbbbbbb2" in section and after["run_id"] in section
-    assert formatters.pct(step) in section
+    assert formatters.signed_pct(step) in section
     assert f"{step:+.1f}%" in section  # the label on the trend chart
 
 

@@ -43,7 +43,7 @@ def test_the_headline_and_the_answers_come_before_the_full_table(page):
 def test_the_headline_gives_the_primary_its_interval_and_what_it_was_judged_against(page, verdict):
     m = next(m for m in verdict.measurements if m.name == digest.committed_primary())
     headline = _between(page, 'class="headline', "</p>")
-    assert f"<code>{m.name}</code>" in headline and formatters.pct(m.change_pct) in headline
+    assert f"<code>{m.name}</code>" in headline and formatters.signed_pct(m.change_pct) in headline
     assert formatters.ci(m.ci_low_pct, m.ci_high_pct, m.confidence) in headline
     commit = verdict.baseline_provenance["commit"][:10]
     assert f"judged against the stored baseline, commit <code>{commit}</code>" in headline

@@ -83,11 +83,11 @@ def test_a_missing_py_spy_is_said_and_the_check_goes_on(judged_pairs, tmp_path, 
 
 @pytest.mark.skipif(isinstance(profile.py_spy(), str), reason="py-spy is not installed beside this interpreter")
 def test_a_failed_profiled_run_is_said_and_keeps_no_stacks(tmp_path):
-    from harness.judge.judging import judge
+    from harness.judge.decide import verdict_of
 
     base = tmp_path / "ci.json"
     base.write_text(json.dumps(make_baseline(repeat=10)))
-    verdict = judge(make_record(seed=1, slow={"train": 2.0}), base)
+    verdict = verdict_of(make_record(seed=1, slow={"train": 2.0}), base)
     assert verdict.overall == "regressed"
     arm = referencemod.Arm("reference", referencemod.Reference("ab" * 20, tmp_path), str(tmp_path / "no-python"))
     prof = profile.for_verdict(verdict, build_config("smoke"), arm, {}, False, tmp_path / "out")  # reference first

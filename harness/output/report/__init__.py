@@ -91,7 +91,7 @@ def _environment():
                              autoescape=True, undefined=jinja2.StrictUndefined,
                              trim_blocks=True, lstrip_blocks=True)
     env.filters["human"] = functools.partial(formatters.value, style="compact")
-    env.filters["pct"] = formatters.pct
+    env.filters["signed_pct"] = formatters.signed_pct
     env.filters["num"] = lambda v, spec=".3g": "–" if v is None else format(v, spec)
     return env
 

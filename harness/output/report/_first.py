@@ -32,7 +32,7 @@ def first_screen(verdict, primary: str | None, profile: dict | None, folded: dic
 def _cells(m) -> dict:
     return {"name": m.name, "verdict": m.verdict, "mark": _data.VERDICT_MARKS.get(m.verdict, "•"),
             "baseline": fmt.value(m.baseline, m.unit), "current": fmt.value(m.current, m.unit),
-            "change": fmt.pct(m.change_pct), "change_pct": m.change_pct,
+            "change": fmt.signed_pct(m.change_pct), "change_pct": m.change_pct,
             "ci": fmt.ci(m.ci_low_pct, m.ci_high_pct, m.confidence), "against": m.against}
 
 

@@ -37,9 +37,9 @@ def build_from_files(out_path: str | Path, runs=(), *, history_dir: str | Path |
     path = _baseline_path(current, baseline_path, machine, verdict)
     baseline = _load_baseline(path)
     if verdict is None:
-        from harness.judge.judging import judge
+        from harness.judge.decide import verdict_of
 
-        verdict = judge(current, path, policies_path)
+        verdict = verdict_of(current, path, policies_path)
     from harness.judge import policy
 
     trend = _with_runs(history, runs)

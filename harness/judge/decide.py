@@ -1,4 +1,4 @@
-"""The one judge: every entry point (check, the pytest gate, compare, nightly, report) calls ``judge``.
+"""The one judge: every entry point (check, the pytest gate, compare, nightly, report) calls ``verdict_of``.
 
 It reads the stored baseline (if there is one) and the policies, takes the in-session arms when
 a check ran them (harness/pairing/gate.py), and returns one Verdict (harness/judge/compare.py). Nothing is
@@ -21,7 +21,7 @@ def load_baseline(path) -> dict | None:
     return baselinemod.load(path) if path is not None and Path(path).exists() else None
 
 
-def judge(run: dict, baseline_path, policies_path=None, *, stored=_STORED, in_session: dict | None = None,
+def verdict_of(run: dict, baseline_path, policies_path=None, *, stored=_STORED, in_session: dict | None = None,
           why_no_reference: str | None = None):
     """The verdict of ``run``.
 
