@@ -1,4 +1,4 @@
-"""`t4rec-bench bisect` names a planted slowdown's commit in a scratch repository; steps, pairs, time.
+"""`t4rec-bench bisect` names a planted slowdown's commit in a scratch repository; probes, pairs, time.
 
 Builds a git repository under --work from this repository's HEAD tree (``git archive HEAD``): --commits
 commits, of which commit --plant-at plants a slowdown in the smoke profile of its harness/profiles.toml
@@ -106,7 +106,7 @@ def main(argv=None) -> int:
 def show(doc: dict, commits: list[str], plant_at: int, rc: int, seconds: float) -> None:
     index = {c: i for i, c in enumerate(commits)}
     rows = [("GOOD -> BAD", doc["total"])] + [(f"step {k + 1}: {index[s['commit']]} vs GOOD", s)
-                                             for k, s in enumerate(doc["steps"])]
+                                             for k, s in enumerate(doc["probes"])]
     if doc["culprit"]:
         rows.append((f"own: {index[doc['culprit']['commit']]} vs its parent", doc["culprit"]["own"]))
     print(f"\n{'duel':<24}{'verdict':>11}{'change':>9}{'interval':>20}{'pairs':>7}")
@@ -118,7 +118,7 @@ def show(doc: dict, commits: list[str], plant_at: int, rc: int, seconds: float) 
     named = doc["culprit"]["commit"] if doc["culprit"] else None
     print(f"outcome {doc['outcome']} (exit {rc}): {'culprit ' + str(index.get(named)) if named else 'no culprit'}"
           f" ({'the planted commit' if named == commits[plant_at] else 'NOT the planted commit'}); "
-          f"{len(doc['steps'])} steps, {pairs} pairs, {seconds:.0f} s")
+          f"{len(doc['probes'])} probes, {pairs} pairs, {seconds:.0f} s")
     if doc["reproduce"]:
         print(f"reproduce: {doc['reproduce']}")
 

@@ -68,9 +68,9 @@ def _print(b) -> int:
 
     o = b.outcome
     own = o.own.pairs if o.own and o.parent != b.good else 0  # against GOOD, its own duel was a step's
-    pairs = o.total.pairs + sum(s.judged.pairs for s in o.steps) + own
+    pairs = o.total.pairs + sum(s.judged.pairs for s in o.probes) + own
     print(f"bisect: {b.metric}, {len(b.commits)} commits after GOOD {b.good[:10]} up to BAD {b.bad[:10]}; "
-          f"{len(o.steps)} steps, {pairs} pairs")
+          f"{len(o.probes)} probes, {pairs} pairs")
     print(f"  GOOD -> BAD: {o.total.words}")
     for sha, why in b.skipped.items():
         print(f"  skipped {sha[:10]}: {why}")

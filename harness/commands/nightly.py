@@ -101,7 +101,7 @@ def run(opts: NightlyOptions) -> int:
             print(f"{step.title}: {env + ' ' if env else ''}{' '.join(step.argv)}")
         return EXIT_OK
     before = asv_nightly.history_files(Path(opts.history))
-    failed = asv_nightly.run_steps(steps)
+    failed = asv_nightly.run_commands(steps)
     new = sorted(asv_nightly.history_files(Path(opts.history)) - before)
     for path in new:
         print(f"nightly: history record {path}")

@@ -7,7 +7,7 @@ harness/pairing/bisect_run.py builds it (``document``)::
      "repo": path, "good": sha, "bad": sha, "metric": measurement name, "workload": [run options],
      "outcome": "culprit" | "no-regression" | "undecided" | "skipped",
      "total": DUEL (BAD against GOOD),
-     "steps": [{"commit": sha, "against": sha, "candidates_left": int, **DUEL}],
+     "probes": [{"commit": sha, "against": sha, "candidates_left": int, **DUEL}],
      "culprit": null | {"commit": sha, "subject": str, "parent": sha, "own": DUEL (against its parent)},
      "together": [sha, ...] (the commits that make the regression together; [] when the culprit alone),
      "suspects": [sha, ...] (the commits the first bad one is among), "undecided_at": sha | null,

@@ -1,6 +1,6 @@
 """The asv side of ``t4rec-bench nightly`` (harness/commands/nightly.py): its options
 (``NightlyOptions``), the machine class, the commands of one nightly run (``plan``, pure), and running
-them (``run_steps``)."""
+them (``run_commands``)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ NOTHING_NEW = "No commit hashes selected"  # asv run's message (exit 1) when NEW
 
 
 @dataclass(frozen=True)
-class Step:
+class AsvCommand:
     title: str
     argv: tuple[str, ...]
     env: dict = field(default_factory=dict)  # added to the environment of the command
@@ -119,7 +119,7 @@ def has_results(results_dir: Path, machine: str) -> bool:
 
 
 def plan(options: NightlyOptions, machine: str, commit: str | None, previous: str | None = None,
-         repo: Path | None = None) -> list[Step]:
+         repo: Path | None = None) -> list[AsvCommand]:
     """The asv commands of one nightly run, in order (pure: nothing is run). ``previous``: the previous
     nightly commit the benchmarked commits are paired with (benchmarks/ratios.py), in ``repo``."""
     asv = (sys.executable, "-m", "asv")
@@ -143,12 +143,12 @@ def plan(options: NightlyOptions, machine: str, commit: str | None, previous: st
         run += ["--bench", regex]
     if options.quick:
         run.append("--quick")
-    return [Step("register the machine", (*asv, "machine", *config, "--yes", "--machine", machine)),
-            Step("run the benchmarks", tuple(run), bench_env),
-            Step("publish the HTML", (*asv, "publish", *config))]
+    return [AsvCommand("register the machine", (*asv, "machine", *config, "--yes", "--machine", machine)),
+            AsvCommand("run the benchmarks", tuple(run), bench_env),
+            AsvCommand("publish the HTML", (*asv, "publish", *config))]
 
 
-def _run(step: Step) -> tuple[int, str]:
+def _run(step: AsvCommand) -> tuple[int, str]:
     """Run one step, echoing its output; return its exit code and the output's tail."""
     print(f"nightly: {step.title}: {' '.join(step.argv)}", flush=True)
     proc = subprocess.Popen(step.argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -164,7 +164,7 @@ def history_files(folder: Path) -> set[Path]:
     return set(folder.glob("*.json")) if folder.is_dir() else set()
 
 
-def run_steps(steps: list[Step]) -> list[str]:
+def run_commands(steps: list[AsvCommand]) -> list[str]:
     """Run every step; a failed benchmark run still gets published. Returns the failed titles."""
     failed = []
     for step in steps:

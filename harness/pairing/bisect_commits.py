@@ -50,7 +50,7 @@ class Judged:
 
 
 @dataclass(frozen=True)
-class Step:
+class Probe:
     commit: str
     against: str
     left: int  # candidates left when the step ran
@@ -61,7 +61,7 @@ class Step:
 class Outcome:
     outcome: str  # CULPRIT, NO_REGRESSION, UNDECIDED_OUTCOME or SKIPPED
     total: Judged  # BAD against GOOD
-    steps: tuple[Step, ...]  # the halving's duels, in order
+    probes: tuple[Probe, ...]  # the halving's duels, in order
     suspects: tuple[str, ...]  # the commits the first bad one is among (the culprit alone once found)
     culprit: str | None = None
     parent: str | None = None  # the culprit's first parent
@@ -84,13 +84,13 @@ def bisect(good: str, commits: list[str], duel: Callable[[str, str], Judged],
         return Outcome(outcome, total, (), tuple(commits), undecided_at=commits[-1] if total.state == UNDECIDED else None)
     found = search(good, commits, duel, say)
     if found.outcome != CULPRIT:
-        return Outcome(found.outcome, total, found.steps, found.suspects, undecided_at=found.undecided_at)
+        return Outcome(found.outcome, total, found.probes, found.suspects, undecided_at=found.undecided_at)
     i = commits.index(found.culprit)
     parent = commits[i - 1] if i else good
     say(f"bisect: culprit {found.culprit[:10]}; its own change: against its parent {parent[:10]}")
     own = duel(found.culprit, parent)
     alone = duel(found.culprit, good)  # remembered: the step that named it (GOOD -> BAD when it is BAD)
-    return Outcome(CULPRIT, total, found.steps, (found.culprit,), found.culprit, parent, own,
+    return Outcome(CULPRIT, total, found.probes, (found.culprit,), found.culprit, parent, own,
                    together(commits, i, own, alone, total))
 
 
@@ -98,15 +98,15 @@ def search(good: str, commits: list[str], duel: Callable[[str, str], Judged],
            say: Callable[[str], None] | None = None) -> Outcome:
     """Step 2 alone: the first commit whose duel against ``good`` regressed, ``commits[-1]`` known to."""
     say = say or (lambda line: None)
-    lo, hi, skipped, steps = 0, len(commits) - 1, set(), []
+    lo, hi, skipped, probes = 0, len(commits) - 1, set(), []
     while lo < hi:
         mid = pick(lo, hi, skipped)
         if mid is None:
-            return Outcome(SKIPPED, Judged(REGRESSED), tuple(steps), tuple(commits[lo:hi + 1]))
+            return Outcome(SKIPPED, Judged(REGRESSED), tuple(probes), tuple(commits[lo:hi + 1]))
         say(f"bisect: {hi - lo + 1} candidates left ({commits[lo][:10]}..{commits[hi][:10]}); "
             f"testing {commits[mid][:10]} against GOOD")
         judged = duel(commits[mid], good)
-        steps.append(Step(commits[mid], good, hi - lo + 1, judged))
+        probes.append(Probe(commits[mid], good, hi - lo + 1, judged))
         say(f"bisect: {commits[mid][:10]}: {'skipped: ' if judged.state == SKIP else ''}{judged.words}")
         if judged.state == SKIP:
             skipped.add(mid)
@@ -115,9 +115,9 @@ def search(good: str, commits: list[str], duel: Callable[[str, str], Judged],
         elif judged.state in (OK, IMPROVED):
             lo = mid + 1
         else:
-            return Outcome(UNDECIDED_OUTCOME, Judged(REGRESSED), tuple(steps), tuple(commits[lo:hi + 1]),
+            return Outcome(UNDECIDED_OUTCOME, Judged(REGRESSED), tuple(probes), tuple(commits[lo:hi + 1]),
                            undecided_at=commits[mid])
-    return Outcome(CULPRIT, Judged(REGRESSED), tuple(steps), (commits[hi],), commits[hi])
+    return Outcome(CULPRIT, Judged(REGRESSED), tuple(probes), (commits[hi],), commits[hi])
 
 
 def pick(lo: int, hi: int, skipped: set[int]) -> int | None:

@@ -156,8 +156,8 @@ def document(b: Bisection, config, repo: Path) -> dict:
     return {"created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
             "repo": str(Path(repo).resolve()), "good": b.good, "bad": b.bad, "metric": b.metric,
             "workload": reference.run_argv(config), "outcome": o.outcome, "total": _duel_doc(o.total),
-            "steps": [{"commit": s.commit, "against": s.against, "candidates_left": s.left, **_duel_doc(s.judged)}
-                      for s in o.steps],
+            "probes": [{"commit": s.commit, "against": s.against, "candidates_left": s.left, **_duel_doc(s.judged)}
+                      for s in o.probes],
             "culprit": culprit, "together": list(o.together), "suspects": list(o.suspects),
             "undecided_at": o.undecided_at, "skipped": b.skipped, "subjects": b.subjects, "reproduce": b.reproduce}
 

@@ -69,7 +69,7 @@ def test_the_culprit_is_named_with_its_subject_change_and_the_command_that_repro
     doc = bisect_result.load(tmp_path / "bisect.json")
     assert doc["outcome"] == "culprit" and doc["culprit"]["commit"] == commits[PLANT]
     assert doc["culprit"]["parent"] == commits[PLANT - 1] and doc["together"] == []
-    assert doc["steps"][0]["candidates_left"] == 7 and doc["total"]["values"] == [1.3] * 5
+    assert doc["probes"][0]["candidates_left"] == 7 and doc["total"]["values"] == [1.3] * 5
     assert doc["reproduce"] == reproduce and doc["workload"][:2] == ["--profile", "smoke"]
 
 
@@ -168,7 +168,7 @@ FAST_POLICY = {  # decide in [gate] min_pairs: the plant is large, so a wide mar
 @pytest.mark.slow
 def test_bisect_names_the_planted_commit_on_the_smoke_profile(scratch, tmp_path, capsys):
     """8 commits; the 5th spins etl twice its own time (total.cpu_s roughly doubles). Seven candidates:
-    BAD against GOOD, three halving steps, the culprit against its parent, three pairs each."""
+    BAD against GOOD, three halving probes, the culprit against its parent, three pairs each."""
     from harness import REPO_DIR
 
     text = (REPO_DIR / "harness" / "policies.toml").read_text()

@@ -359,10 +359,10 @@ def test_the_first_night_benchmarks_head_only(tmp_path, capsys):
 def test_nightly_treats_no_new_commit_as_success_and_reports_failures(capsys):
     from harness.nightly import asv as asv_nightly
 
-    quiet = asv_nightly.Step("run the benchmarks", (sys.executable, "-c", f"print({asv_nightly.NOTHING_NEW!r}); exit(1)"))
-    broken = asv_nightly.Step("publish the HTML", (sys.executable, "-c", "exit(3)"))
-    assert asv_nightly.run_steps([quiet]) == []
-    assert asv_nightly.run_steps([quiet, broken]) == ["publish the HTML"]
+    quiet = asv_nightly.AsvCommand("run the benchmarks", (sys.executable, "-c", f"print({asv_nightly.NOTHING_NEW!r}); exit(1)"))
+    broken = asv_nightly.AsvCommand("publish the HTML", (sys.executable, "-c", "exit(3)"))
+    assert asv_nightly.run_commands([quiet]) == []
+    assert asv_nightly.run_commands([quiet, broken]) == ["publish the HTML"]
     assert "no new commit" in capsys.readouterr().out
 
 

@@ -39,15 +39,15 @@ def test_the_culprit_is_named_first_middle_or_last(at):
     assert out.outcome == bc.CULPRIT and out.culprit == COMMITS[at - 1] and out.suspects == (out.culprit,)
     assert out.parent == (COMMITS[at - 2] if at > 1 else GOOD)
     assert out.own.state == bc.REGRESSED and out.together == ()
-    assert len(out.steps) <= 3  # 8 candidates, the last known bad: at most three halvings
+    assert len(out.probes) <= 3  # 8 candidates, the last known bad: at most three halvings
     assert len(duel.calls) == len(set(duel.calls))  # no duel runs twice (the culprit against GOOD is reused)
 
 
 def test_every_step_duels_a_midpoint_against_good_and_says_how_many_are_left():
     lines = []
     out = bc.bisect(GOOD, COMMITS, FakeDuel({6: 20.0}), lines.append)
-    assert all(s.against == GOOD for s in out.steps)
-    assert [s.left for s in out.steps] == [8, 4, 2]
+    assert all(s.against == GOOD for s in out.probes)
+    assert [s.left for s in out.probes] == [8, 4, 2]
     assert any("8 candidates left" in line for line in lines)
 
 
@@ -55,7 +55,7 @@ def test_a_commit_that_does_not_run_is_skipped_and_a_neighbour_tried():
     duel = FakeDuel({6: 20.0}, skip=[4])
     out = bc.bisect(GOOD, COMMITS, duel)
     assert out.culprit == COMMITS[5]
-    assert [s.judged.state for s in out.steps][0] == bc.SKIP and out.steps[1].commit == COMMITS[4]
+    assert [s.judged.state for s in out.probes][0] == bc.SKIP and out.probes[1].commit == COMMITS[4]
 
 
 def test_when_only_skipped_commits_are_left_the_first_bad_is_among_them():
@@ -87,7 +87,7 @@ def test_a_culprit_that_later_commits_add_to_names_the_range_up_to_bad():
 def test_no_regression_between_good_and_bad_is_nothing_to_bisect():
     duel = FakeDuel({})
     out = bc.bisect(GOOD, COMMITS, duel)
-    assert out.outcome == bc.NO_REGRESSION and out.steps == () and duel.calls == [(COMMITS[-1], GOOD)]
+    assert out.outcome == bc.NO_REGRESSION and out.probes == () and duel.calls == [(COMMITS[-1], GOOD)]
     out = bc.bisect(GOOD, COMMITS, FakeDuel({8: 3.0}))
     assert out.outcome == bc.UNDECIDED_OUTCOME and out.undecided_at == COMMITS[-1]
 
@@ -100,7 +100,7 @@ def test_a_bad_that_does_not_run_is_an_error():
 
 def test_one_commit_needs_no_step():
     out = bc.bisect(GOOD, COMMITS[:1], FakeDuel({1: 20.0}))
-    assert out.culprit == COMMITS[0] and out.steps == () and out.own.change_pct == 20.0
+    assert out.culprit == COMMITS[0] and out.probes == () and out.own.change_pct == 20.0
 
 
 @pytest.mark.parametrize("lo, hi, skipped, expected", [(0, 8, set(), 4), (0, 8, {4}, 5), (0, 8, {4, 5}, 3),
