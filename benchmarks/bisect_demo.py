@@ -5,11 +5,11 @@ commits, of which commit --plant-at plants a slowdown in the smoke profile of it
 (``faults.slowdown_stage``, ``faults.slowdown_fraction``: the fault travels with that commit's code, as any
 real regression does, since a commit's run never takes faults from the command line). Every other commit
 changes only a notes file. Then runs ``t4rec-bench bisect <first> <last> --repo <scratch>`` on the smoke
-profile and prints each step (the commit, its verdict, the change and its interval, the pairs it took), the
+profile and prints each probe (the commit, its verdict, the change and its interval, the pairs it took), the
 pairs in all, and the time. For a quiet machine:
 
     .venv/bin/python benchmarks/bisect_demo.py                      # [gate] policies as committed
-    .venv/bin/python benchmarks/bisect_demo.py --fraction 0.2       # a smaller plant: more pairs per step
+    .venv/bin/python benchmarks/bisect_demo.py --fraction 0.2       # a smaller plant: more pairs per probe
 
 tests/commands/test_bisect.py builds its scratch repository with ``scratch_repo`` (below).
 """
@@ -105,7 +105,7 @@ def main(argv=None) -> int:
 
 def show(doc: dict, commits: list[str], plant_at: int, rc: int, seconds: float) -> None:
     index = {c: i for i, c in enumerate(commits)}
-    rows = [("GOOD -> BAD", doc["total"])] + [(f"step {k + 1}: {index[s['commit']]} vs GOOD", s)
+    rows = [("GOOD -> BAD", doc["total"])] + [(f"probe {k + 1}: {index[s['commit']]} vs GOOD", s)
                                              for k, s in enumerate(doc["probes"])]
     if doc["culprit"]:
         rows.append((f"own: {index[doc['culprit']['commit']]} vs its parent", doc["culprit"]["own"]))
@@ -113,7 +113,7 @@ def show(doc: dict, commits: list[str], plant_at: int, rc: int, seconds: float) 
     for label, d in rows:
         interval = f"[{_pct(d['low_pct'])}, {_pct(d['high_pct'])}]"
         print(f"{label:<24}{d['state']:>11}{_pct(d['change_pct']):>9}{interval:>20}{d['pairs']:>7}")
-    reused = bool(doc["culprit"]) and doc["culprit"]["parent"] == doc["good"]  # its own duel is a step's
+    reused = bool(doc["culprit"]) and doc["culprit"]["parent"] == doc["good"]  # its own duel is a probe's
     pairs = sum(d["pairs"] for _, d in (rows[:-1] if reused else rows))
     named = doc["culprit"]["commit"] if doc["culprit"] else None
     print(f"outcome {doc['outcome']} (exit {rc}): {'culprit ' + str(index.get(named)) if named else 'no culprit'}"
