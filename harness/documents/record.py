@@ -16,10 +16,19 @@ from harness.documents import atomic, versions
 from harness.documents.record_types import Failure, Measurement, RunRecord, Stage
 from harness.errors import HarnessError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 KIND = "t4rec-bench/run"
-# Upgrades of older records: {N: function from a version N record to N+1}. Empty: only version 1 exists.
-UPGRADES: dict[int, versions.Upgrade] = {}
+
+
+def _v1_to_v2(doc: dict) -> dict:
+    """Version 2 calls the machine-speed probe's readings ``machine_speed`` (version 1: ``calibration``,
+    a word kept for ``t4rec-bench calibrate`` and its documents); the field keeps its place."""
+    renamed = {("machine_speed" if key == "calibration" else key): value for key, value in doc.items()}
+    return {**renamed, "schema_version": 2}
+
+
+# Upgrades of older records: {N: function from a version N record to N+1}.
+UPGRADES: dict[int, versions.Upgrade] = {1: _v1_to_v2}
 FORMAT = versions.Format("run record", KIND, SCHEMA_VERSION, key="schema_version", upgrades=UPGRADES,
                          older_hint="re-run the pipeline to produce a current record")
 _FIELDS = tuple(RunRecord.__annotations__)  # the order build writes
@@ -60,8 +69,9 @@ def merge_repetitions(records: list[dict]) -> dict:
     first["measurements"] = [measurement(name, samples) for name, samples in pooled.items()]
     first["repeat"] = len(records)
     first["finished_at"] = records[-1]["finished_at"]
-    if "calibration" in first:
-        first["calibration"] = {"speed_s": [s for r in records for s in r.get("calibration", {}).get("speed_s", [])]}
+    if "machine_speed" in first:
+        speeds = [s for r in records for s in r.get("machine_speed", {}).get("speed_s", [])]
+        first["machine_speed"] = {"speed_s": speeds}
     if any(r.get("gpu") for r in records):
         first["gpu"] = _merge_gpu(records)
     listed = [r["nondeterministic_ops"] for r in records if "nondeterministic_ops" in r]
@@ -107,7 +117,7 @@ def build(*, run_id: str, profile: str, started_at: str, finished_at: str, comma
           faults: dict | None = None, instrumented: bool = True, **optional) -> RunRecord:
     """The record of one repetition (``repeat`` 1; ``merge_repetitions`` pools several).
 
-    ``status`` follows from ``failure``. ``optional``: the fields the schema does not require (calibration,
+    ``status`` follows from ``failure``. ``optional``: the fields the schema does not require (machine_speed,
     gpu, checkpoint, timeline, determinism_notes, nondeterministic_ops, etl_backend, notes, scale); one left out
     is absent from the record.
     Fields are written in ``RunRecord``'s order. Not validated here: ``write`` and the runner validate.

@@ -15,7 +15,7 @@ rule the policy names (``RULES``; the verdict types are harness/judge/verdict.py
   The alphas come from the ``[gate]`` budget: the primary endpoint (total.wall_s) gets
   alpha_primary, the other gated measurements share the rest (Bonferroni), so noise alone fails
   the gate in at most family_alpha of comparisons. Times are speed-normalised
-  (calibration.speed_s) only where the policy says so.
+  (machine_speed.speed_s) only where the policy says so.
 - metrics and loss ("exact-or-seed-spread", harness/judge/rules.py): exact within the policy's
   exact_tolerance when the environment fingerprint matches and the runs are deterministic; else
   a tolerance from the baseline's multi-seed spread.
@@ -125,8 +125,8 @@ def _context(run: dict, base_rec: dict, baseline: dict) -> Context:
         "numerics_fingerprint")
     return Context(env_match=same_env and same_host, differs_why=_differs_why(b_env, c_env, same_env),
                    same_machine=all(b_env.get(k) == c_env.get(k) for k in MACHINE_KEYS),
-                   base_speed=tuple((base_rec.get("calibration") or {}).get("speed_s", [])),
-                   cur_speed=tuple((run.get("calibration") or {}).get("speed_s", [])),
+                   base_speed=tuple((base_rec.get("machine_speed") or {}).get("speed_s", [])),
+                   cur_speed=tuple((run.get("machine_speed") or {}).get("speed_s", [])),
                    seed_spread=spread, throttled=_throttle_reasons(run))
 
 

@@ -109,11 +109,11 @@ def _noise_row(name: str, records: list[dict], pol, alpha: float | None, n_base:
 
 def _normalised(name: str, records: list[dict]) -> list[float] | None:
     """Each run's value per unit of its machine speed (significance.at_speed at a probe time of 1 s);
-    None unless ``name`` is a time or throughput and every run has calibration.speed_s."""
+    None unless ``name`` is a time or throughput and every run has machine_speed.speed_s."""
     out = []
     for r in records:
         m = by_name(r).get(name)
-        speed = (r.get("calibration") or {}).get("speed_s") or []
+        speed = (r.get("machine_speed") or {}).get("speed_s") or []
         if m is None or m["kind"] not in rules.TIME_KINDS or not speed:
             return None
         out += at_speed([m["value"]], speed, m["kind"], 1.0)

@@ -28,7 +28,7 @@ _WORDS = {"time": ("slower", "faster"), "throughput": ("higher throughput", "low
 class Context:
     env_match: bool  # environment fingerprints equal
     same_machine: bool  # cpu model, cores, RAM and machine class equal
-    base_speed: tuple[float, ...]  # calibration.speed_s per repetition
+    base_speed: tuple[float, ...]  # machine_speed.speed_s per repetition
     cur_speed: tuple[float, ...]
     seed_spread: dict = field(default_factory=dict)  # measurement name -> values over seeds
     throttled: tuple[str, ...] = ()  # GPU clock throttle reasons seen during the current run

@@ -46,7 +46,7 @@ def detectable_pct(pol, sd_log: float, n_base: int, n_cur: int, alpha: float, in
 
 
 def normalises(pol, kind: str, same_machine: bool) -> bool:
-    """Whether the policy wants a ``kind`` measurement speed-normalised (calibration.speed_s)."""
+    """Whether the policy wants a ``kind`` measurement speed-normalised (machine_speed.speed_s)."""
     return kind in TIME_KINDS and (pol.normalise == "always"
                                    or (pol.normalise == "cross-machine" and not same_machine))
 
@@ -259,7 +259,7 @@ def _normalised(b: dict, c: dict, ctx: Context, pol) -> tuple[list, list, str]:
     if not normalises(pol, c["kind"], ctx.same_machine):
         return base, cur, ""
     if not ctx.base_speed or not ctx.cur_speed:
-        return base, cur, "; compared without speed normalisation (a record lacks calibration.speed_s)"
+        return base, cur, "; compared without speed normalisation (a record lacks machine_speed.speed_s)"
     ref = median(ctx.cur_speed)
-    note = f"; speed-normalised (calibration: baseline {median(ctx.base_speed):.3g} s, this run {ref:.3g} s)"
+    note = f"; speed-normalised (machine speed: baseline {median(ctx.base_speed):.3g} s, this run {ref:.3g} s)"
     return at_speed(base, ctx.base_speed, c["kind"], ref), at_speed(cur, ctx.cur_speed, c["kind"], ref), note

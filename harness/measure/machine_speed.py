@@ -1,4 +1,5 @@
-"""Machine-speed calibration: a fixed CPU workload timed before each repetition.
+"""The machine-speed probe: a fixed CPU workload timed before each repetition (a run record's
+``machine_speed``).
 
 The workload mixes what the pipeline spends its time on: BLAS matrix products (torch
 training on CPU) and interpreted Python with small allocations (pandas/NVTabular ETL).

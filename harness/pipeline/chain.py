@@ -190,7 +190,7 @@ def before_imports(config: RunConfig, send) -> tuple[_Stages, dict]:
         counters = _CudaCountersAfterImports()
     else:
         counters = gpu.stage_counters(config.device)  # no-op counters; torch is not imported
-    return _Stages(config, StageMeter(send, counters), counters), {"calibration_s": machine_speed.speed_s() if config.instrument else None}
+    return _Stages(config, StageMeter(send, counters), counters), {"machine_speed_s": machine_speed.speed_s() if config.instrument else None}
 
 
 def _after_imports(s: _Stages, config: RunConfig) -> None:
