@@ -13,7 +13,7 @@ from importlib import resources
 from pathlib import Path
 
 from harness.documents import atomic, versions
-from harness.documents.record_types import Failure, Measurement, RunRecord, Stage
+from harness.documents.record_types import Failure, Measurement, MeasurementKind, RunRecord, Stage, StageStatus, Unit
 from harness.errors import HarnessError
 
 SCHEMA_VERSION = 2
@@ -34,7 +34,7 @@ FORMAT = versions.Format("run record", KIND, SCHEMA_VERSION, key="schema_version
 _FIELDS = tuple(RunRecord.__annotations__)  # the order build writes
 
 # unit and kind follow from the name's suffix; higher_is_better from the kind (and suffix).
-_SUFFIXES = {
+_SUFFIXES: dict[str, tuple[Unit, MeasurementKind]] = {
     "_wall_s": ("s", "time"), "wall_s": ("s", "time"), "cpu_s": ("s", "time"),
     "rows_per_s": ("rows/s", "throughput"), "samples_per_s": ("samples/s", "throughput"),
     "_bytes": ("bytes", "memory"), "loss": ("1", "loss"), "sessions": ("count", "count"),
@@ -45,16 +45,19 @@ _QUALITY_PREFIXES = ("ndcg_at_", "recall_at_")
 def measurement(name: str, samples) -> Measurement:
     """A measurement dict with unit, kind and direction derived from its name (``etl.wall_s``)."""
     samples = [float(s) for s in (samples if isinstance(samples, (list, tuple)) else [samples])]
-    metric = name.split(".", 1)[1]
-    if metric.startswith(_QUALITY_PREFIXES):
-        unit, kind = "1", "metric"
-    else:
-        unit, kind = next((v for k, v in _SUFFIXES.items() if metric.endswith(k)), (None, None))
-    if unit is None:
+    found = _unit_and_kind(name.split(".", 1)[1])
+    if found is None:
         raise ValueError(f"measurement name {name!r} has no known unit suffix")
+    unit, kind = found
     higher = kind in ("throughput", "metric")
     return {"name": name, "unit": unit, "value": statistics.median(samples), "samples": samples,
             "higher_is_better": higher, "kind": kind}
+
+
+def _unit_and_kind(metric: str) -> tuple[Unit, MeasurementKind] | None:
+    if metric.startswith(_QUALITY_PREFIXES):
+        return "1", "metric"
+    return next((v for k, v in _SUFFIXES.items() if metric.endswith(k)), None)
 
 
 def merge_repetitions(records: list[dict]) -> dict:
@@ -106,7 +109,7 @@ def first_divergence(base_fps: dict, cur_fps: dict) -> tuple[str, str, str] | No
     return None
 
 
-def stage(name: str, status: str, start_s: float, end_s: float) -> Stage:
+def stage(name: str, status: StageStatus, start_s: float, end_s: float) -> Stage:
     """One stage entry: offsets from the run's start."""
     return {"name": name, "status": status, "start_s": start_s, "end_s": end_s}
 

@@ -57,7 +57,8 @@ def _sequential_effect(what, before, after, higher_is_better, alpha, threshold_p
 def env_words(changed) -> str:
     """``transformers4rec 23.12.0 -> 23.12.0.post1, torch 2.1 -> 2.2`` (first five, then a count)."""
     items = [f"{name} {a or '(none)'} -> {b or '(none)'}" for name, a, b in changed]
-    return ", ".join(items[:5]) + (f" and {len(items) - 5} more" if len(items) > 5 else "") or "(no distribution changed)"
+    more = f" and {len(items) - 5} more" if len(items) > 5 else ""
+    return ", ".join(items[:5]) + more or "(no distribution changed)"
 
 
 def cause(code: Effect | None, env: Effect | None, code_range: str, changed) -> str:

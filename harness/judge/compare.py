@@ -72,7 +72,7 @@ def compare(run: dict, baseline: dict, policies=None, baseline_path: str | None 
                          + (", ".join(_workload_diff(ref_rec["config"], run["config"])) or "hash only")
                          + "): times judged against the stored baseline")
             ref_rec = None
-    arms = _Arms.of(reference) if ref_rec is not None else None
+    arms = _Arms.of(reference) if reference is not None and ref_rec is not None else None
     if workload_match:
         ctx = _context(run, base_rec, baseline)
         if arms is not None and arms.sequential:
@@ -84,7 +84,7 @@ def compare(run: dict, baseline: dict, policies=None, baseline_path: str | None 
         items = _all_incomparable(run, base_rec)
     verdict = _verdict(run, baseline, baseline_path, env_diff, workload_match, items, extra,
                        policies.gate.on_undecided)
-    if ref_rec is not None:
+    if arms is not None and reference is not None:  # arms: the reference's workload matched
         verdict = dataclasses.replace(verdict, reference_provenance=dict(reference.get("provenance") or {}))
     return verdict
 
@@ -100,7 +100,8 @@ def _verdict(run, baseline, baseline_path, env_diff, workload_match, items, extr
     items = sorted(items, key=lambda v: SEVERITY.index(v.verdict))
     overall = "failed" if run["status"] != "ok" else worst(v.verdict for v in items)
     provenance = {k: v for k, v in ((baseline or {}).get("provenance") or {}).items() if k != "environment"}
-    return Verdict(overall=overall, exit_code=exit_code(overall, on_undecided), run_id=run["run_id"], profile=run["profile"],
+    return Verdict(overall=overall, exit_code=exit_code(overall, on_undecided), run_id=run["run_id"],
+                   profile=run["profile"],
                    baseline_path=None if baseline_path is None else str(baseline_path),
                    baseline_provenance=provenance, environment_diff=env_diff, workload_match=workload_match,
                    measurements=tuple(items), notes=(*_notes(run, baseline, workload_match), *extra),
@@ -213,18 +214,20 @@ class _Arms:
 def _compare_all(run: dict, base_rec: dict, ctx: Context, policies,
                  arms: _Arms | None = None) -> tuple[list[MeasurementVerdict], list]:
     base, cur = by_name(base_rec), by_name(run)
-    pairs = [(base.get(n), cur.get(n)) for n in _names(base, cur)]
+    names = _names(base, cur)
+    pairs = [(base.get(n), cur.get(n)) for n in names]
     chosen = [policies.for_measurement(c["name"], c["kind"]) if b and c else None for b, c in pairs]
     family = rules.family(policies, [c for b, c in pairs if b and c])
     alphas = policies.gate.alphas(family)
     out = []
-    for (b, c), pol in zip(pairs, chosen):
-        if b is None:
-            out.append(_blank(c, "missing", "new measurement: the baseline has no value for it; "
-                                            "re-record the baseline to gate it"))
-        elif c is None:
-            out.append(_gone(run, b))
+    for name, pol in zip(names, chosen, strict=True):
+        if name not in base:
+            out.append(_blank(cur[name], "missing", "new measurement: the baseline has no value for it; "
+                                                    "re-record the baseline to gate it"))
+        elif name not in cur:
+            out.append(_gone(run, base[name]))
         else:
+            b, c = base[name], cur[name]
             pol = at_level(pol, alphas.get(c["name"]))
             in_session = _against_arms(b, c, ctx, pol, arms, run) if arms else None
             out.append(in_session or _with_spread(_judge(b, c, ctx, pol), b))
@@ -262,7 +265,8 @@ def _against_arms(b: dict, c: dict, ctx: Context, pol, arms: _Arms, run: dict) -
             return dataclasses.replace(_with_spread(v, x), against="cross", cause=f"code: {arms.code_range}")
     from harness.judge.attribution import env_words
 
-    other = dataclasses.replace(ctx, env_match=False, differs_why=f"the environment differs ({env_words(arms.changed)})")
+    other = dataclasses.replace(ctx, env_match=False,
+                                differs_why=f"the environment differs ({env_words(arms.changed)})")
     v = _with_spread(_judge(arms.ref[name], c, other, pol), arms.ref[name])
     cause = f"environment: {env_words(arms.changed)}" if v.verdict != "ok" else ""
     return dataclasses.replace(v, against="reference", cause=cause)

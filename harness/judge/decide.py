@@ -39,7 +39,7 @@ def verdict_of(run: dict, baseline_path, policies_path=None, *, stored=_STORED, 
     if stored is None and in_session is None:
         why = baselinemod.missing(baseline_path, run["profile"]) if baseline_path else "no baseline given"
         return no_baseline(run, None if baseline_path is None else str(baseline_path), why)
-    if stored is None:  # an explicit reference and nothing stored: everything against the reference
+    if stored is None and in_session is not None:  # nothing stored: everything against the reference
         doc = {"record": in_session["record"], "provenance": in_session["provenance"], "seed_spread": None}
         verdict = compare(run, doc, policies, baseline_path=None, reference=in_session)
     else:

@@ -19,9 +19,11 @@ simulation tests the gate's code, not a model of it.
 
 from __future__ import annotations
 
+import itertools
 import random
 import time
 from statistics import median, stdev
+from typing import TypedDict
 
 from harness.documents import record as recordmod
 from harness.judge import rules, stats
@@ -31,7 +33,17 @@ from harness.judge.significance import sequential_rule, threshold_pct
 WORSENINGS = (1, 2, 3, 4, 5, 7, 10)  # percent: the power table's rows
 BLOCK = 4  # pairs per block when a simulated check resamples a pool (order kept within a block)
 SCALES = (1, 2, 4)  # the robustness table's noise: these multiples of the measured pair sd
-NOISE_MODELS = {"gaussian": {}, "t3": {"tail_df": 3.0}, "AR(1) 0.6": {"ar": 0.6}}  # its noise shapes
+
+
+class NoiseShape(TypedDict, total=False):
+    """The noise keywords of ``sequential.simulate``."""
+
+    tail_df: float  # Student t tails of this many degrees of freedom
+    ar: float  # AR(1) correlation between successive pairs' log ratios
+
+
+# the robustness table's noise shapes
+NOISE_MODELS: dict[str, NoiseShape] = {"gaussian": {}, "t3": {"tail_df": 3.0}, "AR(1) 0.6": {"ar": 0.6}}
 
 
 def analyse(pools: dict, policies, stored, baseline_path, policies_path, comparisons: int, seed: int,
@@ -48,7 +60,8 @@ def analyse(pools: dict, policies, stored, baseline_path, policies_path, compari
         doc["modes"][mode] = {
             "pairs": pool_size(cur, ref), "seconds_per_pair": seconds.get(mode),
             "noise": noise(cur, ref, policies), "aa": sim(cur),
-            "robustness": robustness({n: (rule, stdev(d)) for n, (rule, d, _) in gated_rules(cur, ref, policies).items()}),
+            "robustness": robustness({n: (rule, stdev(d))
+                                      for n, (rule, d, _) in gated_rules(cur, ref, policies).items()}),
             "planted": {"stage": plant[0], "fraction": plant[1], **sim(planted(cur, *plant))} if plant else None}
     doc["readings"] = same_readings(pools)
     return doc
@@ -95,7 +108,7 @@ def planted(rec: dict, stage: str, fraction: float, kind: str = "spin") -> dict:
     extra = [fraction * s for s in by[f"{stage}.wall_s"]["samples"]]
     names = [f"{stage}.wall_s", "total.wall_s"] + ([f"{stage}.cpu_s", "total.cpu_s"] if kind == "spin" else [])
     grown = {n: by[n]["samples"] for n in names if n in by}
-    ms = [recordmod.measurement(m["name"], [s + e for s, e in zip(grown[m["name"]], extra)])
+    ms = [recordmod.measurement(m["name"], [s + e for s, e in zip(grown[m["name"]], extra, strict=False)])
           if m["name"] in grown else m for m in rec["measurements"]]
     return {**rec, "measurements": ms}
 
@@ -117,7 +130,7 @@ def one_check(current: dict, reference: dict, order: list[int], stored: dict | N
               policies_path, gate, mode: str) -> dict:
     """Look after each pair of ``order`` as `check` does (the one judge and its stop rule); the verdict
     where it stops."""
-    from harness.judge.decide import verdict_of, stop_reason
+    from harness.judge.decide import stop_reason, verdict_of
 
     first = None
     cap = len(order)
@@ -277,7 +290,7 @@ def ledger_summary(rows: list[dict], primary: str) -> dict:
         if len(d) < 3:
             continue
         m = sum(d) / len(d)
-        num += sum((a - m) * (b - m) for a, b in zip(d, d[1:]))
+        num += sum((a - m) * (b - m) for a, b in itertools.pairwise(d))
         den += sum((x - m) ** 2 for x in d)
         lags += len(d) - 1
         null += (len(d) - 1) / len(d)  # E[numerator] / sigma^2 of independent pairs is -(n - 1) / n
@@ -303,7 +316,7 @@ def _lag1(d: list[float]) -> float | None:
         return None
     m = sum(d) / len(d)
     den = sum((x - m) ** 2 for x in d)
-    return sum((a - m) * (b - m) for a, b in zip(d, d[1:])) / den if den else None
+    return sum((a - m) * (b - m) for a, b in itertools.pairwise(d)) / den if den else None
 
 
 def _sd_upper(n: int, confidence: float) -> float:

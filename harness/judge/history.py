@@ -9,7 +9,6 @@ harness.judge.changepoints. Nothing here re-measures.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import math
 import re
 from dataclasses import dataclass
@@ -114,7 +113,8 @@ def record_series(records, policies=None) -> list[Series]:
         names = sorted({n for b in by_name for n in b})
         for name in names:
             first = next(b[name] for b in by_name if name in b)
-            points = tuple(_point(r, b[name]["value"] if name in b else None) for r, b in zip(recs, by_name))
+            points = tuple(_point(r, b[name]["value"] if name in b else None)
+                           for r, b in zip(recs, by_name, strict=True))
             pct, floor = practical_threshold(policies.for_measurement(name, first["kind"]))
             out.append(Series(name, context, first["unit"], first["higher_is_better"], points, pct, floor))
     return out
@@ -175,7 +175,7 @@ def asv_series(results_dir: str | Path, thresholds: dict | None = None,
                 continue
             params = res.get_result_params(key) or []
             values = res.get_result_value(key, params)
-            for entry, value in zip(_entry_names(key, params), values):
+            for entry, value in zip(_entry_names(key, params), values, strict=False):
                 when = dt.datetime.fromtimestamp((res.date or 0) / 1000, dt.timezone.utc).isoformat(timespec="seconds")
                 value = value if isinstance(value, (int, float)) and math.isfinite(value) else None
                 points.setdefault((context, entry), []).append(

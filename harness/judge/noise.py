@@ -39,8 +39,9 @@ def analyse(records: list[dict], baseline_size: int, current_size: int = 1, poli
              if all(n in by_name(r) for r in every)]
     family = rules.family(policies, [by_name(every[0])[n] for n in names])
     alphas = policies.gate.alphas(family)
-    paired = bool(reference) and len(records) == len(reference) and current_size == baseline_size
-    pair_sd = (lambda n: _pair_sd(n, records, reference)) if paired else (lambda n: None)  # noqa: E731
+    refs = reference or []
+    paired = bool(refs) and len(records) == len(refs) and current_size == baseline_size
+    pair_sd = (lambda n: _pair_sd(n, records, refs)) if paired else (lambda n: None)  # noqa: E731
     rows = {n: _noise_row(n, every, _policy(policies, every, n), alphas.get(n), baseline_size, current_size,
                           pair_sd(n)) for n in names}
     fits = (current_size <= len(records) and baseline_size <= len(reference) if reference
@@ -82,7 +83,7 @@ def _pair_sd(name: str, records: list[dict], reference: list[dict]) -> float | N
     c, r = ([by_name(x)[name]["value"] for x in by_time(p)] for p in (records, reference))
     if min(c + r) <= 0 or len(c) < 3:
         return None
-    return stdev(math.log(a) - math.log(b) for a, b in zip(c, r)) / math.sqrt(2)
+    return stdev(math.log(a) - math.log(b) for a, b in zip(c, r, strict=True)) / math.sqrt(2)
 
 
 def _noise_row(name: str, records: list[dict], pol, alpha: float | None, n_base: int, n_cur: int,
@@ -137,10 +138,12 @@ def _design(records: list[dict], policies, in_session: bool = False, sd_for_mde:
     logs = stats.log_values(_values(gate.primary, records, pol))
     if logs is None:
         return None
-    sd, robust = stats.summary(logs).stdev, stats.robust_sd(logs)
     paired = sd_for_mde is not None
-    if paired:
-        sd = sd_for_mde  # paired design: the noise within a pair of alternating runs
+    # paired design: the noise within a pair of alternating runs
+    sd = sd_for_mde if sd_for_mde is not None else stats.summary(logs).stdev
+    if sd is None:  # one value: no spread to size a design with
+        return None
+    robust = stats.robust_sd(logs)
     mde = lambda c, b: detectable_pct(pol, sd, b, c, gate.alpha_primary, paired=paired and b == c)  # noqa: E731
     configs = list(dict.fromkeys((AB_DESIGNS + ((gate.repeat, gate.repeat),)) if in_session
                                  else (DESIGNS + ((gate.repeat, gate.baseline_runs),))))
@@ -150,7 +153,7 @@ def _design(records: list[dict], policies, in_session: bool = False, sd_for_mde:
     limit = pol.max_mde_pct if pol.max_mde_pct is not None else 10.0
     if in_session or pol.test == "rank":
         searched = AB_DESIGNS if in_session else [(c, b) for c in range(2, 11) for b in (10, 15, 20, 25, 30, 35, 40)]
-        best = next(((c, b, m) for c, b in searched if (m := mde(c, b)) <= limit), None)
+        best = next(((c, b, m) for c, b in searched if (m := mde(c, b)) is not None and m <= limit), None)
     else:
         best = stats.smallest_design(sd, gate.alpha_primary, limit, pol.power)
     return {"measurement": gate.primary, "alpha": gate.alpha_primary, "power": pol.power, "sd_log": sd,

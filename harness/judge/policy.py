@@ -135,7 +135,7 @@ def _committed_gate_table() -> dict:
 def nightly_table(path: str | Path | None = None) -> dict:
     """The ``[nightly]`` table of a policy file (default: the committed one): the nightly's pairs."""
     table = policy_file.read(path)[1].get("nightly")
-    if table is None and path is not None:
+    if table is None:  # the committed file has one: read(None) returned it
         table = policy_file.committed()["nightly"]
     return dict(table)
 

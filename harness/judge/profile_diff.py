@@ -84,7 +84,7 @@ def stage_of(frames: list[Frame | None], sites: dict[tuple[str, int], str] | Non
         if f is not None and f.function.startswith(STAGE_FRAME):
             return f.function[len(STAGE_FRAME):]
     for f in frames if sites else ():
-        if f is not None and (f.file, f.line) in sites:
+        if f is not None and sites and (f.file, f.line) in sites:
             return sites[(f.file, f.line)]
     return None
 

@@ -125,7 +125,7 @@ def log_ratios(comparand, current) -> list[float] | None:
     """log(current_i / comparand_i) per pair; None unless both are positive and of equal length."""
     if len(comparand) != len(current) or min(list(comparand) + list(current), default=0) <= 0:
         return None
-    return [math.log(c / b) for b, c in zip(comparand, current)]
+    return [math.log(c / b) for b, c in zip(comparand, current, strict=True)]
 
 
 def decide_arrays(means, radii, higher_is_better: bool, threshold: float, margin: float):
@@ -194,8 +194,8 @@ def simulate(rule: Rule, sd: float, worsening: float, trials: int = 4000, seed: 
     degrees of freedom (scaled to sd); ``ar``: AR(1) correlation between successive pairs; ``alternating``:
     the noise belongs to the position a side holds (which starts first, which CPU slot it starts on) and
     the sides swap positions every pair (harness/pairing/reference.py ``order``, crossover's offset), so it
-    enters pair i's log ratio with sign (-1)^i; ``outlier``: one pair (the second) shifted by this many sd. Returns the share regressed, improved, ok and
-    undecided, and the pairs used (median and 90th percentile)."""
+    enters pair i's log ratio with sign (-1)^i; ``outlier``: one pair (the second) shifted by this many sd.
+    Returns the share regressed, improved, ok and undecided, and the pairs used (median and 90th percentile)."""
     import numpy as np
 
     rng = np.random.default_rng(seed)

@@ -141,7 +141,7 @@ def paired_log_ratio_test(baseline, current) -> RatioTest | None:
     lb, lc = log_values(baseline), log_values(current)
     if lb is None or lc is None or len(lb) != len(lc) or len(lb) < 3:
         return None
-    d = [c - b for c, b in zip(lc, lb)]
+    d = [c - b for c, b in zip(lc, lb, strict=True)]
     return RatioTest(len(d), len(d), mean(d), stdev(d) / math.sqrt(2), len(d) - 1, paired=True)
 
 

@@ -14,8 +14,8 @@ PACKAGES = ("torch", "transformers", "transformers4rec", "nvtabular", "merlin-co
             "cupy-cuda12x", "dask-cuda", "torchmetrics", "scipy", "t4rec-bench")
 
 
-def package_versions() -> dict:
-    out = {}
+def package_versions() -> dict[str, str | None]:
+    out: dict[str, str | None] = {}
     for name in PACKAGES:
         try:
             out[name] = metadata.version(name)
@@ -43,7 +43,7 @@ def by_canonical_name(found) -> dict[str, str]:
 def installed_distributions(path: list[str] | None = None) -> dict[str, str]:
     """{canonical name: version} of every distribution this process sees on ``path`` (default
     ``sys.path``), by :func:`by_canonical_name`. Another interpreter's: harness.envs.layered."""
-    found = metadata.distributions(**({"path": path} if path is not None else {}))
+    found = metadata.distributions() if path is None else metadata.distributions(path=path)
     return by_canonical_name((_name(dist), dist.version) for dist in found)
 
 

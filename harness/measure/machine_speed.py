@@ -21,7 +21,7 @@ def _workload() -> float:
     for _ in range(40):
         a = a @ a
         a /= np.abs(a).max()
-    d = {}
+    d: dict[int, int] = {}
     for i in range(100_000):
         d[i % 977] = d.get(i % 977, 0) + i
     return float(a[0, 0]) + acc + len(d)

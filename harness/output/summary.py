@@ -26,7 +26,8 @@ def summary_table(rec: dict) -> str:
                      f"{fmt(anon['value'], 'bytes') if anon else '-':>12}  "
                      f"{fmt(rate['value'], rate['unit']) if rate else ''}")
     if rec["days"]:
-        lines.append(f"{'eval day':<9}{'sessions':>9}{'loss':>8}" + "".join(f"{k:>14}" for k in rec["days"][0]["metrics"]))
+        metrics = "".join(f"{k:>14}" for k in rec["days"][0]["metrics"])
+        lines.append(f"{'eval day':<9}{'sessions':>9}{'loss':>8}" + metrics)
         for d in rec["days"]:
             lines.append(f"{d['eval_day']:<9}{d['eval_sessions']:>9}{d['train_loss']:>8.3f}"
                          + "".join(f"{v:>14.4f}" for v in d["metrics"].values()))

@@ -15,14 +15,13 @@ import time
 import types
 import warnings
 from pathlib import Path
+from typing import Any
 
 from harness.config import RunConfig
 from harness.errors import StageFailure
-from harness.measure import events
-from harness.measure import machine_speed
+from harness.measure import events, machine_speed
 from harness.measure.meters import StageMeter
 from harness.pipeline import scale
-
 
 STAGE_FRAME = "stage__"  # code name prefix of the frame each stage runs in (``_stage_frame``)
 
@@ -54,13 +53,14 @@ def _stage_call(config: RunConfig, name: str, fn, args, measured: dict):
     return out
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _stage_frame(name: str):
     """``_stage_call`` under the code name ``stage__<name>``: every stack a sampling profiler takes
     inside the stage (its work and its planted fault) then names the stage (harness/judge/profile_diff.py)."""
     code = _stage_call.__code__
     label = f"{STAGE_FRAME}{name}"
-    renamed = code.replace(co_name=label, **({"co_qualname": label} if hasattr(code, "co_qualname") else {}))
+    qualname: dict[str, Any] = {"co_qualname": label} if hasattr(code, "co_qualname") else {}  # Python 3.11+
+    renamed = code.replace(co_name=label, **qualname)
     return types.FunctionType(renamed, _stage_call.__globals__, label)
 
 
@@ -190,7 +190,8 @@ def before_imports(config: RunConfig, send) -> tuple[_Stages, dict]:
         counters = _CudaCountersAfterImports()
     else:
         counters = gpu.stage_counters(config.device)  # no-op counters; torch is not imported
-    return _Stages(config, StageMeter(send, counters), counters), {"machine_speed_s": machine_speed.speed_s() if config.instrument else None}
+    speed = machine_speed.speed_s() if config.instrument else None
+    return _Stages(config, StageMeter(send, counters), counters), {"machine_speed_s": speed}
 
 
 def _after_imports(s: _Stages, config: RunConfig) -> None:

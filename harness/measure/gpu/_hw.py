@@ -51,7 +51,7 @@ def _owner(file: str) -> tuple[str | None, str | None]:
             dist = metadata.distribution(name)
         except metadata.PackageNotFoundError:
             continue
-        if any(str(Path(dist.locate_file(f)).resolve()) == file for f in dist.files or ()):
+        if any(str(Path(str(dist.locate_file(f))).resolve()) == file for f in dist.files or ()):
             return name, dist.version
     return None, None
 

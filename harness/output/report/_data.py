@@ -67,7 +67,7 @@ def verdict_rows(verdict) -> list[dict]:
     rows = [{"name": m.name, "verdict": m.verdict, "mark": VERDICT_MARKS.get(m.verdict, "•"),
              "baseline": cells[1], "current": cells[2], "change": cells[3], "ci": cells[4],
              "threshold": cells[5], "reason": m.reason, "change_pct": m.change_pct}
-            for m, cells in zip(v.measurements, formatters.rows(v))]
+            for m, cells in zip(v.measurements, formatters.rows(v), strict=True)]
     rank = lambda r: SEVERITY.index(r["verdict"]) if r["verdict"] in SEVERITY else len(SEVERITY)  # noqa: E731
     return sorted(rows, key=rank)
 
@@ -99,7 +99,7 @@ def stage_rows(run: dict, base: dict | None, verdicts: dict | None = None) -> li
     verdicts = verdicts or {}
     rows = []
     for stage in stage_names(run, base):
-        row = {"stage": stage}
+        row: dict[str, str | dict | None] = {"stage": stage}
         for field in STAGE_FIELDS:
             row[field] = _pair(cur, old, f"{stage}.{field}", verdicts)
         rate = next((n for n in sorted({*cur, *old}) if n.startswith(f"{stage}.") and n.endswith("_per_s")), None)
@@ -142,7 +142,9 @@ def baseline_spread(baseline: dict | None) -> dict[str, dict[int, tuple[float, f
     multi-seed medians (``baseline["seed_spread"]["samples"]``) and of the baseline record's
     repetitions, whichever is wider.
     """
-    rec = (baseline or {}).get("record") or {}
+    if not baseline:
+        return {}
+    rec = baseline.get("record") or {}
     if not rec.get("days"):
         return {}
     last = rec["days"][-1]
@@ -187,7 +189,8 @@ def history_series(history: list[dict], current: dict, metrics=HISTORY_METRICS) 
     """
     context = history_context(current)
     keep = [(i, r) for i, r in enumerate(history) if history_context(r) == context]
-    points, series, units = [], {m: [] for m in metrics}, {}
+    series: dict[str, list[float]] = {m: [] for m in metrics}
+    points, units = [], {}
     for i, rec in keep:
         by = recmod.by_name(rec) if rec.get("measurements") else {}
         points.append({"index": i, "run_id": rec["run_id"], "label": commit_label(rec),
