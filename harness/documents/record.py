@@ -9,11 +9,23 @@ from __future__ import annotations
 
 import json
 import statistics
+from collections.abc import Mapping, Sequence
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from harness.documents import atomic, versions
-from harness.documents.record_types import Failure, Measurement, MeasurementKind, RunRecord, Stage, StageStatus, Unit
+from harness.documents.record_types import (
+    Failure,
+    Fingerprints,
+    FingerprintStage,
+    Measurement,
+    MeasurementKind,
+    RunRecord,
+    Stage,
+    StageStatus,
+    Unit,
+)
 from harness.errors import HarnessError
 
 SCHEMA_VERSION = 2
@@ -60,11 +72,11 @@ def _unit_and_kind(metric: str) -> tuple[Unit, MeasurementKind] | None:
     return next((v for k, v in _SUFFIXES.items() if metric.endswith(k)), None)
 
 
-def merge_repetitions(records: list[dict]) -> dict:
+def merge_repetitions(records: Sequence[RunRecord]) -> RunRecord:
     """One record from N repetitions: the first's details, every measurement's samples pooled, the
     ``gpu`` field throttled when any repetition was (``_merge_gpu``), and the nondeterministic ops of
     every repetition."""
-    first = dict(records[0])
+    first: RunRecord = {**records[0]}
     pooled: dict[str, list] = {}
     for rec in records:
         for m in rec["measurements"]:
@@ -73,20 +85,25 @@ def merge_repetitions(records: list[dict]) -> dict:
     first["repeat"] = len(records)
     first["finished_at"] = records[-1]["finished_at"]
     if "machine_speed" in first:
-        speeds = [s for r in records for s in r.get("machine_speed", {}).get("speed_s", [])]
-        first["machine_speed"] = {"speed_s": speeds}
+        first["machine_speed"] = {"speed_s": [s for r in records for s in speeds(r)]}
     if any(r.get("gpu") for r in records):
         first["gpu"] = _merge_gpu(records)
     listed = [r["nondeterministic_ops"] for r in records if "nondeterministic_ops" in r]
     if listed:
-        first["nondeterministic_ops"] = sorted(set().union(*listed))
+        first["nondeterministic_ops"] = sorted({op for ops in listed for op in ops})
     failed = [r for r in records if r["status"] != "ok"]
     if failed:
         first["status"], first["failure"] = "failed", failed[0]["failure"]
     return first
 
 
-def _merge_gpu(records: list[dict]) -> dict:
+def speeds(rec: RunRecord) -> list[float]:
+    """The machine-speed probe's readings, one per repetition; empty when the record has none."""
+    speed = rec.get("machine_speed")
+    return list(speed.get("speed_s") or []) if speed else []
+
+
+def _merge_gpu(records: Sequence[RunRecord]) -> dict:
     """The first repetition's ``gpu`` field that is not empty, throttled when any repetition was, with
     the throttle reasons of every repetition (sorted, each once)."""
     healths = [r.get("gpu") or {} for r in records]
@@ -96,10 +113,10 @@ def _merge_gpu(records: list[dict]) -> dict:
 
 
 # The fingerprints in pipeline order: each stage's output hash, first to last.
-FINGERPRINT_ORDER = ("synthetic", "etl_output", "splits", "model_weights", "metrics")
+FINGERPRINT_ORDER: tuple[FingerprintStage, ...] = ("synthetic", "etl_output", "splits", "model_weights", "metrics")
 
 
-def first_divergence(base_fps: dict, cur_fps: dict) -> tuple[str, str, str] | None:
+def first_divergence(base_fps: Fingerprints, cur_fps: Fingerprints) -> tuple[str, str, str] | None:
     """(stage, base hash, current hash) of the earliest fingerprint in pipeline order that differs;
     None when none does. Fingerprints missing on either side (older records) are skipped."""
     for stage in FINGERPRINT_ORDER:
@@ -146,7 +163,7 @@ def upgrade(rec, where: str = "") -> RunRecord:
     return versions.read(rec, FORMAT, where)  # type: ignore[return-value]
 
 
-def validate(rec: dict) -> None:
+def validate(rec: Mapping[str, Any]) -> None:
     """Raise HarnessError naming the first schema violation. Only a current record passes: one
     read from disk goes through ``upgrade`` first (``load`` does)."""
     import jsonschema
@@ -171,16 +188,17 @@ def load(path: str | Path) -> RunRecord:
     return rec
 
 
-def by_name(rec: dict) -> dict[str, dict]:
+def by_name(rec: Mapping[str, Any]) -> dict[str, Measurement]:
+    """{name: measurement} of a run record (or a record not yet validated)."""
     return {m["name"]: m for m in rec["measurements"]}
 
 
-def write(rec: dict, path: str | Path) -> Path:
+def write(rec: Mapping[str, Any], path: str | Path) -> Path:
     validate(rec)
     return atomic.write_json(path, rec)
 
 
-def append_history(rec: dict, history_dir: str | Path) -> Path:
+def append_history(rec: Mapping[str, Any], history_dir: str | Path) -> Path:
     """Write into the history folder under a new name; existing files are never replaced."""
     validate(rec)
     return atomic.write_new_json(history_dir, f"{rec['started_at'][:19].replace(':', '')}-{rec['profile']}", rec)

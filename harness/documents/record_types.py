@@ -114,6 +114,9 @@ class MachineSpeed(TypedDict):
     speed_s: list[float]  # machine speed: a fixed CPU workload timed before each repetition
 
 
+FingerprintStage = Literal["synthetic", "etl_output", "splits", "model_weights", "metrics"]  # Fingerprints' keys
+
+
 class Fingerprints(TypedDict, total=False):
     synthetic: str  # the raw synthetic parquet data's content; absent in older records
     etl_output: str  # the ETL output's content

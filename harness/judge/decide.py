@@ -11,6 +11,7 @@ import dataclasses
 from pathlib import Path
 
 from harness.documents import baseline as baselinemod
+from harness.documents.record_types import RunRecord
 from harness.judge import policy as policymod
 
 _STORED = object()  # "read the stored baseline from the path"
@@ -21,7 +22,7 @@ def load_baseline(path) -> dict | None:
     return baselinemod.load(path) if path is not None and Path(path).exists() else None
 
 
-def verdict_of(run: dict, baseline_path, policies_path=None, *, stored=_STORED, in_session: dict | None = None,
+def verdict_of(run: RunRecord, baseline_path, policies_path=None, *, stored=_STORED, in_session: dict | None = None,
           why_no_reference: str | None = None):
     """The verdict of ``run``.
 

@@ -22,10 +22,12 @@ from __future__ import annotations
 import itertools
 import random
 import time
+from collections.abc import Sequence
 from statistics import median, stdev
 from typing import TypedDict
 
 from harness.documents import record as recordmod
+from harness.documents.record_types import RunRecord
 from harness.judge import rules, stats
 from harness.judge import sequential as seq
 from harness.judge.significance import sequential_rule, threshold_pct
@@ -80,19 +82,19 @@ def with_checks(doc: dict, hosts: dict, checks: list[dict], ledger_rows: list[di
     return out
 
 
-def pooled(records: list[dict]) -> dict:
+def pooled(records: Sequence[RunRecord]) -> RunRecord:
     """One merged record of several (merged or single) records: samples in order."""
     merged = recordmod.merge_repetitions(records)
     merged["repeat"] = sum(r["repeat"] for r in records)
     return merged
 
 
-def pool_size(current: dict, reference: dict) -> int:
+def pool_size(current: RunRecord, reference: RunRecord) -> int:
     """Pairs in a pool: the repetitions both sides have."""
     return min(current["repeat"], reference["repeat"])
 
 
-def subset(rec: dict, idx: list[int]) -> dict:
+def subset(rec: RunRecord, idx: list[int]) -> RunRecord:
     """The merged record of the repetitions ``idx`` of ``rec`` (measurements with one sample per repetition)."""
     n = rec["repeat"]
     ms = [recordmod.measurement(m["name"], [m["samples"][i] for i in idx])
@@ -100,7 +102,7 @@ def subset(rec: dict, idx: list[int]) -> dict:
     return {**rec, "measurements": ms, "repeat": len(idx)}
 
 
-def planted(rec: dict, stage: str, fraction: float, kind: str = "spin") -> dict:
+def planted(rec: RunRecord, stage: str, fraction: float, kind: str = "spin") -> RunRecord:
     """``rec`` as if faults.slowdown_stage = ``stage`` had slowed it by ``fraction`` of the stage's time
     in every repetition (faults.slowdown_kind ``kind``): the stage's and the total's wall time grow, and
     with "spin" their CPU time by as much; nothing else does."""
@@ -119,14 +121,14 @@ def settings(gate, pairs: int, final: bool = False) -> dict:
             "design_pairs": gate.design_pairs, "pairs": pairs, "final": final}
 
 
-def in_session(ref: dict, gate, mode: str, final: bool = False) -> dict:
+def in_session(ref: RunRecord, gate, mode: str, final: bool = False) -> dict:
     """The judge's in-session argument for a simulated look (harness/pairing/gate.py::_in_session's shape)."""
     prov = {"commit": "calibration", "runs": ref["repeat"], "paired": True, "mode": mode, "arms": 2}
     return {"record": ref, "provenance": prov, "cross": None, "changed": (), "code_range": "", "notes": (),
             "sequential": settings(gate, ref["repeat"], final)}
 
 
-def one_check(current: dict, reference: dict, order: list[int], stored: dict | None, baseline_path,
+def one_check(current: RunRecord, reference: RunRecord, order: list[int], stored: dict | None, baseline_path,
               policies_path, gate, mode: str) -> dict:
     """Look after each pair of ``order`` as `check` does (the one judge and its stop rule); the verdict
     where it stops."""
@@ -147,7 +149,7 @@ def one_check(current: dict, reference: dict, order: list[int], stored: dict | N
     raise AssertionError("unreachable: the loop returns at the cap")
 
 
-def simulate(current: dict, reference: dict, stored: dict | None, baseline_path, policies_path, gate,
+def simulate(current: RunRecord, reference: RunRecord, stored: dict | None, baseline_path, policies_path, gate,
              mode: str, checks: int, seed: int, block: int = BLOCK) -> dict:
     """``checks`` simulated A/A checks on the pool's pairs, resampled in blocks that keep their order
     (``block_order``): false-positive rate and pairs used. The pairs come from one pool, so the checks are
@@ -187,7 +189,7 @@ def block_order(n: int, length: int, block: int, rng: random.Random) -> list[int
     return out[:length]
 
 
-def noise(current: dict, reference: dict, policies) -> list[dict]:
+def noise(current: RunRecord, reference: RunRecord, policies) -> list[dict]:
     """Per gated time or throughput: the sd of the pairs' log ratios, its 95% upper bound, the mean (the
     A/A bias), and the power table of the rule as coded at that sd (``power_table``)."""
     rows = []
@@ -201,7 +203,7 @@ def noise(current: dict, reference: dict, policies) -> list[dict]:
     return rows
 
 
-def gated_rules(current: dict, reference: dict, policies) -> dict:
+def gated_rules(current: RunRecord, reference: RunRecord, policies) -> dict:
     """{name: (the sequential Rule the gate applies, the pairs' log ratios, its one-sided level)} of each
     gated time or throughput with at least 3 pairs in the pool."""
     ref_by = recordmod.by_name(reference)
@@ -326,7 +328,7 @@ def _sd_upper(n: int, confidence: float) -> float:
     return (((n - 1) / float(chi2.ppf(1 - confidence, n - 1))) ** 0.5)
 
 
-def same_readings(pools: dict[str, tuple[dict, dict]]) -> dict:
+def same_readings(pools: dict[str, tuple[RunRecord, RunRecord]]) -> dict:
     """Memory (anonymous peaks) and ranking metrics per mode: medians, to show duet and alternating
     pairs read the same."""
     out = {}

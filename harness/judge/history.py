@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.documents import asv_config
+from harness.documents.record_types import RunRecord
 from harness.errors import HarnessError
 from harness.judge.changepoints import Point, Series
 
@@ -23,11 +24,11 @@ ASV_DEFAULT_THRESHOLD = 0.05  # asv's own default when no regressions_thresholds
 
 @dataclass(frozen=True)
 class Loaded:
-    records: tuple[dict, ...]  # valid run records, oldest first (by started_at)
+    records: tuple[RunRecord, ...]  # valid run records, oldest first (by started_at)
     skipped: tuple[tuple[str, str], ...]  # (path, why) for every file that could not be used
 
 
-def _started(rec: dict) -> dt.datetime:
+def _started(rec: RunRecord) -> dt.datetime:
     when = dt.datetime.fromisoformat(rec["started_at"].replace("Z", "+00:00"))
     return when if when.tzinfo else when.replace(tzinfo=dt.timezone.utc)
 
@@ -60,7 +61,7 @@ def load_records(folder: str | Path) -> Loaded:
     return Loaded(tuple(records), tuple(skipped))
 
 
-def in_commit_order(records, order: dict[str, int] | None) -> tuple[dict, ...]:
+def in_commit_order(records, order: dict[str, int] | None) -> tuple[RunRecord, ...]:
     """``records`` ordered by their commits' position in the repository (harness/vcs.py ``order``), runs of
     one commit by start time; unchanged (start-time order) unless ``order`` knows every commit.
 
@@ -72,14 +73,14 @@ def in_commit_order(records, order: dict[str, int] | None) -> tuple[dict, ...]:
     return tuple(sorted(records, key=lambda r: (order[r["environment"]["git"]["commit"]], _started(r))))
 
 
-def context_of(rec: dict) -> str:
+def context_of(rec: RunRecord) -> str:
     """Records are comparable when profile, machine class and workload agree (the workload hash
     excludes injected faults, so a planted slowdown stays in its series)."""
     machine = rec["environment"].get("machine_class", "?")
     return f"history:{rec['profile']}@{machine}/{rec['workload_hash'][:8]}"
 
 
-def _point(rec: dict, value: float | None) -> Point:
+def _point(rec: RunRecord, value: float | None) -> Point:
     git = rec["environment"].get("git") or {}
     label = rec["run_id"] + (" (dirty tree)" if git.get("dirty") else "") + (" (faults)" if rec.get("faults") else "")
     return Point(value=value, commit=git.get("commit"), label=label, when=rec["started_at"])
@@ -103,7 +104,7 @@ def record_series(records, policies=None) -> list[Series]:
     from harness.judge import policy as policymod
 
     policies = policies or policymod.load()
-    groups: dict[str, list[dict]] = {}
+    groups: dict[str, list[RunRecord]] = {}
     for rec in records:
         if rec["status"] == "ok":
             groups.setdefault(context_of(rec), []).append(rec)

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from statistics import median
 
-from harness.documents.record import by_name
+from harness.documents.record import by_name, speeds
+from harness.documents.record_types import RunRecord
 from harness.judge import rules, stats
 from harness.judge.significance import at_speed, detectable_pct, normalises, threshold_pct
 
@@ -20,9 +21,9 @@ DESIGNS = ((1, 10), (1, 20), (5, 20), (10, 20), (10, 30))  # (new runs, baseline
 AB_DESIGNS = ((5, 5), (8, 8), (10, 10), (12, 12), (15, 15), (20, 20))  # (new runs, reference runs)
 
 
-def analyse(records: list[dict], baseline_size: int, current_size: int = 1, policies=None,
+def analyse(records: list[RunRecord], baseline_size: int, current_size: int = 1, policies=None,
             comparisons: int = 100, seed: int = 0, ordered: bool = False,
-            reference: list[dict] | None = None) -> dict:
+            reference: list[RunRecord] | None = None) -> dict:
     """Noise, design table and (if the runs suffice) the A/A false-positive rate over ``records``.
 
     ``reference``: a second pool, run in the same session alternating with ``records`` (the
@@ -65,7 +66,7 @@ def _policy(policies, records, name):
     return policies.for_measurement(name, m["kind"])
 
 
-def _values(name: str, records: list[dict], pol=None) -> list[float]:
+def _values(name: str, records: list[RunRecord], pol=None) -> list[float]:
     """Each record's value of ``name`` (its median), speed-normalised if the policy normalises on one machine."""
     out = [by_name(r)[name]["value"] for r in records]
     if pol is not None and normalises(pol, by_name(records[0])[name]["kind"], same_machine=True):
@@ -73,7 +74,7 @@ def _values(name: str, records: list[dict], pol=None) -> list[float]:
     return out
 
 
-def _pair_sd(name: str, records: list[dict], reference: list[dict]) -> float | None:
+def _pair_sd(name: str, records: list[RunRecord], reference: list[RunRecord]) -> float | None:
     """Noise of one run within a pair of alternating runs: sd(log c_i - log r_i) / sqrt(2), runs
     in time order. Drift between pairs does not count: the paired test does not see it."""
     import math
@@ -86,7 +87,7 @@ def _pair_sd(name: str, records: list[dict], reference: list[dict]) -> float | N
     return stdev(math.log(a) - math.log(b) for a, b in zip(c, r, strict=True)) / math.sqrt(2)
 
 
-def _noise_row(name: str, records: list[dict], pol, alpha: float | None, n_base: int, n_cur: int,
+def _noise_row(name: str, records: list[RunRecord], pol, alpha: float | None, n_base: int, n_cur: int,
                pair_sd: float | None = None) -> dict:
     m = by_name(records[0])[name]
     values = _values(name, records, pol)
@@ -108,13 +109,13 @@ def _noise_row(name: str, records: list[dict], pol, alpha: float | None, n_base:
             "min_detectable_pct": mde, "false_regressed": None, "false_improved": None, "undecided_share": None}
 
 
-def _normalised(name: str, records: list[dict]) -> list[float] | None:
+def _normalised(name: str, records: list[RunRecord]) -> list[float] | None:
     """Each run's value per unit of its machine speed (significance.at_speed at a probe time of 1 s);
     None unless ``name`` is a time or throughput and every run has machine_speed.speed_s."""
     out = []
     for r in records:
         m = by_name(r).get(name)
-        speed = (r.get("machine_speed") or {}).get("speed_s") or []
+        speed = speeds(r)
         if m is None or m["kind"] not in rules.TIME_KINDS or not speed:
             return None
         out += at_speed([m["value"]], speed, m["kind"], 1.0)
@@ -129,7 +130,8 @@ def _gate_doc(gate, family: list[str]) -> dict:
             "note": family_note(gate, family) if family else "no gated measurements"}
 
 
-def _design(records: list[dict], policies, in_session: bool = False, sd_for_mde: float | None = None) -> dict | None:
+def _design(records: list[RunRecord], policies, in_session: bool = False,
+            sd_for_mde: float | None = None) -> dict | None:
     """MDE of the primary endpoint for several configurations and the smallest one meeting its bar."""
     gate = policies.gate
     if not all(gate.primary in by_name(r) for r in records) or len(records) < 3:
@@ -162,7 +164,7 @@ def _design(records: list[dict], policies, in_session: bool = False, sd_for_mde:
             "smallest": None if best is None else {"current": best[0], "baseline": best[1], "mde_pct": best[2]}}
 
 
-def _seconds_per_run(records: list[dict]) -> float | None:
+def _seconds_per_run(records: list[RunRecord]) -> float | None:
     """Median wall time of one run record (start to finish, worker start-up included), per repetition."""
     import datetime as dt
 
@@ -228,7 +230,7 @@ def _aa_verdict(records, cur, base, policies):
     return compare(_current(records, cur), baseline.from_records([records[i] for i in base]), policies)
 
 
-def _current(records: list[dict], idx) -> dict:
+def _current(records: list[RunRecord], idx) -> RunRecord:
     """The current group ``idx`` of ``records`` as one record (its repetitions merged)."""
     from harness.documents import record
 

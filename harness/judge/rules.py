@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from harness.config import OPTIONAL_STAGES, STAGE_ORDER
+from harness.documents.record_types import Measurement
 from harness.judge import stats
 from harness.judge.verdict import MeasurementVerdict, make
 
@@ -61,7 +62,7 @@ def gated_times(policies=None) -> tuple[str, ...]:
                                    for s in stages]))
 
 
-def direction(c: dict, change: float) -> tuple[str, str]:
+def direction(c: Measurement, change: float) -> tuple[str, str]:
     """(verdict, word) for a real change: regressed/improved and "slower"/"higher"/..."""
     up_word, down_word = _WORDS[c["kind"]]
     better = (change > 0) == c["higher_is_better"]
@@ -75,7 +76,7 @@ def reason_pct(x: float) -> str:
 
 # --- metrics, loss, counts ---------------------------------------------------------
 
-def metric(b: dict, c: dict, ctx: Context, pol) -> MeasurementVerdict:
+def metric(b: Measurement, c: Measurement, ctx: Context, pol) -> MeasurementVerdict:
     """Exact within exact_tolerance in the same environment on a deterministic run, else within a
     tolerance from the seed spread (or the policy's fallback)."""
     bm, cm = b["value"], c["value"]
@@ -98,7 +99,7 @@ def metric(b: dict, c: dict, ctx: Context, pol) -> MeasurementVerdict:
     return make(c, **common, verdict=verdict, reason=f"{abs(delta):.4g} {word}, beyond ±{tolerance:.3g} ({source})")
 
 
-def _metric_tolerance(b: dict, ctx: Context, pol) -> tuple[float, str]:
+def _metric_tolerance(b: Measurement, ctx: Context, pol) -> tuple[float, str]:
     candidates = []
     spread = ctx.seed_spread.get(b["name"]) or []
     if len(spread) >= 2:
@@ -118,7 +119,7 @@ def _span(samples) -> float:
     return max(samples) - min(samples)
 
 
-def exact(b: dict, c: dict, ctx: Context, pol) -> MeasurementVerdict:
+def exact(b: Measurement, c: Measurement, ctx: Context, pol) -> MeasurementVerdict:
     """Any change, or any spread between repetitions, is a regression."""
     bm, cm = b["value"], c["value"]
     common = dict(baseline=bm, current=cm, change_pct=stats.change_pct(bm, cm), threshold_pct=0.0)
@@ -129,7 +130,7 @@ def exact(b: dict, c: dict, ctx: Context, pol) -> MeasurementVerdict:
                 reason=f"{what}: a count follows from the workload alone, so the computation changed")
 
 
-def report_only(b: dict, c: dict, ctx: Context, pol) -> MeasurementVerdict:
+def report_only(b: Measurement, c: Measurement, ctx: Context, pol) -> MeasurementVerdict:
     """Shown with its change, never gated (and outside the Bonferroni family)."""
     bm, cm = b["value"], c["value"]
     change = stats.change_pct(bm, cm)

@@ -19,6 +19,7 @@ import dataclasses
 from dataclasses import dataclass
 from statistics import median
 
+from harness.documents.record_types import Measurement
 from harness.judge import sequential as seq
 from harness.judge import stats
 from harness.judge.rules import TIME_KINDS, Context, direction, reason_pct
@@ -75,7 +76,7 @@ class _Test:
     method: str
 
 
-def significance(b: dict, c: dict, ctx: Context, pol) -> MeasurementVerdict:
+def significance(b: Measurement, c: Measurement, ctx: Context, pol) -> MeasurementVerdict:
     """Time, throughput, memory: significant in its direction AND beyond the practical threshold."""
     if ctx.sequential and c["kind"] in TIME_KINDS:
         return _sequential(b, c, ctx, pol)
@@ -158,7 +159,7 @@ def paired_look(comparand, current, higher_is_better: bool, pol, alpha: float, s
                                                                          rule.margin, rule.max_pairs))
 
 
-def _sequential(b: dict, c: dict, ctx: Context, pol) -> MeasurementVerdict:
+def _sequential(b: Measurement, c: Measurement, ctx: Context, pol) -> MeasurementVerdict:
     """The sequential gate's look at the pairs so far (harness/judge/sequential.py): regressed or improved
     beyond the threshold, ok when the worse side's bound rules out the policy's max_mde_pct (or the
     threshold), else undecided after these pairs."""
@@ -200,7 +201,7 @@ def _sequential(b: dict, c: dict, ctx: Context, pol) -> MeasurementVerdict:
                 reason=reason, decidable=decidable if verdict == "undecided" else None)
 
 
-def _degenerate(c: dict, bm: float, cm: float, base: list, pol) -> MeasurementVerdict:
+def _degenerate(c: Measurement, bm: float, cm: float, base: list, pol) -> MeasurementVerdict:
     """No ratio test: a single baseline sample (unknown noise), or zero/negative values (no ratio)."""
     if abs(cm - bm) <= pol.min_change:
         return make(c, baseline=bm, current=cm, verdict="ok",
@@ -236,7 +237,7 @@ def _rank(test, base: list, cur: list, change: float, higher_is_better: bool, po
     return _Test(p, 100 * (low - 1), 100 * (high - 1), mde, method)
 
 
-def _decide(c: dict, change: float, threshold: float, mde: float | None, test: _Test, pol) -> tuple[str, str]:
+def _decide(c: Measurement, change: float, threshold: float, mde: float | None, test: _Test, pol) -> tuple[str, str]:
     """``change``: the test's estimate (ratio of geometric means), so the test, its interval and the
     threshold all judge one figure; the verdict's change_pct column stays the medians' change."""
     alpha = (1 - pol.confidence) / 2
@@ -260,7 +261,7 @@ def _decide(c: dict, change: float, threshold: float, mde: float | None, test: _
     return "ok", f"within noise ({what}, {where})"
 
 
-def _normalised(b: dict, c: dict, ctx: Context, pol) -> tuple[list, list, str]:
+def _normalised(b: Measurement, c: Measurement, ctx: Context, pol) -> tuple[list, list, str]:
     """Samples to compare, speed-normalised to this run's machine when the policy asks for it."""
     base, cur = list(b["samples"]), list(c["samples"])
     if not normalises(pol, c["kind"], ctx.same_machine):

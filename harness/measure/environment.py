@@ -7,7 +7,9 @@ import json
 import os
 import platform
 import re
+from collections.abc import Mapping
 from importlib import metadata
+from typing import Any
 
 PACKAGES = ("torch", "transformers", "transformers4rec", "nvtabular", "merlin-core", "merlin-dataloader",
             "merlin-models", "pandas", "numpy", "dask", "distributed", "pyarrow", "cudf", "cudf-cu12",
@@ -127,7 +129,7 @@ def collect(cuda: dict | None = None, repo_dir: str | None = None) -> dict:
     return env
 
 
-def diff(a: dict, b: dict, prefix: str = "") -> list[tuple[str, object, object]]:
+def diff(a: Mapping[str, Any], b: Mapping[str, Any], prefix: str = "") -> list[tuple[str, object, object]]:
     """Fields that differ between two environments, as (dotted key, a, b)."""
     out = []
     for key in sorted(set(a) | set(b)):

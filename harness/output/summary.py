@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from harness.config import STAGE_ORDER
 from harness.documents import record
+from harness.documents.record_types import RunRecord
 from harness.output.formatters import value as fmt  # one value formatter for every output
 
 
-def summary_table(rec: dict) -> str:
+def summary_table(rec: RunRecord) -> str:
     ms = record.by_name(rec)
     lines = [f"run {rec['run_id']}  profile={rec['profile']}  status={rec['status']}  repeat={rec['repeat']}"
              + (f"  etl_backend={rec['etl_backend']}" if rec.get("etl_backend") else "")]
-    if rec.get("failure"):
-        f = rec["failure"]
+    f = rec.get("failure")
+    if f:
         lines.append(f"FAILED in stage {f['stage']} ({f['kind']}): {f['message']}")
     lines.append(f"{'stage':<11}{'wall':>11}{'cpu':>11}{'peak RSS':>12}{'peak anon':>12}  throughput")
     for stage in STAGE_ORDER:

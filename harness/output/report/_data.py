@@ -7,8 +7,11 @@ lay out the rows. Every string stays a plain string: escaping is the template's 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from typing import Any
 
 from harness.documents import record as recmod
+from harness.documents.record_types import Environment, RunRecord
 from harness.dotted import flatten
 from harness.errors import HarnessError
 from harness.judge.stats import change_pct
@@ -23,7 +26,7 @@ HISTORY_METRICS = ("total.wall_s", "train.samples_per_s", "total.peak_rss_bytes"
 STAGE_FIELDS = ("wall_s", "cpu_s", "peak_rss_bytes", "peak_anon_bytes")
 
 
-def current_record(runs: list[dict]) -> dict:
+def current_record(runs: list[RunRecord]) -> RunRecord:
     """The record the report is about: the one run, or several runs of one workload pooled."""
     if not runs:
         raise HarnessError("no run record to report on")
@@ -72,23 +75,23 @@ def verdict_rows(verdict) -> list[dict]:
     return sorted(rows, key=rank)
 
 
-def measurement_rows(run: dict) -> list[dict]:
+def measurement_rows(run: RunRecord) -> list[dict]:
     """The run's measurements alone, for a report without a baseline."""
     return [{"name": m["name"], "unit": m["unit"], "current": m["value"], "samples": len(m["samples"]),
              "kind": m["kind"]} for m in run["measurements"]]
 
 
-def stage_names(*records: dict | None) -> list[str]:
+def stage_names(*records: RunRecord | None) -> list[str]:
     """Stages in pipeline order, as the records' timelines list them."""
     names: list[str] = []
     for rec in records:
-        for s in (rec or {}).get("stages", []):
+        for s in rec.get("stages", []) if rec else []:
             if s["name"] not in names:
                 names.append(s["name"])
     return names
 
 
-def stage_rows(run: dict, base: dict | None, verdicts: dict | None = None) -> list[dict]:
+def stage_rows(run: RunRecord, base: RunRecord | None, verdicts: dict | None = None) -> list[dict]:
     """Per stage: wall, CPU, peak RSS and throughput, current against what the verdict judged each
     against (the in-session reference for times, when one ran; else the stored baseline), with
     change in percent; the stored baseline's value stays as ``stored``.
@@ -123,7 +126,7 @@ def _pair(cur: dict, old: dict, name: str, verdicts: dict) -> dict:
             "verdict": _get(m, "verdict") if m is not None else None}
 
 
-def day_series(rec: dict) -> dict[str, list[tuple[int, float]]]:
+def day_series(rec: RunRecord) -> dict[str, list[tuple[int, float]]]:
     """Per evaluated day: each quality metric, train loss and eval loss, as (day, value) lists."""
     out: dict[str, list] = {}
     for d in rec.get("days", []):
@@ -164,23 +167,24 @@ def baseline_spread(baseline: dict | None) -> dict[str, dict[int, tuple[float, f
     return out
 
 
-def env_rows(current: dict, base: dict | None) -> list[dict]:
+def env_rows(current: Environment, base: Environment | None) -> list[dict]:
     """Every environment field (dotted key), its value, the baseline's, and whether it changed."""
-    flat_cur = flatten(current, keep_empty=True)
+    flat_cur = flatten(dict(current), keep_empty=True)
+    compared: Mapping[str, Any] = current
     if base and "distributions" not in base:  # an older record lists 19 packages, not every distribution
-        current = {k: v for k, v in current.items() if k not in ("distributions", "numerics", "numerics_fingerprint")}
-    changed = {k: (a, b) for k, a, b in envmod.diff(base, current)} if base else {}
+        compared = {k: v for k, v in current.items() if k not in ("distributions", "numerics", "numerics_fingerprint")}
+    changed = {k: (a, b) for k, a, b in envmod.diff(base, compared)} if base else {}
     keys = sorted(set(flat_cur) | set(changed), key=lambda k: (k not in changed, k))
     return [{"key": k, "current": flat_cur.get(k), "baseline": changed[k][0] if k in changed else None,
              "changed": k in changed} for k in keys]
 
 
-def history_context(rec: dict) -> str:
+def history_context(rec: RunRecord) -> str:
     """Runs are comparable when profile, machine class and workload agree (as harness.judge.history)."""
     return f"history:{rec['profile']}@{rec['environment']['machine_class']}/{rec['workload_hash'][:8]}"
 
 
-def history_series(history: list[dict], current: dict, metrics=HISTORY_METRICS) -> dict:
+def history_series(history: list[RunRecord], current: RunRecord, metrics=HISTORY_METRICS) -> dict:
     """Trend data: the history records comparable with the current run, in the order given.
 
     Returns {"points": [{index, run_id, label, date, status, is_current}], "series":
@@ -205,7 +209,7 @@ def history_series(history: list[dict], current: dict, metrics=HISTORY_METRICS) 
             "machine": current["environment"]["machine_class"]}
 
 
-def commit_label(rec: dict) -> str:
+def commit_label(rec: RunRecord) -> str:
     """``3f2a9c1`` (``+`` when the tree had uncommitted changes) over the start time, for a trend's x axis."""
     git = rec["environment"].get("git") or {}
     when = rec["started_at"][5:16].replace("T", " ")

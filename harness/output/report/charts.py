@@ -19,6 +19,7 @@ import io
 import math
 import re
 
+from harness.documents.record_types import RunRecord
 from harness.measure.meters import downsample
 from harness.output.formatters import value
 
@@ -217,7 +218,7 @@ def _bar_label(p: dict) -> str:
 
 
 @styled("memory")
-def memory_timeline(rec: dict, base: dict | None = None) -> str:
+def memory_timeline(rec: RunRecord, base: RunRecord | None = None) -> str:
     """Host RSS over the run with stage spans shaded and named; GPU memory where recorded."""
     tl = rec.get("timeline") or {}
     fig, ax = figure(4.6)
@@ -249,7 +250,7 @@ def _mark_peak(ax, t, values, scale, unit) -> None:
                 textcoords="offset points", fontsize=9, color=ALERT)
 
 
-def stage_spans(rec: dict) -> list[tuple[str, float, float]]:
+def stage_spans(rec: RunRecord) -> list[tuple[str, float, float]]:
     """(label, start_s, end_s) per stage entry; per-day stages get their day: ``train d1``."""
     counts: dict[str, int] = {}
     days = rec.get("days") or []
@@ -264,7 +265,7 @@ def stage_spans(rec: dict) -> list[tuple[str, float, float]]:
     return out
 
 
-def _stage_spans(ax, rec: dict) -> None:
+def _stage_spans(ax, rec: RunRecord) -> None:
     """Shade each stage; name it inside its band (upright when wide, rotated when narrow),
     skipping a name that would overprint the previous one."""
     spans = stage_spans(rec)
