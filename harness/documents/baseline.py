@@ -26,6 +26,7 @@ import os
 import shutil
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from harness.clock import now
 from harness.documents import atomic, versions
@@ -135,12 +136,12 @@ def seed_spread(by_seed: Mapping[int, RunRecord]) -> dict:
     return {"seeds": seeds, "samples": {k: v for k, v in samples.items() if len(v) == len(seeds)}}
 
 
-def refusals(rec: RunRecord, git: dict | None = None) -> tuple[list[str], list[str]]:
-    """Why ``rec`` must not become a baseline: (never allowed, allowed with --force)."""
+def refusals(rec: Mapping[str, Any], git: dict | None = None) -> tuple[list[str], list[str]]:
+    """Why ``rec`` must not become a baseline: (never allowed, allowed with --force). ``rec``: a run
+    record, or the fields of one a run is planned with (status, faults, profile, repeat, environment.git)."""
     never, unless_forced = [], []
     if rec["status"] != "ok":
-        failure = rec.get("failure")
-        never.append(f"the run failed ({failure.get('message', 'no message') if failure else 'no message'})")
+        never.append(f"the run failed ({(rec.get('failure') or {}).get('message', 'no message')})")
     if rec.get("faults"):
         never.append(f"the run has injected faults ({', '.join(sorted(rec['faults']))})")
     if rec["profile"] == "smoke":
@@ -158,7 +159,7 @@ def refusals(rec: RunRecord, git: dict | None = None) -> tuple[list[str], list[s
     return never, unless_forced
 
 
-def ensure_recordable(rec: RunRecord, force: bool = False, git: dict | None = None) -> None:
+def ensure_recordable(rec: Mapping[str, Any], force: bool = False, git: dict | None = None) -> None:
     never, unless_forced = refusals(rec, git)
     if never:
         raise HarnessError("refusing to record a baseline: " + "; ".join(never) + " (not even with --force)")

@@ -12,7 +12,7 @@ import statistics
 from collections.abc import Mapping, Sequence
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from harness.documents import atomic, versions
 from harness.documents.record_types import (
@@ -151,7 +151,8 @@ def build(*, run_id: str, profile: str, started_at: str, finished_at: str, comma
              "instrumented": instrumented, "repeat": 1, "environment": environment, "stages": stages,
              "measurements": measurements, "days": days, "fingerprints": fingerprints, "failure": failure,
              **optional}
-    return {key: given[key] for key in _FIELDS if key in given}  # type: ignore[return-value]
+    # a RunRecord: its fields, each from a keyword of the same name (unknown optional ones refused above)
+    return cast(RunRecord, {key: given[key] for key in _FIELDS if key in given})
 
 
 def schema() -> dict:
@@ -160,7 +161,7 @@ def schema() -> dict:
 
 def upgrade(rec, where: str = "") -> RunRecord:
     """``rec`` as a current record (a new dict when upgraded); HarnessError for a newer or unknown version."""
-    return versions.read(rec, FORMAT, where)  # type: ignore[return-value]
+    return cast(RunRecord, versions.read(rec, FORMAT, where))  # its kind and version checked; load validates the rest
 
 
 def validate(rec: Mapping[str, Any]) -> None:

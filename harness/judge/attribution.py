@@ -68,7 +68,9 @@ def cause(code: Effect | None, env: Effect | None, code_range: str, changed) -> 
     env_txt = f"environment: {env_words(changed)}"
     if code is None or env is None:
         return ""
-    size = lambda e: f"{e.change_pct:+.1f}%, one-sided p {e.p_value:.2g}"  # noqa: E731
+    def size(e: Effect) -> str:
+        return f"{e.change_pct:+.1f}%, one-sided p {e.p_value:.2g}"
+
     if code.clear and env.clear:
         return f"code and environment: {code_range} ({size(code)}); {env_words(changed)} ({size(env)})"
     if env.clear:

@@ -117,7 +117,9 @@ def _env_diff(base_env: Environment, cur_env: Environment) -> list:
     keys = [k for k in ENV_KEYS if k not in ("distributions", "numerics_fingerprint") or k in base_env]
     if "distributions" in base_env and "distributions" in cur_env:
         keys.remove("packages")
-    pick = lambda e: {k: e.get(k) for k in keys}  # noqa: E731
+    def pick(e: Environment) -> dict:
+        return {k: e.get(k) for k in keys}
+
     return envmod.diff(pick(base_env), pick(cur_env))
 
 

@@ -57,8 +57,9 @@ def analyse(pools: dict, policies, stored, baseline_path, policies_path, compari
     g = policies.gate
     doc = {"horizon": g.repeat, "min_pairs": g.min_pairs, "max_pairs": g.max_pairs, "modes": {}}
     for mode, (cur, ref) in pools.items():
-        sim = lambda c, ref=ref, mode=mode: simulate(  # noqa: E731
-            c, ref, stored, baseline_path, policies_path, g, mode, comparisons, seed)
+        def sim(c: RunRecord, ref: RunRecord = ref, mode: str = mode) -> dict:
+            return simulate(c, ref, stored, baseline_path, policies_path, g, mode, comparisons, seed)
+
         doc["modes"][mode] = {
             "pairs": pool_size(cur, ref), "seconds_per_pair": seconds.get(mode),
             "noise": noise(cur, ref, policies), "aa": sim(cur),

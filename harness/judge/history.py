@@ -146,7 +146,7 @@ def _load_asv_results(results_dir: Path) -> tuple[list, list[tuple[str, str]]]:
         path = Path(root) / filename
         try:
             loaded.append(Results.load(str(path), machine_name=machine))
-        except Exception as exc:  # noqa: BLE001 - asv raises several types; any bad file is skipped
+        except Exception as exc:  # asv raises several types; any bad file is skipped
             skipped.append((str(path), f"{path}: not a readable asv result ({type(exc).__name__}: {exc})"))
     return loaded, skipped
 

@@ -42,7 +42,9 @@ def analyse(records: list[RunRecord], baseline_size: int, current_size: int = 1,
     alphas = policies.gate.alphas(family)
     refs = reference or []
     paired = bool(refs) and len(records) == len(refs) and current_size == baseline_size
-    pair_sd = (lambda n: _pair_sd(n, records, refs)) if paired else (lambda n: None)  # noqa: E731
+    def pair_sd(n: str) -> float | None:
+        return _pair_sd(n, records, refs) if paired else None
+
     rows = {n: _noise_row(n, every, _policy(policies, every, n), alphas.get(n), baseline_size, current_size,
                           pair_sd(n)) for n in names}
     fits = (current_size <= len(records) and baseline_size <= len(reference) if reference
@@ -80,7 +82,9 @@ def _pair_sd(name: str, records: list[RunRecord], reference: list[RunRecord]) ->
     import math
     from statistics import stdev
 
-    by_time = lambda rs: sorted(rs, key=lambda r: r["started_at"])  # noqa: E731
+    def by_time(rs: list[RunRecord]) -> list[RunRecord]:
+        return sorted(rs, key=lambda r: r["started_at"])
+
     c, r = ([by_name(x)[name]["value"] for x in by_time(p)] for p in (records, reference))
     if min(c + r) <= 0 or len(c) < 3:
         return None
@@ -146,7 +150,9 @@ def _design(records: list[RunRecord], policies, in_session: bool = False,
     if sd is None:  # one value: no spread to size a design with
         return None
     robust = stats.robust_sd(logs)
-    mde = lambda c, b: detectable_pct(pol, sd, b, c, gate.alpha_primary, paired=paired and b == c)  # noqa: E731
+    def mde(c: int, b: int) -> float | None:
+        return detectable_pct(pol, sd, b, c, gate.alpha_primary, paired=paired and b == c)
+
     configs = list(dict.fromkeys((AB_DESIGNS + ((gate.repeat, gate.repeat),)) if in_session
                                  else (DESIGNS + ((gate.repeat, gate.baseline_runs),))))
     rows = [{"current": c, "baseline": b, "mde_pct": mde(c, b),

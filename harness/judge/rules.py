@@ -88,7 +88,9 @@ def metric(b: Measurement, c: Measurement, ctx: Context, pol) -> MeasurementVerd
         why = ctx.differs_why if not ctx.env_match else "the run is not deterministic"
         tolerance, source = _metric_tolerance(b, ctx, pol)
         source, conf = f"{why}; tolerance from {source}", pol.confidence
-    as_pct = (lambda x: 100.0 * x / abs(bm)) if bm else (lambda x: None)  # noqa: E731
+    def as_pct(x: float) -> float | None:
+        return 100.0 * x / abs(bm) if bm else None
+
     common = dict(baseline=bm, current=cm, change_pct=stats.change_pct(bm, cm), confidence=conf,
                   threshold_pct=as_pct(tolerance), min_detectable_pct=as_pct(tolerance),
                   ci_low_pct=None if conf is None else as_pct(delta - tolerance),

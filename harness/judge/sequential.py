@@ -79,7 +79,9 @@ def mixture_g(alpha: float, design: int) -> float:
     from scipy.optimize import minimize_scalar
 
     n = max(int(design), 3)
-    f = lambda lg: min(t_critical(n, math.exp(lg), alpha), 1e9)  # noqa: E731
+    def f(lg: float) -> float:
+        return min(t_critical(n, math.exp(lg), alpha), 1e9)
+
     best = minimize_scalar(f, bounds=(-8.0, 8.0), method="bounded")
     return float(math.exp(best.x))
 
@@ -230,7 +232,9 @@ def simulate(rule: Rule, sd: float, worsening: float, trials: int = 4000, seed: 
         outcome[stop] = code[stop]
         pairs[stop] = n
         live &= ~stop
-    share = lambda k: float(np.mean(outcome == k))  # noqa: E731
+    def share(k: int) -> float:
+        return float(np.mean(outcome == k))
+
     return {"regressed": share(1), "improved": share(2), "ok": share(3), "undecided": share(0),
             "pairs_median": float(np.median(pairs)), "pairs_p90": float(np.percentile(pairs, 90))}
 
@@ -246,7 +250,9 @@ def power_point(rule: Rule, sd: float, power: float = 0.8, trials: int = 1000, s
 
 @functools.lru_cache(maxsize=512)
 def _power_point(rule: Rule, sd: float, power: float, trials: int, seed: int) -> float:
-    hit = lambda w: simulate(rule, sd, w, trials, seed)["regressed"] >= power  # noqa: E731
+    def hit(w: float) -> bool:
+        return simulate(rule, sd, w, trials, seed)["regressed"] >= power
+
     lo, hi = 0.0, max(rule.threshold, 0.01)
     while not hit(hi):
         lo, hi = hi, 2 * hi

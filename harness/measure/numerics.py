@@ -159,7 +159,7 @@ def _driver_version() -> str | None:
         pynvml.nvmlInit()
         version = pynvml.nvmlSystemGetDriverVersion()
         return version.decode() if isinstance(version, bytes) else version
-    except Exception:  # noqa: BLE001 - no NVML: the driver version is unknown, not an error
+    except Exception:  # no NVML: the driver version is unknown, not an error
         return None
 
 

@@ -146,8 +146,9 @@ def execute(config: RunConfig, workdir: Path, send) -> dict:
             exc.stage = "splits"
             raise
     t4r_schema = s.run("schema", schema.run, out.workflow_path)
-    build = lambda: model.build(config.model, t4r_schema, config.etl.max_sequence_length,  # noqa: E731
-                                config.faults.d_model or None)
+    def build():
+        return model.build(config.model, t4r_schema, config.etl.max_sequence_length, config.faults.d_model or None)
+
     net = s.run("model", build)
     trainer = train.make_trainer(config.train, net, t4r_schema, workdir / "trainer", config.seed,
                                  config.device, config.faults.lr_scale, [_ProgressCallback(send)])
@@ -309,8 +310,8 @@ def _numerics(config: RunConfig, send) -> dict:
 
 def _import_stack():
     warnings.filterwarnings("ignore", message=r".*dtype mappings did not load.*")
-    import nvtabular  # noqa: F401
-    import transformers4rec.torch  # noqa: F401
+    import nvtabular  # noqa: F401 - imported for its import time (the imports stage), not used here
+    import transformers4rec.torch  # noqa: F401 - the same
 
 
 def _daily(s: _Stages, config: RunConfig, trainer, parts, send):

@@ -99,7 +99,7 @@ def _seed_cupy(seed: int, cupy=None) -> str:
         module.random.seed(seed)
     except ImportError:
         return "cupy not importable: its global RandomState was not seeded"
-    except Exception as exc:  # noqa: BLE001 - e.g. a cupy built for another CUDA: note it, go on
+    except Exception as exc:  # e.g. a cupy built for another CUDA: note it, go on
         return f"cupy could not be seeded ({type(exc).__name__}: {exc})"
     return f"cupy global RandomState seeded with {seed} (the merlin dataloader shuffles with it)"
 

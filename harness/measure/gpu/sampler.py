@@ -104,7 +104,7 @@ class NvmlSampler:
                 raise RuntimeError("no NVML binding (pynvml) is installed")
             self.binding = nvml_origin(self.nvml)
             self.nvml.nvmlInit()
-        except Exception as exc:  # noqa: BLE001 - the sampler never raises into the run
+        except Exception as exc:  # the sampler never raises into the run
             return self._give_up(exc, shutdown=False)
         self._handle = run_device(self.nvml, self.environ)
         if self._handle is None:
@@ -196,7 +196,7 @@ class NvmlSampler:
         if self._graphics:
             try:
                 procs += list(self.nvml.nvmlDeviceGetGraphicsRunningProcesses(handle))
-            except Exception:  # noqa: BLE001 - not supported on compute-only boards: stop asking
+            except Exception:  # not supported on compute-only boards: stop asking
                 self._graphics = False
         return procs
 
@@ -211,7 +211,7 @@ class NvmlSampler:
         """``read()``, or None with the error counted when it raises."""
         try:
             return read()
-        except Exception as exc:  # noqa: BLE001 - one failing NVML call loses one value
+        except Exception as exc:  # one failing NVML call loses one value
             self._record_error(exc)
             return None
 

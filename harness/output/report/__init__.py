@@ -163,5 +163,5 @@ def _profile_description(profile: str) -> str | None:
 
     try:
         return load_profiles().get(profile, {}).get("description")
-    except Exception:  # noqa: BLE001 - a missing or broken profiles file must not break a report
+    except Exception:  # a missing or broken profiles file must not break a report
         return None

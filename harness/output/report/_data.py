@@ -71,7 +71,9 @@ def verdict_rows(verdict) -> list[dict]:
              "baseline": cells[1], "current": cells[2], "change": cells[3], "ci": cells[4],
              "threshold": cells[5], "reason": m.reason, "change_pct": m.change_pct}
             for m, cells in zip(v.measurements, formatters.rows(v), strict=True)]
-    rank = lambda r: SEVERITY.index(r["verdict"]) if r["verdict"] in SEVERITY else len(SEVERITY)  # noqa: E731
+    def rank(r: dict) -> int:
+        return SEVERITY.index(r["verdict"]) if r["verdict"] in SEVERITY else len(SEVERITY)
+
     return sorted(rows, key=rank)
 
 
