@@ -113,7 +113,7 @@ def _context(runs, verdict, baseline, history, changepoints) -> dict:
         "stage_rows": stage_rows, "day_rows": _day_rows(run, base),
         "charts": _charts(runs, run, baseline, stage_rows, trend, cps),
         "trend": trend, "changepoints": cps, "changepoints_given": changepoints is not None,
-        "env_rows": _data.env_rows(run["environment"], base["environment"] if base else None),
+        "env_rows": _data.env_rows(run["environment"], base.get("environment") if base else None),
         "config_json": json.dumps(run["config"], indent=2, sort_keys=True),
         "config_rows": sorted(flatten(run["config"], keep_empty=True).items()),
         "profile_description": _profile_description(run["profile"]),
@@ -145,13 +145,13 @@ def _run_series(runs: list[RunRecord]) -> list[tuple[str, dict]]:
 
 def _day_rows(run: RunRecord, base: RunRecord | None) -> list[dict]:
     """Per evaluated day: each quality metric and the train loss, current and baseline."""
-    old = {d["eval_day"]: d for d in (base["days"] if base else [])}
+    old = {d["eval_day"]: d for d in (base.get("days", []) if base else [])}
     rows = []
     for d in run.get("days", []):
         b = old.get(d["eval_day"])
-        base_metrics = (b["metrics"] or {}) if b else {}
+        base_metrics = (b.get("metrics") or {}) if b else {}
         values = {k: (d["metrics"].get(k), base_metrics.get(k)) for k in _data.QUALITY_METRICS}
-        values["train_loss"] = (d["train_loss"], b["train_loss"] if b else None)
+        values["train_loss"] = (d["train_loss"], b.get("train_loss") if b else None)
         rows.append({"train_day": d["train_day"], "eval_day": d["eval_day"], "sessions": d["eval_sessions"],
                      "values": {k: {"current": c, "baseline": o, "change_pct": _data.change_pct(o, c)}
                                 for k, (c, o) in values.items()}})
