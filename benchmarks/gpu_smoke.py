@@ -393,7 +393,7 @@ def _hash(data: dict) -> str:
 
 
 def build_record(result: SmokeResult, environment: dict, command: str = "") -> dict:
-    """The run record of one smoke repetition (schema_version 1, status ok)."""
+    """The run record of one smoke repetition (the current schema_version, status ok)."""
     config = {**asdict(result.config), "device": result.device}
     ms = measurements(result)
     extra = {"nvml": result.nvml, "train_steps": result.train.to_dict(), "eval_steps": result.evaluate.to_dict(),

@@ -4,7 +4,7 @@
 
 Each pair runs the same profile twice in fresh worker processes, once instrumented and once
 bare, alternating which goes first. Wall time is measured around the whole run (process start
-to record), so samplers, calibration and per-stage counters all count as overhead. Prints the
+to record), so samplers, the machine-speed probe and per-stage counters all count as overhead. Prints the
 per-pair ratios and their median; exits 1 if the median overhead exceeds --limit-pct.
 """
 

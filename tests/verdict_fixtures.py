@@ -1,7 +1,7 @@
 """Synthetic but realistic run records for the comparison tests (no pipeline run needed).
 
-Each repetition draws a shared machine-load factor (it slows every stage and the speed
-calibration alike) and a smaller independent jitter per stage, from a seeded generator;
+Each repetition draws a shared machine-load factor (it slows every stage and the machine-speed
+probe alike) and a smaller independent jitter per stage, from a seeded generator;
 memory gets a few MiB of sampler jitter. Planted changes are given as factors or extra
 bytes per stage. The shape follows harness.run.runner's records; every one is schema-validated.
 """
@@ -86,7 +86,7 @@ def make_record(seed: int = 0, repeat: int = 1, noise: float = 0.01, slow: dict 
         "command": "t4rec-bench run --profile ci", "config": {"profile": profile, "seed": 42, "data": {"rows": 100000}},
         "config_hash": "f" * 16, "workload_hash": workload_hash, "faults": faults or {}, "instrumented": True,
         "repeat": repeat, "environment": environment_ or environment(),
-        "calibration": {"speed_s": [r[1] for r in reps]}, "stages": [], "measurements": measurements,
+        "machine_speed": {"speed_s": [r[1] for r in reps]}, "stages": [], "measurements": measurements,
         "days": [], "fingerprints": {}, "timeline": {},
         "failure": None if status == "ok" else {"stage": "train", "kind": "nan_loss", "message": "loss is nan"},
     }
@@ -105,14 +105,15 @@ def make_baseline(seed: int = 1000, repeat: int = 10, seeds: dict | None = None,
 
 
 def minimal_record(i: int, commit: str, etl_wall_s: float, profile: str = "nightly", ndcg: float = 0.17) -> dict:
-    """A minimal valid run record (schema_version 1) with a few measurements, for history and change points."""
+    """A minimal valid run record (the current schema_version) with a few measurements, for history and
+    change points."""
     from harness.documents import record
 
     started = f"2025-01-{1 + i // 24:02d}T{i % 24:02d}:00:00+00:00"
     measurements = [record.measurement("etl.wall_s", etl_wall_s), record.measurement("quality.ndcg_at_20", ndcg),
                     record.measurement("train.samples_per_s", 1000.0)]
     rec = {
-        "schema_version": 1, "kind": "t4rec-bench/run", "run_id": f"run-{i:03d}", "profile": profile,
+        "schema_version": record.SCHEMA_VERSION, "kind": record.KIND, "run_id": f"run-{i:03d}", "profile": profile,
         "status": "ok", "started_at": started, "finished_at": started, "config": {}, "config_hash": "c" * 16,
         "workload_hash": ("w" if profile == "nightly" else "s") * 16, "faults": {}, "instrumented": True,
         "repeat": 1,

@@ -24,11 +24,14 @@ import dataclasses
 import json
 import os
 import shutil
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from harness.clock import now
 from harness.documents import atomic, versions
 from harness.documents import record as recordmod
+from harness.documents.record_types import RunRecord
 from harness.errors import EXIT_NO_BASELINE, HarnessError
 
 FORMAT_VERSION = 1
@@ -95,7 +98,7 @@ def check(doc, where: str = "baseline", restore: str = "record a new one") -> di
     return doc
 
 
-def build(rec: dict, command: str | None = None, seed_spread: dict | None = None,
+def build(rec: RunRecord, command: str | None = None, seed_spread: dict | None = None,
           run_ids: list[str] | None = None) -> dict:
     """A baseline document around ``rec`` (a run record, repetitions already pooled)."""
     env = rec["environment"]
@@ -112,7 +115,7 @@ def build(rec: dict, command: str | None = None, seed_spread: dict | None = None
     return doc
 
 
-def from_records(records: list[dict], command: str | None = None, seed_spread: dict | None = None) -> dict:
+def from_records(records: Sequence[RunRecord], command: str | None = None, seed_spread: dict | None = None) -> dict:
     """A baseline from several run records of one workload (their samples pooled)."""
     hashes = {r["workload_hash"] for r in records}
     if len(hashes) != 1:
@@ -122,7 +125,7 @@ def from_records(records: list[dict], command: str | None = None, seed_spread: d
     return build(merged, command, seed_spread, [r["run_id"] for r in records])
 
 
-def seed_spread(by_seed: dict[int, dict]) -> dict:
+def seed_spread(by_seed: Mapping[int, RunRecord]) -> dict:
     """``{"seeds": [...], "samples": {name: [median per seed]}}`` for metric and loss measurements."""
     seeds = sorted(by_seed)
     samples: dict[str, list] = {}
@@ -133,8 +136,9 @@ def seed_spread(by_seed: dict[int, dict]) -> dict:
     return {"seeds": seeds, "samples": {k: v for k, v in samples.items() if len(v) == len(seeds)}}
 
 
-def refusals(rec: dict, git: dict | None = None) -> tuple[list[str], list[str]]:
-    """Why ``rec`` must not become a baseline: (never allowed, allowed with --force)."""
+def refusals(rec: Mapping[str, Any], git: dict | None = None) -> tuple[list[str], list[str]]:
+    """Why ``rec`` must not become a baseline: (never allowed, allowed with --force). ``rec``: a run
+    record, or the fields of one a run is planned with (status, faults, profile, repeat, environment.git)."""
     never, unless_forced = [], []
     if rec["status"] != "ok":
         never.append(f"the run failed ({(rec.get('failure') or {}).get('message', 'no message')})")
@@ -155,7 +159,7 @@ def refusals(rec: dict, git: dict | None = None) -> tuple[list[str], list[str]]:
     return never, unless_forced
 
 
-def ensure_recordable(rec: dict, force: bool = False, git: dict | None = None) -> None:
+def ensure_recordable(rec: Mapping[str, Any], force: bool = False, git: dict | None = None) -> None:
     never, unless_forced = refusals(rec, git)
     if never:
         raise HarnessError("refusing to record a baseline: " + "; ".join(never) + " (not even with --force)")

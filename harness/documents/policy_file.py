@@ -4,14 +4,16 @@ are harness/judge/policy.py's."""
 
 from __future__ import annotations
 
-try:
-    import tomllib  # novermin (guarded: Python 3.10 takes tomli)
-except ModuleNotFoundError:  # Python 3.10 (the Merlin containers): the same parser, as a package
-    import tomli as tomllib
+import sys
 from importlib import resources
 from pathlib import Path
 
 from harness.errors import HarnessError
+
+if sys.version_info >= (3, 11):
+    import tomllib  # novermin (guarded: Python 3.10 takes tomli)
+else:  # Python 3.10 (the Merlin containers): the same parser, as a package
+    import tomli as tomllib
 
 COMMITTED = "harness/policies.toml"  # the committed file's name as a source
 

@@ -9,23 +9,44 @@ from __future__ import annotations
 
 import json
 import statistics
+from collections.abc import Mapping, Sequence
 from importlib import resources
 from pathlib import Path
+from typing import Any, cast
 
 from harness.documents import atomic, versions
-from harness.documents.record_types import Failure, Measurement, RunRecord, Stage
+from harness.documents.record_types import (
+    Failure,
+    Fingerprints,
+    FingerprintStage,
+    Measurement,
+    MeasurementKind,
+    RunRecord,
+    Stage,
+    StageStatus,
+    Unit,
+)
 from harness.errors import HarnessError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 KIND = "t4rec-bench/run"
-# Upgrades of older records: {N: function from a version N record to N+1}. Empty: only version 1 exists.
-UPGRADES: dict[int, versions.Upgrade] = {}
+
+
+def _v1_to_v2(doc: dict) -> dict:
+    """Version 2 calls the machine-speed probe's readings ``machine_speed`` (version 1: ``calibration``,
+    a word kept for ``t4rec-bench calibrate`` and its documents); the field keeps its place."""
+    renamed = {("machine_speed" if key == "calibration" else key): value for key, value in doc.items()}
+    return {**renamed, "schema_version": 2}
+
+
+# Upgrades of older records: {N: function from a version N record to N+1}.
+UPGRADES: dict[int, versions.Upgrade] = {1: _v1_to_v2}
 FORMAT = versions.Format("run record", KIND, SCHEMA_VERSION, key="schema_version", upgrades=UPGRADES,
                          older_hint="re-run the pipeline to produce a current record")
 _FIELDS = tuple(RunRecord.__annotations__)  # the order build writes
 
 # unit and kind follow from the name's suffix; higher_is_better from the kind (and suffix).
-_SUFFIXES = {
+_SUFFIXES: dict[str, tuple[Unit, MeasurementKind]] = {
     "_wall_s": ("s", "time"), "wall_s": ("s", "time"), "cpu_s": ("s", "time"),
     "rows_per_s": ("rows/s", "throughput"), "samples_per_s": ("samples/s", "throughput"),
     "_bytes": ("bytes", "memory"), "loss": ("1", "loss"), "sessions": ("count", "count"),
@@ -36,23 +57,26 @@ _QUALITY_PREFIXES = ("ndcg_at_", "recall_at_")
 def measurement(name: str, samples) -> Measurement:
     """A measurement dict with unit, kind and direction derived from its name (``etl.wall_s``)."""
     samples = [float(s) for s in (samples if isinstance(samples, (list, tuple)) else [samples])]
-    metric = name.split(".", 1)[1]
-    if metric.startswith(_QUALITY_PREFIXES):
-        unit, kind = "1", "metric"
-    else:
-        unit, kind = next((v for k, v in _SUFFIXES.items() if metric.endswith(k)), (None, None))
-    if unit is None:
+    found = _unit_and_kind(name.split(".", 1)[1])
+    if found is None:
         raise ValueError(f"measurement name {name!r} has no known unit suffix")
+    unit, kind = found
     higher = kind in ("throughput", "metric")
     return {"name": name, "unit": unit, "value": statistics.median(samples), "samples": samples,
             "higher_is_better": higher, "kind": kind}
 
 
-def merge_repetitions(records: list[dict]) -> dict:
+def _unit_and_kind(metric: str) -> tuple[Unit, MeasurementKind] | None:
+    if metric.startswith(_QUALITY_PREFIXES):
+        return "1", "metric"
+    return next((v for k, v in _SUFFIXES.items() if metric.endswith(k)), None)
+
+
+def merge_repetitions(records: Sequence[RunRecord]) -> RunRecord:
     """One record from N repetitions: the first's details, every measurement's samples pooled, the
     ``gpu`` field throttled when any repetition was (``_merge_gpu``), and the nondeterministic ops of
     every repetition."""
-    first = dict(records[0])
+    first: RunRecord = {**records[0]}
     pooled: dict[str, list] = {}
     for rec in records:
         for m in rec["measurements"]:
@@ -60,20 +84,26 @@ def merge_repetitions(records: list[dict]) -> dict:
     first["measurements"] = [measurement(name, samples) for name, samples in pooled.items()]
     first["repeat"] = len(records)
     first["finished_at"] = records[-1]["finished_at"]
-    if "calibration" in first:
-        first["calibration"] = {"speed_s": [s for r in records for s in r.get("calibration", {}).get("speed_s", [])]}
+    if "machine_speed" in first:
+        first["machine_speed"] = {"speed_s": [s for r in records for s in speeds(r)]}
     if any(r.get("gpu") for r in records):
         first["gpu"] = _merge_gpu(records)
     listed = [r["nondeterministic_ops"] for r in records if "nondeterministic_ops" in r]
     if listed:
-        first["nondeterministic_ops"] = sorted(set().union(*listed))
+        first["nondeterministic_ops"] = sorted({op for ops in listed for op in ops})
     failed = [r for r in records if r["status"] != "ok"]
     if failed:
         first["status"], first["failure"] = "failed", failed[0]["failure"]
     return first
 
 
-def _merge_gpu(records: list[dict]) -> dict:
+def speeds(rec: RunRecord) -> list[float]:
+    """The machine-speed probe's readings, one per repetition; empty when the record has none."""
+    speed = rec.get("machine_speed")
+    return list(speed.get("speed_s") or []) if speed else []
+
+
+def _merge_gpu(records: Sequence[RunRecord]) -> dict:
     """The first repetition's ``gpu`` field that is not empty, throttled when any repetition was, with
     the throttle reasons of every repetition (sorted, each once)."""
     healths = [r.get("gpu") or {} for r in records]
@@ -83,10 +113,10 @@ def _merge_gpu(records: list[dict]) -> dict:
 
 
 # The fingerprints in pipeline order: each stage's output hash, first to last.
-FINGERPRINT_ORDER = ("synthetic", "etl_output", "splits", "model_weights", "metrics")
+FINGERPRINT_ORDER: tuple[FingerprintStage, ...] = ("synthetic", "etl_output", "splits", "model_weights", "metrics")
 
 
-def first_divergence(base_fps: dict, cur_fps: dict) -> tuple[str, str, str] | None:
+def first_divergence(base_fps: Fingerprints, cur_fps: Fingerprints) -> tuple[str, str, str] | None:
     """(stage, base hash, current hash) of the earliest fingerprint in pipeline order that differs;
     None when none does. Fingerprints missing on either side (older records) are skipped."""
     for stage in FINGERPRINT_ORDER:
@@ -96,7 +126,7 @@ def first_divergence(base_fps: dict, cur_fps: dict) -> tuple[str, str, str] | No
     return None
 
 
-def stage(name: str, status: str, start_s: float, end_s: float) -> Stage:
+def stage(name: str, status: StageStatus, start_s: float, end_s: float) -> Stage:
     """One stage entry: offsets from the run's start."""
     return {"name": name, "status": status, "start_s": start_s, "end_s": end_s}
 
@@ -107,7 +137,7 @@ def build(*, run_id: str, profile: str, started_at: str, finished_at: str, comma
           faults: dict | None = None, instrumented: bool = True, **optional) -> RunRecord:
     """The record of one repetition (``repeat`` 1; ``merge_repetitions`` pools several).
 
-    ``status`` follows from ``failure``. ``optional``: the fields the schema does not require (calibration,
+    ``status`` follows from ``failure``. ``optional``: the fields the schema does not require (machine_speed,
     gpu, checkpoint, timeline, determinism_notes, nondeterministic_ops, etl_backend, notes, scale); one left out
     is absent from the record.
     Fields are written in ``RunRecord``'s order. Not validated here: ``write`` and the runner validate.
@@ -121,7 +151,8 @@ def build(*, run_id: str, profile: str, started_at: str, finished_at: str, comma
              "instrumented": instrumented, "repeat": 1, "environment": environment, "stages": stages,
              "measurements": measurements, "days": days, "fingerprints": fingerprints, "failure": failure,
              **optional}
-    return {key: given[key] for key in _FIELDS if key in given}  # type: ignore[return-value]
+    # a RunRecord: its fields, each from a keyword of the same name (unknown optional ones refused above)
+    return cast(RunRecord, {key: given[key] for key in _FIELDS if key in given})
 
 
 def schema() -> dict:
@@ -130,10 +161,10 @@ def schema() -> dict:
 
 def upgrade(rec, where: str = "") -> RunRecord:
     """``rec`` as a current record (a new dict when upgraded); HarnessError for a newer or unknown version."""
-    return versions.read(rec, FORMAT, where)  # type: ignore[return-value]
+    return cast(RunRecord, versions.read(rec, FORMAT, where))  # its kind and version checked; load validates the rest
 
 
-def validate(rec: dict) -> None:
+def validate(rec: Mapping[str, Any]) -> None:
     """Raise HarnessError naming the first schema violation. Only a current record passes: one
     read from disk goes through ``upgrade`` first (``load`` does)."""
     import jsonschema
@@ -158,16 +189,17 @@ def load(path: str | Path) -> RunRecord:
     return rec
 
 
-def by_name(rec: dict) -> dict[str, dict]:
+def by_name(rec: Mapping[str, Any]) -> dict[str, Measurement]:
+    """{name: measurement} of a run record (or a record not yet validated)."""
     return {m["name"]: m for m in rec["measurements"]}
 
 
-def write(rec: dict, path: str | Path) -> Path:
+def write(rec: Mapping[str, Any], path: str | Path) -> Path:
     validate(rec)
     return atomic.write_json(path, rec)
 
 
-def append_history(rec: dict, history_dir: str | Path) -> Path:
+def append_history(rec: Mapping[str, Any], history_dir: str | Path) -> Path:
     """Write into the history folder under a new name; existing files are never replaced."""
     validate(rec)
     return atomic.write_new_json(history_dir, f"{rec['started_at'][:19].replace(':', '')}-{rec['profile']}", rec)

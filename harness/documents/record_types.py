@@ -110,8 +110,11 @@ class Environment(TypedDict):
     numerics_fingerprint: NotRequired[str]  # numerics.fingerprint, for easy access
 
 
-class Calibration(TypedDict):
+class MachineSpeed(TypedDict):
     speed_s: list[float]  # machine speed: a fixed CPU workload timed before each repetition
+
+
+FingerprintStage = Literal["synthetic", "etl_output", "splits", "model_weights", "metrics"]  # Fingerprints' keys
 
 
 class Fingerprints(TypedDict, total=False):
@@ -136,7 +139,7 @@ class Failure(TypedDict):
 
 
 class RunRecord(TypedDict):
-    schema_version: Literal[1]  # record.FORMAT.current
+    schema_version: Literal[2]  # record.FORMAT.current
     kind: Literal["t4rec-bench/run"]  # record.KIND
     run_id: str  # unique: start time and a random suffix
     profile: str  # the named profile run (smoke, ci, nightly, gpu-smoke, ...)
@@ -148,10 +151,10 @@ class RunRecord(TypedDict):
     config_hash: str  # hash of the whole config
     workload_hash: str  # hash of the config fields that define the computation: what makes runs comparable
     faults: dict  # active injected faults; empty when none
-    instrumented: bool  # memory sampled and machine speed calibrated
+    instrumented: bool  # memory sampled and machine speed probed
     repeat: int  # repetitions pooled into the measurements
     environment: Environment  # where it ran
-    calibration: NotRequired[Calibration]  # machine speed per repetition
+    machine_speed: NotRequired[MachineSpeed]  # the machine-speed probe's reading per repetition
     gpu: NotRequired[dict | None]  # GPU health per run; None without CUDA
     stages: list[Stage]  # the stages in the order they ran (first repetition)
     measurements: list[Measurement]  # every figure, samples pooled over repetitions

@@ -45,7 +45,9 @@ KIND = "t4rec-bench/verdict"
 
 def _v1_to_v2(doc: dict) -> dict:
     """Version 2 calls "unstable" "undecided" (one word for "the data cannot tell yet", exit 6)."""
-    word = lambda v: "undecided" if v == "unstable" else v  # noqa: E731
+    def word(v):
+        return "undecided" if v == "unstable" else v
+
     return {**doc, "format_version": 2, "overall": word(doc.get("overall")),
             "measurements": [{**m, "verdict": word(m.get("verdict"))} for m in doc.get("measurements") or []]}
 

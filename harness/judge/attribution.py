@@ -57,7 +57,8 @@ def _sequential_effect(what, before, after, higher_is_better, alpha, threshold_p
 def env_words(changed) -> str:
     """``transformers4rec 23.12.0 -> 23.12.0.post1, torch 2.1 -> 2.2`` (first five, then a count)."""
     items = [f"{name} {a or '(none)'} -> {b or '(none)'}" for name, a, b in changed]
-    return ", ".join(items[:5]) + (f" and {len(items) - 5} more" if len(items) > 5 else "") or "(no distribution changed)"
+    more = f" and {len(items) - 5} more" if len(items) > 5 else ""
+    return ", ".join(items[:5]) + more or "(no distribution changed)"
 
 
 def cause(code: Effect | None, env: Effect | None, code_range: str, changed) -> str:
@@ -67,7 +68,9 @@ def cause(code: Effect | None, env: Effect | None, code_range: str, changed) -> 
     env_txt = f"environment: {env_words(changed)}"
     if code is None or env is None:
         return ""
-    size = lambda e: f"{e.change_pct:+.1f}%, one-sided p {e.p_value:.2g}"  # noqa: E731
+    def size(e: Effect) -> str:
+        return f"{e.change_pct:+.1f}%, one-sided p {e.p_value:.2g}"
+
     if code.clear and env.clear:
         return f"code and environment: {code_range} ({size(code)}); {env_words(changed)} ({size(env)})"
     if env.clear:

@@ -24,8 +24,10 @@ change point.
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
+from typing import TypeGuard
 
 GAMMA_FACTOR = 3.0  # Potts penalty per segment, in noise sigmas times ln(n)
 METHODS = ("potts", "asv")
@@ -91,7 +93,7 @@ def _short(commit: str | None) -> str:
     return commit[:8] if commit else "?"
 
 
-def _present(value) -> bool:
+def _present(value) -> TypeGuard[float]:
     return value is not None and isinstance(value, (int, float)) and math.isfinite(value)
 
 
@@ -99,7 +101,7 @@ def noise_sigma(values: list[float]) -> float:
     """Robust noise estimate: median absolute first difference, scaled to a normal sigma."""
     if len(values) < 2:
         return 0.0
-    diffs = sorted(abs(b - a) for a, b in zip(values, values[1:]))
+    diffs = sorted(abs(b - a) for a, b in itertools.pairwise(values))
     mid = len(diffs) // 2
     median = diffs[mid] if len(diffs) % 2 else 0.5 * (diffs[mid - 1] + diffs[mid])
     return median * _MAD_TO_SIGMA
@@ -116,7 +118,7 @@ def _fit(y: list[float], method: str, gamma_factor: float) -> list[tuple[int, in
                            "(pip install -e '.[bench]')") from None
 
     if method == "asv":
-        return [(l, r, v, e) for l, r, v, _min, e in step_detect.detect_steps(y)]
+        return [(left, r, v, e) for left, r, v, _min, e in step_detect.detect_steps(y)]
     if method != "potts":
         raise ValueError(f"unknown change point method {method!r}; choose one of {', '.join(METHODS)}")
     n = len(y)
@@ -125,7 +127,7 @@ def _fit(y: list[float], method: str, gamma_factor: float) -> list[tuple[int, in
     gamma = gamma_factor * sigma * math.log(max(n, 2))
     rights, values, dists = step_detect.solve_potts_approx(y, [1.0] * n, gamma=gamma)
     out, left = [], 0
-    for right, value, dist in zip(rights, values, dists):
+    for right, value, dist in zip(rights, values, dists, strict=True):
         out.append((left, right, value, abs(dist) / (right - left)))
         left = right
     return out
@@ -137,11 +139,11 @@ def segments(values: list[float | None], method: str = "potts", gamma_factor: fl
     Segment bounds index into ``values``; a segment starts at its first present value.
     """
     index = [i for i, v in enumerate(values) if _present(v)]
-    y = [float(values[i]) for i in index]
+    y = [float(v) for v in values if _present(v)]
     if not y:
         return []
     fit = _fit(y, method, gamma_factor)
-    return [Segment(index[l], index[r - 1] + 1, float(v), float(e)) for l, r, v, e in fit]
+    return [Segment(index[left], index[r - 1] + 1, float(v), float(e)) for left, r, v, e in fit]
 
 
 def _step_pct(before: float, after: float) -> float:
@@ -196,7 +198,7 @@ def detect(series: Series, method: str = "potts", gamma_factor: float = GAMMA_FA
     values = [p.value for p in series.points]
     segs = merge_insignificant(segments(values, method, gamma_factor), threshold, series.min_change)
     return [_change_point(series, a, b, values, k == len(segs) - 2)
-            for k, (a, b) in enumerate(zip(segs, segs[1:]))]
+            for k, (a, b) in enumerate(itertools.pairwise(segs))]
 
 
 def _change_point(series: Series, a: Segment, b: Segment, values: list, latest: bool) -> ChangePoint:

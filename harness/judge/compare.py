@@ -15,7 +15,7 @@ rule the policy names (``RULES``; the verdict types are harness/judge/verdict.py
   The alphas come from the ``[gate]`` budget: the primary endpoint (total.wall_s) gets
   alpha_primary, the other gated measurements share the rest (Bonferroni), so noise alone fails
   the gate in at most family_alpha of comparisons. Times are speed-normalised
-  (calibration.speed_s) only where the policy says so.
+  (machine_speed.speed_s) only where the policy says so.
 - metrics and loss ("exact-or-seed-spread", harness/judge/rules.py): exact within the policy's
   exact_tolerance when the environment fingerprint matches and the runs are deterministic; else
   a tolerance from the baseline's multi-seed spread.
@@ -36,9 +36,12 @@ regression shows, metrics fall back to tolerances, and the difference is listed.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
-from harness.documents.record import by_name
+from harness.documents.record import by_name, speeds
+from harness.documents.record_types import Environment, Measurement, RunRecord
 from harness.judge import rules
 from harness.judge.rules import QUALITY_KINDS, TIME_KINDS, Context
 from harness.judge.significance import significance
@@ -51,7 +54,7 @@ ENV_KEYS = ("python", "os", "cpu_model", "cpu_count", "ram_bytes", "packages", "
 MACHINE_KEYS = ("cpu_model", "cpu_count", "ram_bytes", "machine_class")
 
 
-def compare(run: dict, baseline: dict, policies=None, baseline_path: str | None = None,
+def compare(run: RunRecord, baseline: dict, policies=None, baseline_path: str | None = None,
             reference: dict | None = None) -> Verdict:
     """Judge ``run`` (a run record) against ``baseline`` (a baseline document, see harness.documents.baseline).
 
@@ -72,7 +75,7 @@ def compare(run: dict, baseline: dict, policies=None, baseline_path: str | None 
                          + (", ".join(_workload_diff(ref_rec["config"], run["config"])) or "hash only")
                          + "): times judged against the stored baseline")
             ref_rec = None
-    arms = _Arms.of(reference) if ref_rec is not None else None
+    arms = _Arms.of(reference) if reference is not None and ref_rec is not None else None
     if workload_match:
         ctx = _context(run, base_rec, baseline)
         if arms is not None and arms.sequential:
@@ -84,12 +87,12 @@ def compare(run: dict, baseline: dict, policies=None, baseline_path: str | None 
         items = _all_incomparable(run, base_rec)
     verdict = _verdict(run, baseline, baseline_path, env_diff, workload_match, items, extra,
                        policies.gate.on_undecided)
-    if ref_rec is not None:
+    if arms is not None and reference is not None:  # arms: the reference's workload matched
         verdict = dataclasses.replace(verdict, reference_provenance=dict(reference.get("provenance") or {}))
     return verdict
 
 
-def no_baseline(run: dict, baseline_path: str | None, why: str) -> Verdict:
+def no_baseline(run: RunRecord, baseline_path: str | None, why: str) -> Verdict:
     """The verdict when there is nothing to compare with: every measurement ``missing``."""
     items = [_blank(m, "missing", why) for m in run["measurements"]]
     return _verdict(run, None, baseline_path, [], False, items)
@@ -100,24 +103,27 @@ def _verdict(run, baseline, baseline_path, env_diff, workload_match, items, extr
     items = sorted(items, key=lambda v: SEVERITY.index(v.verdict))
     overall = "failed" if run["status"] != "ok" else worst(v.verdict for v in items)
     provenance = {k: v for k, v in ((baseline or {}).get("provenance") or {}).items() if k != "environment"}
-    return Verdict(overall=overall, exit_code=exit_code(overall, on_undecided), run_id=run["run_id"], profile=run["profile"],
+    return Verdict(overall=overall, exit_code=exit_code(overall, on_undecided), run_id=run["run_id"],
+                   profile=run["profile"],
                    baseline_path=None if baseline_path is None else str(baseline_path),
                    baseline_provenance=provenance, environment_diff=env_diff, workload_match=workload_match,
                    measurements=tuple(items), notes=(*_notes(run, baseline, workload_match), *extra),
                    etl_backend=run.get("etl_backend"))
 
 
-def _env_diff(base_env: dict, cur_env: dict) -> list:
+def _env_diff(base_env: Environment, cur_env: Environment) -> list:
     """Differences in ENV_KEYS; the full distribution set only when both sides record it (older
     records list 19 packages: those are compared then)."""
     keys = [k for k in ENV_KEYS if k not in ("distributions", "numerics_fingerprint") or k in base_env]
     if "distributions" in base_env and "distributions" in cur_env:
         keys.remove("packages")
-    pick = lambda e: {k: e.get(k) for k in keys}  # noqa: E731
+    def pick(e: Environment) -> dict:
+        return {k: e.get(k) for k in keys}
+
     return envmod.diff(pick(base_env), pick(cur_env))
 
 
-def _context(run: dict, base_rec: dict, baseline: dict) -> Context:
+def _context(run: RunRecord, base_rec: RunRecord, baseline: dict) -> Context:
     b_env, c_env = base_rec["environment"], run["environment"]
     spread = (baseline.get("seed_spread") or {}).get("samples", {})
     same_env = b_env.get("fingerprint") == c_env.get("fingerprint")
@@ -125,12 +131,11 @@ def _context(run: dict, base_rec: dict, baseline: dict) -> Context:
         "numerics_fingerprint")
     return Context(env_match=same_env and same_host, differs_why=_differs_why(b_env, c_env, same_env),
                    same_machine=all(b_env.get(k) == c_env.get(k) for k in MACHINE_KEYS),
-                   base_speed=tuple((base_rec.get("calibration") or {}).get("speed_s", [])),
-                   cur_speed=tuple((run.get("calibration") or {}).get("speed_s", [])),
+                   base_speed=tuple(speeds(base_rec)), cur_speed=tuple(speeds(run)),
                    seed_spread=spread, throttled=_throttle_reasons(run))
 
 
-def _throttle_reasons(run: dict) -> tuple[str, ...]:
+def _throttle_reasons(run: RunRecord) -> tuple[str, ...]:
     """Why the GPU was throttled during the run (record["gpu"]); empty when it was not."""
     gpu = run.get("gpu") or {}
     if not gpu.get("throttled"):
@@ -138,10 +143,10 @@ def _throttle_reasons(run: dict) -> tuple[str, ...]:
     return tuple(gpu.get("throttle_reasons") or ("unknown reason",))
 
 
-def _notes(run: dict, baseline: dict | None, workload_match: bool) -> list[str]:
+def _notes(run: RunRecord, baseline: dict | None, workload_match: bool) -> list[str]:
     notes = []
-    if run["status"] != "ok" and run.get("failure"):
-        f = run["failure"]
+    f = run.get("failure")
+    if run["status"] != "ok" and f:
         notes.append(f"the run failed in stage {f['stage']!r} ({f['kind']}): {f['message']}")
     if run.get("faults"):
         notes.append(f"injected faults in this run: {_fmt_dict(run['faults'])}")
@@ -166,13 +171,13 @@ def _fmt_dict(d: dict) -> str:
     return ", ".join(f"{k}={v!r}" for k, v in d.items())
 
 
-def _blank(m: dict, verdict: str, reason: str, baseline: dict | None = None) -> MeasurementVerdict:
+def _blank(m: Measurement, verdict: str, reason: str, baseline: Measurement | None = None) -> MeasurementVerdict:
     cur = m if baseline is None or m is not baseline else None
     return make(m, baseline=baseline["value"] if baseline else None, current=cur["value"] if cur else None,
                 verdict=verdict, reason=reason)
 
 
-def _all_incomparable(run: dict, base_rec: dict) -> list[MeasurementVerdict]:
+def _all_incomparable(run: RunRecord, base_rec: RunRecord) -> list[MeasurementVerdict]:
     base, cur = by_name(base_rec), by_name(run)
     why = (f"workload differs from the baseline's (hash {base_rec['workload_hash']} vs "
            f"{run['workload_hash']}): record a baseline for this workload")
@@ -183,7 +188,7 @@ def _all_incomparable(run: dict, base_rec: dict) -> list[MeasurementVerdict]:
     return out
 
 
-def _names(base: dict, cur: dict) -> list[str]:
+def _names(base: dict[str, Measurement], cur: dict[str, Measurement]) -> list[str]:
     return list(base) + [n for n in cur if n not in base]
 
 
@@ -210,32 +215,35 @@ class _Arms:
                    (reference.get("provenance") or {}).get("mode"))
 
 
-def _compare_all(run: dict, base_rec: dict, ctx: Context, policies,
+def _compare_all(run: RunRecord, base_rec: RunRecord, ctx: Context, policies,
                  arms: _Arms | None = None) -> tuple[list[MeasurementVerdict], list]:
     base, cur = by_name(base_rec), by_name(run)
-    pairs = [(base.get(n), cur.get(n)) for n in _names(base, cur)]
+    names = _names(base, cur)
+    pairs = [(base.get(n), cur.get(n)) for n in names]
     chosen = [policies.for_measurement(c["name"], c["kind"]) if b and c else None for b, c in pairs]
     family = rules.family(policies, [c for b, c in pairs if b and c])
     alphas = policies.gate.alphas(family)
     out = []
-    for (b, c), pol in zip(pairs, chosen):
-        if b is None:
-            out.append(_blank(c, "missing", "new measurement: the baseline has no value for it; "
-                                            "re-record the baseline to gate it"))
-        elif c is None:
-            out.append(_gone(run, b))
+    for name, pol in zip(names, chosen, strict=True):
+        if name not in base:
+            out.append(_blank(cur[name], "missing", "new measurement: the baseline has no value for it; "
+                                                    "re-record the baseline to gate it"))
+        elif name not in cur:
+            out.append(_gone(run, base[name]))
         else:
+            b, c = base[name], cur[name]
             pol = at_level(pol, alphas.get(c["name"]))
             in_session = _against_arms(b, c, ctx, pol, arms, run) if arms else None
             out.append(in_session or _with_spread(_judge(b, c, ctx, pol), b))
     return out, [family_note(policies.gate, family)] if family else []
 
 
-def _with_spread(v: MeasurementVerdict, b: dict) -> MeasurementVerdict:
+def _with_spread(v: MeasurementVerdict, b: Measurement) -> MeasurementVerdict:
     return dataclasses.replace(v, comparand_low=min(b["samples"]), comparand_high=max(b["samples"]))
 
 
-def _against_arms(b: dict, c: dict, ctx: Context, pol, arms: _Arms, run: dict) -> MeasurementVerdict | None:
+def _against_arms(b: Measurement, c: Measurement, ctx: Context, pol, arms: _Arms,
+                  run: RunRecord) -> MeasurementVerdict | None:
     """Times against the reference (with the cause when a cross arm ran); ranking metrics and loss
     exactly against the arm in the current environment; None: judged against the stored baseline."""
     name = c["name"]
@@ -262,13 +270,14 @@ def _against_arms(b: dict, c: dict, ctx: Context, pol, arms: _Arms, run: dict) -
             return dataclasses.replace(_with_spread(v, x), against="cross", cause=f"code: {arms.code_range}")
     from harness.judge.attribution import env_words
 
-    other = dataclasses.replace(ctx, env_match=False, differs_why=f"the environment differs ({env_words(arms.changed)})")
+    other = dataclasses.replace(ctx, env_match=False,
+                                differs_why=f"the environment differs ({env_words(arms.changed)})")
     v = _with_spread(_judge(arms.ref[name], c, other, pol), arms.ref[name])
     cause = f"environment: {env_words(arms.changed)}" if v.verdict != "ok" else ""
     return dataclasses.replace(v, against="reference", cause=cause)
 
 
-def _attributed(v: MeasurementVerdict, c: dict, pol, arms: _Arms) -> MeasurementVerdict:
+def _attributed(v: MeasurementVerdict, c: Measurement, pol, arms: _Arms) -> MeasurementVerdict:
     """``v`` with the cause of the change: the code (current vs cross) or the environment (cross vs reference)."""
     from harness.judge import attribution
 
@@ -284,7 +293,7 @@ def _attributed(v: MeasurementVerdict, c: dict, pol, arms: _Arms) -> Measurement
     return dataclasses.replace(v, cause=cause, reason=f"{v.reason}; cause: {cause}" if cause else v.reason)
 
 
-def _differs_why(b_env: dict, c_env: dict, same_env: bool) -> str:
+def _differs_why(b_env: Environment, c_env: Environment, same_env: bool) -> str:
     """Why metrics cannot be held to exactness against the stored baseline, in words."""
     if not same_env:
         return "the environment differs"
@@ -293,7 +302,7 @@ def _differs_why(b_env: dict, c_env: dict, same_env: bool) -> str:
     return f"the host's numerics differ ({_numerics_words(b_env.get('numerics') or {}, c_env.get('numerics') or {})})"
 
 
-def _numerics_words(b: dict, c: dict) -> str:
+def _numerics_words(b: Mapping[str, Any], c: Mapping[str, Any]) -> str:
     """The numerics fields that differ between two hosts, briefly."""
     rows = envmod.diff({k: v for k, v in b.items() if k != "fingerprint"},
                        {k: v for k, v in c.items() if k != "fingerprint"})
@@ -306,7 +315,7 @@ def _brief(v) -> str:
     return str(v)
 
 
-def _divergence_notes(run: dict, base_rec: dict, arms: _Arms | None) -> list[str]:
+def _divergence_notes(run: RunRecord, base_rec: RunRecord, arms: _Arms | None) -> list[str]:
     """The first pipeline stage whose output differs from the stored baseline's (and the reference's)."""
     from harness.documents.record import first_divergence
 
@@ -343,10 +352,11 @@ def family_note(gate, family) -> str:
             f"{pct(100 * gate.family_alpha)} of comparisons")
 
 
-def _gone(run: dict, b: dict) -> MeasurementVerdict:
+def _gone(run: RunRecord, b: Measurement) -> MeasurementVerdict:
     if run["status"] != "ok":
-        f = run.get("failure") or {}
-        return _blank(b, "failed", f"the run failed in stage {f.get('stage')!r} before measuring it", b)
+        f = run.get("failure")
+        stage = f.get("stage") if f else None
+        return _blank(b, "failed", f"the run failed in stage {stage!r} before measuring it", b)
     return _blank(b, "missing", "the run did not produce this measurement (it disappeared)", b)
 
 
@@ -354,5 +364,5 @@ RULES = {"significance": significance, "exact-or-seed-spread": rules.metric, "ex
          "report-only": rules.report_only}  # policy rule -> the function that judges by it
 
 
-def _judge(b: dict, c: dict, ctx: Context, pol) -> MeasurementVerdict:
+def _judge(b: Measurement, c: Measurement, ctx: Context, pol) -> MeasurementVerdict:
     return RULES[pol.rule](b, c, ctx, pol)

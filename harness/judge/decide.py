@@ -11,6 +11,7 @@ import dataclasses
 from pathlib import Path
 
 from harness.documents import baseline as baselinemod
+from harness.documents.record_types import RunRecord
 from harness.judge import policy as policymod
 
 _STORED = object()  # "read the stored baseline from the path"
@@ -21,7 +22,7 @@ def load_baseline(path) -> dict | None:
     return baselinemod.load(path) if path is not None and Path(path).exists() else None
 
 
-def verdict_of(run: dict, baseline_path, policies_path=None, *, stored=_STORED, in_session: dict | None = None,
+def verdict_of(run: RunRecord, baseline_path, policies_path=None, *, stored=_STORED, in_session: dict | None = None,
           why_no_reference: str | None = None):
     """The verdict of ``run``.
 
@@ -39,7 +40,7 @@ def verdict_of(run: dict, baseline_path, policies_path=None, *, stored=_STORED, 
     if stored is None and in_session is None:
         why = baselinemod.missing(baseline_path, run["profile"]) if baseline_path else "no baseline given"
         return no_baseline(run, None if baseline_path is None else str(baseline_path), why)
-    if stored is None:  # an explicit reference and nothing stored: everything against the reference
+    if stored is None and in_session is not None:  # nothing stored: everything against the reference
         doc = {"record": in_session["record"], "provenance": in_session["provenance"], "seed_spread": None}
         verdict = compare(run, doc, policies, baseline_path=None, reference=in_session)
     else:

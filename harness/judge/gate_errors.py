@@ -19,11 +19,15 @@ simulation tests the gate's code, not a model of it.
 
 from __future__ import annotations
 
+import itertools
 import random
 import time
+from collections.abc import Sequence
 from statistics import median, stdev
+from typing import TypedDict
 
 from harness.documents import record as recordmod
+from harness.documents.record_types import RunRecord
 from harness.judge import rules, stats
 from harness.judge import sequential as seq
 from harness.judge.significance import sequential_rule, threshold_pct
@@ -31,7 +35,17 @@ from harness.judge.significance import sequential_rule, threshold_pct
 WORSENINGS = (1, 2, 3, 4, 5, 7, 10)  # percent: the power table's rows
 BLOCK = 4  # pairs per block when a simulated check resamples a pool (order kept within a block)
 SCALES = (1, 2, 4)  # the robustness table's noise: these multiples of the measured pair sd
-NOISE_MODELS = {"gaussian": {}, "t3": {"tail_df": 3.0}, "AR(1) 0.6": {"ar": 0.6}}  # its noise shapes
+
+
+class NoiseShape(TypedDict, total=False):
+    """The noise keywords of ``sequential.simulate``."""
+
+    tail_df: float  # Student t tails of this many degrees of freedom
+    ar: float  # AR(1) correlation between successive pairs' log ratios
+
+
+# the robustness table's noise shapes
+NOISE_MODELS: dict[str, NoiseShape] = {"gaussian": {}, "t3": {"tail_df": 3.0}, "AR(1) 0.6": {"ar": 0.6}}
 
 
 def analyse(pools: dict, policies, stored, baseline_path, policies_path, comparisons: int, seed: int,
@@ -43,12 +57,14 @@ def analyse(pools: dict, policies, stored, baseline_path, policies_path, compari
     g = policies.gate
     doc = {"horizon": g.repeat, "min_pairs": g.min_pairs, "max_pairs": g.max_pairs, "modes": {}}
     for mode, (cur, ref) in pools.items():
-        sim = lambda c, ref=ref, mode=mode: simulate(  # noqa: E731
-            c, ref, stored, baseline_path, policies_path, g, mode, comparisons, seed)
+        def sim(c: RunRecord, ref: RunRecord = ref, mode: str = mode) -> dict:
+            return simulate(c, ref, stored, baseline_path, policies_path, g, mode, comparisons, seed)
+
         doc["modes"][mode] = {
             "pairs": pool_size(cur, ref), "seconds_per_pair": seconds.get(mode),
             "noise": noise(cur, ref, policies), "aa": sim(cur),
-            "robustness": robustness({n: (rule, stdev(d)) for n, (rule, d, _) in gated_rules(cur, ref, policies).items()}),
+            "robustness": robustness({n: (rule, stdev(d))
+                                      for n, (rule, d, _) in gated_rules(cur, ref, policies).items()}),
             "planted": {"stage": plant[0], "fraction": plant[1], **sim(planted(cur, *plant))} if plant else None}
     doc["readings"] = same_readings(pools)
     return doc
@@ -67,19 +83,19 @@ def with_checks(doc: dict, hosts: dict, checks: list[dict], ledger_rows: list[di
     return out
 
 
-def pooled(records: list[dict]) -> dict:
+def pooled(records: Sequence[RunRecord]) -> RunRecord:
     """One merged record of several (merged or single) records: samples in order."""
     merged = recordmod.merge_repetitions(records)
     merged["repeat"] = sum(r["repeat"] for r in records)
     return merged
 
 
-def pool_size(current: dict, reference: dict) -> int:
+def pool_size(current: RunRecord, reference: RunRecord) -> int:
     """Pairs in a pool: the repetitions both sides have."""
     return min(current["repeat"], reference["repeat"])
 
 
-def subset(rec: dict, idx: list[int]) -> dict:
+def subset(rec: RunRecord, idx: list[int]) -> RunRecord:
     """The merged record of the repetitions ``idx`` of ``rec`` (measurements with one sample per repetition)."""
     n = rec["repeat"]
     ms = [recordmod.measurement(m["name"], [m["samples"][i] for i in idx])
@@ -87,7 +103,7 @@ def subset(rec: dict, idx: list[int]) -> dict:
     return {**rec, "measurements": ms, "repeat": len(idx)}
 
 
-def planted(rec: dict, stage: str, fraction: float, kind: str = "spin") -> dict:
+def planted(rec: RunRecord, stage: str, fraction: float, kind: str = "spin") -> RunRecord:
     """``rec`` as if faults.slowdown_stage = ``stage`` had slowed it by ``fraction`` of the stage's time
     in every repetition (faults.slowdown_kind ``kind``): the stage's and the total's wall time grow, and
     with "spin" their CPU time by as much; nothing else does."""
@@ -95,7 +111,7 @@ def planted(rec: dict, stage: str, fraction: float, kind: str = "spin") -> dict:
     extra = [fraction * s for s in by[f"{stage}.wall_s"]["samples"]]
     names = [f"{stage}.wall_s", "total.wall_s"] + ([f"{stage}.cpu_s", "total.cpu_s"] if kind == "spin" else [])
     grown = {n: by[n]["samples"] for n in names if n in by}
-    ms = [recordmod.measurement(m["name"], [s + e for s, e in zip(grown[m["name"]], extra)])
+    ms = [recordmod.measurement(m["name"], [s + e for s, e in zip(grown[m["name"]], extra, strict=False)])
           if m["name"] in grown else m for m in rec["measurements"]]
     return {**rec, "measurements": ms}
 
@@ -106,18 +122,18 @@ def settings(gate, pairs: int, final: bool = False) -> dict:
             "design_pairs": gate.design_pairs, "pairs": pairs, "final": final}
 
 
-def in_session(ref: dict, gate, mode: str, final: bool = False) -> dict:
+def in_session(ref: RunRecord, gate, mode: str, final: bool = False) -> dict:
     """The judge's in-session argument for a simulated look (harness/pairing/gate.py::_in_session's shape)."""
     prov = {"commit": "calibration", "runs": ref["repeat"], "paired": True, "mode": mode, "arms": 2}
     return {"record": ref, "provenance": prov, "cross": None, "changed": (), "code_range": "", "notes": (),
             "sequential": settings(gate, ref["repeat"], final)}
 
 
-def one_check(current: dict, reference: dict, order: list[int], stored: dict | None, baseline_path,
+def one_check(current: RunRecord, reference: RunRecord, order: list[int], stored: dict | None, baseline_path,
               policies_path, gate, mode: str) -> dict:
     """Look after each pair of ``order`` as `check` does (the one judge and its stop rule); the verdict
     where it stops."""
-    from harness.judge.decide import verdict_of, stop_reason
+    from harness.judge.decide import stop_reason, verdict_of
 
     first = None
     cap = len(order)
@@ -134,7 +150,7 @@ def one_check(current: dict, reference: dict, order: list[int], stored: dict | N
     raise AssertionError("unreachable: the loop returns at the cap")
 
 
-def simulate(current: dict, reference: dict, stored: dict | None, baseline_path, policies_path, gate,
+def simulate(current: RunRecord, reference: RunRecord, stored: dict | None, baseline_path, policies_path, gate,
              mode: str, checks: int, seed: int, block: int = BLOCK) -> dict:
     """``checks`` simulated A/A checks on the pool's pairs, resampled in blocks that keep their order
     (``block_order``): false-positive rate and pairs used. The pairs come from one pool, so the checks are
@@ -174,7 +190,7 @@ def block_order(n: int, length: int, block: int, rng: random.Random) -> list[int
     return out[:length]
 
 
-def noise(current: dict, reference: dict, policies) -> list[dict]:
+def noise(current: RunRecord, reference: RunRecord, policies) -> list[dict]:
     """Per gated time or throughput: the sd of the pairs' log ratios, its 95% upper bound, the mean (the
     A/A bias), and the power table of the rule as coded at that sd (``power_table``)."""
     rows = []
@@ -188,7 +204,7 @@ def noise(current: dict, reference: dict, policies) -> list[dict]:
     return rows
 
 
-def gated_rules(current: dict, reference: dict, policies) -> dict:
+def gated_rules(current: RunRecord, reference: RunRecord, policies) -> dict:
     """{name: (the sequential Rule the gate applies, the pairs' log ratios, its one-sided level)} of each
     gated time or throughput with at least 3 pairs in the pool."""
     ref_by = recordmod.by_name(reference)
@@ -277,7 +293,7 @@ def ledger_summary(rows: list[dict], primary: str) -> dict:
         if len(d) < 3:
             continue
         m = sum(d) / len(d)
-        num += sum((a - m) * (b - m) for a, b in zip(d, d[1:]))
+        num += sum((a - m) * (b - m) for a, b in itertools.pairwise(d))
         den += sum((x - m) ** 2 for x in d)
         lags += len(d) - 1
         null += (len(d) - 1) / len(d)  # E[numerator] / sigma^2 of independent pairs is -(n - 1) / n
@@ -303,7 +319,7 @@ def _lag1(d: list[float]) -> float | None:
         return None
     m = sum(d) / len(d)
     den = sum((x - m) ** 2 for x in d)
-    return sum((a - m) * (b - m) for a, b in zip(d, d[1:])) / den if den else None
+    return sum((a - m) * (b - m) for a, b in itertools.pairwise(d)) / den if den else None
 
 
 def _sd_upper(n: int, confidence: float) -> float:
@@ -313,7 +329,7 @@ def _sd_upper(n: int, confidence: float) -> float:
     return (((n - 1) / float(chi2.ppf(1 - confidence, n - 1))) ** 0.5)
 
 
-def same_readings(pools: dict[str, tuple[dict, dict]]) -> dict:
+def same_readings(pools: dict[str, tuple[RunRecord, RunRecord]]) -> dict:
     """Memory (anonymous peaks) and ranking metrics per mode: medians, to show duet and alternating
     pairs read the same."""
     out = {}

@@ -9,13 +9,13 @@ harness.judge.changepoints. Nothing here re-measures.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from harness.documents import asv_config
+from harness.documents.record_types import RunRecord
 from harness.errors import HarnessError
 from harness.judge.changepoints import Point, Series
 
@@ -24,11 +24,11 @@ ASV_DEFAULT_THRESHOLD = 0.05  # asv's own default when no regressions_thresholds
 
 @dataclass(frozen=True)
 class Loaded:
-    records: tuple[dict, ...]  # valid run records, oldest first (by started_at)
+    records: tuple[RunRecord, ...]  # valid run records, oldest first (by started_at)
     skipped: tuple[tuple[str, str], ...]  # (path, why) for every file that could not be used
 
 
-def _started(rec: dict) -> dt.datetime:
+def _started(rec: RunRecord) -> dt.datetime:
     when = dt.datetime.fromisoformat(rec["started_at"].replace("Z", "+00:00"))
     return when if when.tzinfo else when.replace(tzinfo=dt.timezone.utc)
 
@@ -61,7 +61,7 @@ def load_records(folder: str | Path) -> Loaded:
     return Loaded(tuple(records), tuple(skipped))
 
 
-def in_commit_order(records, order: dict[str, int] | None) -> tuple[dict, ...]:
+def in_commit_order(records, order: dict[str, int] | None) -> tuple[RunRecord, ...]:
     """``records`` ordered by their commits' position in the repository (harness/vcs.py ``order``), runs of
     one commit by start time; unchanged (start-time order) unless ``order`` knows every commit.
 
@@ -73,14 +73,14 @@ def in_commit_order(records, order: dict[str, int] | None) -> tuple[dict, ...]:
     return tuple(sorted(records, key=lambda r: (order[r["environment"]["git"]["commit"]], _started(r))))
 
 
-def context_of(rec: dict) -> str:
+def context_of(rec: RunRecord) -> str:
     """Records are comparable when profile, machine class and workload agree (the workload hash
     excludes injected faults, so a planted slowdown stays in its series)."""
     machine = rec["environment"].get("machine_class", "?")
     return f"history:{rec['profile']}@{machine}/{rec['workload_hash'][:8]}"
 
 
-def _point(rec: dict, value: float | None) -> Point:
+def _point(rec: RunRecord, value: float | None) -> Point:
     git = rec["environment"].get("git") or {}
     label = rec["run_id"] + (" (dirty tree)" if git.get("dirty") else "") + (" (faults)" if rec.get("faults") else "")
     return Point(value=value, commit=git.get("commit"), label=label, when=rec["started_at"])
@@ -104,7 +104,7 @@ def record_series(records, policies=None) -> list[Series]:
     from harness.judge import policy as policymod
 
     policies = policies or policymod.load()
-    groups: dict[str, list[dict]] = {}
+    groups: dict[str, list[RunRecord]] = {}
     for rec in records:
         if rec["status"] == "ok":
             groups.setdefault(context_of(rec), []).append(rec)
@@ -114,7 +114,8 @@ def record_series(records, policies=None) -> list[Series]:
         names = sorted({n for b in by_name for n in b})
         for name in names:
             first = next(b[name] for b in by_name if name in b)
-            points = tuple(_point(r, b[name]["value"] if name in b else None) for r, b in zip(recs, by_name))
+            points = tuple(_point(r, b[name]["value"] if name in b else None)
+                           for r, b in zip(recs, by_name, strict=True))
             pct, floor = practical_threshold(policies.for_measurement(name, first["kind"]))
             out.append(Series(name, context, first["unit"], first["higher_is_better"], points, pct, floor))
     return out
@@ -145,7 +146,7 @@ def _load_asv_results(results_dir: Path) -> tuple[list, list[tuple[str, str]]]:
         path = Path(root) / filename
         try:
             loaded.append(Results.load(str(path), machine_name=machine))
-        except Exception as exc:  # noqa: BLE001 - asv raises several types; any bad file is skipped
+        except Exception as exc:  # asv raises several types; any bad file is skipped
             skipped.append((str(path), f"{path}: not a readable asv result ({type(exc).__name__}: {exc})"))
     return loaded, skipped
 
@@ -175,7 +176,7 @@ def asv_series(results_dir: str | Path, thresholds: dict | None = None,
                 continue
             params = res.get_result_params(key) or []
             values = res.get_result_value(key, params)
-            for entry, value in zip(_entry_names(key, params), values):
+            for entry, value in zip(_entry_names(key, params), values, strict=False):
                 when = dt.datetime.fromtimestamp((res.date or 0) / 1000, dt.timezone.utc).isoformat(timespec="seconds")
                 value = value if isinstance(value, (int, float)) and math.isfinite(value) else None
                 points.setdefault((context, entry), []).append(

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from statistics import median
 
-from harness.documents.record import by_name
+from harness.documents.record import by_name, speeds
+from harness.documents.record_types import RunRecord
 from harness.judge import rules, stats
 from harness.judge.significance import at_speed, detectable_pct, normalises, threshold_pct
 
@@ -20,9 +21,9 @@ DESIGNS = ((1, 10), (1, 20), (5, 20), (10, 20), (10, 30))  # (new runs, baseline
 AB_DESIGNS = ((5, 5), (8, 8), (10, 10), (12, 12), (15, 15), (20, 20))  # (new runs, reference runs)
 
 
-def analyse(records: list[dict], baseline_size: int, current_size: int = 1, policies=None,
+def analyse(records: list[RunRecord], baseline_size: int, current_size: int = 1, policies=None,
             comparisons: int = 100, seed: int = 0, ordered: bool = False,
-            reference: list[dict] | None = None) -> dict:
+            reference: list[RunRecord] | None = None) -> dict:
     """Noise, design table and (if the runs suffice) the A/A false-positive rate over ``records``.
 
     ``reference``: a second pool, run in the same session alternating with ``records`` (the
@@ -39,8 +40,11 @@ def analyse(records: list[dict], baseline_size: int, current_size: int = 1, poli
              if all(n in by_name(r) for r in every)]
     family = rules.family(policies, [by_name(every[0])[n] for n in names])
     alphas = policies.gate.alphas(family)
-    paired = bool(reference) and len(records) == len(reference) and current_size == baseline_size
-    pair_sd = (lambda n: _pair_sd(n, records, reference)) if paired else (lambda n: None)  # noqa: E731
+    refs = reference or []
+    paired = bool(refs) and len(records) == len(refs) and current_size == baseline_size
+    def pair_sd(n: str) -> float | None:
+        return _pair_sd(n, records, refs) if paired else None
+
     rows = {n: _noise_row(n, every, _policy(policies, every, n), alphas.get(n), baseline_size, current_size,
                           pair_sd(n)) for n in names}
     fits = (current_size <= len(records) and baseline_size <= len(reference) if reference
@@ -64,7 +68,7 @@ def _policy(policies, records, name):
     return policies.for_measurement(name, m["kind"])
 
 
-def _values(name: str, records: list[dict], pol=None) -> list[float]:
+def _values(name: str, records: list[RunRecord], pol=None) -> list[float]:
     """Each record's value of ``name`` (its median), speed-normalised if the policy normalises on one machine."""
     out = [by_name(r)[name]["value"] for r in records]
     if pol is not None and normalises(pol, by_name(records[0])[name]["kind"], same_machine=True):
@@ -72,20 +76,22 @@ def _values(name: str, records: list[dict], pol=None) -> list[float]:
     return out
 
 
-def _pair_sd(name: str, records: list[dict], reference: list[dict]) -> float | None:
+def _pair_sd(name: str, records: list[RunRecord], reference: list[RunRecord]) -> float | None:
     """Noise of one run within a pair of alternating runs: sd(log c_i - log r_i) / sqrt(2), runs
     in time order. Drift between pairs does not count: the paired test does not see it."""
     import math
     from statistics import stdev
 
-    by_time = lambda rs: sorted(rs, key=lambda r: r["started_at"])  # noqa: E731
+    def by_time(rs: list[RunRecord]) -> list[RunRecord]:
+        return sorted(rs, key=lambda r: r["started_at"])
+
     c, r = ([by_name(x)[name]["value"] for x in by_time(p)] for p in (records, reference))
     if min(c + r) <= 0 or len(c) < 3:
         return None
-    return stdev(math.log(a) - math.log(b) for a, b in zip(c, r)) / math.sqrt(2)
+    return stdev(math.log(a) - math.log(b) for a, b in zip(c, r, strict=True)) / math.sqrt(2)
 
 
-def _noise_row(name: str, records: list[dict], pol, alpha: float | None, n_base: int, n_cur: int,
+def _noise_row(name: str, records: list[RunRecord], pol, alpha: float | None, n_base: int, n_cur: int,
                pair_sd: float | None = None) -> dict:
     m = by_name(records[0])[name]
     values = _values(name, records, pol)
@@ -107,13 +113,13 @@ def _noise_row(name: str, records: list[dict], pol, alpha: float | None, n_base:
             "min_detectable_pct": mde, "false_regressed": None, "false_improved": None, "undecided_share": None}
 
 
-def _normalised(name: str, records: list[dict]) -> list[float] | None:
+def _normalised(name: str, records: list[RunRecord]) -> list[float] | None:
     """Each run's value per unit of its machine speed (significance.at_speed at a probe time of 1 s);
-    None unless ``name`` is a time or throughput and every run has calibration.speed_s."""
+    None unless ``name`` is a time or throughput and every run has machine_speed.speed_s."""
     out = []
     for r in records:
         m = by_name(r).get(name)
-        speed = (r.get("calibration") or {}).get("speed_s") or []
+        speed = speeds(r)
         if m is None or m["kind"] not in rules.TIME_KINDS or not speed:
             return None
         out += at_speed([m["value"]], speed, m["kind"], 1.0)
@@ -128,7 +134,8 @@ def _gate_doc(gate, family: list[str]) -> dict:
             "note": family_note(gate, family) if family else "no gated measurements"}
 
 
-def _design(records: list[dict], policies, in_session: bool = False, sd_for_mde: float | None = None) -> dict | None:
+def _design(records: list[RunRecord], policies, in_session: bool = False,
+            sd_for_mde: float | None = None) -> dict | None:
     """MDE of the primary endpoint for several configurations and the smallest one meeting its bar."""
     gate = policies.gate
     if not all(gate.primary in by_name(r) for r in records) or len(records) < 3:
@@ -137,11 +144,15 @@ def _design(records: list[dict], policies, in_session: bool = False, sd_for_mde:
     logs = stats.log_values(_values(gate.primary, records, pol))
     if logs is None:
         return None
-    sd, robust = stats.summary(logs).stdev, stats.robust_sd(logs)
     paired = sd_for_mde is not None
-    if paired:
-        sd = sd_for_mde  # paired design: the noise within a pair of alternating runs
-    mde = lambda c, b: detectable_pct(pol, sd, b, c, gate.alpha_primary, paired=paired and b == c)  # noqa: E731
+    # paired design: the noise within a pair of alternating runs
+    sd = sd_for_mde if sd_for_mde is not None else stats.summary(logs).stdev
+    if sd is None:  # one value: no spread to size a design with
+        return None
+    robust = stats.robust_sd(logs)
+    def mde(c: int, b: int) -> float | None:
+        return detectable_pct(pol, sd, b, c, gate.alpha_primary, paired=paired and b == c)
+
     configs = list(dict.fromkeys((AB_DESIGNS + ((gate.repeat, gate.repeat),)) if in_session
                                  else (DESIGNS + ((gate.repeat, gate.baseline_runs),))))
     rows = [{"current": c, "baseline": b, "mde_pct": mde(c, b),
@@ -150,7 +161,7 @@ def _design(records: list[dict], policies, in_session: bool = False, sd_for_mde:
     limit = pol.max_mde_pct if pol.max_mde_pct is not None else 10.0
     if in_session or pol.test == "rank":
         searched = AB_DESIGNS if in_session else [(c, b) for c in range(2, 11) for b in (10, 15, 20, 25, 30, 35, 40)]
-        best = next(((c, b, m) for c, b in searched if (m := mde(c, b)) <= limit), None)
+        best = next(((c, b, m) for c, b in searched if (m := mde(c, b)) is not None and m <= limit), None)
     else:
         best = stats.smallest_design(sd, gate.alpha_primary, limit, pol.power)
     return {"measurement": gate.primary, "alpha": gate.alpha_primary, "power": pol.power, "sd_log": sd,
@@ -159,7 +170,7 @@ def _design(records: list[dict], policies, in_session: bool = False, sd_for_mde:
             "smallest": None if best is None else {"current": best[0], "baseline": best[1], "mde_pct": best[2]}}
 
 
-def _seconds_per_run(records: list[dict]) -> float | None:
+def _seconds_per_run(records: list[RunRecord]) -> float | None:
     """Median wall time of one run record (start to finish, worker start-up included), per repetition."""
     import datetime as dt
 
@@ -225,7 +236,7 @@ def _aa_verdict(records, cur, base, policies):
     return compare(_current(records, cur), baseline.from_records([records[i] for i in base]), policies)
 
 
-def _current(records: list[dict], idx) -> dict:
+def _current(records: list[RunRecord], idx) -> RunRecord:
     """The current group ``idx`` of ``records`` as one record (its repetitions merged)."""
     from harness.documents import record
 

@@ -135,7 +135,7 @@ def _committed_gate_table() -> dict:
 def nightly_table(path: str | Path | None = None) -> dict:
     """The ``[nightly]`` table of a policy file (default: the committed one): the nightly's pairs."""
     table = policy_file.read(path)[1].get("nightly")
-    if table is None and path is not None:
+    if table is None:  # the committed file has one: read(None) returned it
         table = policy_file.committed()["nightly"]
     return dict(table)
 
@@ -178,7 +178,9 @@ def _gate(table: dict, source: str) -> Gate:
 
 
 def _validate_gate(g: Gate, source: str) -> None:
-    whole = lambda x: isinstance(x, int) and not isinstance(x, bool)  # noqa: E731
+    def whole(x) -> bool:
+        return isinstance(x, int) and not isinstance(x, bool)
+
     checks = [
         (isinstance(g.primary, str), "primary", g.primary, "must be a measurement name"),
         (0 < g.family_alpha < 0.5, "family_alpha", g.family_alpha, "must be in (0, 0.5)"),

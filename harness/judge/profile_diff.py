@@ -84,7 +84,7 @@ def stage_of(frames: list[Frame | None], sites: dict[tuple[str, int], str] | Non
         if f is not None and f.function.startswith(STAGE_FRAME):
             return f.function[len(STAGE_FRAME):]
     for f in frames if sites else ():
-        if f is not None and (f.file, f.line) in sites:
+        if f is not None and sites and (f.file, f.line) in sites:
             return sites[(f.file, f.line)]
     return None
 
@@ -116,7 +116,9 @@ def kept_stages(trigger: list[str], current: dict, reference: dict) -> list[str]
     named = {t.split(".")[0] for t in trigger}
     sampled = set(current) | set(reference)
     stages = sampled if WHOLE_RUN in named else named & sampled
-    moved = lambda s: abs(_samples(current, s) - _samples(reference, s))  # noqa: E731
+    def moved(s: str) -> int:
+        return abs(_samples(current, s) - _samples(reference, s))
+
     return sorted(stages, key=lambda s: (-moved(s), s))
 
 
@@ -135,7 +137,9 @@ def stage_entry(stage: str, cur: StageSamples, ref: StageSamples, rate_hz: float
     """One stage: each side's samples and seconds, and its ``top`` functions by ``|delta_s|``."""
     rows = [_function(key, cur, ref, rate_hz) for key in set(cur.self_samples) | set(ref.self_samples)]
     rows.sort(key=lambda r: (-abs(r["delta_s"]), r["function"], r["file"]))
-    side = lambda s: {"samples": s.samples, "seconds": round(s.samples / rate_hz, 3)}  # noqa: E731
+    def side(s: StageSamples) -> dict:
+        return {"samples": s.samples, "seconds": round(s.samples / rate_hz, 3)}
+
     return {"stage": stage, "current": side(cur), "reference": side(ref), "functions": rows[:top]}
 
 

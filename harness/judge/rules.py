@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from harness.config import OPTIONAL_STAGES, STAGE_ORDER
+from harness.documents.record_types import Measurement
 from harness.judge import stats
 from harness.judge.verdict import MeasurementVerdict, make
 
@@ -28,7 +29,7 @@ _WORDS = {"time": ("slower", "faster"), "throughput": ("higher throughput", "low
 class Context:
     env_match: bool  # environment fingerprints equal
     same_machine: bool  # cpu model, cores, RAM and machine class equal
-    base_speed: tuple[float, ...]  # calibration.speed_s per repetition
+    base_speed: tuple[float, ...]  # machine_speed.speed_s per repetition
     cur_speed: tuple[float, ...]
     seed_spread: dict = field(default_factory=dict)  # measurement name -> values over seeds
     throttled: tuple[str, ...] = ()  # GPU clock throttle reasons seen during the current run
@@ -61,7 +62,7 @@ def gated_times(policies=None) -> tuple[str, ...]:
                                    for s in stages]))
 
 
-def direction(c: dict, change: float) -> tuple[str, str]:
+def direction(c: Measurement, change: float) -> tuple[str, str]:
     """(verdict, word) for a real change: regressed/improved and "slower"/"higher"/..."""
     up_word, down_word = _WORDS[c["kind"]]
     better = (change > 0) == c["higher_is_better"]
@@ -75,7 +76,7 @@ def reason_pct(x: float) -> str:
 
 # --- metrics, loss, counts ---------------------------------------------------------
 
-def metric(b: dict, c: dict, ctx: Context, pol) -> MeasurementVerdict:
+def metric(b: Measurement, c: Measurement, ctx: Context, pol) -> MeasurementVerdict:
     """Exact within exact_tolerance in the same environment on a deterministic run, else within a
     tolerance from the seed spread (or the policy's fallback)."""
     bm, cm = b["value"], c["value"]
@@ -87,7 +88,9 @@ def metric(b: dict, c: dict, ctx: Context, pol) -> MeasurementVerdict:
         why = ctx.differs_why if not ctx.env_match else "the run is not deterministic"
         tolerance, source = _metric_tolerance(b, ctx, pol)
         source, conf = f"{why}; tolerance from {source}", pol.confidence
-    as_pct = (lambda x: 100.0 * x / abs(bm)) if bm else (lambda x: None)  # noqa: E731
+    def as_pct(x: float) -> float | None:
+        return 100.0 * x / abs(bm) if bm else None
+
     common = dict(baseline=bm, current=cm, change_pct=stats.change_pct(bm, cm), confidence=conf,
                   threshold_pct=as_pct(tolerance), min_detectable_pct=as_pct(tolerance),
                   ci_low_pct=None if conf is None else as_pct(delta - tolerance),
@@ -98,7 +101,7 @@ def metric(b: dict, c: dict, ctx: Context, pol) -> MeasurementVerdict:
     return make(c, **common, verdict=verdict, reason=f"{abs(delta):.4g} {word}, beyond ±{tolerance:.3g} ({source})")
 
 
-def _metric_tolerance(b: dict, ctx: Context, pol) -> tuple[float, str]:
+def _metric_tolerance(b: Measurement, ctx: Context, pol) -> tuple[float, str]:
     candidates = []
     spread = ctx.seed_spread.get(b["name"]) or []
     if len(spread) >= 2:
@@ -118,7 +121,7 @@ def _span(samples) -> float:
     return max(samples) - min(samples)
 
 
-def exact(b: dict, c: dict, ctx: Context, pol) -> MeasurementVerdict:
+def exact(b: Measurement, c: Measurement, ctx: Context, pol) -> MeasurementVerdict:
     """Any change, or any spread between repetitions, is a regression."""
     bm, cm = b["value"], c["value"]
     common = dict(baseline=bm, current=cm, change_pct=stats.change_pct(bm, cm), threshold_pct=0.0)
@@ -129,7 +132,7 @@ def exact(b: dict, c: dict, ctx: Context, pol) -> MeasurementVerdict:
                 reason=f"{what}: a count follows from the workload alone, so the computation changed")
 
 
-def report_only(b: dict, c: dict, ctx: Context, pol) -> MeasurementVerdict:
+def report_only(b: Measurement, c: Measurement, ctx: Context, pol) -> MeasurementVerdict:
     """Shown with its change, never gated (and outside the Bonferroni family)."""
     bm, cm = b["value"], c["value"]
     change = stats.change_pct(bm, cm)

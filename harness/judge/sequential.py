@@ -79,7 +79,9 @@ def mixture_g(alpha: float, design: int) -> float:
     from scipy.optimize import minimize_scalar
 
     n = max(int(design), 3)
-    f = lambda lg: min(t_critical(n, math.exp(lg), alpha), 1e9)  # noqa: E731
+    def f(lg: float) -> float:
+        return min(t_critical(n, math.exp(lg), alpha), 1e9)
+
     best = minimize_scalar(f, bounds=(-8.0, 8.0), method="bounded")
     return float(math.exp(best.x))
 
@@ -125,7 +127,7 @@ def log_ratios(comparand, current) -> list[float] | None:
     """log(current_i / comparand_i) per pair; None unless both are positive and of equal length."""
     if len(comparand) != len(current) or min(list(comparand) + list(current), default=0) <= 0:
         return None
-    return [math.log(c / b) for b, c in zip(comparand, current)]
+    return [math.log(c / b) for b, c in zip(comparand, current, strict=True)]
 
 
 def decide_arrays(means, radii, higher_is_better: bool, threshold: float, margin: float):
@@ -194,8 +196,8 @@ def simulate(rule: Rule, sd: float, worsening: float, trials: int = 4000, seed: 
     degrees of freedom (scaled to sd); ``ar``: AR(1) correlation between successive pairs; ``alternating``:
     the noise belongs to the position a side holds (which starts first, which CPU slot it starts on) and
     the sides swap positions every pair (harness/pairing/reference.py ``order``, crossover's offset), so it
-    enters pair i's log ratio with sign (-1)^i; ``outlier``: one pair (the second) shifted by this many sd. Returns the share regressed, improved, ok and
-    undecided, and the pairs used (median and 90th percentile)."""
+    enters pair i's log ratio with sign (-1)^i; ``outlier``: one pair (the second) shifted by this many sd.
+    Returns the share regressed, improved, ok and undecided, and the pairs used (median and 90th percentile)."""
     import numpy as np
 
     rng = np.random.default_rng(seed)
@@ -230,7 +232,9 @@ def simulate(rule: Rule, sd: float, worsening: float, trials: int = 4000, seed: 
         outcome[stop] = code[stop]
         pairs[stop] = n
         live &= ~stop
-    share = lambda k: float(np.mean(outcome == k))  # noqa: E731
+    def share(k: int) -> float:
+        return float(np.mean(outcome == k))
+
     return {"regressed": share(1), "improved": share(2), "ok": share(3), "undecided": share(0),
             "pairs_median": float(np.median(pairs)), "pairs_p90": float(np.percentile(pairs, 90))}
 
@@ -246,7 +250,9 @@ def power_point(rule: Rule, sd: float, power: float = 0.8, trials: int = 1000, s
 
 @functools.lru_cache(maxsize=512)
 def _power_point(rule: Rule, sd: float, power: float, trials: int, seed: int) -> float:
-    hit = lambda w: simulate(rule, sd, w, trials, seed)["regressed"] >= power  # noqa: E731
+    def hit(w: float) -> bool:
+        return simulate(rule, sd, w, trials, seed)["regressed"] >= power
+
     lo, hi = 0.0, max(rule.threshold, 0.01)
     while not hit(hi):
         lo, hi = hi, 2 * hi

@@ -8,9 +8,9 @@ Mann-Whitney U for ``test = "rank"``, else Student's t on log values.
 
 ``threshold_pct``, ``detectable_pct``, ``sequential_rule``, ``normalises`` and ``at_speed`` are the
 one definition of the practical threshold, the minimum detectable effect (the sequential rule's is
-simulated from the rule itself, ``sequential.power_point``) and the speed normalisation: the calibration analysis (harness/judge/noise.py,
-harness/judge/gate_errors.py) reports them from these functions, so it cannot disagree
-with the verdicts.
+simulated from the rule itself, ``sequential.power_point``) and the speed normalisation: the calibration
+analysis (harness/judge/noise.py, harness/judge/gate_errors.py) reports them from these functions, so it
+cannot disagree with the verdicts.
 """
 
 from __future__ import annotations
@@ -19,9 +19,11 @@ import dataclasses
 from dataclasses import dataclass
 from statistics import median
 
+from harness.documents.record_types import Measurement
 from harness.judge import sequential as seq
 from harness.judge import stats
 from harness.judge.rules import TIME_KINDS, Context, direction, reason_pct
+from harness.judge.sequential import Rule
 from harness.judge.verdict import MeasurementVerdict, make
 
 
@@ -46,7 +48,7 @@ def detectable_pct(pol, sd_log: float, n_base: int, n_cur: int, alpha: float, in
 
 
 def normalises(pol, kind: str, same_machine: bool) -> bool:
-    """Whether the policy wants a ``kind`` measurement speed-normalised (calibration.speed_s)."""
+    """Whether the policy wants a ``kind`` measurement speed-normalised (machine_speed.speed_s)."""
     return kind in TIME_KINDS and (pol.normalise == "always"
                                    or (pol.normalise == "cross-machine" and not same_machine))
 
@@ -55,7 +57,7 @@ def at_speed(values, speeds, kind: str, ref: float) -> list[float]:
     """``values`` as if measured on a machine whose speed probe took ``ref`` seconds: a time scales
     with the probe's time, a throughput inversely. ``speeds``: one per value, else their median."""
     power = 1 if kind == "time" else -1  # time / speed, throughput * speed
-    return [x * (ref / s) ** power for x, s in zip(values, _align(speeds, len(values)))]
+    return [x * (ref / s) ** power for x, s in zip(values, _align(speeds, len(values)), strict=True)]
 
 
 def _align(speeds, n: int) -> list[float]:
@@ -74,7 +76,7 @@ class _Test:
     method: str
 
 
-def significance(b: dict, c: dict, ctx: Context, pol) -> MeasurementVerdict:
+def significance(b: Measurement, c: Measurement, ctx: Context, pol) -> MeasurementVerdict:
     """Time, throughput, memory: significant in its direction AND beyond the practical threshold."""
     if ctx.sequential and c["kind"] in TIME_KINDS:
         return _sequential(b, c, ctx, pol)
@@ -132,7 +134,7 @@ class Look:
 
     state: str  # sequential.REGRESSED, IMPROVED, OK or UNDECIDED
     seq: seq.Sequence
-    rule: seq.Rule
+    rule: Rule
     decidable: bool  # undecided, and more pairs (to the rule's max_pairs) could decide it
 
     @property
@@ -150,18 +152,21 @@ def paired_look(comparand, current, higher_is_better: bool, pol, alpha: float, s
         return None
     rule = sequential_rule(pol, threshold_pct(pol, median(comparand)), settings, alpha)
     s = seq.sequence(d, alpha, rule.design)
+    if s is None:  # sequence() is None only without a pair, and d holds one
+        return None
     state = seq.decide(s, higher_is_better, rule.threshold, rule.margin)
     return Look(state, s, rule, state == seq.UNDECIDED and seq.reachable(s, higher_is_better, rule.threshold,
                                                                          rule.margin, rule.max_pairs))
 
 
-def _sequential(b: dict, c: dict, ctx: Context, pol) -> MeasurementVerdict:
+def _sequential(b: Measurement, c: Measurement, ctx: Context, pol) -> MeasurementVerdict:
     """The sequential gate's look at the pairs so far (harness/judge/sequential.py): regressed or improved
     beyond the threshold, ok when the worse side's bound rules out the policy's max_mde_pct (or the
     threshold), else undecided after these pairs."""
     bm, cm = median(b["samples"]), median(c["samples"])
     alpha = (1 - pol.confidence) / 2
-    look = paired_look(b["samples"], c["samples"], c["higher_is_better"], pol, alpha, ctx.sequential)
+    settings = ctx.sequential or {}  # set: significance() takes this path only with sequential settings
+    look = paired_look(b["samples"], c["samples"], c["higher_is_better"], pol, alpha, settings)
     if look is None:
         return _degenerate(c, bm, cm, b["samples"], pol)
     s, rule, state = look.seq, look.rule, look.state
@@ -169,20 +174,22 @@ def _sequential(b: dict, c: dict, ctx: Context, pol) -> MeasurementVerdict:
     est, low, high = seq.log_pct(s.mean), seq.log_pct(s.low), seq.log_pct(s.high)
     verdict, word = direction(c, est)
     sd = f"pair sd {reason_pct(100 * s.sample_sd)}" if s.sample_sd is not None else "one pair"
-    where = (f"anytime one-sided p={s.p_value:.2g}, alpha {reason_pct(100 * alpha)}, bounds [{low:+.1f}%, {high:+.1f}%] "
-             f"after {s.n} pairs, {sd}")
+    where = (f"anytime one-sided p={s.p_value:.2g}, alpha {reason_pct(100 * alpha)}, "
+             f"bounds [{low:+.1f}%, {high:+.1f}%] after {s.n} pairs, {sd}")
     bound = high if not c["higher_is_better"] else -low
     if state in (seq.REGRESSED, seq.IMPROVED):
-        reason = f"{reason_pct(abs(est))} {word}: beyond the {reason_pct(threshold)} threshold and significant ({where})"
+        reason = (f"{reason_pct(abs(est))} {word}: beyond the {reason_pct(threshold)} threshold "
+                  f"and significant ({where})")
     elif state == seq.OK:
-        verdict, reason = "ok", f"rules out a worsening of {reason_pct(margin)} or more ({reason_pct(abs(est))} {word}; {where})"
+        verdict, reason = "ok", (f"rules out a worsening of {reason_pct(margin)} or more "
+                                 f"({reason_pct(abs(est))} {word}; {where})")
     else:
         verdict = "undecided"
         rules_out = f"rules out only a worsening beyond {reason_pct(bound)}" if bound != float("inf") else \
             "too few pairs to bound it yet"
         reason = f"undecided: {reason_pct(abs(est))} {word}; {rules_out} (ok needs {reason_pct(margin)}; {where})"
     verdict, reason = _throttled(verdict, reason, ctx)
-    final = ctx.sequential.get("final", True)  # the looks before the last skip the (simulated) power
+    final = settings.get("final", True)  # the looks before the last skip the (simulated) power
     power = seq.log_pct(seq.power_point(rule, s.sample_sd)) if s.sample_sd and final else None
     if power is not None:
         reason += (f"; at this noise the rule flags a worsening of {reason_pct(power)} in 80% of checks" if power < 1e6
@@ -194,7 +201,7 @@ def _sequential(b: dict, c: dict, ctx: Context, pol) -> MeasurementVerdict:
                 reason=reason, decidable=decidable if verdict == "undecided" else None)
 
 
-def _degenerate(c: dict, bm: float, cm: float, base: list, pol) -> MeasurementVerdict:
+def _degenerate(c: Measurement, bm: float, cm: float, base: list, pol) -> MeasurementVerdict:
     """No ratio test: a single baseline sample (unknown noise), or zero/negative values (no ratio)."""
     if abs(cm - bm) <= pol.min_change:
         return make(c, baseline=bm, current=cm, verdict="ok",
@@ -230,7 +237,7 @@ def _rank(test, base: list, cur: list, change: float, higher_is_better: bool, po
     return _Test(p, 100 * (low - 1), 100 * (high - 1), mde, method)
 
 
-def _decide(c: dict, change: float, threshold: float, mde: float | None, test: _Test, pol) -> tuple[str, str]:
+def _decide(c: Measurement, change: float, threshold: float, mde: float | None, test: _Test, pol) -> tuple[str, str]:
     """``change``: the test's estimate (ratio of geometric means), so the test, its interval and the
     threshold all judge one figure; the verdict's change_pct column stays the medians' change."""
     alpha = (1 - pol.confidence) / 2
@@ -243,7 +250,8 @@ def _decide(c: dict, change: float, threshold: float, mde: float | None, test: _
         return verdict, f"{what}: beyond the {reason_pct(threshold)} threshold and significant ({where})"
     detect = f"this data can detect {reason_pct(mde)} or more" if mde is not None else "the noise is unknown"
     if beyond:
-        return "undecided", f"{what}, beyond the {reason_pct(threshold)} threshold but not significant ({where}); {detect}"
+        return "undecided", (f"{what}, beyond the {reason_pct(threshold)} threshold but not significant "
+                             f"({where}); {detect}")
     limit = max(pol.max_mde_pct, threshold) if pol.max_mde_pct is not None else None
     if limit is not None and mde is not None and mde > limit:
         return "undecided", (f"too noisy to decide: the smallest change this data could detect is {reason_pct(mde)} "
@@ -253,13 +261,13 @@ def _decide(c: dict, change: float, threshold: float, mde: float | None, test: _
     return "ok", f"within noise ({what}, {where})"
 
 
-def _normalised(b: dict, c: dict, ctx: Context, pol) -> tuple[list, list, str]:
+def _normalised(b: Measurement, c: Measurement, ctx: Context, pol) -> tuple[list, list, str]:
     """Samples to compare, speed-normalised to this run's machine when the policy asks for it."""
     base, cur = list(b["samples"]), list(c["samples"])
     if not normalises(pol, c["kind"], ctx.same_machine):
         return base, cur, ""
     if not ctx.base_speed or not ctx.cur_speed:
-        return base, cur, "; compared without speed normalisation (a record lacks calibration.speed_s)"
+        return base, cur, "; compared without speed normalisation (a record lacks machine_speed.speed_s)"
     ref = median(ctx.cur_speed)
-    note = f"; speed-normalised (calibration: baseline {median(ctx.base_speed):.3g} s, this run {ref:.3g} s)"
+    note = f"; speed-normalised (machine speed: baseline {median(ctx.base_speed):.3g} s, this run {ref:.3g} s)"
     return at_speed(base, ctx.base_speed, c["kind"], ref), at_speed(cur, ctx.cur_speed, c["kind"], ref), note

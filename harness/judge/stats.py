@@ -141,7 +141,7 @@ def paired_log_ratio_test(baseline, current) -> RatioTest | None:
     lb, lc = log_values(baseline), log_values(current)
     if lb is None or lc is None or len(lb) != len(lc) or len(lb) < 3:
         return None
-    d = [c - b for c, b in zip(lc, lb)]
+    d = [c - b for c, b in zip(lc, lb, strict=True)]
     return RatioTest(len(d), len(d), mean(d), stdev(d) / math.sqrt(2), len(d) - 1, paired=True)
 
 
@@ -237,8 +237,9 @@ def aa_splits(k: int, baseline_size: int, current_size: int, comparisons: int, s
         return "ordered", [(tuple(range(i + baseline_size, i + need)), tuple(range(i, i + baseline_size)))
                            for i in range(min(k - need + 1, comparisons))]
     rng = np.random.default_rng(seed)
-    cut = lambda p: (tuple(sorted(int(i) for i in p[:current_size])),  # noqa: E731
-                     tuple(sorted(int(i) for i in p[current_size:need])))
+    def cut(p) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        return tuple(sorted(int(i) for i in p[:current_size])), tuple(sorted(int(i) for i in p[current_size:need]))
+
     if comparisons * need <= k:
         perm = rng.permutation(k)
         return "disjoint", [cut(perm[i * need:(i + 1) * need]) for i in range(comparisons)]
@@ -265,7 +266,9 @@ def aa_two_pools(k_current: int, k_reference: int, current_size: int, reference_
     if paired:
         how, splits = aa_two_pools(k_current, k_current, current_size, current_size, comparisons, seed)
         return how, [(cur, cur) for cur, _ in splits]
-    pick = lambda p, n: tuple(sorted(int(i) for i in p[:n]))  # noqa: E731
+    def pick(p, n: int) -> tuple[int, ...]:
+        return tuple(sorted(int(i) for i in p[:n]))
+
     if comparisons * current_size <= k_current and comparisons * reference_size <= k_reference:
         pc, pr = rng.permutation(k_current), rng.permutation(k_reference)
         return "disjoint", [(pick(pc[i * current_size:], current_size), pick(pr[i * reference_size:], reference_size))

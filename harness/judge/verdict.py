@@ -11,6 +11,7 @@ import dataclasses
 from dataclasses import dataclass, field
 
 from harness.documents import verdict as verdictdoc
+from harness.documents.record_types import Measurement
 from harness.errors import EXIT_NO_BASELINE, EXIT_OK, EXIT_REGRESSED, EXIT_RUN_FAILED, EXIT_UNDECIDED
 
 # "undecided": the data cannot tell yet (too noisy, too few pairs, or a throttled GPU); never a silent
@@ -89,7 +90,7 @@ def worst(verdicts) -> str:
     return min(verdicts, key=SEVERITY.index, default="ok")
 
 
-def make(c: dict, **fields) -> MeasurementVerdict:
+def make(c: Measurement, **fields) -> MeasurementVerdict:
     """The verdict of measurement ``c`` (a record's measurement dict): its name, unit, kind and direction,
     every figure None unless given in ``fields``."""
     base = dict(name=c["name"], unit=c["unit"], kind=c["kind"], higher_is_better=c["higher_is_better"],

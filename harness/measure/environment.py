@@ -7,15 +7,17 @@ import json
 import os
 import platform
 import re
+from collections.abc import Mapping
 from importlib import metadata
+from typing import Any
 
 PACKAGES = ("torch", "transformers", "transformers4rec", "nvtabular", "merlin-core", "merlin-dataloader",
             "merlin-models", "pandas", "numpy", "dask", "distributed", "pyarrow", "cudf", "cudf-cu12",
             "cupy-cuda12x", "dask-cuda", "torchmetrics", "scipy", "t4rec-bench")
 
 
-def package_versions() -> dict:
-    out = {}
+def package_versions() -> dict[str, str | None]:
+    out: dict[str, str | None] = {}
     for name in PACKAGES:
         try:
             out[name] = metadata.version(name)
@@ -43,7 +45,7 @@ def by_canonical_name(found) -> dict[str, str]:
 def installed_distributions(path: list[str] | None = None) -> dict[str, str]:
     """{canonical name: version} of every distribution this process sees on ``path`` (default
     ``sys.path``), by :func:`by_canonical_name`. Another interpreter's: harness.envs.layered."""
-    found = metadata.distributions(**({"path": path} if path is not None else {}))
+    found = metadata.distributions() if path is None else metadata.distributions(path=path)
     return by_canonical_name((_name(dist), dist.version) for dist in found)
 
 
@@ -127,7 +129,7 @@ def collect(cuda: dict | None = None, repo_dir: str | None = None) -> dict:
     return env
 
 
-def diff(a: dict, b: dict, prefix: str = "") -> list[tuple[str, object, object]]:
+def diff(a: Mapping[str, Any], b: Mapping[str, Any], prefix: str = "") -> list[tuple[str, object, object]]:
     """Fields that differ between two environments, as (dotted key, a, b)."""
     out = []
     for key in sorted(set(a) | set(b)):

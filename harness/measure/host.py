@@ -59,13 +59,15 @@ def between(a: Snapshot, b: Snapshot) -> dict:
     sides, parent = b.children_s - a.children_s, b.self_s - a.self_s
     out = {"seconds": round(seconds, 3), "sides_cpu_s": round(sides, 3), "parent_cpu_s": round(parent, 3),
            "others_cpu_s": None, "steal_s": None, "load1": b.load1}
-    if a.busy_s is not None and b.busy_s is not None:
+    # busy_s and steal_s are read together (parse_stat): both known or both None
+    if a.busy_s is not None and b.busy_s is not None and a.steal_s is not None and b.steal_s is not None:
         # clock ticks and process times are counted apart: a small negative remainder is rounding
         out["others_cpu_s"] = round(max(0.0, b.busy_s - a.busy_s - sides - parent), 3)
         out["steal_s"] = round(b.steal_s - a.steal_s, 3)
     for key, pct in (("parent_cpu_s", "parent_pct"), ("others_cpu_s", "others_pct"), ("steal_s", "steal_pct")):
-        if out[key] is not None:
-            out[pct] = round(100 * out[key] / seconds, 2)
+        cpu_s = out[key]
+        if cpu_s is not None:
+            out[pct] = round(100 * cpu_s / seconds, 2)
     return out
 
 
@@ -76,7 +78,7 @@ def summary(pairs: list[dict]) -> dict | None:
 
     if not pairs:
         return None
-    out = {"pairs": len(pairs)}
+    out: dict[str, int | dict[str, float]] = {"pairs": len(pairs)}
     for key in ("others_pct", "steal_pct", "parent_pct", "load1"):
         values = [p[key] for p in pairs if p.get(key) is not None]
         if values:

@@ -1,4 +1,5 @@
-"""Machine-speed calibration: a fixed CPU workload timed before each repetition.
+"""The machine-speed probe: a fixed CPU workload timed before each repetition (a run record's
+``machine_speed``).
 
 The workload mixes what the pipeline spends its time on: BLAS matrix products (torch
 training on CPU) and interpreted Python with small allocations (pandas/NVTabular ETL).
@@ -20,7 +21,7 @@ def _workload() -> float:
     for _ in range(40):
         a = a @ a
         a /= np.abs(a).max()
-    d = {}
+    d: dict[int, int] = {}
     for i in range(100_000):
         d[i % 977] = d.get(i % 977, 0) + i
     return float(a[0, 0]) + acc + len(d)

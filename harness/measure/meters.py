@@ -98,7 +98,7 @@ class RssSampler:
     def anon(self) -> list[int]:
         return [s[2] for s in list(self.samples)]
 
-    def start(self) -> "RssSampler":
+    def start(self) -> RssSampler:
         self._thread.start()
         return self
 
@@ -121,13 +121,14 @@ class RssSampler:
 
     def peak_between(self, t0: float, t1: float, anon: bool = False) -> int:
         """Largest RSS (``anon``: anonymous RSS) in [t0, t1]; the nearest sample when the window holds none."""
-        samples, i = list(self.samples), 2 if anon else 1
-        window = [s[i] for s in samples if t0 <= s[0] <= t1]
+        samples = list(self.samples)
+        window = [s[2] if anon else s[1] for s in samples if t0 <= s[0] <= t1]
         if window:
             return max(window)
         if not samples:
             return 0
-        return min(samples, key=lambda s: abs(s[0] - t1))[i]
+        nearest = min(samples, key=lambda s: abs(s[0] - t1))
+        return nearest[2] if anon else nearest[1]
 
 
 def downsample(ts: list, values: list, max_points: int = 1500) -> tuple[list, list]:

@@ -13,6 +13,7 @@ the worker's thread settings apply.
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 import os
 import re
@@ -92,9 +93,9 @@ def numpy_info() -> dict:
     import numpy as np
 
     try:
-        from numpy.core._multiarray_umath import __cpu_features__ as features
-    except ImportError:  # numpy 2 moved it
-        from numpy._core._multiarray_umath import __cpu_features__ as features
+        features = importlib.import_module("numpy.core._multiarray_umath").__cpu_features__
+    except (ImportError, AttributeError):  # numpy 2 moved it
+        features = importlib.import_module("numpy._core._multiarray_umath").__cpu_features__
     return {"version": np.__version__, "cpu_features": sorted(k for k, on in features.items() if on),
             "dispatch_disabled": os.environ.get("NPY_DISABLE_CPU_FEATURES")}
 
@@ -158,7 +159,7 @@ def _driver_version() -> str | None:
         pynvml.nvmlInit()
         version = pynvml.nvmlSystemGetDriverVersion()
         return version.decode() if isinstance(version, bytes) else version
-    except Exception:  # noqa: BLE001 - no NVML: the driver version is unknown, not an error
+    except Exception:  # no NVML: the driver version is unknown, not an error
         return None
 
 

@@ -169,7 +169,9 @@ def _env_lines(verdict: Verdict) -> list[str]:
 def _fixed(body: list[tuple[str, ...]]) -> list[str]:
     """Header and rows padded to column widths; the last column (why) is not padded."""
     widths = [max(len(r[i]) for r in [COLUMNS, *body]) for i in range(len(COLUMNS) - 1)]
-    fmt = lambda r: ("  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[-1]).rstrip()  # noqa: E731
+    def fmt(r: tuple[str, ...]) -> str:  # a row has one cell more than widths: the last is not padded
+        return ("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=False)) + "  " + r[-1]).rstrip()
+
     return [fmt(COLUMNS), *(fmt(r) for r in body)]
 
 

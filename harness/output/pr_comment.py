@@ -11,7 +11,7 @@ harness.output.formatters.
 from __future__ import annotations
 
 from harness.output import digest
-from harness.output.formatters import ICONS, ci, signed_pct, reference_line, rows, threshold, value
+from harness.output.formatters import ICONS, ci, reference_line, rows, signed_pct, threshold, value
 
 # GitHub refuses a comment longer than this many characters; the folded table gives way first
 COMMENT_LIMIT = 65_536
@@ -32,7 +32,7 @@ def render(verdict, *, primary: str | None = None, report_url: str | None = None
     return text if len(text) <= COMMENT_LIMIT else text[:COMMENT_LIMIT - 80] + "\n\n(cut: see the HTML report)\n"
 
 
-def cell(text: str) -> str:
+def cell(text: object) -> str:
     """Text made safe for one markdown table cell."""
     return str(text).replace("|", "\\|").replace("\n", " ")
 
@@ -48,8 +48,8 @@ def _headline(verdict, primary: str | None) -> list[str]:
     lead.append(f"{h.pairs} pairs with {h.against}, {where}" if h.pairs else f"judged against {h.against}, {where}")
     lead.append(f"**{h.counts}**")
     first = " · ".join(lead)
-    lines = [f"### {ICONS[h.overall]} t4rec-bench: {h.overall} (exit {h.exit_code})", "", first[:1].upper() + first[1:], "",
-             _context(verdict)]
+    lines = [f"### {ICONS[h.overall]} t4rec-bench: {h.overall} (exit {h.exit_code})", "",
+             first[:1].upper() + first[1:], "", _context(verdict)]
     if verdict.reference_provenance:
         lines.append(reference_line(verdict.reference_provenance).capitalize() + ".")
     lines.append("")
@@ -119,7 +119,8 @@ def _profile(profile: dict | None) -> list[str]:
 def _stage_line(stage: dict, overhead: float | None) -> str:
     cur, ref = stage.get("current") or {}, stage.get("reference") or {}
     return (f"`{stage.get('stage')}`: {value(cur.get('seconds'), 's')} ({value(cur.get('samples'), 'count')} samples) "
-            f"in the current run, {value(ref.get('seconds'), 's')} ({value(ref.get('samples'), 'count')}) in the reference"
+            f"in the current run, {value(ref.get('seconds'), 's')} ({value(ref.get('samples'), 'count')}) "
+            "in the reference"
             + (f"; the profiler's overhead {overhead:+.1f}%" if overhead is not None else ""))
 
 
@@ -161,7 +162,7 @@ def _details(verdict, with_why: bool) -> list[str]:
     columns = FULL_COLUMNS if with_why else FULL_COLUMNS[:-1]
     lines = [f"<details><summary>All {len(verdict.measurements)} measurements</summary>", "",
              "| | " + " | ".join(columns) + " |", "|---|---|--:|--:|--:|--:|--:|" + ("---|" if with_why else "")]
-    for m, cells in zip(verdict.measurements, rows(verdict)):
+    for m, cells in zip(verdict.measurements, rows(verdict), strict=True):
         body = [cells[1], cells[2], cells[3], cells[4], cells[5]] + ([m.reason] if with_why else [])
         lines.append(_row(m, body))
     return lines + ["", "</details>", ""]

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from harness.config import STAGE_ORDER
 from harness.documents import record
+from harness.documents.record_types import RunRecord
 from harness.output.formatters import value as fmt  # one value formatter for every output
 
 
-def summary_table(rec: dict) -> str:
+def summary_table(rec: RunRecord) -> str:
     ms = record.by_name(rec)
     lines = [f"run {rec['run_id']}  profile={rec['profile']}  status={rec['status']}  repeat={rec['repeat']}"
              + (f"  etl_backend={rec['etl_backend']}" if rec.get("etl_backend") else "")]
-    if rec.get("failure"):
-        f = rec["failure"]
+    f = rec.get("failure")
+    if f:
         lines.append(f"FAILED in stage {f['stage']} ({f['kind']}): {f['message']}")
     lines.append(f"{'stage':<11}{'wall':>11}{'cpu':>11}{'peak RSS':>12}{'peak anon':>12}  throughput")
     for stage in STAGE_ORDER:
@@ -26,7 +27,8 @@ def summary_table(rec: dict) -> str:
                      f"{fmt(anon['value'], 'bytes') if anon else '-':>12}  "
                      f"{fmt(rate['value'], rate['unit']) if rate else ''}")
     if rec["days"]:
-        lines.append(f"{'eval day':<9}{'sessions':>9}{'loss':>8}" + "".join(f"{k:>14}" for k in rec["days"][0]["metrics"]))
+        metrics = "".join(f"{k:>14}" for k in rec["days"][0]["metrics"])
+        lines.append(f"{'eval day':<9}{'sessions':>9}{'loss':>8}" + metrics)
         for d in rec["days"]:
             lines.append(f"{d['eval_day']:<9}{d['eval_sessions']:>9}{d['train_loss']:>8.3f}"
                          + "".join(f"{v:>14.4f}" for v in d["metrics"].values()))

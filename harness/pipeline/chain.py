@@ -15,14 +15,13 @@ import time
 import types
 import warnings
 from pathlib import Path
+from typing import Any
 
 from harness.config import RunConfig
 from harness.errors import StageFailure
-from harness.measure import events
-from harness.measure import machine_speed
+from harness.measure import events, machine_speed
 from harness.measure.meters import StageMeter
 from harness.pipeline import scale
-
 
 STAGE_FRAME = "stage__"  # code name prefix of the frame each stage runs in (``_stage_frame``)
 
@@ -54,13 +53,14 @@ def _stage_call(config: RunConfig, name: str, fn, args, measured: dict):
     return out
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _stage_frame(name: str):
     """``_stage_call`` under the code name ``stage__<name>``: every stack a sampling profiler takes
     inside the stage (its work and its planted fault) then names the stage (harness/judge/profile_diff.py)."""
     code = _stage_call.__code__
     label = f"{STAGE_FRAME}{name}"
-    renamed = code.replace(co_name=label, **({"co_qualname": label} if hasattr(code, "co_qualname") else {}))
+    qualname: dict[str, Any] = {"co_qualname": label} if hasattr(code, "co_qualname") else {}  # Python 3.11+
+    renamed = code.replace(co_name=label, **qualname)
     return types.FunctionType(renamed, _stage_call.__globals__, label)
 
 
@@ -146,8 +146,9 @@ def execute(config: RunConfig, workdir: Path, send) -> dict:
             exc.stage = "splits"
             raise
     t4r_schema = s.run("schema", schema.run, out.workflow_path)
-    build = lambda: model.build(config.model, t4r_schema, config.etl.max_sequence_length,  # noqa: E731
-                                config.faults.d_model or None)
+    def build():
+        return model.build(config.model, t4r_schema, config.etl.max_sequence_length, config.faults.d_model or None)
+
     net = s.run("model", build)
     trainer = train.make_trainer(config.train, net, t4r_schema, workdir / "trainer", config.seed,
                                  config.device, config.faults.lr_scale, [_ProgressCallback(send)])
@@ -190,7 +191,8 @@ def before_imports(config: RunConfig, send) -> tuple[_Stages, dict]:
         counters = _CudaCountersAfterImports()
     else:
         counters = gpu.stage_counters(config.device)  # no-op counters; torch is not imported
-    return _Stages(config, StageMeter(send, counters), counters), {"calibration_s": machine_speed.speed_s() if config.instrument else None}
+    speed = machine_speed.speed_s() if config.instrument else None
+    return _Stages(config, StageMeter(send, counters), counters), {"machine_speed_s": speed}
 
 
 def _after_imports(s: _Stages, config: RunConfig) -> None:
@@ -308,8 +310,8 @@ def _numerics(config: RunConfig, send) -> dict:
 
 def _import_stack():
     warnings.filterwarnings("ignore", message=r".*dtype mappings did not load.*")
-    import nvtabular  # noqa: F401
-    import transformers4rec.torch  # noqa: F401
+    import nvtabular  # noqa: F401 - imported for its import time (the imports stage), not used here
+    import transformers4rec.torch  # noqa: F401 - the same
 
 
 def _daily(s: _Stages, config: RunConfig, trainer, parts, send):

@@ -39,7 +39,7 @@ def main(argv: list[str]) -> int:
     except StageFailure as exc:
         atomic.write_json(out / f"error-rank{rank}.json", {"kind": exc.kind, "message": str(exc)})
         return 1
-    except BaseException as exc:  # noqa: BLE001 - reported to the pipeline worker, then exit 1
+    except BaseException as exc:  # reported to the pipeline worker, then exit 1
         kind = "oom" if isinstance(exc, MemoryError) or "out of memory" in str(exc).lower() else "exception"
         where = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
         at = f" at {Path(where.filename).name}:{where.lineno}" if where else ""

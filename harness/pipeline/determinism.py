@@ -9,6 +9,7 @@ the worker's environment. torch and cupy are imported inside functions; importin
 
 from __future__ import annotations
 
+import importlib
 import os
 import random
 import sys
@@ -58,11 +59,12 @@ def seed_everything(seed: int, device: str) -> list[str]:
 
 _NONDETERMINISTIC_MARK = " does not have a deterministic implementation"
 _nondeterministic: set[str] = set()
+_HOOK_MARK = "_t4rec_hook"  # an attribute our showwarning wrapper carries, so it is installed once
 
 
 def _install_nondeterminism_hook() -> None:
     """Wrap warnings.showwarning to note torch's "<op> does not have a deterministic ..." warnings."""
-    if getattr(warnings.showwarning, "_t4rec_hook", False):
+    if getattr(warnings.showwarning, _HOOK_MARK, False):
         return
     previous = warnings.showwarning
 
@@ -72,7 +74,7 @@ def _install_nondeterminism_hook() -> None:
             _nondeterministic.add(text.split(_NONDETERMINISTIC_MARK, 1)[0].strip())
         return previous(message, category, filename, lineno, file, line)
 
-    showwarning._t4rec_hook = True
+    setattr(showwarning, _HOOK_MARK, True)
     warnings.showwarning = showwarning
     # once per call site, so a training loop does not flood stderr, and never silenced
     warnings.filterwarnings("default", message=f".*{_NONDETERMINISTIC_MARK}.*")
@@ -80,7 +82,7 @@ def _install_nondeterminism_hook() -> None:
 
 def listing_ops() -> bool:
     """True when this process notes torch's nondeterministic ops (configure_determinism ran)."""
-    return bool(getattr(warnings.showwarning, "_t4rec_hook", False))
+    return bool(getattr(warnings.showwarning, _HOOK_MARK, False))
 
 
 def nondeterministic_ops(clear: bool = False) -> list[str]:
@@ -93,12 +95,11 @@ def nondeterministic_ops(clear: bool = False) -> list[str]:
 
 def _seed_cupy(seed: int, cupy=None) -> str:
     try:
-        if cupy is None:
-            import cupy
-        cupy.random.seed(seed)
+        module = cupy if cupy is not None else importlib.import_module("cupy")
+        module.random.seed(seed)
     except ImportError:
         return "cupy not importable: its global RandomState was not seeded"
-    except Exception as exc:  # noqa: BLE001 - e.g. a cupy built for another CUDA: note it, go on
+    except Exception as exc:  # e.g. a cupy built for another CUDA: note it, go on
         return f"cupy could not be seeded ({type(exc).__name__}: {exc})"
     return f"cupy global RandomState seeded with {seed} (the merlin dataloader shuffles with it)"
 

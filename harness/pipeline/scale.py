@@ -15,10 +15,14 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from harness import REPO_DIR
 from harness.config import RunConfig, ScaleConfig
 from harness.errors import StageFailure
+
+if TYPE_CHECKING:  # imported where a cluster starts: distributed is heavy
+    from distributed import Client, LocalCluster
 
 LOOPBACK = "127.0.0.1"
 
@@ -38,9 +42,9 @@ def uses_dask(cfg: ScaleConfig) -> bool:
 class DaskCluster:
     """A connected dask client and, when we started it, the cluster it owns."""
 
-    client: object
+    client: Client
     kind: str  # LocalCluster | LocalCUDACluster | external
-    cluster: object = None
+    cluster: LocalCluster | None = None  # a LocalCUDACluster is a LocalCluster
 
     def describe(self) -> dict:
         workers = self.client.scheduler_info()["workers"].values()

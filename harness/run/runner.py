@@ -297,7 +297,7 @@ def _one_record(config: RunConfig, watch: _Watch, sampler, t0: float, started: s
         config=config.to_dict(), config_hash=config.hash(), workload_hash=config.workload_hash(),
         faults=config.faults.active(), instrumented=config.instrument,
         environment=_with_numerics(environment, watch.numerics or res.get("numerics")),
-        calibration={"speed_s": [res["calibration_s"]] if res.get("calibration_s") else []},
+        machine_speed={"speed_s": [res["machine_speed_s"]] if res.get("machine_speed_s") else []},
         gpu=watch.gpu.health if watch.gpu else None,
         stages=[record.stage(s["name"], s["status"], s["start_s"], s["end_s"] or 0.0) for s in watch.stages],
         measurements=_measurements(config, watch, sampler),

@@ -28,7 +28,9 @@ DATA = ROOT / "tests" / "data" / "report"
 
 def test_an_old_baseline_loads_judges_ok_against_itself_and_renders():
     doc = baseline.load(CI_BASELINE)
-    assert doc == json.loads(CI_BASELINE.read_text())  # nothing to upgrade: loaded as written
+    written = json.loads(CI_BASELINE.read_text())
+    assert written["record"]["schema_version"] == 1  # the baseline itself needs no upgrade, its record does
+    assert doc == {**written, "record": record.upgrade(written["record"])}
     rec = doc["record"]
     assert "numerics" not in rec["environment"] and "splits" not in rec["fingerprints"]  # written before those
     verdict = verdict_of(rec, CI_BASELINE)
@@ -43,7 +45,8 @@ def test_old_fixture_records_load_and_the_faulted_one_regresses_against_the_old_
     history = sorted((DATA / "history").glob("*.json"))
     assert len(history) == 4
     records = [record.load(p) for p in history]
-    assert [r == json.loads(p.read_text()) for r, p in zip(records, history)] == [True] * 4
+    written = [record.upgrade(json.loads(p.read_text())) for p in history]
+    assert [r == w for r, w in zip(records, written, strict=True)] == [True] * 4
     stored = DATA / "baseline.json"
     assert baseline.load(stored)["record"]["repeat"] == 3
     # 3 baseline runs cannot decide most measurements: undecided (exit 6), never a silent pass
@@ -59,16 +62,16 @@ def test_old_fixture_records_load_and_the_faulted_one_regresses_against_the_old_
     assert json.loads(formatters.to_json(verdict))["overall"] == "regressed"
 
 
-def test_each_format_has_its_upgrade_table_empty_while_only_version_1_exists():
-    assert record.FORMAT.upgrades is record.UPGRADES and record.UPGRADES == {}
+def test_each_format_has_one_upgrade_per_older_version():
+    assert record.FORMAT.upgrades is record.UPGRADES and set(record.UPGRADES) == {1}
     assert baseline.FORMAT.upgrades is baseline.UPGRADES and baseline.UPGRADES == {}
-    assert (record.FORMAT.key, record.FORMAT.kind, record.FORMAT.current) == ("schema_version", record.KIND, 1)
+    assert (record.FORMAT.key, record.FORMAT.kind, record.FORMAT.current) == ("schema_version", record.KIND, 2)
     assert (baseline.FORMAT.key, baseline.FORMAT.kind, baseline.FORMAT.current) == ("format_version",
                                                                                      baseline.KIND, 1)
 
 
-def test_an_older_version_is_read_through_its_upgrade(tmp_path, monkeypatch):
-    """The path a version 2 will take: a version 0 record and baseline, with an upgrade registered."""
+def test_an_older_version_is_read_through_its_upgrades(tmp_path, monkeypatch):
+    """A chain of upgrades: a version 0 record and baseline, with an upgrade to 1 registered."""
     calls = []
 
     def record_0_to_1(doc):
@@ -85,9 +88,10 @@ def test_an_older_version_is_read_through_its_upgrade(tmp_path, monkeypatch):
     old = {**doc, "format_version": 0, "record": {**doc["record"], "schema_version": 0}}
     path = tmp_path / "ci.json"
     path.write_text(json.dumps(old))
-    assert baseline.load(path) == doc and calls == ["baseline", "record"]
+    current = record.upgrade(doc["record"])
+    assert baseline.load(path) == {**doc, "record": current} and calls == ["baseline", "record"]
     path.write_text(json.dumps(old["record"]))
-    assert record.load(path) == doc["record"]
+    assert record.load(path) == current
     assert json.loads(path.read_text())["schema_version"] == 0  # reading never rewrites the file
 
 
@@ -106,3 +110,33 @@ def test_validate_refuses_a_record_of_another_version_in_memory():
     with pytest.raises(HarnessError, match="has no upgrade"):
         record.validate({**rec, "schema_version": 0})
     assert versions.version_of(rec, record.FORMAT) == 1
+
+
+def test_version_1_calibration_is_read_as_machine_speed_in_its_place():
+    written = json.loads(CI_BASELINE.read_text())["record"]
+    rec = record.upgrade(written)
+    assert rec["schema_version"] == 2 and "calibration" not in rec
+    assert rec["machine_speed"] == written["calibration"] and written["calibration"]["speed_s"]
+    assert list(rec) == [("machine_speed" if k == "calibration" else k) for k in written]
+    assert "calibration" in written and written["schema_version"] == 1  # the input is not modified
+    bare = {k: v for k, v in written.items() if k != "calibration"}
+    assert "machine_speed" not in record.upgrade(bare)  # the field stays optional
+
+
+def test_an_old_baseline_still_normalises_by_its_machine_speed():
+    """The speed read from a version 1 baseline and run reaches the verdict: the note names both medians."""
+    import dataclasses
+    import statistics
+
+    from harness.judge import policy
+    from harness.judge.compare import compare
+
+    pols = policy.load()
+    always = dataclasses.replace(pols, policies=tuple(dataclasses.replace(p, normalise="always")
+                                                      for p in pols.policies))
+    stored, current = baseline.load(DATA / "baseline.json"), record.load(DATA / "current.json")
+    verdict = compare(current, stored, always)
+    base_speed = statistics.median(stored["record"]["machine_speed"]["speed_s"])
+    note = (f"speed-normalised (machine speed: baseline {base_speed:.3g} s, "
+            f"this run {statistics.median(current['machine_speed']['speed_s']):.3g} s)")
+    assert any(note in m.reason for m in verdict.measurements if m.name == "total.wall_s")

@@ -22,12 +22,12 @@ def test_measurement_derives_unit_kind_direction():
 def test_merge_pools_samples():
     def rec(v):
         return {"measurements": [record.measurement("etl.wall_s", v)], "status": "ok", "failure": None,
-                "finished_at": str(v), "calibration": {"speed_s": [v / 10]}}
+                "finished_at": str(v), "machine_speed": {"speed_s": [v / 10]}}
 
     merged = record.merge_repetitions([rec(1.0), rec(3.0), rec(2.0)])
     m = record.by_name(merged)["etl.wall_s"]
     assert m["samples"] == [1.0, 3.0, 2.0] and m["value"] == 2.0 and merged["repeat"] == 3
-    assert merged["calibration"]["speed_s"] == [0.1, 0.3, 0.2]
+    assert merged["machine_speed"]["speed_s"] == [0.1, 0.3, 0.2]
 
 
 def test_merge_ors_throttling_over_every_repetition_and_joins_the_reasons():
@@ -87,7 +87,7 @@ def test_record_content(smoke_record):
 @pytest.mark.parametrize("content, message", [
     ("{not json", "not valid JSON"),
     ('{"kind": "something-else"}', "not a t4rec-bench run record"),
-    ('{"kind": "t4rec-bench/run", "schema_version": 1}', "invalid at"),
+    ('{"kind": "t4rec-bench/run", "schema_version": 2}', "invalid at"),
 ])
 def test_bad_records_are_refused(tmp_path, content, message):
     path = tmp_path / "bad.json"
@@ -122,16 +122,16 @@ def test_old_record_without_new_fields_still_validates_and_loads(tmp_path):
     old = json.loads(BASELINE.read_text())["record"]
     assert "distributions" not in old["environment"] and "numerics" not in old["environment"]
     assert "synthetic" not in old["fingerprints"] and "splits" not in old["fingerprints"]
-    record.validate(old)
+    record.validate(record.upgrade(old))
     path = tmp_path / "old.json"
     path.write_text(json.dumps(old))
-    assert record.load(path) == old
+    assert record.load(path) == record.upgrade(old)
 
 
 def _with_new_fields(rec: dict) -> dict:
     from harness.measure import numerics
 
-    rec = json.loads(json.dumps(rec))
+    rec = record.upgrade(json.loads(json.dumps(rec)))
     info = {**numerics.host(), "numpy": {"version": "1.26.4", "cpu_features": ["AVX2"], "dispatch_disabled": None},
             "torch": {"version": "2", "cpu_capability": "AVX2", "blas": {"blas_info": "mkl"}, "onednn": "3.1",
                       "threads": 1}, "gpu": {}}

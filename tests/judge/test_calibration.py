@@ -166,7 +166,7 @@ def test_speed_normalisation_is_the_verdicts():
                                                     for p in pols.policies))
     records = [make_record(seed=s, noise=REALISTIC) for s in range(6)]
     rows = {r["name"]: r for r in analyse(records, 3, 3, policies=pols, comparisons=1)["measurements"]}
-    expect = [at_speed([record.by_name(r)["total.wall_s"]["value"]], r["calibration"]["speed_s"], "time", 1.0)[0]
+    expect = [at_speed([record.by_name(r)["total.wall_s"]["value"]], r["machine_speed"]["speed_s"], "time", 1.0)[0]
               for r in records]
     assert rows["total.wall_s"]["median"] == pytest.approx(stats.summary(expect).median, rel=1e-12)
     assert rows["total.wall_s"]["cv_normalised"] == pytest.approx(stats.summary(expect).cv, rel=1e-12)

@@ -51,7 +51,7 @@ def _owner(file: str) -> tuple[str | None, str | None]:
             dist = metadata.distribution(name)
         except metadata.PackageNotFoundError:
             continue
-        if any(str(Path(dist.locate_file(f)).resolve()) == file for f in dist.files or ()):
+        if any(str(Path(str(dist.locate_file(f))).resolve()) == file for f in dist.files or ()):
             return name, dist.version
     return None, None
 
@@ -82,6 +82,6 @@ class _NvmlSession:
     def __exit__(self, *exc):
         try:
             self.nvml.nvmlShutdown()
-        except Exception:  # noqa: BLE001 - shutdown failures change nothing for the caller
+        except Exception:  # shutdown failures change nothing for the caller
             pass
         return False

@@ -45,7 +45,7 @@ def _device_count(nvml) -> int:
     try:
         with _NvmlSession(nvml):
             return int(nvml.nvmlDeviceGetCount())
-    except Exception:  # noqa: BLE001 - no driver, no NVML: no GPU to list
+    except Exception:  # no driver, no NVML: no GPU to list
         return 0
 
 
@@ -59,7 +59,7 @@ def device_uuid(entry: str, nvml=None) -> str | None:
         with _NvmlSession(nvml):
             handle = _handle(nvml, entry)
             return None if handle is None else _text(nvml.nvmlDeviceGetUUID(handle))
-    except Exception:  # noqa: BLE001 - no driver, no such device
+    except Exception:  # no driver, no such device
         return None
 
 
@@ -74,7 +74,7 @@ def run_device(nvml, environ=None):
         return None
     try:
         return _handle(nvml, entries[0])
-    except Exception:  # noqa: BLE001 - no such device
+    except Exception:  # no such device
         return None
 
 
@@ -85,7 +85,7 @@ def _handle(nvml, entry: str):
         return nvml.nvmlDeviceGetHandleByIndex(index) if index < nvml.nvmlDeviceGetCount() else None
     try:
         return nvml.nvmlDeviceGetHandleByUUID(entry.encode())  # bytes: both bindings take them
-    except Exception:  # noqa: BLE001 - not a full UUID: CUDA also takes a unique prefix
+    except Exception:  # not a full UUID: CUDA also takes a unique prefix
         return _handle_by_prefix(nvml, entry)
 
 
@@ -101,6 +101,6 @@ def parent_device(nvml, handle):
     try:
         if nvml.nvmlDeviceIsMigDeviceHandle(handle):
             return nvml.nvmlDeviceGetDeviceHandleFromMigDeviceHandle(handle)
-    except Exception:  # noqa: BLE001 - an old binding or driver without MIG calls
+    except Exception:  # an old binding or driver without MIG calls
         pass
     return handle

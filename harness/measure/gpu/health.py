@@ -41,7 +41,7 @@ def clock_reasons_mask(nvml, handle) -> int | None:
             continue
         try:
             return int(fn(handle))
-        except Exception:  # noqa: BLE001 - e.g. FunctionNotFound on an older driver: try the next
+        except Exception:  # e.g. FunctionNotFound on an older driver: try the next
             continue
     return None
 
@@ -70,7 +70,7 @@ def _read_fields(fields: dict) -> tuple[dict, dict]:
     for key, read in fields.items():
         try:
             values[key] = read()
-        except Exception as exc:  # noqa: BLE001 - one unsupported field must not hide the others
+        except Exception as exc:  # one unsupported field must not hide the others
             values[key], errors[key] = None, f"{type(exc).__name__}: {exc}"
     return values, errors
 
@@ -100,7 +100,7 @@ def gpu_health(nvml=None, environ=None) -> dict | None:
                 "cuda_driver_version": lambda: _cuda_version_text(nvml.nvmlSystemGetCudaDriverVersion()),
                 **_health_fields(nvml, handle, gpu)})
             mask = clock_reasons_mask(nvml, gpu)
-    except Exception:  # noqa: BLE001 - no driver
+    except Exception:  # no driver
         return None
     if mask is None:
         errors["throttle_reasons"] = "neither clock event reasons call answered"

@@ -13,7 +13,7 @@ def driver_version(nvml=None) -> str | None:
     try:
         with _NvmlSession(nvml):
             return _text(nvml.nvmlSystemGetDriverVersion())
-    except Exception:  # noqa: BLE001 - no driver, no NVML: not an error here
+    except Exception:  # no driver, no NVML: not an error here
         return None
 
 

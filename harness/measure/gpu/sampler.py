@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from typing import Any
 
 from harness.measure.gpu._hw import _load_nvml, _text, nvml_origin
 from harness.measure.gpu.devices import parent_device, run_device
@@ -74,7 +75,7 @@ class NvmlSampler:
         self.pid_refresh_s = pid_refresh_s
         self.environ = environ
         self._nvml_arg = nvml
-        self.nvml = None
+        self.nvml: Any = None  # the NVML binding (pynvml, untyped, or a test's fake); None until open()
         self.binding: dict | None = None  # nvml_origin() of the module in use
         self.uuid: str | None = None  # the run's device
         self._handle = None  # the run's device: a GPU or a MIG instance
@@ -103,7 +104,7 @@ class NvmlSampler:
                 raise RuntimeError("no NVML binding (pynvml) is installed")
             self.binding = nvml_origin(self.nvml)
             self.nvml.nvmlInit()
-        except Exception as exc:  # noqa: BLE001 - the sampler never raises into the run
+        except Exception as exc:  # the sampler never raises into the run
             return self._give_up(exc, shutdown=False)
         self._handle = run_device(self.nvml, self.environ)
         if self._handle is None:
@@ -187,14 +188,15 @@ class NvmlSampler:
         if not per_pid:
             return None, False
         known = [max((v for v in values if v is not None), default=None) for values in per_pid.values()]
-        return (None, True) if None in known else (sum(known), False)
+        found = [v for v in known if v is not None]
+        return (None, True) if len(found) < len(known) else (sum(found), False)
 
     def _processes(self, handle) -> list:
         procs = list(self.nvml.nvmlDeviceGetComputeRunningProcesses(handle))
         if self._graphics:
             try:
                 procs += list(self.nvml.nvmlDeviceGetGraphicsRunningProcesses(handle))
-            except Exception:  # noqa: BLE001 - not supported on compute-only boards: stop asking
+            except Exception:  # not supported on compute-only boards: stop asking
                 self._graphics = False
         return procs
 
@@ -209,7 +211,7 @@ class NvmlSampler:
         """``read()``, or None with the error counted when it raises."""
         try:
             return read()
-        except Exception as exc:  # noqa: BLE001 - one failing NVML call loses one value
+        except Exception as exc:  # one failing NVML call loses one value
             self._record_error(exc)
             return None
 
@@ -228,13 +230,13 @@ class NvmlSampler:
         whose value is known only."""
         with self._lock:
             series = self.used_bytes if (source or self.source) == "process" else self.device_used_bytes
-            known = [(t, u) for t, u in zip(self.t_s, series) if u is not None]
+            known = [(t, u) for t, u in zip(self.t_s, series, strict=True) if u is not None]
         return {"t_s": [t for t, _ in known], "used_bytes": [u for _, u in known]}
 
     def peak_between(self, t0: float, t1: float, source: str | None = None) -> int | None:
         """Highest known used bytes sampled in [t0, t1] (offsets from origin_s); None if no sample fell there."""
         s = self.samples(source)
-        inside = [u for t, u in zip(s["t_s"], s["used_bytes"]) if t0 <= t <= t1]
+        inside = [u for t, u in zip(s["t_s"], s["used_bytes"], strict=True) if t0 <= t <= t1]
         return max(inside) if inside else None
 
     def summary(self) -> dict:

@@ -42,6 +42,7 @@ class CudaEventTimer:
         self.samples = 0
         self._marks: list[tuple[object, object]] = []
         self._begin = None
+        self.callback: object = None  # the transformers callback feeding it (attach_step_timer)
 
     def _mark(self):
         if self.cuda is None:

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from harness.documents import atomic
 from harness.documents import folded as folded_files
+from harness.documents.record_types import RunRecord
 from harness.dotted import flatten
 from harness.output import digest
 from harness.output.report import _data, _first
@@ -30,8 +31,8 @@ __all__ = ["build_report", "build_from_files", "render_html", "SUMMARY_NAME"]
 SUMMARY_NAME = "summary.md"
 
 
-def build_report(runs: list[dict], out_path: str | Path, *, verdict=None, baseline: dict | None = None,
-                 history: list[dict] | None = None, changepoints=None,
+def build_report(runs: list[RunRecord], out_path: str | Path, *, verdict=None, baseline: dict | None = None,
+                 history: list[RunRecord] | None = None, changepoints=None,
                  summary_path: str | Path | None = None, primary: str | None = None, profile: dict | None = None,
                  verdict_dir: str | Path | None = None) -> Path:
     """Write the HTML report to ``out_path`` and the markdown summary beside it; return the HTML path.
@@ -59,8 +60,8 @@ def build_report(runs: list[dict], out_path: str | Path, *, verdict=None, baseli
     return out_path
 
 
-def render_html(runs: list[dict], *, verdict=None, baseline: dict | None = None,
-                history: list[dict] | None = None, changepoints=None, primary: str | None = None,
+def render_html(runs: list[RunRecord], *, verdict=None, baseline: dict | None = None,
+                history: list[RunRecord] | None = None, changepoints=None, primary: str | None = None,
                 profile: dict | None = None, folded: dict | None = None) -> str:
     """The report page as a string (no I/O); arguments as for ``build_report``, and ``folded``: the
     profile's folded-stack texts ({"current": text, "reference": text}) for its flame graph."""
@@ -71,7 +72,7 @@ def render_html(runs: list[dict], *, verdict=None, baseline: dict | None = None,
     return _environment().get_template("page.html.j2").render(**context)
 
 
-def _summary_markdown(runs: list[dict], verdict, html_name: str, primary=None, profile=None) -> str:
+def _summary_markdown(runs: list[RunRecord], verdict, html_name: str, primary=None, profile=None) -> str:
     if verdict is not None:
         from harness.output.formatters import markdown
 
@@ -112,7 +113,7 @@ def _context(runs, verdict, baseline, history, changepoints) -> dict:
         "stage_rows": stage_rows, "day_rows": _day_rows(run, base),
         "charts": _charts(runs, run, baseline, stage_rows, trend, cps),
         "trend": trend, "changepoints": cps, "changepoints_given": changepoints is not None,
-        "env_rows": _data.env_rows(run["environment"], (base or {}).get("environment")),
+        "env_rows": _data.env_rows(run["environment"], base.get("environment") if base else None),
         "config_json": json.dumps(run["config"], indent=2, sort_keys=True),
         "config_rows": sorted(flatten(run["config"], keep_empty=True).items()),
         "profile_description": _profile_description(run["profile"]),
@@ -136,20 +137,21 @@ def _charts(runs, run, baseline, stage_rows, trend, cps) -> dict:
     return {k: Markup(v) if v else None for k, v in svg.items()}
 
 
-def _run_series(runs: list[dict]) -> list[tuple[str, dict]]:
+def _run_series(runs: list[RunRecord]) -> list[tuple[str, dict]]:
     if len(runs) == 1:
         return [("current", _data.day_series(runs[0]))]
     return [(r["run_id"], _data.day_series(r)) for r in runs]
 
 
-def _day_rows(run: dict, base: dict | None) -> list[dict]:
+def _day_rows(run: RunRecord, base: RunRecord | None) -> list[dict]:
     """Per evaluated day: each quality metric and the train loss, current and baseline."""
-    old = {d["eval_day"]: d for d in (base or {}).get("days", [])}
+    old = {d["eval_day"]: d for d in (base.get("days", []) if base else [])}
     rows = []
     for d in run.get("days", []):
-        b = old.get(d["eval_day"], {})
-        values = {k: (d["metrics"].get(k), (b.get("metrics") or {}).get(k)) for k in _data.QUALITY_METRICS}
-        values["train_loss"] = (d["train_loss"], b.get("train_loss"))
+        b = old.get(d["eval_day"])
+        base_metrics = (b.get("metrics") or {}) if b else {}
+        values = {k: (d["metrics"].get(k), base_metrics.get(k)) for k in _data.QUALITY_METRICS}
+        values["train_loss"] = (d["train_loss"], b.get("train_loss") if b else None)
         rows.append({"train_day": d["train_day"], "eval_day": d["eval_day"], "sessions": d["eval_sessions"],
                      "values": {k: {"current": c, "baseline": o, "change_pct": _data.change_pct(o, c)}
                                 for k, (c, o) in values.items()}})
@@ -161,5 +163,5 @@ def _profile_description(profile: str) -> str | None:
 
     try:
         return load_profiles().get(profile, {}).get("description")
-    except Exception:  # noqa: BLE001 - a missing or broken profiles file must not break a report
+    except Exception:  # a missing or broken profiles file must not break a report
         return None

@@ -7,8 +7,11 @@ lay out the rows. Every string stays a plain string: escaping is the template's 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from typing import Any
 
 from harness.documents import record as recmod
+from harness.documents.record_types import Environment, RunRecord
 from harness.dotted import flatten
 from harness.errors import HarnessError
 from harness.judge.stats import change_pct
@@ -23,7 +26,7 @@ HISTORY_METRICS = ("total.wall_s", "train.samples_per_s", "total.peak_rss_bytes"
 STAGE_FIELDS = ("wall_s", "cpu_s", "peak_rss_bytes", "peak_anon_bytes")
 
 
-def current_record(runs: list[dict]) -> dict:
+def current_record(runs: list[RunRecord]) -> RunRecord:
     """The record the report is about: the one run, or several runs of one workload pooled."""
     if not runs:
         raise HarnessError("no run record to report on")
@@ -67,28 +70,30 @@ def verdict_rows(verdict) -> list[dict]:
     rows = [{"name": m.name, "verdict": m.verdict, "mark": VERDICT_MARKS.get(m.verdict, "•"),
              "baseline": cells[1], "current": cells[2], "change": cells[3], "ci": cells[4],
              "threshold": cells[5], "reason": m.reason, "change_pct": m.change_pct}
-            for m, cells in zip(v.measurements, formatters.rows(v))]
-    rank = lambda r: SEVERITY.index(r["verdict"]) if r["verdict"] in SEVERITY else len(SEVERITY)  # noqa: E731
+            for m, cells in zip(v.measurements, formatters.rows(v), strict=True)]
+    def rank(r: dict) -> int:
+        return SEVERITY.index(r["verdict"]) if r["verdict"] in SEVERITY else len(SEVERITY)
+
     return sorted(rows, key=rank)
 
 
-def measurement_rows(run: dict) -> list[dict]:
+def measurement_rows(run: RunRecord) -> list[dict]:
     """The run's measurements alone, for a report without a baseline."""
     return [{"name": m["name"], "unit": m["unit"], "current": m["value"], "samples": len(m["samples"]),
              "kind": m["kind"]} for m in run["measurements"]]
 
 
-def stage_names(*records: dict | None) -> list[str]:
+def stage_names(*records: RunRecord | None) -> list[str]:
     """Stages in pipeline order, as the records' timelines list them."""
     names: list[str] = []
     for rec in records:
-        for s in (rec or {}).get("stages", []):
+        for s in rec.get("stages", []) if rec else []:
             if s["name"] not in names:
                 names.append(s["name"])
     return names
 
 
-def stage_rows(run: dict, base: dict | None, verdicts: dict | None = None) -> list[dict]:
+def stage_rows(run: RunRecord, base: RunRecord | None, verdicts: dict | None = None) -> list[dict]:
     """Per stage: wall, CPU, peak RSS and throughput, current against what the verdict judged each
     against (the in-session reference for times, when one ran; else the stored baseline), with
     change in percent; the stored baseline's value stays as ``stored``.
@@ -99,7 +104,7 @@ def stage_rows(run: dict, base: dict | None, verdicts: dict | None = None) -> li
     verdicts = verdicts or {}
     rows = []
     for stage in stage_names(run, base):
-        row = {"stage": stage}
+        row: dict[str, str | dict | None] = {"stage": stage}
         for field in STAGE_FIELDS:
             row[field] = _pair(cur, old, f"{stage}.{field}", verdicts)
         rate = next((n for n in sorted({*cur, *old}) if n.startswith(f"{stage}.") and n.endswith("_per_s")), None)
@@ -123,7 +128,7 @@ def _pair(cur: dict, old: dict, name: str, verdicts: dict) -> dict:
             "verdict": _get(m, "verdict") if m is not None else None}
 
 
-def day_series(rec: dict) -> dict[str, list[tuple[int, float]]]:
+def day_series(rec: RunRecord) -> dict[str, list[tuple[int, float]]]:
     """Per evaluated day: each quality metric, train loss and eval loss, as (day, value) lists."""
     out: dict[str, list] = {}
     for d in rec.get("days", []):
@@ -142,7 +147,9 @@ def baseline_spread(baseline: dict | None) -> dict[str, dict[int, tuple[float, f
     multi-seed medians (``baseline["seed_spread"]["samples"]``) and of the baseline record's
     repetitions, whichever is wider.
     """
-    rec = (baseline or {}).get("record") or {}
+    if not baseline:
+        return {}
+    rec = baseline.get("record") or {}
     if not rec.get("days"):
         return {}
     last = rec["days"][-1]
@@ -162,23 +169,24 @@ def baseline_spread(baseline: dict | None) -> dict[str, dict[int, tuple[float, f
     return out
 
 
-def env_rows(current: dict, base: dict | None) -> list[dict]:
+def env_rows(current: Environment, base: Environment | None) -> list[dict]:
     """Every environment field (dotted key), its value, the baseline's, and whether it changed."""
-    flat_cur = flatten(current, keep_empty=True)
+    flat_cur = flatten(dict(current), keep_empty=True)
+    compared: Mapping[str, Any] = current
     if base and "distributions" not in base:  # an older record lists 19 packages, not every distribution
-        current = {k: v for k, v in current.items() if k not in ("distributions", "numerics", "numerics_fingerprint")}
-    changed = {k: (a, b) for k, a, b in envmod.diff(base, current)} if base else {}
+        compared = {k: v for k, v in current.items() if k not in ("distributions", "numerics", "numerics_fingerprint")}
+    changed = {k: (a, b) for k, a, b in envmod.diff(base, compared)} if base else {}
     keys = sorted(set(flat_cur) | set(changed), key=lambda k: (k not in changed, k))
     return [{"key": k, "current": flat_cur.get(k), "baseline": changed[k][0] if k in changed else None,
              "changed": k in changed} for k in keys]
 
 
-def history_context(rec: dict) -> str:
+def history_context(rec: RunRecord) -> str:
     """Runs are comparable when profile, machine class and workload agree (as harness.judge.history)."""
     return f"history:{rec['profile']}@{rec['environment']['machine_class']}/{rec['workload_hash'][:8]}"
 
 
-def history_series(history: list[dict], current: dict, metrics=HISTORY_METRICS) -> dict:
+def history_series(history: list[RunRecord], current: RunRecord, metrics=HISTORY_METRICS) -> dict:
     """Trend data: the history records comparable with the current run, in the order given.
 
     Returns {"points": [{index, run_id, label, date, status, is_current}], "series":
@@ -187,7 +195,8 @@ def history_series(history: list[dict], current: dict, metrics=HISTORY_METRICS) 
     """
     context = history_context(current)
     keep = [(i, r) for i, r in enumerate(history) if history_context(r) == context]
-    points, series, units = [], {m: [] for m in metrics}, {}
+    series: dict[str, list[float]] = {m: [] for m in metrics}
+    points, units = [], {}
     for i, rec in keep:
         by = recmod.by_name(rec) if rec.get("measurements") else {}
         points.append({"index": i, "run_id": rec["run_id"], "label": commit_label(rec),
@@ -202,7 +211,7 @@ def history_series(history: list[dict], current: dict, metrics=HISTORY_METRICS) 
             "machine": current["environment"]["machine_class"]}
 
 
-def commit_label(rec: dict) -> str:
+def commit_label(rec: RunRecord) -> str:
     """``3f2a9c1`` (``+`` when the tree had uncommitted changes) over the start time, for a trend's x axis."""
     git = rec["environment"].get("git") or {}
     when = rec["started_at"][5:16].replace("T", " ")

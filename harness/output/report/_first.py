@@ -63,7 +63,9 @@ def _stage(stage: dict, overhead: float | None) -> dict:
 
 def _function(f: dict) -> dict:
     delta = f.get("delta_s")
-    share = lambda x: "–" if x is None else f"{100 * x:.1f}%"  # noqa: E731
+    def share(x: float | None) -> str:
+        return "–" if x is None else f"{100 * x:.1f}%"
+
     return {"function": f.get("function"), "where": f"{f.get('file')}:{f.get('line')}" if f.get("file") else "–",
             "current": fmt.value(f.get("current_s"), "s"), "reference": fmt.value(f.get("reference_s"), "s"),
             "delta": "–" if delta is None else f"{delta:+.3g} s", "delta_s": delta,

@@ -9,15 +9,18 @@ reads records and baselines (nothing is re-measured), judges the run with
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from harness.documents import record as recmod
+from harness.documents.record_types import RunRecord
 from harness.output.report import _data
 
 DEFAULT_HISTORY = "reports/history"
 
 
-def build_from_files(out_path: str | Path, runs=(), *, history_dir: str | Path | None = DEFAULT_HISTORY,
+def build_from_files(out_path: str | Path, runs: Sequence[RunRecord | str | Path] = (), *,
+                     history_dir: str | Path | None = DEFAULT_HISTORY,
                      baseline_path: str | Path | None = None, machine: str | None = None, verdict=None,
                      policies_path: str | None = None, verdict_dir: str | Path | None = None) -> Path:
     """Build the report at ``out_path`` (and ``summary.md`` beside it); return its path.
@@ -32,8 +35,8 @@ def build_from_files(out_path: str | Path, runs=(), *, history_dir: str | Path |
     from harness.output.report import build_report
 
     history = load_history(history_dir)
-    runs = [r if isinstance(r, dict) else recmod.load(r) for r in runs] or [_newest(history, history_dir)]
-    current = _data.current_record(runs)
+    records = [r if isinstance(r, dict) else recmod.load(r) for r in runs] or [_newest(history, history_dir)]
+    current = _data.current_record(records)
     path = _baseline_path(current, baseline_path, machine, verdict)
     baseline = _load_baseline(path)
     if verdict is None:
@@ -42,13 +45,13 @@ def build_from_files(out_path: str | Path, runs=(), *, history_dir: str | Path |
         verdict = verdict_of(current, path, policies_path)
     from harness.judge import policy
 
-    trend = _with_runs(history, runs)
-    return build_report(runs, out_path, verdict=verdict, baseline=baseline, history=trend,
+    trend = _with_runs(history, records)
+    return build_report(records, out_path, verdict=verdict, baseline=baseline, history=trend,
                         changepoints=find_changepoints(trend, current),
                         primary=policy.load(policies_path).gate.primary, verdict_dir=verdict_dir)
 
 
-def load_history(folder: str | Path | None) -> list[dict]:
+def load_history(folder: str | Path | None) -> list[RunRecord]:
     """Run records in ``folder``, oldest first; unreadable files are skipped with a warning."""
     if folder is None or not Path(folder).is_dir():
         return []
@@ -60,7 +63,7 @@ def load_history(folder: str | Path | None) -> list[dict]:
     return list(loaded.records)
 
 
-def _newest(history: list[dict], folder) -> dict:
+def _newest(history: list[RunRecord], folder) -> RunRecord:
     from harness.errors import HarnessError
 
     if not history:
@@ -69,14 +72,14 @@ def _newest(history: list[dict], folder) -> dict:
     return history[-1]
 
 
-def _with_runs(history: list[dict], runs: list[dict]) -> list[dict]:
+def _with_runs(history: list[RunRecord], runs: list[RunRecord]) -> list[RunRecord]:
     """The history with the reported runs in it (once each), oldest first."""
     known = {r["run_id"] for r in history}
     extra = [r for r in runs if r["run_id"] not in known]
     return sorted([*history, *extra], key=lambda r: r["started_at"]) if extra else history
 
 
-def _baseline_path(run: dict, explicit, machine: str | None, verdict) -> Path:
+def _baseline_path(run: RunRecord, explicit, machine: str | None, verdict) -> Path:
     from harness.documents import baseline
 
     if explicit:
@@ -92,7 +95,7 @@ def _load_baseline(path: Path) -> dict | None:
     return baseline.load(path) if path.is_file() else None
 
 
-def find_changepoints(history: list[dict], current: dict) -> list | None:
+def find_changepoints(history: list[RunRecord], current: RunRecord) -> list | None:
     """Change points of the current run's context; None when change detection is unavailable."""
     try:
         from harness.judge import changepoints

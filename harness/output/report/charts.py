@@ -19,6 +19,7 @@ import io
 import math
 import re
 
+from harness.documents.record_types import RunRecord
 from harness.measure.meters import downsample
 from harness.output.formatters import value
 
@@ -118,17 +119,17 @@ def quality_by_day(runs: list[tuple[str, dict]], base: dict | None, spread: dict
     from matplotlib.ticker import MaxNLocator
 
     fig, axes = figure(6.4, nrows=2, ncols=3)
-    for ax, (metric, title) in zip(axes.flat, _QUALITY_PANELS):
+    for ax, (metric, title) in zip(axes.flat, _QUALITY_PANELS, strict=True):
         ax.set_title(title)
         ax.set_xlabel("train day" if metric == "train_loss" else "evaluated day")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         _spread_bars(ax, spread.get(metric, {}))
         for n, (label, series) in enumerate(runs):
             if series.get(metric):
-                days, values = zip(*series[metric])
+                days, values = zip(*series[metric], strict=True)
                 ax.plot(days, values, "-o", color=RUN_COLOURS[n % len(RUN_COLOURS)], lw=2.4, ms=7, label=text(label))
         if base and base.get(metric):  # drawn last: a baseline equal to the run still shows, dashed on top
-            days, values = zip(*base[metric])
+            days, values = zip(*base[metric], strict=True)
             ax.plot(days, values, "--s", color=BASELINE, lw=1.6, ms=4, label="baseline")
         if not ax.lines:
             ax.text(0.5, 0.5, "not recorded", transform=ax.transAxes, ha="center", color=BASELINE)
@@ -142,8 +143,8 @@ def _spread_bars(ax, per_day: dict) -> None:
         return
     lo = [per_day[d][0] for d in days]
     hi = [per_day[d][1] for d in days]
-    mid = [(a + b) / 2 for a, b in zip(lo, hi)]
-    err = [[m - a for m, a in zip(mid, lo)], [b - m for m, b in zip(mid, hi)]]
+    mid = [(a + b) / 2 for a, b in zip(lo, hi, strict=True)]
+    err = [[m - a for m, a in zip(mid, lo, strict=True)], [b - m for m, b in zip(mid, hi, strict=True)]]
     ax.errorbar(days, mid, yerr=err, fmt="none", ecolor=BASELINE, elinewidth=6, alpha=0.3,
                 label="baseline spread")
 
@@ -183,12 +184,12 @@ def _hbars(ax, labels: list[str], pairs: list[dict], title: str) -> None:
             "baseline" if judged == {"baseline"} else "reference or baseline (as judged)")
         ax.barh([v + h / 2 for v in y], [b or 0 for b in base], height=h, color="#c9c9c9", label=label,
                 xerr=_whiskers(pairs), error_kw={"ecolor": "#555", "capsize": 2, "lw": 1})
-        stored = [(p.get("stored"), yi) for p, yi in zip(pairs, y)
+        stored = [(p.get("stored"), yi) for p, yi in zip(pairs, y, strict=True)
                   if p.get("against", "baseline") != "baseline" and p.get("stored") is not None]
         if stored:
             ax.scatter([v for v, _ in stored], [yi + h / 2 for _, yi in stored], marker="|", s=140,
                        color="#555", zorder=3, label="stored baseline (another session)")
-    for yi, p in zip(y, pairs):
+    for yi, p in zip(y, pairs, strict=True):
         ax.text(p["current"] or 0, yi - h / 2, "  " + _bar_label(p), va="center", fontsize=8.5,
                 color={"regressed": ALERT, "improved": GPU}.get(p["verdict"], "#222"))
     ax.set_yticks(y, [text(s) for s in labels])
@@ -217,7 +218,7 @@ def _bar_label(p: dict) -> str:
 
 
 @styled("memory")
-def memory_timeline(rec: dict, base: dict | None = None) -> str:
+def memory_timeline(rec: RunRecord, base: RunRecord | None = None) -> str:
     """Host RSS over the run with stage spans shaded and named; GPU memory where recorded."""
     tl = rec.get("timeline") or {}
     fig, ax = figure(4.6)
@@ -249,7 +250,7 @@ def _mark_peak(ax, t, values, scale, unit) -> None:
                 textcoords="offset points", fontsize=9, color=ALERT)
 
 
-def stage_spans(rec: dict) -> list[tuple[str, float, float]]:
+def stage_spans(rec: RunRecord) -> list[tuple[str, float, float]]:
     """(label, start_s, end_s) per stage entry; per-day stages get their day: ``train d1``."""
     counts: dict[str, int] = {}
     days = rec.get("days") or []
@@ -264,7 +265,7 @@ def stage_spans(rec: dict) -> list[tuple[str, float, float]]:
     return out
 
 
-def _stage_spans(ax, rec: dict) -> None:
+def _stage_spans(ax, rec: RunRecord) -> None:
     """Shade each stage; name it inside its band (upright when wide, rotated when narrow),
     skipping a name that would overprint the previous one."""
     spans = stage_spans(rec)
@@ -292,7 +293,7 @@ def history_trends(trend: dict, changepoints: list[dict]) -> str:
     fig, axes = figure(2.9 * nrows + 0.6, nrows=nrows, ncols=ncols, squeeze=False)
     x = list(range(len(trend["points"])))
     labels = [p["label"] for p in trend["points"]]
-    for ax, metric in zip(axes.flat, metrics):
+    for ax, metric in zip(axes.flat, metrics, strict=False):
         _trend_panel(ax, x, trend, metric, [c for c in changepoints if c["metric"] == metric])
         _trend_ticks(ax, x, labels)
     for ax in list(axes.flat)[len(metrics):]:

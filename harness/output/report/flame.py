@@ -104,7 +104,8 @@ def _frame(n: Node, x: float, depth: int, width: float, top: int, per_s: float |
 def _colour(delta: int, top: int) -> tuple[int, int, int]:
     t = min(1.0, abs(delta) / top)
     to = WORSE if delta > 0 else BETTER
-    return tuple(round(a + (b - a) * t) for a, b in zip(NEUTRAL, to))
+    red, green, blue = (round(a + (b - a) * t) for a, b in zip(NEUTRAL, to, strict=True))
+    return red, green, blue
 
 
 def _label(name: str, width: float) -> str:

@@ -56,7 +56,7 @@ def generate(cfg: DataConfig, seed: int, out_dir: Path) -> SyntheticResult:
     day_of_session = np.random.default_rng([seed, 0xDA7]).integers(1, cfg.num_days + 1, cfg.sessions)
     lo, hi = _item_range(cfg, seeds, bounds)
     edges = category_edges(lo, hi, cfg.category_bins)
-    for i, ((start, stop), ss) in enumerate(zip(bounds, seeds)):
+    for i, ((start, stop), ss) in enumerate(zip(bounds, seeds, strict=True)):
         n = stop - start
         rng = np.random.default_rng(ss)
         items = _item_ids(rng, n, cfg)
@@ -75,7 +75,7 @@ def generate(cfg: DataConfig, seed: int, out_dir: Path) -> SyntheticResult:
 
 def _item_range(cfg: DataConfig, seeds, bounds) -> tuple[int, int]:
     lo, hi = cfg.item_max, 1
-    for (start, stop), ss in zip(bounds, seeds):
+    for (start, stop), ss in zip(bounds, seeds, strict=True):
         items = _item_ids(np.random.default_rng(ss), stop - start, cfg)
         lo, hi = min(lo, int(items.min())), max(hi, int(items.max()))
     return lo, hi
