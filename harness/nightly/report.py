@@ -32,7 +32,7 @@ def _verdict(rec: dict):
     """(verdict, baseline, None) against baselines/<machine class>/<profile>.json; (None, None, why) when
     it cannot be read, and (None, None, None) when there is none."""
     from harness.documents import baseline
-    from harness.judge.decide import verdict_of, load_baseline
+    from harness.judge.decide import load_baseline, verdict_of
 
     path = baseline.default_path(rec["profile"], rec["environment"]["machine_class"])
     try:
