@@ -261,7 +261,7 @@ def check_row(o, seconds: float, primary: str, plant: str = "none", load: str = 
                                             [m.name for m in o.verdict.measurements if m.against == "reference"])}
 
 
-def pair_sd_pct(rec: dict, ref: dict, name: str) -> float | None:
+def pair_sd_pct(rec: RunRecord, ref: RunRecord, name: str) -> float | None:
     """The sd of the pairs' log ratio of ``name`` (percent), from the two merged records."""
     import math
     import statistics
@@ -273,7 +273,7 @@ def pair_sd_pct(rec: dict, ref: dict, name: str) -> float | None:
     return 100 * statistics.stdev(math.log(x / y) for x, y in zip(a["samples"], b["samples"], strict=False))
 
 
-def paired_samples(rec: dict, ref: dict | None, names: list[str]) -> dict:
+def paired_samples(rec: RunRecord, ref: RunRecord | None, names: list[str]) -> dict:
     """{name: [[reference, current], ...]} of ``names`` from the two merged records."""
     if not ref:
         return {}
