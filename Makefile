@@ -51,19 +51,23 @@ test-fast: setup lint
 
 # ruff and mypy (their settings: pyproject.toml) from a venv of their own: in .venv they would add
 # distributions the stored baselines' environments lack, and the gate would then rebuild the baseline's
-# environment. mypy reads the stack's packages from .venv. The names are pyproject.toml's `lint` extra,
-# the versions constraints.txt's.
+# environment. mypy reads the stack's packages from .venv. The whole of pyproject.toml's `lint` extra,
+# read by .venv's Python (tomllib; tomli on Python 3.10), at constraints.txt's versions.
 LINT_VENV ?= .venv-lint
 LINT_PY   := $(LINT_VENV)/bin/python
+LINT_REQS := $(LINT_VENV)/requirements-lint.txt
 LINT_PATHS ?= harness
 
 lint: setup $(LINT_VENV)/.installed
 	rc=0; $(LINT_PY) -m ruff check $(LINT_PATHS) || rc=$$?; \
 	  $(LINT_PY) -m mypy --python-executable $(PY) || rc=$$?; exit $$rc
 
-$(LINT_VENV)/.installed: pyproject.toml constraints.txt
+$(LINT_VENV)/.installed: pyproject.toml constraints.txt | $(STAMP)
 	test -x $(LINT_PY) || $(PYTHON) -m venv $(LINT_VENV)
-	$(LINT_PY) -m pip install -q -c constraints.txt ruff mypy
+	$(PY) -c "import sys; t = __import__('tomllib' if sys.version_info >= (3, 11) else 'tomli'); \
+	  print(*t.load(open('pyproject.toml', 'rb'))['project']['optional-dependencies']['lint'], sep='\n')" \
+	  > $(LINT_REQS)
+	$(LINT_PY) -m pip install -q -c constraints.txt -r $(LINT_REQS)
 	touch $@
 
 run-smoke: setup

@@ -11,12 +11,14 @@ import dataclasses
 import difflib
 import hashlib
 import json
-try:
-    import tomllib  # novermin (guarded: Python 3.10 takes tomli)
-except ModuleNotFoundError:  # Python 3.10 (the Merlin containers): the same parser, as a package
-    import tomli as tomllib
+import sys
 from dataclasses import dataclass, field
 from importlib import resources
+
+if sys.version_info >= (3, 11):
+    import tomllib  # novermin (guarded: Python 3.10 takes tomli)
+else:  # Python 3.10 (the Merlin containers): the same parser, as a package
+    import tomli as tomllib
 
 from harness.dotted import flatten
 from harness.errors import HarnessError

@@ -63,7 +63,7 @@ class Repo:
         if out.returncode != 0:
             raise HarnessError(f"{commit[:10]}: git archive failed: {out.stderr.decode(errors='replace').strip()}")
         with tarfile.open(fileobj=io.BytesIO(out.stdout)) as tar:
-            tar.extractall(dest, filter="data")  # noqa: S202 - a tree of the repository being measured
+            tar.extractall(dest, filter="data")  # a tree of the repository being measured
         return commit
 
     def first_parents(self, good: str, bad: str) -> list[str]:

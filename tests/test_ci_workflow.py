@@ -1,7 +1,8 @@
 """The pull-request workflow (.github/workflows/check.yml) cannot run here, so it is checked two ways: its
 shape (what it must do, read with PyYAML) always, and a validator when one is installed: check-jsonschema with
-its bundled SchemaStore schema of GitHub workflows (`pip install check-jsonschema`), and actionlint. Neither is
-a dependency of the project; the tests say so when they skip."""
+its bundled SchemaStore schema of GitHub workflows (no network), which pyproject.toml's `lint` extra brings into
+.venv-lint (`make lint`, which .ci/run runs first), and actionlint, when it is on PATH. The tests say so when
+they skip."""
 
 from __future__ import annotations
 
@@ -14,6 +15,12 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 WORKFLOW = ROOT / ".github" / "workflows" / "check.yml"
 VALIDATORS = {"check-jsonschema": ["--builtin-schema", "vendor.github-workflows"], "actionlint": []}
+LINT_BIN = ROOT / ".venv-lint" / "bin"  # `make lint`'s venv: the lint extra, not on PATH
+
+
+def _validator(name: str) -> str | None:
+    """The validator on PATH, else the one in .venv-lint; None when neither has it."""
+    return shutil.which(name) or shutil.which(name, path=str(LINT_BIN))
 
 
 @pytest.fixture(scope="module")
@@ -62,8 +69,8 @@ def test_the_makefile_passes_check_args_on(workflow):
 
 @pytest.mark.parametrize("name", sorted(VALIDATORS))
 def test_the_workflow_passes_the_validator(name):
-    binary = shutil.which(name)
+    binary = _validator(name)
     if binary is None:
-        pytest.skip(f"{name} is not installed")
+        pytest.skip(f"{name} is not installed (neither on PATH nor in {LINT_BIN})")
     done = subprocess.run([binary, *VALIDATORS[name], str(WORKFLOW)], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr

@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -199,15 +200,22 @@ def test_lint_runs_ruff_and_mypy_from_their_own_venv(tmp_path):
     lines = _make_n("-B", "lint", f"LINT_VENV={venv}")
     text = " ".join(lines)
     install = next(line for line in lines if f"{venv}/bin/python -m pip install" in line)
-    assert install.split("constraints.txt", 1)[1].split() == [
-        re.split(r"[<>=!~ ;\[]", req)[0] for req in PYPROJECT["project"]["optional-dependencies"]["lint"]]
+    assert install.endswith(f"-c constraints.txt -r {venv}/requirements-lint.txt")
+    # the line that writes that file, run here (with this Python in .venv's place): the whole lint extra
+    reqs = next(line for line in lines if line.endswith(f"> {venv}/requirements-lint.txt"))
+    assert reqs.startswith(".venv/bin/python -c ")
+    venv.mkdir()
+    subprocess.run(shlex.quote(sys.executable) + reqs.removeprefix(".venv/bin/python"), shell=True, cwd=REPO_DIR,
+                   check=True, timeout=60)
+    lint_extra = PYPROJECT["project"]["optional-dependencies"]["lint"]
+    assert (venv / "requirements-lint.txt").read_text().split() == lint_extra
     into_venv = [line for line in lines if line.startswith(".venv/bin/python -m pip install")]
     assert into_venv and not any(re.search(r"\bruff\b|\bmypy\b|[\[,]lint[\],]", line) for line in into_venv), \
         "the lint tools must never go into .venv (the baselines' environment)"
     assert f"{venv}/bin/python -m ruff check harness" in text
     assert f"{venv}/bin/python -m mypy --python-executable .venv/bin/python" in text
     pins = constraints.read_pins(REPO_DIR / "constraints.txt")
-    assert {"ruff", "mypy"} <= set(pins)
+    assert {"ruff", "mypy", "check-jsonschema"} <= set(pins)
 
 
 def test_the_fast_tests_lint_first():

@@ -64,7 +64,8 @@ def add_workload_options(p: argparse.ArgumentParser, default_profile: str | None
     g.add_argument("--stage-timeout", type=float, metavar="S", help="watchdog: fail a stage that runs longer")
     g.add_argument("--no-instrument", action="store_true", help="run bare: no samplers or memory counters")
     g.add_argument("--cluster", metavar="local:N", help="run the ETL on a local dask cluster of N worker "
-                   "processes (a LocalCUDACluster when the ETL runs on cuDF), on 127.0.0.1; its output is the same as in-process")
+                   "processes (a LocalCUDACluster when the ETL runs on cuDF), on 127.0.0.1; its output is the "
+                   "same as in-process")
     g.add_argument("--scheduler", metavar="ADDRESS", help="run the ETL on an existing dask cluster "
                    "(e.g. tcp://10.0.0.5:8786)")
     g.add_argument("--nproc", type=positive_int, help="train with DDP on N processes through torchrun "

@@ -7,6 +7,8 @@ baseline is copied into baselines/<machine>/history/ first, and the difference i
 
 from __future__ import annotations
 
+from harness.documents.record_types import RunRecord
+
 
 def add_parser(subparsers):
     from harness.commands import _common
@@ -83,7 +85,7 @@ def main_record(args) -> int:
     return 0
 
 
-def _seed_spread(args, config, rec: dict) -> dict:
+def _seed_spread(args, config, rec: RunRecord) -> dict:
     """Run K more seeds once each (harness/run/sweep.py); the metrics' values per seed (the main run's included)."""
     from harness.documents import baseline
     from harness.run import sweep

@@ -30,7 +30,8 @@ def add_parser(subparsers):
         description="Bisect over the distributions that differ between two environments: build environments "
                     "holding half of the changes and run the paired comparison on each, until one distribution "
                     "(or a set that cannot be split) is named.")
-    p.add_argument("--good", required=True, metavar="PYTHON", help="interpreter of the environment without the regression")
+    p.add_argument("--good", required=True, metavar="PYTHON",
+                   help="interpreter of the environment without the regression")
     p.add_argument("--bad", required=True, metavar="PYTHON", help="interpreter of the environment with it")
     _common.add_workload_options(p, default_profile="ci")
     p.add_argument("--pairs", type=_common.positive_int, metavar="N",
@@ -47,10 +48,10 @@ def add_parser(subparsers):
 
 
 def main(args) -> int:
+    from harness.envs import bisect_packages as envbisect
+    from harness.envs import layered as env_layered
     from harness.errors import EXIT_OK, EXIT_REGRESSED, EXIT_UNDECIDED, HarnessError
     from harness.judge import policy
-    from harness.envs import layered as env_layered
-    from harness.envs import bisect_packages as envbisect
 
     good, bad = Path(args.good), Path(args.bad)
     for py in (good, bad):
@@ -63,7 +64,9 @@ def main(args) -> int:
     changed = envbisect.changed(env_layered.interpreter_distributions(good), env_layered.interpreter_distributions(bad))
     if not changed:
         raise HarnessError("the two environments hold the same distributions: nothing to bisect")
-    say = lambda text: print(text, file=sys.stderr, flush=True)  # noqa: E731
+    def say(text: str) -> None:
+        print(text, file=sys.stderr, flush=True)
+
     say(f"bisect-env: {len(changed)} distributions differ: "
         + ", ".join(f"{n} {a or '(none)'} -> {b or '(none)'}" for n, (a, b) in changed.items()))
     with tempfile.TemporaryDirectory(prefix="t4rec-bench-bisect-") as tmp:

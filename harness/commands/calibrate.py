@@ -105,6 +105,11 @@ def render(doc: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _cv(x: float | None) -> str:
+    """A coefficient of variation (a fraction) as a percent cell."""
+    return value(None if x is None else 100 * x, "%")
+
+
 def _noise_lines(doc: dict) -> list[str]:
     aa = doc["aa"] is not None
     size = f"{doc['current_size']}v{doc['baseline_size']}"
@@ -116,9 +121,8 @@ def _noise_lines(doc: dict) -> list[str]:
            + ("; A/A flags per comparison" if aa else ""), head]
     for m in doc["measurements"]:
         alpha = "-" if m["alpha"] is None else f"{100 * m['alpha']:.2g}%"
-        cv = lambda x: value(None if x is None else 100 * x, "%")  # noqa: E731
         line = (f"{m['name']:30} {m['policy'][:16]:16} {alpha:>8} {m['median']:>11.5g} {m['mad']:>9.3g} "
-                f"{cv(m['cv']):>6} {cv(m['robust_cv']):>6} {cv(m['cv_normalised']):>7} "
+                f"{_cv(m['cv']):>6} {_cv(m['robust_cv']):>6} {_cv(m['cv_normalised']):>7} "
                 f"{value(m['threshold_pct'], '%'):>7} {value(m['min_detectable_pct'], '%'):>9}")
         if aa:
             fr, fi = m["false_regressed"], m["false_improved"]

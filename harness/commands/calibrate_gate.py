@@ -6,10 +6,10 @@ in blocks of two pairs so that both see the same session; then --checks real A/A
 harness/pairing/gate.py (the policy's mode, early stopping on). It prints per mode and gated measurement
 the sd of a pair's log ratio, the A/A bias, the lag-1 autocorrelation, the worsening the rule flags in
 80% of checks at that noise, and the power table of the rule as coded (true worsening of 1-10%: the
-share regressed, undecided and ok, and the pairs used); then the family-wise false-positive rate of the whole gate, looks and measurements
-together, over --comparisons checks simulated on the recorded pairs, the pairs a verdict took, the
-wall time per pair, a planted slowdown (--plant) and whether memory and metrics read the same in
-both modes. harness/pairing/aa_runs.py runs the pairs and this module prints; the analysis
+share regressed, undecided and ok, and the pairs used); then the family-wise false-positive rate of the
+whole gate, looks and measurements together, over --comparisons checks simulated on the recorded pairs,
+the pairs a verdict took, the wall time per pair, a planted slowdown (--plant) and whether memory and
+metrics read the same in both modes. harness/pairing/aa_runs.py runs the pairs and this module prints; the analysis
 (harness/judge/gate_errors.py) reads records only: re-run it on stored pools with
 `--records DIR --reference-records DIR/reference`.
 """

@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 from harness.commands import _common
+from harness.documents.record_types import RunRecord
 from harness.judge.policy import MODES
 
 VERDICT_OUT = "reports/verdict.json"
@@ -77,7 +78,7 @@ def add_parser(subparsers):
     return p
 
 
-def run_config(config, repeat: int, quiet: bool) -> dict:
+def run_config(config, repeat: int, quiet: bool) -> RunRecord:
     """Run ``config`` through harness.run.runner; the merged record (status ok or failed)."""
     from harness.output.progress import Progress
     from harness.run import runner
@@ -91,8 +92,8 @@ def main(args) -> int:
     from harness.judge import policy
     from harness.output import formatters
     from harness.output.progress import Progress
-    from harness.run import runner
     from harness.pairing import gate
+    from harness.run import runner
 
     repeat = args.repeat or policy.load(args.policies).gate.repeat
     config = _common.config_from_args(args)
@@ -106,7 +107,7 @@ def main(args) -> int:
         if arm:
             record.append_history(arm, Path(args.history) / "reference")
     atomic.write_text(args.verdict_out, formatters.to_json(verdict))
-    pr_text = _pr_markdown(args, verdict) if args.markdown_out or args.format == "github" else None
+    pr_text = _pr_markdown(args, verdict) if args.markdown_out or args.format == "github" else ""
     if args.markdown_out:
         atomic.write_text(args.markdown_out, pr_text)
     print(pr_text if args.format == "github" else formatters.table(verdict), end="")
@@ -127,8 +128,8 @@ def _pr_markdown(args, verdict) -> str:
     return formatters.markdown(verdict, primary=policy.load(args.policies).gate.primary, report_url=url)
 
 
-def _report(rec: dict, verdict, history_dir, reference_record=None, verdict_dir=None, policies=None,
-            out=None) -> None:
+def _report(rec: RunRecord, verdict, history_dir, reference_record: RunRecord | None = None, verdict_dir=None,
+            policies=None, out=None) -> None:
     """Build reports/index.html (and summary.md); a report failure never changes the exit code.
     ``verdict_dir``: the verdict file's folder, which the profile's folded-stack paths are relative to."""
     from harness.output.report import build_from_files
@@ -136,7 +137,7 @@ def _report(rec: dict, verdict, history_dir, reference_record=None, verdict_dir=
     try:
         html = build_from_files(REPORT_OUT, [rec], history_dir=history_dir, verdict=verdict,
                                 policies_path=policies, verdict_dir=verdict_dir)
-    except Exception as exc:  # noqa: BLE001 - the gate's verdict stands even if the report fails
+    except Exception as exc:  # the gate's verdict stands even if the report fails
         print(f"warning: HTML report not built: {type(exc).__name__}: {exc}", file=sys.stderr)
         return
     print(f"report: {Path(html).resolve()}", file=out or sys.stdout)

@@ -54,7 +54,8 @@ def main(args) -> int:
     from harness.output import formatters
 
     run = record.load(args.run)
-    verdict = verdict_of(run, baseline_path(args, run["profile"], run["environment"].get("machine_class")), args.policies)
+    baseline_file = baseline_path(args, run["profile"], run["environment"].get("machine_class"))
+    verdict = verdict_of(run, baseline_file, args.policies)
     text = render(verdict, args.format)
     if args.output:
         atomic.write_text(args.output, text)

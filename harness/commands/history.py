@@ -113,7 +113,7 @@ def table(found: list, n_series: int, method: str) -> str:
              f"{value(c.before, c.unit, 'series')} -> {value(c.after, c.unit, 'series')}",
              c.commit_range, c.direction + (" (in effect)" if c.latest else "")) for c in found]
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in [header, *rows]]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in [header, *rows]]
     in_effect = sum(c.latest and c.direction == "regressed" for c in found)
     summary = (f"{len(found)} change point(s) in {n_series} series ({method} step detection); "
                f"{in_effect} regression(s) still in effect. Commits a..b: the change lies after a, up to b.")

@@ -174,7 +174,7 @@ def _report(new_records: list[Path], out_dir: Path, history_dir: Path, repo: Pat
 
     try:
         path, why = report.newest(new_records, out_dir, history_dir, repo)
-    except Exception as exc:  # noqa: BLE001 - the asv results and records are written; say why, go on
+    except Exception as exc:  # the asv results and records are written; say why, go on
         print(f"nightly: HTML report failed: {type(exc).__name__}: {exc}", file=sys.stderr)
         return False
     if why:

@@ -41,7 +41,8 @@ def bisect(candidates: list[str], is_bad: Callable[[list[str]], Verdict],
     both together) or a verdict is None, the set left is reported as one that cannot be split.
     """
     say = progress or (lambda line: None)
-    left, steps = list(candidates), []
+    left = list(candidates)
+    steps: list[tuple[tuple[str, ...], Verdict]] = []
     if not left:
         return BisectResult((), False, steps, "no distribution changed between the environments")
     while len(left) > 1:

@@ -37,9 +37,9 @@ from pathlib import Path
 
 from harness import REPO_DIR
 from harness.documents import asv_config, atomic, versions
-from harness.errors import HarnessError
 from harness.envs.install import Build, Command, Progress, interpolate, run_logged, step
 from harness.envs.layered import TOOLING, interpreter_distributions
+from harness.errors import HarnessError
 from harness.measure.environment import canonical_name
 
 ROOT = REPO_DIR

@@ -18,6 +18,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TextIO
 
 from harness.errors import HarnessError
 
@@ -36,11 +37,17 @@ class Build:
     env_dir: Path
     log_path: Path
     say: Progress
-    log: object = None  # the open log file
+    log: TextIO | None = None  # the open log file, while the build runs
     steps: int = 0
 
     def tell(self, text: str) -> None:
         self.say(f"reference environment {self.key}: {text}")
+
+    def write_log(self, text: str, flush: bool = False) -> None:
+        assert self.log is not None, "the build opens its log before it runs a command"
+        self.log.write(text)
+        if flush:
+            self.log.flush()
 
 
 # ---- one command --------------------------------------------------------------------------------
@@ -112,8 +119,7 @@ def step(b: Build, i: int, raw: str, cmd: Command, cwd: Path, timeout_s: float) 
 def run_logged(cmd: Command, b: Build, cwd: Path, timeout_s: float) -> tuple[int | None, list[str]]:
     """Run ``cmd``, logging every line and showing pip's progress lines; (exit code or None on
     timeout, the last lines of output)."""
-    b.log.write(f"$ {shlex.join(cmd.argv)}\n")
-    b.log.flush()
+    b.write_log(f"$ {shlex.join(cmd.argv)}\n", flush=True)
     try:
         proc = subprocess.Popen(cmd.argv, cwd=cwd, env=_subenv(b.env_dir, cmd.env), stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True, errors="replace",
@@ -122,9 +128,15 @@ def run_logged(cmd: Command, b: Build, cwd: Path, timeout_s: float) -> tuple[int
         raise HarnessError(f"reference environment {b.key}: cannot run {cmd.argv[0]} ({exc.strerror}); "
                            f"log: {b.log_path}") from None
     expired = threading.Event()
-    timer = threading.Timer(timeout_s, lambda: (expired.set(), _kill(proc)))
+
+    def expire() -> None:
+        expired.set()
+        _kill(proc)
+
+    timer = threading.Timer(timeout_s, expire)
     timer.start()
     lines: deque[str] = deque(maxlen=4000)
+    assert proc.stdout is not None  # stdout=PIPE
     try:
         for line in proc.stdout:
             _line(line.rstrip("\n"), b, lines)
@@ -146,7 +158,7 @@ def _kill(proc: subprocess.Popen) -> None:
 
 
 def _line(line: str, b: Build, lines: deque) -> None:
-    b.log.write(line + "\n")
+    b.write_log(line + "\n")
     lines.append(line)
     if line.startswith(SHOWN):
         b.tell("  " + (line if len(line) <= 200 else line[:197] + "..."))

@@ -134,6 +134,7 @@ def plan(options: NightlyOptions, machine: str, commit: str | None, previous: st
     if repo is not None:
         bench_env[nightly_pairs.REPO_VAR] = str(Path(repo).resolve())
     if options.existing:  # asv refuses a range with an existing environment: one run, filed under commit
+        assert commit is not None, "with --existing the caller resolves the commit"
         run = [*asv, "run", *config, "-E", "existing", "--set-commit-hash", commit]
         bench_env["T4REC_BENCH_COMMIT"] = commit
     else:
@@ -154,6 +155,7 @@ def _run(step: AsvCommand) -> tuple[int, str]:
     proc = subprocess.Popen(step.argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             env={**os.environ, **step.env})
     tail: list[str] = []
+    assert proc.stdout is not None  # stdout=PIPE
     for line in proc.stdout:
         sys.stdout.write(line)
         tail = (tail + [line])[-50:]

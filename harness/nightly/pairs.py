@@ -29,10 +29,12 @@ import math
 import os
 import sys
 import tempfile
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from harness import vcs
+from harness.documents.record_types import RunRecord
 from harness.errors import HarnessError
 from harness.judge.rules import gated_times
 
@@ -107,10 +109,10 @@ def ratio(name: str, previous, current, s: Settings | None = None) -> Ratio | No
     s = s or settings()
     d = seq.log_ratios(list(previous), list(current)) if previous and all(
         isinstance(v, (int, float)) for v in list(previous) + list(current)) else None
-    if not d:
+    cs = seq.sequence(d, s.alpha, s.design) if d else None
+    if cs is None:
         return None
-    cs = seq.sequence(d, s.alpha, s.design)
-    return Ratio(name, math.exp(cs.mean), math.exp(cs.low), math.exp(cs.high), len(d),
+    return Ratio(name, math.exp(cs.mean), math.exp(cs.low), math.exp(cs.high), cs.n,
                  cs.sample_sd if cs.sample_sd is not None else math.nan)
 
 
@@ -129,7 +131,7 @@ def decided(r: Ratio, s: Settings) -> bool:
     return state(r, s) != "undecided"
 
 
-def _values(rec: dict) -> dict[str, float]:
+def _values(rec: RunRecord) -> dict[str, float]:
     return {m["name"]: m["value"] for m in rec["measurements"] if isinstance(m.get("value"), (int, float))}
 
 
@@ -226,7 +228,8 @@ def choose_mode(config, mode: str | None) -> str:
 
 
 def run_pairs(config, previous: str, repo, pairs: int | None = None, mode: str | None = None,
-              progress=None, python: str | None = None) -> tuple[dict[str, Ratio], list[dict], list[dict], str]:
+              progress=None, python: str | None = None
+              ) -> tuple[dict[str, Ratio], list[RunRecord], list[RunRecord], str]:
     """``pairs`` pairs of the current code and ``previous`` (extracted from ``repo``), by
     reference.interleaved; returns (ratios, previous records, current records, the mode used).
 
@@ -254,7 +257,7 @@ def run_pairs(config, previous: str, repo, pairs: int | None = None, mode: str |
                                                        command=f"nightly pairs vs {ref.commit[:10]}", mode=used,
                                                        stop=stop)
     if current and current[-1]["status"] != "ok":
-        f = current[-1].get("failure") or {}
+        f: Mapping[str, object] = current[-1].get("failure") or {}
         raise HarnessError(f"current run failed in stage {f.get('stage')!r} ({f.get('kind')}): {f.get('message')}")
     if dropped:
         raise HarnessError(dropped)
@@ -365,7 +368,9 @@ def main(argv=None) -> int:
     p.add_argument("--profile", default="smoke")
     p.add_argument("--device", default="cpu")
     p.add_argument("--pairs", type=int, help="most pairs (default: [nightly] max_pairs in harness/policies.toml)")
-    p.add_argument("--mode", default=os.environ.get(MODE_VAR) or None, help="a pairing mode of harness/judge/policy.py MODES (default: [gate] mode in harness/policies.toml)")
+    p.add_argument("--mode", default=os.environ.get(MODE_VAR) or None,
+                   help="a pairing mode of harness/judge/policy.py MODES (default: [gate] mode in "
+                        "harness/policies.toml)")
     p.add_argument("--out", help="also write the JSON here")
     args = p.parse_args(argv)
     config = build_config(args.profile, {"device": args.device})

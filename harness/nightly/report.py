@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from harness.documents.record_types import RunRecord
 from harness.errors import HarnessError
 
 
@@ -28,11 +29,11 @@ def newest(new_records: list[Path], out_dir: Path, history_dir: Path, repo: Path
     return path, why
 
 
-def _verdict(rec: dict):
+def _verdict(rec: RunRecord):
     """(verdict, baseline, None) against baselines/<machine class>/<profile>.json; (None, None, why) when
     it cannot be read, and (None, None, None) when there is none."""
     from harness.documents import baseline
-    from harness.judge.decide import verdict_of, load_baseline
+    from harness.judge.decide import load_baseline, verdict_of
 
     path = baseline.default_path(rec["profile"], rec["environment"]["machine_class"])
     try:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from harness import clock
 from harness.documents import calibration, record
+from harness.documents.record_types import RunRecord
 from harness.errors import HarnessError
 from harness.judge.policy import MODES
 from harness.output.progress import Progress
@@ -115,7 +116,7 @@ def _is_plant(text: str) -> bool:
     return True
 
 
-def plain_runs(items) -> list[dict]:
+def plain_runs(items) -> list[RunRecord]:
     """The ok, fault-free run records in ``items`` (files, or folders of them: not reference/ below a
     history folder); HarnessError when they hold more than one workload."""
     paths = []
@@ -135,24 +136,25 @@ def _unchanged(config) -> None:
         raise HarnessError("calibrate measures unchanged (A/A) runs: remove the faults.* overrides")
 
 
-def aa_runs(config, runs: int, history, quiet: bool) -> list[dict]:
+def aa_runs(config, runs: int, history, quiet: bool) -> list[RunRecord]:
     """``runs`` runs of ``config``, one at a time (the stored-baseline design)."""
     from harness.run import runner
 
     _unchanged(config)
-    records = []
+    records: list[RunRecord] = []
     for i in range(runs):
         if not quiet:
             print(f"A/A run {i + 1}/{runs}", flush=True)
         rec = runner.run(config, repeat=1, progress=Progress(enabled=not quiet))
         record.append_history(rec, history)
-        if rec["status"] != "ok":
-            raise HarnessError(f"A/A run {i + 1} failed: {rec['failure']['message']}")
+        if (failure := rec["failure"]) is not None:  # a record's status is "failed" exactly when it has one
+            raise HarnessError(f"A/A run {i + 1} failed: {failure['message']}")
         records.append(rec)
     return records
 
 
-def aa_runs_with_reference(config, runs: int, rev: str, history, quiet: bool) -> tuple[list[dict], list[dict]]:
+def aa_runs_with_reference(config, runs: int, rev: str, history, quiet: bool
+                           ) -> tuple[list[RunRecord], list[RunRecord]]:
     """``runs`` runs of the working tree alternating with ``runs`` runs of ``rev``, as `check` makes them."""
     _unchanged(config)
     with tempfile.TemporaryDirectory(prefix="t4rec-bench-ref-") as tmp:
@@ -165,9 +167,9 @@ def aa_runs_with_reference(config, runs: int, rev: str, history, quiet: bool) ->
         record.append_history(rec, Path(history) / "reference")
     if dropped:
         raise HarnessError(dropped)
-    failed = [r for r in current if r["status"] != "ok"]
-    if failed:
-        raise HarnessError(f"an A/A run failed: {failed[0]['failure']['message']}")
+    failures = [r["failure"] for r in current if r["failure"] is not None]  # the records whose status is "failed"
+    if failures:
+        raise HarnessError(f"an A/A run failed: {failures[0]['message']}")
     return current, refs
 
 
@@ -176,7 +178,8 @@ def pair_pools(config, rev: str, modes: list[str], pairs: int, history: Path, qu
     """{mode: (current records, reference records, seconds per pair, host per pair)}: ``pairs`` pairs per
     mode with ``rev``; ``period_s``: the crossover mode's ([gate] crossover_period_s)."""
     _unchanged(config)
-    out = {m: ([], [], [], []) for m in modes}
+    out: dict[str, tuple[list[RunRecord], list[RunRecord], list[float], list[dict]]] = {
+        m: ([], [], [], []) for m in modes}
     with tempfile.TemporaryDirectory(prefix="t4rec-bench-ref-") as tmp:
         arms = [reference.Arm("reference", reference.checkout(rev, Path(tmp)), sys.executable)]
         done = 0
@@ -258,7 +261,7 @@ def check_row(o, seconds: float, primary: str, plant: str = "none", load: str = 
                                             [m.name for m in o.verdict.measurements if m.against == "reference"])}
 
 
-def pair_sd_pct(rec: dict, ref: dict, name: str) -> float | None:
+def pair_sd_pct(rec: RunRecord, ref: RunRecord, name: str) -> float | None:
     """The sd of the pairs' log ratio of ``name`` (percent), from the two merged records."""
     import math
     import statistics
@@ -266,15 +269,17 @@ def pair_sd_pct(rec: dict, ref: dict, name: str) -> float | None:
     a, b = record.by_name(rec).get(name), record.by_name(ref).get(name)
     if not a or not b or min(len(a["samples"]), len(b["samples"])) < 2:
         return None
-    return 100 * statistics.stdev(math.log(x / y) for x, y in zip(a["samples"], b["samples"]))
+    # not strict: the sides' sample counts can differ (a failed run, a measurement only some runs have)
+    return 100 * statistics.stdev(math.log(x / y) for x, y in zip(a["samples"], b["samples"], strict=False))
 
 
-def paired_samples(rec: dict, ref: dict | None, names: list[str]) -> dict:
+def paired_samples(rec: RunRecord, ref: RunRecord | None, names: list[str]) -> dict:
     """{name: [[reference, current], ...]} of ``names`` from the two merged records."""
     if not ref:
         return {}
     cur, refs = record.by_name(rec), record.by_name(ref)
-    return {n: [list(p) for p in zip(refs[n]["samples"], cur[n]["samples"])] for n in names if n in cur and n in refs}
+    return {n: [list(p) for p in zip(refs[n]["samples"], cur[n]["samples"], strict=False)]  # as pair_sd_pct
+            for n in names if n in cur and n in refs}
 
 
 # ---- the calibration documents ---------------------------------------------------------------------
@@ -296,7 +301,7 @@ def noise_calibration(config, o: CalibrateOptions, policies) -> dict:
                              policies.source, {"run_ids": [r["run_id"] for r in records], **result})
 
 
-def _noise_pools(config, o: CalibrateOptions, policies) -> tuple[list[dict], list[dict] | None]:
+def _noise_pools(config, o: CalibrateOptions, policies) -> tuple[list[RunRecord], list[RunRecord] | None]:
     gate = policies.gate
     if o.records:
         return plain_runs(o.records), (plain_runs(o.reference_records) if o.reference_records else None)

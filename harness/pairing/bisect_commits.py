@@ -81,16 +81,19 @@ def bisect(good: str, commits: list[str], duel: Callable[[str, str], Judged],
         raise HarnessError(f"BAD {commits[-1][:10]} cannot be bisected to: {total.words}", EXIT_RUN_FAILED)
     if total.state != REGRESSED:
         outcome = UNDECIDED_OUTCOME if total.state == UNDECIDED else NO_REGRESSION
-        return Outcome(outcome, total, (), tuple(commits), undecided_at=commits[-1] if total.state == UNDECIDED else None)
+        undecided_at = commits[-1] if total.state == UNDECIDED else None
+        return Outcome(outcome, total, (), tuple(commits), undecided_at=undecided_at)
     found = search(good, commits, duel, say)
     if found.outcome != CULPRIT:
         return Outcome(found.outcome, total, found.probes, found.suspects, undecided_at=found.undecided_at)
-    i = commits.index(found.culprit)
+    culprit = found.culprit
+    assert culprit is not None  # search's CULPRIT outcome always names it
+    i = commits.index(culprit)
     parent = commits[i - 1] if i else good
-    say(f"bisect: culprit {found.culprit[:10]}; its own change: against its parent {parent[:10]}")
-    own = duel(found.culprit, parent)
-    alone = duel(found.culprit, good)  # remembered: the step that named it (GOOD -> BAD when it is BAD)
-    return Outcome(CULPRIT, total, found.probes, (found.culprit,), found.culprit, parent, own,
+    say(f"bisect: culprit {culprit[:10]}; its own change: against its parent {parent[:10]}")
+    own = duel(culprit, parent)
+    alone = duel(culprit, good)  # remembered: the step that named it (GOOD -> BAD when it is BAD)
+    return Outcome(CULPRIT, total, found.probes, (culprit,), culprit, parent, own,
                    together(commits, i, own, alone, total))
 
 
@@ -98,7 +101,9 @@ def search(good: str, commits: list[str], duel: Callable[[str, str], Judged],
            say: Callable[[str], None] | None = None) -> Outcome:
     """Step 2 alone: the first commit whose duel against ``good`` regressed, ``commits[-1]`` known to."""
     say = say or (lambda line: None)
-    lo, hi, skipped, probes = 0, len(commits) - 1, set(), []
+    lo, hi = 0, len(commits) - 1
+    skipped: set[int] = set()
+    probes: list[Probe] = []
     while lo < hi:
         mid = pick(lo, hi, skipped)
         if mid is None:

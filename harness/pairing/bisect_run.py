@@ -18,7 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness import REPO_DIR, vcs
+from harness.config import RunConfig
 from harness.errors import HarnessError
+from harness.judge.policy import PolicySet
 from harness.pairing import bisect_commits as search
 from harness.pairing import duel as dueling
 from harness.pairing import reference
@@ -73,9 +75,10 @@ def run(config, opts: Options, say: Callable[[str], None] | None = None) -> Bise
 def reproduce(config, opts: Options, outcome: search.Outcome, metric: str) -> str:
     """The command that runs the step that names the culprit (its own duel, against its parent) again:
     a bisection of the one commit, with this one's workload, measurement, pairs, mode and policies."""
-    if outcome.culprit is None:
+    parent, culprit = outcome.parent, outcome.culprit
+    if culprit is None or parent is None:  # the search names both or neither
         return ""
-    argv = ["t4rec-bench", "bisect", outcome.parent, outcome.culprit, *reference.run_argv(config), "--metric", metric]
+    argv = ["t4rec-bench", "bisect", parent, culprit, *reference.run_argv(config), "--metric", metric]
     if Path(opts.repo).resolve() != REPO_DIR.resolve():
         argv += ["--repo", str(Path(opts.repo).resolve())]
     for flag, value in (("--pairs", opts.pairs), ("--mode", opts.mode), ("--policies", opts.policies)):
@@ -121,11 +124,11 @@ class _Trees:
 class _Duels:
     """The search's ``duel(commit, against)``: a duel of the two commits' sides, or a skip when ``commit``
     cannot build or run."""
-    config: object
+    config: RunConfig
     trees: _Trees
     good: str
     metric: str
-    policies: object
+    policies: PolicySet
     opts: Options
     say: Callable[[str], None]
     skipped: dict = field(default_factory=dict)  # sha -> why
@@ -151,8 +154,9 @@ def document(b: Bisection, config, repo: Path) -> dict:
     import datetime as dt
 
     o = b.outcome
+    own = None if o.own is None else _duel_doc(o.own)
     culprit = None if o.culprit is None else {"commit": o.culprit, "subject": b.subjects.get(o.culprit, ""),
-                                              "parent": o.parent, "own": _duel_doc(o.own)}
+                                              "parent": o.parent, "own": own}
     return {"created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
             "repo": str(Path(repo).resolve()), "good": b.good, "bad": b.bad, "metric": b.metric,
             "workload": reference.run_argv(config), "outcome": o.outcome, "total": _duel_doc(o.total),
@@ -162,15 +166,15 @@ def document(b: Bisection, config, repo: Path) -> dict:
             "undecided_at": o.undecided_at, "skipped": b.skipped, "subjects": b.subjects, "reproduce": b.reproduce}
 
 
-def _duel_doc(j: search.Judged | None) -> dict | None:
+def _duel_doc(j: search.Judged) -> dict:
     import math
 
-    if j is None:
-        return None
-    finite = lambda x: x if isinstance(x, (int, float)) and math.isfinite(x) else None  # noqa: E731
-    doc = {"state": j.state, "change_pct": finite(j.change_pct), "low_pct": finite(j.low_pct),
-           "high_pct": finite(j.high_pct), "pairs": j.pairs, "words": j.words}
+    def finite(x):
+        return x if isinstance(x, (int, float)) and math.isfinite(x) else None
+
+    doc: dict[str, object] = {"state": j.state, "change_pct": finite(j.change_pct), "low_pct": finite(j.low_pct),
+                              "high_pct": finite(j.high_pct), "pairs": j.pairs, "words": j.words}
     r = j.detail
-    if r is not None:
+    if isinstance(r, dueling.Result):  # a skip has none
         doc.update(mode=r.mode, p_value=finite(r.p_value), base=list(r.base), values=list(r.other))
     return doc

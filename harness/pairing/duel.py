@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import difflib
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+from harness.documents.record_types import Measurement, RunRecord
 from harness.errors import EXIT_RUN_FAILED, HarnessError
+from harness.judge.policy import PolicySet
 from harness.pairing import reference
 
 
@@ -59,7 +61,7 @@ class Result:
                 f"{self.pairs} {self.mode} pairs: {self.state} (anytime one-sided p {self.p_value:.2g})")
 
 
-def settings(policies, pairs: int | None = None) -> dict:
+def settings(policies: PolicySet, pairs: int | None = None) -> dict:
     """The sequential state ``paired_look`` and ``stop_pairs`` read: ``pairs`` (default [gate] repeat) before
     stopping undecided unless more could decide, up to [gate] max_pairs; at least [gate] min_pairs."""
     g = policies.gate
@@ -68,7 +70,7 @@ def settings(policies, pairs: int | None = None) -> dict:
             "design_pairs": g.design_pairs}
 
 
-def duel(config, base: Side, other: Side, metric: str, policies, pairs: int | None = None,
+def duel(config, base: Side, other: Side, metric: str, policies: PolicySet, pairs: int | None = None,
          mode: str | None = None, say: Callable[[str], None] | None = None) -> Result:
     """Pairs of ``other`` and ``base`` on ``config``'s workload, judged on ``metric`` after each.
 
@@ -89,7 +91,7 @@ def duel(config, base: Side, other: Side, metric: str, policies, pairs: int | No
     if looks.error is not None:
         raise looks.error
     if current and current[-1]["status"] != "ok":
-        f = current[-1].get("failure") or {}
+        f: Mapping[str, object] = current[-1].get("failure") or {}
         raise SideFailed(other.name, f"{other.name}: the run failed in stage {f.get('stage')!r} "
                                      f"({f.get('kind')}: {f.get('message')})")
     if dropped:
@@ -101,14 +103,14 @@ def duel(config, base: Side, other: Side, metric: str, policies, pairs: int | No
 class _Looks:
     """interleaved()'s ``stop``: the paired decision on ``metric`` after each complete pair."""
     metric: str
-    policies: object
+    policies: PolicySet
     settings: dict
     mode: str
     say: Callable[[str], None]
     last: Result | None = field(default=None)
     error: HarnessError | None = None  # the records cannot be judged (no such measurement): stop, then raise
 
-    def __call__(self, current: list, arms: dict) -> bool:
+    def __call__(self, current: list[RunRecord], arms: dict[str, list[RunRecord]]) -> bool:
         from harness.judge.decide import stop_pairs
 
         (base,) = arms.values()
@@ -122,13 +124,13 @@ class _Looks:
         self.say(f"  pair {self.last.pairs}: {self.last.words()}")
         return stop_pairs(look, self.last.pairs, self.settings)
 
-    def result(self, base: list, current: list) -> Result:
+    def result(self, base: list[RunRecord], current: list[RunRecord]) -> Result:
         result, _ = self._look(base, current)
         if result is None:
             raise HarnessError(f"{self.metric}: no pair with a positive value to judge")
         return result
 
-    def _look(self, base: list, current: list):
+    def _look(self, base: list[RunRecord], current: list[RunRecord]):
         from harness.judge.significance import paired_look
 
         n = min(len(base), len(current))
@@ -153,7 +155,7 @@ def _pct(log_ratio: float) -> float:
     return seq.log_pct(log_ratio)
 
 
-def _measurement(rec: dict, name: str) -> dict:
+def _measurement(rec: RunRecord, name: str) -> Measurement:
     """The measurement ``name`` of a run record; HarnessError naming the close names when it has none."""
     found = {m["name"]: m for m in rec["measurements"]}
     if name in found:

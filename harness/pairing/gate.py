@@ -11,9 +11,13 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from harness.config import RunConfig
 from harness.documents import record as recordmod
+from harness.documents.record_types import RunRecord
 from harness.errors import HarnessError
 from harness.judge import policy as policymod
+from harness.judge.verdict import Verdict
+from harness.output.progress import Progress
 from harness.pairing import profile as profilemod
 from harness.pairing import reference as referencemod
 
@@ -22,10 +26,10 @@ AUTO, NONE = "auto", "none"
 
 @dataclass(frozen=True)
 class Outcome:
-    record: dict  # the current code's merged run record
-    verdict: object  # harness.judge.verdict.Verdict
-    reference_record: dict | None  # the reference's merged run record, if one ran to the end
-    cross_record: dict | None = None  # the cross arm's (baseline code, current environment), if it ran
+    record: RunRecord  # the current code's merged run record
+    verdict: Verdict
+    reference_record: RunRecord | None  # the reference's merged run record, if one ran to the end
+    cross_record: RunRecord | None = None  # the cross arm's (baseline code, current environment), if it ran
 
 
 def reference_rev(choice: str, stored: dict | None) -> tuple[str | None, str | None]:
@@ -103,13 +107,13 @@ def _checkout(rev: str | None, tmp: Path, reference: str, why_not: str | None):
 class _Paired:
     """The paired part of a check: the arms, the pairs with a look after each, the merged record."""
 
-    config: object
-    ref: object
+    config: RunConfig
+    ref: referencemod.Reference
     stored: dict | None
     baseline_path: Path
-    policies_path: object
-    gate: object  # harness.judge.policy.Gate
-    progress: object
+    policies_path: str | Path | None
+    gate: policymod.Gate
+    progress: Progress | None
     command: str | None
 
     def run(self, tmp: Path, repeat: int, reference_env: str, mode: str | None, sequential: bool):
@@ -149,10 +153,10 @@ def undecided_note(verdict) -> str:
 class _Looks:
     """The sequential gate's look after each pair (the ``stop`` of reference.interleaved): judge the
     pairs so far with the one judge and stop when it is decided (harness/judge/decide.py::stop_reason)."""
-    plan: object
-    ref: object
-    baseline_path: object
-    policies_path: object
+    plan: Plan
+    ref: referencemod.Reference
+    baseline_path: Path
+    policies_path: str | Path | None
     stored: dict | None
     repeat: int  # the check's pairs; past them, on only while an undecided measurement could be decided
     min_pairs: int  # fewest pairs before a stop (== repeat: no early stop)
@@ -161,12 +165,12 @@ class _Looks:
     max_pairs: int  # the cap ([gate] max_pairs; == repeat without early stop)
     design_pairs: int  # [gate] design_pairs
     extra_pairs: int  # [gate] extra_pairs: after a first regression, pairs more to name the others
-    progress: object = None
+    progress: Progress | None = None
     stopped: str | None = None  # why the rounds ended early
     first_regression: int | None = None  # the pair count at which a measurement first regressed
     pairs_log: list = field(default_factory=list)  # per pair: what else used the host (reference.interleaved)
 
-    def __call__(self, current: list, by_arm: dict) -> bool:
+    def __call__(self, current: list[RunRecord], by_arm: dict[str, list[RunRecord]]) -> bool:
         from harness.judge import decide
 
         n = len(current)
@@ -189,7 +193,7 @@ class _Looks:
         return {"repeat": self.repeat, "min_pairs": self.min_pairs, "max_pairs": self.max_pairs,
                 "design_pairs": self.design_pairs, "pairs": pairs, "mode": self.mode}
 
-    def in_session(self, rec: dict, by_arm: dict, final: bool = False) -> dict:
+    def in_session(self, rec: RunRecord, by_arm: dict[str, list[RunRecord]], final: bool = False) -> dict:
         pairs = len(by_arm["reference"])
         sequential = None
         if self.min_pairs < self.repeat:
@@ -203,13 +207,14 @@ class _Looks:
 
 @dataclass(frozen=True)
 class Plan:
-    arms: list  # harness.pairing.reference.Arm, the reference first
+    arms: list[referencemod.Arm]  # the reference first
     environment: str  # the reference environment, in words
     changed: list  # [(distribution, reference environment's version, current version)]
     notes: tuple = ()
 
 
-def plan_arms(ref, stored: dict | None, choice: str, progress=None, scratch: Path | None = None) -> Plan:
+def plan_arms(ref: referencemod.Reference, stored: dict | None, choice: str, progress=None,
+              scratch: Path | None = None) -> Plan:
     """The arms to run beside the current code: the reference in the baseline's environment, and the
     cross arm (baseline code, current environment) when that environment differs from the current one.
 
@@ -219,25 +224,30 @@ def plan_arms(ref, stored: dict | None, choice: str, progress=None, scratch: Pat
     distributions the commit or the baseline's record pin differently tell the two apart."""
     import sys
 
-    from harness.measure import environment as envmod
-    from harness.envs import layered as env_layered
     from harness.envs import build as envs
+    from harness.envs import layered as env_layered
+    from harness.measure import environment as envmod
 
     current_env = envmod.collect()
     recorded = ((stored or {}).get("record") or {}).get("environment")
-    if choice == "current" or (choice == AUTO and recorded is None):
-        return Plan([referencemod.Arm("reference", ref, sys.executable)], "the current environment", [])
-    if choice == AUTO and not envmod.distribution_diff(recorded, current_env):
-        return Plan([referencemod.Arm("reference", ref, sys.executable)],
-                    "the current environment (its distributions match the baseline's)", [])
-    say = (lambda text: print(text, file=sys.stderr, flush=True))  # noqa: E731 - shown even when quiet
-    if choice == AUTO:
+    here = [referencemod.Arm("reference", ref, sys.executable)]
+
+    def say(text: str) -> None:  # on stderr: shown even when quiet
+        print(text, file=sys.stderr, flush=True)
+
+    if choice == "current":
+        return Plan(here, "the current environment", [])
+    if choice != AUTO:
+        python, where = choice, f"the interpreter {choice}"
+        dists = env_layered.interpreter_distributions(Path(choice))
+    elif recorded is None:
+        return Plan(here, "the current environment", [])
+    elif not envmod.distribution_diff(recorded, current_env):
+        return Plan(here, "the current environment (its distributions match the baseline's)", [])
+    else:
         pins = {k: v for k, v in (recorded.get("distributions") or {}).items() if k not in env_layered.TOOLING}
         built = envs.ensure(ref.code_dir, pins or None, progress=say)
         python, where, dists = _topped_up(built, scratch, say)
-    else:
-        python, where = choice, f"the interpreter {choice}"
-        dists = env_layered.interpreter_distributions(Path(choice))
     changed = _diff(dists, envmod.installed_distributions())
     notes = _rebuilt_notes(recorded, dists) if choice == AUTO and recorded else ()
     arms = [referencemod.Arm("reference", ref, python)]
@@ -295,8 +305,8 @@ HOW = {"crossover": "re-run in this session in crossover pairs with the current 
        "alternating": "re-run in this session, alternating with the current runs"}
 
 
-def _in_session(rec: dict, by_arm: dict, plan: Plan, ref, mode: str = "alternating",
-                sequential: dict | None = None, pairs_log: list | None = None) -> dict:
+def _in_session(rec: RunRecord, by_arm: dict[str, list[RunRecord]], plan: Plan, ref: referencemod.Reference,
+                mode: str = "alternating", sequential: dict | None = None, pairs_log: list | None = None) -> dict:
     """What the judge needs of the arms: merged records, provenance, the environment change, the
     sequential gate's state (horizon, pairs, why it stopped) when it looks after every pair, and
     what else used the host's CPUs during the pairs (harness.measure.host.summary)."""

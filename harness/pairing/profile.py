@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 from harness import REPO_DIR
@@ -49,8 +50,8 @@ def for_verdict(verdict, config, arm, judged: dict, together: bool, out_dir: Pat
     if not trigger or verdict.overall == "failed":
         return None
     settings = policy.profile_settings(policies_path)
-    doc = {"profiler": None, "rate_hz": settings.rate_hz, "trigger": trigger, "skipped": None,
-           "overhead_pct": {}, "stages": [], "folded": None}
+    doc: dict[str, object] = {"profiler": None, "rate_hz": settings.rate_hz, "trigger": trigger, "skipped": None,
+                              "overhead_pct": {}, "stages": [], "folded": None}
     spy = py_spy()
     if arm is None or isinstance(spy, str):
         return {**doc, "skipped": "no in-session reference ran to profile against" if arm is None else spy}
@@ -117,7 +118,7 @@ def profiled_run(side: str, code, python: str, argv: list, spy: Path, rate_hz: i
     wrap = (str(spy), "record", "--idle", "--subprocesses", "-r", str(rate_hz), "-f", "raw", "-o", str(folded), "--")
     rec = referencemod.run_once(code, argv, tmp, timeout_s, python, wrap=wrap)
     if rec["status"] != "ok":
-        failure = rec.get("failure") or {}
+        failure: Mapping[str, object] = rec.get("failure") or {}
         raise HarnessError(f"the {side} run failed in stage {failure.get('stage')!r} ({failure.get('message')})")
     if not folded.is_file() or not folded.stat().st_size:
         raise HarnessError(f"py-spy wrote no stacks for the {side} run")

@@ -28,14 +28,18 @@ import subprocess
 import sys
 import tempfile
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness import REPO_DIR, vcs
+from harness.config import RunConfig
 from harness.documents import record
+from harness.documents.record_types import RunRecord
 from harness.errors import HarnessError
-from harness.run import barrier
+from harness.output.progress import Progress
 from harness.pairing import crossover
+from harness.run import barrier
 from harness.run.runner import kill_tree
 
 ROOT = REPO_DIR
@@ -86,7 +90,7 @@ def run_argv(config, faults: bool = False) -> list[str]:
 
 
 def run_once(ref: Reference, argv: list[str], out_dir: Path, timeout_s: float, python: str | None = None,
-             started=None, env: dict | None = None, wrap: tuple = ()) -> dict:
+             started=None, env: dict | None = None, wrap: tuple = ()) -> RunRecord:
     """One run of ``ref``'s code through its own ``python -m harness.cli run ... --out`` (by ``python``,
     default this interpreter); its run record. ``started(pid)`` is called once the process exists,
     ``started(None)`` once it has ended (the duet's CPU placement); ``env``: variables added to its
@@ -164,7 +168,7 @@ def interleaved(config, repeat: int, arms, progress=None, command: str | None = 
                 timeout_s: float | None = None, mode: str = "alternating",
                 stop=None, period_s: float | None = None,
                 pairs_log: list | None = None, barrier_timeout_s: float | None = None,
-                current: Arm | None = None) -> tuple[list[dict], dict[str, list[dict]], str | None]:
+                current: Arm | None = None) -> tuple[list[RunRecord], dict[str, list[RunRecord]], str | None]:
     """Up to ``repeat`` rounds; in each, one run of the current code and one of every arm.
 
     ``mode`` (use ``pairing`` first: it falls back when the machine cannot hold it): "alternating"
@@ -208,7 +212,8 @@ def interleaved(config, repeat: int, arms, progress=None, command: str | None = 
             launch = _one_round(run, i, sides, repeat, mode, [*arms, *([current] if current else [])],
                                 Path(tmp) / f"barrier-{i}", period_s, barrier_timeout_s)
             if pairs_log is not None:
-                pairs_log.append({"round": i, "mode": mode, **_started(launch, run), **host.between(before, host.snapshot())})
+                pairs_log.append({"round": i, "mode": mode, **_started(launch, run),
+                                  **host.between(before, host.snapshot())})
             if (run.current and run.current[-1]["status"] != "ok") or (run.dropped and current is not None):
                 break
             complete = run.dropped is None and all(len(r) == len(run.current) for r in run.records.values())
@@ -277,6 +282,7 @@ def _placement(config, mode: str, sides: int, pair: int, period_s: float | None)
         return contextlib.nullcontext(None)
     cpus = sorted(os.sched_getaffinity(0))
     slots = crossover.slots(cpus, sides, config.threads or len(cpus))
+    assert slots is not None, "pairing() runs the sides at once only when their threads fit the CPUs"
     if mode == "crossover" and period_s is None:
         from harness.judge import policy
 
@@ -287,16 +293,16 @@ def _placement(config, mode: str, sides: int, pair: int, period_s: float | None)
 @dataclass
 class _Sides:
     """Runs one side of a round (the current code or an arm) and files its record."""
-    config: object
+    config: RunConfig
     argv: list
-    arms: dict  # name -> Arm
+    arms: dict[str, Arm]  # name -> Arm
     tmp: Path
     timeout_s: float
-    progress: object
+    progress: Progress
     command: str | None
     environment: dict | None  # the current side's when it runs in this process (runner.collect_environment)
-    current: list = field(default_factory=list)  # the current code's records
-    records: dict = field(default_factory=dict)  # arm name -> its records
+    current: list[RunRecord] = field(default_factory=list)  # the current code's records
+    records: dict[str, list[RunRecord]] = field(default_factory=dict)  # arm name -> its records
     dropped: str | None = None  # why the arms were dropped
     round: int = 0
     together: bool = False  # the sides run at once: the current code through its own `harness.cli run` too
@@ -313,18 +319,20 @@ class _Sides:
             why = _one_arm_run(arm, self.argv, self.tmp, self.timeout_s, self.records[side], started, env)
             self.dropped = self.dropped or why
 
-    def _current(self, started, env: dict | None = None) -> dict:
+    def _current(self, started, env: dict | None = None) -> RunRecord:
         from harness.run import runner
 
         command = self.command or " ".join(Path(sys.argv[0]).name.split() + sys.argv[1:])
         if self.other is not None:
             rec = run_once(self.other.code, self.argv, self.tmp, self.timeout_s, self.other.python, started, env)
-            return {**rec, "command": command}
-        if not self.together:
+        elif not self.together:
             return runner.run(self.config, progress=self.progress, command=command, environment=self.environment)
-        here = Reference("current", REPO_DIR)
-        rec = run_once(here, run_argv(self.config, faults=True), self.tmp, self.timeout_s, started=started, env=env)
-        return {**rec, "command": command}
+        else:
+            here = Reference("current", REPO_DIR)
+            rec = run_once(here, run_argv(self.config, faults=True), self.tmp, self.timeout_s, started=started,
+                           env=env)
+        rec["command"] = command  # the record just read: this session's command line, not the subprocess's
+        return rec
 
 
 def _placed(place, index: int):
@@ -351,7 +359,7 @@ def _together(calls) -> None:
     def guarded(call):
         try:
             call()
-        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread below
+        except BaseException as exc:  # re-raised in the caller's thread below
             errors.append(exc)
 
     threads = [threading.Thread(target=guarded, args=(c,), daemon=True) for c in calls]
@@ -363,7 +371,7 @@ def _together(calls) -> None:
         raise errors[0]
 
 
-def _one_arm_run(arm: Arm, argv: list[str], tmp: Path, timeout_s: float, into: list, started=None,
+def _one_arm_run(arm: Arm, argv: list[str], tmp: Path, timeout_s: float, into: list[RunRecord], started=None,
                  env: dict | None = None) -> str | None:
     """Run ``arm`` once, append its record to ``into``; why the arm must be dropped, or None."""
     try:
@@ -371,7 +379,7 @@ def _one_arm_run(arm: Arm, argv: list[str], tmp: Path, timeout_s: float, into: l
     except HarnessError as exc:
         return f"{arm.name} arm: {exc}"
     if rec["status"] != "ok":
-        failure = rec.get("failure") or {}
+        failure: Mapping[str, object] = rec.get("failure") or {}
         return (f"{arm.name} arm ({arm.code.commit[:10]}): the run failed in stage {failure.get('stage')!r} "
                 f"({failure.get('kind')}: {failure.get('message')})")
     into.append(rec)

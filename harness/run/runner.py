@@ -18,11 +18,13 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import cast
 
 from harness import REPO_DIR
 from harness.clock import now
 from harness.config import RunConfig
 from harness.documents import record
+from harness.documents.record_types import Failure, FailureKind, Measurement, RunRecord
 from harness.measure import environment as envmod
 from harness.measure import events
 from harness.measure.meters import RssSampler, downsample
@@ -41,7 +43,7 @@ class _Watch:
         self.current: str | None = None
         self.deadline = float("inf")
         self.result: dict | None = None
-        self.failure: dict | None = None
+        self.failure: Failure | None = None
         self.gpu: _GpuWatch | None = None
         self.notes: list[str] = []
         self.numerics: dict | None = None  # harness.measure.numerics.collect() in the worker, after the imports
@@ -61,8 +63,8 @@ class _Watch:
                 self.numerics = info
             case events.Result(result=result):
                 self.result = result
-            case events.Error():
-                self.fail(event.stage or self.current or "pipeline", event.kind, event.message)
+            case events.Error():  # the worker's kinds are FAILURE_KINDS; the record's validation refuses others
+                self.fail(event.stage or self.current or "pipeline", cast(FailureKind, event.kind), event.message)
 
     def _start(self, event: events.StageStart) -> None:
         self.current, self.deadline = event.name, time.monotonic() + self.config.stage_timeout_s
@@ -94,7 +96,7 @@ class _Watch:
             else:
                 total[key] = total.get(key, 0.0) + value
 
-    def fail(self, stage: str, kind: str, message: str) -> None:
+    def fail(self, stage: str, kind: FailureKind, message: str) -> None:
         if self.failure is None:
             self.failure = {"stage": stage, "kind": kind, "message": message}
             for s in self.stages:
@@ -112,7 +114,7 @@ class _GpuWatch:
         self._gpu, self._environ = gpu, environ
         self.start_health = gpu.gpu_health(environ=environ)
         self.sampler = gpu.NvmlSampler(pid=pid, clock=time.monotonic, origin_s=t0, environ=environ).start()
-        self.health = None
+        self.health: dict | None = None
 
     def stop(self) -> None:
         self.sampler.stop()
@@ -228,7 +230,7 @@ def _loop(proc, events: _EventReader, watch: _Watch, sampler) -> None:
         if time.monotonic() > watch.deadline:
             t = watch.config.stage_timeout_s
             kill_tree(proc)
-            watch.fail(watch.current, "timeout", f"stage {watch.current!r} ran past its {t:g} s timeout "
+            watch.fail(watch.current or "pipeline", "timeout", f"stage {watch.current!r} ran past its {t:g} s timeout "
                        f"and was killed (a hang: see docs/usage.md, 'Failures are records')")
             return
         if events.eof or proc.poll() is not None:
@@ -246,8 +248,8 @@ def _fail_crashed(proc, watch: _Watch) -> None:
     watch.fail(watch.current or "pipeline", "crash", f"worker process died ({why}) without a result")
 
 
-def _measurements(config: RunConfig, watch: _Watch, sampler) -> list[dict]:
-    out = []
+def _measurements(config: RunConfig, watch: _Watch, sampler) -> list[Measurement]:
+    out: list[Measurement] = []
     for stage, totals in watch.totals.items():
         for key, value in totals.items():
             out.append(record.measurement(f"{stage}.{key}", value))
@@ -281,7 +283,7 @@ def _measurements(config: RunConfig, watch: _Watch, sampler) -> list[dict]:
 
 
 def _one_record(config: RunConfig, watch: _Watch, sampler, t0: float, started: str, environment: dict,
-                command: str) -> dict:
+                command: str) -> RunRecord:
     res = watch.result or {}
     timeline = {}
     if sampler and sampler.samples:
@@ -321,7 +323,7 @@ def collect_environment(config: RunConfig) -> dict:
 
 
 def run(config: RunConfig, repeat: int = 1, progress=None, command: str | None = None,
-        environment: dict | None = None) -> dict:
+        environment: dict | None = None) -> RunRecord:
     """Run ``config`` ``repeat`` times, each in a fresh process; return the merged, validated record.
 
     Stops at the first failed repetition; the record then has status ``failed``. ``environment``:
@@ -333,7 +335,7 @@ def run(config: RunConfig, repeat: int = 1, progress=None, command: str | None =
     environment = environment or collect_environment(config)
     plan = preflight(config, environment)
     command = command or " ".join(Path(sys.argv[0]).name.split() + sys.argv[1:])
-    records = []
+    records: list[RunRecord] = []
     for rep in range(repeat):
         progress.repetition(rep + 1, repeat)
         workdir = Path(tempfile.mkdtemp(prefix="t4rec-bench-"))

@@ -11,13 +11,13 @@ The sweep document's format, and its reading and writing, live in harness.docume
 from __future__ import annotations
 
 import datetime as dt
-import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from harness.config import STAGE_ORDER
 from harness.documents import record
 from harness.documents import sweep as sweep_file
-from harness.config import STAGE_ORDER
+from harness.documents.record_types import RunRecord
 from harness.errors import HarnessError
 
 IN_PROCESS = "in-process"
@@ -72,7 +72,7 @@ def engine_label(config: dict) -> str:
     return f"{label}, nproc={nproc}" if nproc > 1 else label
 
 
-def point(rec: dict, path: str | None = None) -> dict:
+def point(rec: RunRecord, path: str | None = None) -> dict:
     """One sweep point read from a run record (its medians)."""
     by = record.by_name(rec)
 
@@ -160,7 +160,7 @@ def plan(rows: list[int], workers: list[int] | None) -> list[tuple[int, int | No
 
 def point_overrides(rows: int, workers: int | None) -> dict:
     """Config overrides of one point; workers 0 is in-process, N is a local:N dask cluster."""
-    out = {"data.rows": rows}
+    out: dict[str, int | str] = {"data.rows": rows}
     if workers is not None:
         out["scale.cluster"] = f"local:{workers}" if workers else ""
         out["scale.scheduler"] = ""
@@ -187,7 +187,7 @@ def run_sweep(profile: str, rows: list[int], workers: list[int] | None, override
     return points
 
 
-def seed_runs(config, seeds: int, quiet: bool) -> dict[int, dict]:
+def seed_runs(config, seeds: int, quiet: bool) -> dict[int, RunRecord]:
     """One run of ``config`` at each of the ``seeds`` seeds after its own (seed + 1, ...), for a baseline's
     seed spread: {seed: record}. HarnessError at the first that fails."""
     import dataclasses
@@ -195,11 +195,11 @@ def seed_runs(config, seeds: int, quiet: bool) -> dict[int, dict]:
     from harness.output.progress import Progress
     from harness.run import runner
 
-    out = {}
+    out: dict[int, RunRecord] = {}
     for seed in range(config.seed + 1, config.seed + seeds + 1):
         rec = runner.run(dataclasses.replace(config, seed=seed), repeat=1, progress=Progress(enabled=not quiet))
-        if rec["status"] != "ok":
-            raise HarnessError(f"seed {seed} failed: {rec['failure']['message']}; no baseline written")
+        if (failure := rec["failure"]) is not None:  # a record's status is "failed" exactly when it has one
+            raise HarnessError(f"seed {seed} failed: {failure['message']}; no baseline written")
         out[seed] = rec
     return out
 

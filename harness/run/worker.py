@@ -60,7 +60,7 @@ def main(argv: list[str]) -> int:
         send(Error(exc.stage, exc.kind, str(exc)))
     except MemoryError as exc:
         send(Error(None, "oom", f"out of memory: {_describe(exc)}"))
-    except BaseException as exc:  # noqa: BLE001 - every failure becomes a record
+    except BaseException as exc:  # every failure becomes a record
         kind = "oom" if "out of memory" in str(exc).lower() else "exception"
         send(Error(None, kind, _describe(exc)))
     return 0
