@@ -118,7 +118,7 @@ def test_etl_backend_and_nondeterministic_ops_are_optional_record_fields():
 
     from harness.documents import record
 
-    old = json.loads(BASELINE.read_text())["record"]
+    old = record.upgrade(json.loads(BASELINE.read_text())["record"])
     record.validate(old)  # older records, without them, stay valid
     record.validate({**old, "etl_backend": "pandas", "nondeterministic_ops": ["index_add_cuda_"]})
     with pytest.raises(HarnessError, match="etl_backend"):
