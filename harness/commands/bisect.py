@@ -1,13 +1,13 @@
 """`t4rec-bench bisect GOOD BAD`: the first commit of a regression, found by the harness's paired judge.
 
 Walks the first-parent line GOOD..BAD (harness/pairing/bisect_commits.py): BAD against GOOD first, then each
-step a midpoint against GOOD, in a duel (harness/pairing/duel.py: pairs as `check` runs them, judged after
+probe a midpoint against GOOD, in a duel (harness/pairing/duel.py: pairs as `check` runs them, judged after
 each pair by the gate's sequential decision on one measurement, stopping once decided). A commit that does
-not build or run is skipped, as `git bisect skip`; an undecided step ends the search. The culprit then duels
+not build or run is skipped, as `git bisect skip`; an undecided probe ends the search. The culprit then duels
 its parent, to tell whether the regression is its own or needs several commits together. Each commit runs
 in this environment when its install files are this tree's, else in its own (harness/envs/build.py).
 Exit codes (README, "Exit codes"): 0 a culprit named, or BAD does not regress against GOOD (nothing to
-bisect); 6 undecided (a step could not tell); 4 the first bad commit is among commits that did not run, or
+bisect); 6 undecided (a probe could not tell); 4 the first bad commit is among commits that did not run, or
 GOOD did not run; 2 bad input.
 """
 
@@ -23,7 +23,7 @@ from harness.judge.policy import MODES
 def add_parser(subparsers):
     p = subparsers.add_parser(
         "bisect", help="name the commit that made a measurement regress (commit bisection with the paired judge)",
-        description="Bisect the first-parent commits from GOOD to BAD: each step runs a commit in pairs with "
+        description="Bisect the first-parent commits from GOOD to BAD: each probe runs a commit in pairs with "
                     "GOOD and judges one measurement after every pair with the gate's sequential test, until "
                     "one commit is named. The result also goes to a JSON document (--out).")
     p.add_argument("good", metavar="GOOD", help="a commit without the regression")
@@ -32,7 +32,7 @@ def add_parser(subparsers):
     p.add_argument("--metric", metavar="NAME",
                    help="measurement to judge (default: the [gate] primary in harness/policies.toml)")
     p.add_argument("--pairs", type=_common.positive_int, metavar="N",
-                   help="pairs per step before it stops undecided, unless more could decide (default: [gate] "
+                   help="pairs per probe before it stops undecided, unless more could decide (default: [gate] "
                         "repeat and max_pairs in harness/policies.toml)")
     p.add_argument("--mode", choices=MODES,
                    help="how a pair's two sides run (as check's --mode; default: [gate] mode in harness/policies.toml)")
@@ -67,7 +67,7 @@ def _print(b) -> int:
     from harness.pairing import bisect_commits as search
 
     o = b.outcome
-    own = o.own.pairs if o.own and o.parent != b.good else 0  # against GOOD, its own duel was a step's
+    own = o.own.pairs if o.own and o.parent != b.good else 0  # against GOOD, its own duel was a probe's
     pairs = o.total.pairs + sum(s.judged.pairs for s in o.probes) + own
     print(f"bisect: {b.metric}, {len(b.commits)} commits after GOOD {b.good[:10]} up to BAD {b.bad[:10]}; "
           f"{len(o.probes)} probes, {pairs} pairs")
