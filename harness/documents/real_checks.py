@@ -7,6 +7,11 @@ host (``load``), the verdict, the pairs and the seconds it took, the primary's p
 time's pairs. Real checks are the only independent trials of the whole gate, so they accumulate across
 sessions and hosts, and `calibrate` reports from all of them (harness/judge/gate_errors.py
 ``ledger_summary``). Lines are only appended; a line that is not JSON is an error naming the line.
+
+Each line carries its own kind and format version (``FORMAT``, read through
+harness/documents/versions.py), so a ledger can mix lines of several harness versions and a line from
+a newer harness is refused by name. The lines written before the stamp (up to 2026-12-03) carry
+neither; their content is version 1, and they are read as such (history is never rewritten).
 """
 
 from __future__ import annotations
@@ -15,9 +20,11 @@ import json
 import os
 from pathlib import Path
 
+from harness.documents import versions
 from harness.errors import HarnessError
 
 NAME = "real-checks.jsonl"
+FORMAT = versions.Format("real-checks ledger line", "t4rec-bench/real-check", 1)
 
 
 def default_path(machine_class: str, root: Path | None = None) -> Path:
@@ -29,7 +36,7 @@ def append(path: Path, row: dict) -> None:
     """Add ``row`` as one line at the end of ``path`` (made with its folder when missing), flushed to disk."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    line = json.dumps(row, allow_nan=False) + "\n"
+    line = json.dumps({**FORMAT.stamp(), **row}, allow_nan=False) + "\n"
     with path.open("a", encoding="utf-8") as fh:
         fh.write(line)
         fh.flush()
@@ -52,5 +59,7 @@ def load(path: Path) -> list[dict]:
                                f"check per line") from None
         if not isinstance(row, dict) or not {"overall", "plant", "load", "seconds"} <= set(row):
             raise HarnessError(f"{path}:{i}: not a real check (needs overall, plant, load and seconds)")
-        rows.append(row)
+        if "kind" not in row and FORMAT.key not in row:  # written before the stamp: version 1's content
+            row = {**FORMAT.stamp(), **row}
+        rows.append(versions.read(row, FORMAT, f"{path}:{i}"))
     return rows

@@ -158,7 +158,8 @@ def _design(records: list[RunRecord], policies, in_session: bool = False,
     rows = [{"current": c, "baseline": b, "mde_pct": mde(c, b),
              "mde_t_pct": stats.min_detectable_pct(sd, b, c, gate.alpha_primary, pol.power)}
             for c, b in configs]
-    limit = pol.max_mde_pct if pol.max_mde_pct is not None else 10.0
+    # the gate's equivalence margin (harness/judge/significance.py sequential_rule)
+    limit = max(pol.max_mde_pct or pol.threshold_pct, pol.threshold_pct)
     if in_session or pol.test == "rank":
         searched = AB_DESIGNS if in_session else [(c, b) for c in range(2, 11) for b in (10, 15, 20, 25, 30, 35, 40)]
         best = next(((c, b, m) for c, b in searched if (m := mde(c, b)) is not None and m <= limit), None)

@@ -382,7 +382,9 @@ def main(argv=None) -> int:
                              "current": [_values(r).get(name) for r in cur]} for name in GATED}}
     text = json.dumps(doc, indent=1)
     if args.out:
-        Path(args.out).write_text(text)
+        from harness.documents import atomic
+
+        atomic.write_text(args.out, text + "\n")
     print(text)
     return 0
 

@@ -42,3 +42,20 @@ def test_the_committed_ledger_reads():
     rows = real_checks.load(Path(__file__).resolve().parents[2] / "baselines" / "cpu-2c-x86_64" / real_checks.NAME)
     assert rows and all(r["profile"] == "ci" and r["primary"] for r in rows)
     assert all((r["plant"] == "none") == (r["plant_kind"] is None) for r in rows)
+
+
+def test_lines_carry_their_version_and_a_newer_line_is_refused_by_name(tmp_path):
+    import json
+
+    path = tmp_path / "real-checks.jsonl"
+    real_checks.append(path, _row())
+    written = json.loads(path.read_text())
+    assert (written["kind"], written["format_version"]) == ("t4rec-bench/real-check", real_checks.FORMAT.current)
+    with path.open("a") as fh:  # a line from before the stamp reads as version 1
+        fh.write(json.dumps(_row(pairs=9)) + "\n")
+    assert [r.get("pairs") for r in real_checks.load(path)] == [None, 9]
+    with path.open("a") as fh:
+        fh.write(json.dumps({**_row(), "kind": "t4rec-bench/real-check", "format_version": 99}) + "\n")
+    with pytest.raises(HarnessError, match=r"real-checks.jsonl:3: real-checks ledger line format_version 99 "
+                                           r"is newer than this harness reads"):
+        real_checks.load(path)
