@@ -36,7 +36,7 @@ def append(path: Path, row: dict) -> None:
     """Add ``row`` as one line at the end of ``path`` (made with its folder when missing), flushed to disk."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    line = json.dumps({**FORMAT.stamp(), **row}, allow_nan=False) + "\n"
+    line = json.dumps({**row, **FORMAT.stamp()}, allow_nan=False) + "\n"
     with path.open("a", encoding="utf-8") as fh:
         fh.write(line)
         fh.flush()
@@ -57,9 +57,10 @@ def load(path: Path) -> list[dict]:
         except json.JSONDecodeError as exc:
             raise HarnessError(f"{path}:{i}: not a JSON line ({exc.msg}); a real-checks ledger has one "
                                f"check per line") from None
-        if not isinstance(row, dict) or not {"overall", "plant", "load", "seconds"} <= set(row):
-            raise HarnessError(f"{path}:{i}: not a real check (needs overall, plant, load and seconds)")
-        if "kind" not in row and FORMAT.key not in row:  # written before the stamp: version 1's content
+        if isinstance(row, dict) and "kind" not in row and FORMAT.key not in row:  # before the stamp: version 1
             row = {**FORMAT.stamp(), **row}
-        rows.append(versions.read(row, FORMAT, f"{path}:{i}"))
+        row = versions.read(row, FORMAT, f"{path}:{i}")  # a newer line is refused before its fields are read
+        if not {"overall", "plant", "load", "seconds"} <= set(row):
+            raise HarnessError(f"{path}:{i}: not a real check (needs overall, plant, load and seconds)")
+        rows.append(row)
     return rows

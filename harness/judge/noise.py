@@ -15,7 +15,7 @@ from statistics import median
 from harness.documents.record import by_name, speeds
 from harness.documents.record_types import RunRecord
 from harness.judge import rules, stats
-from harness.judge.significance import at_speed, detectable_pct, normalises, threshold_pct
+from harness.judge.significance import at_speed, detectable_pct, equivalence_margin_pct, normalises, threshold_pct
 
 DESIGNS = ((1, 10), (1, 20), (5, 20), (10, 20), (10, 30))  # (new runs, baseline runs) always shown
 AB_DESIGNS = ((5, 5), (8, 8), (10, 10), (12, 12), (15, 15), (20, 20))  # (new runs, reference runs)
@@ -158,8 +158,7 @@ def _design(records: list[RunRecord], policies, in_session: bool = False,
     rows = [{"current": c, "baseline": b, "mde_pct": mde(c, b),
              "mde_t_pct": stats.min_detectable_pct(sd, b, c, gate.alpha_primary, pol.power)}
             for c, b in configs]
-    # the gate's equivalence margin (harness/judge/significance.py sequential_rule)
-    limit = max(pol.max_mde_pct or pol.threshold_pct, pol.threshold_pct)
+    limit = equivalence_margin_pct(pol, pol.threshold_pct)
     if in_session or pol.test == "rank":
         searched = AB_DESIGNS if in_session else [(c, b) for c in range(2, 11) for b in (10, 15, 20, 25, 30, 35, 40)]
         best = next(((c, b, m) for c, b in searched if (m := mde(c, b)) is not None and m <= limit), None)

@@ -120,10 +120,16 @@ def _throttled(verdict: str, reason: str, ctx: Context) -> tuple[str, str]:
     return verdict, reason
 
 
+def equivalence_margin_pct(pol, threshold: float) -> float:
+    """The worsening whose exclusion makes a measurement ``ok``: the policy's max_mde_pct, never below the
+    practical ``threshold`` (percent), which it defaults to."""
+    return max(pol.max_mde_pct or threshold, threshold)
+
+
 def sequential_rule(pol, threshold: float, settings: dict, alpha: float) -> seq.Rule:
     """The sequential rule of a measurement under ``pol`` (``threshold``: its practical threshold in percent;
     ``settings``: the check's sequential state, harness/pairing/gate.py)."""
-    margin = max(pol.max_mde_pct or threshold, threshold)
+    margin = equivalence_margin_pct(pol, threshold)
     return seq.Rule(alpha, seq.log_of_pct(threshold), seq.log_of_pct(margin), settings["min_pairs"],
                     settings["repeat"], settings["max_pairs"], settings["design_pairs"])
 
