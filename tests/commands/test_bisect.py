@@ -165,10 +165,19 @@ FAST_POLICY = {  # decide in [gate] min_pairs: the plant is large, so a wide mar
 }
 
 
+REAL_COMMITS, REAL_PLANT = 4, 2  # the real bisection's scratch: short, to keep the CI run short
+
+
+@pytest.fixture(scope="module")
+def short_scratch(tmp_path_factory) -> tuple[Path, list[str]]:
+    path = tmp_path_factory.mktemp("bisect-real") / "repo"
+    return path, bisect_demo.scratch_repo(path, REAL_COMMITS, REAL_PLANT)
+
+
 @pytest.mark.slow
-def test_bisect_names_the_planted_commit_on_the_smoke_profile(scratch, tmp_path, capsys):
-    """8 commits; the 5th spins etl twice its own time (total.cpu_s roughly doubles). Seven candidates:
-    BAD against GOOD, three halving probes, the culprit against its parent, three pairs each."""
+def test_bisect_names_the_planted_commit_on_the_smoke_profile(short_scratch, tmp_path, capsys):
+    """4 commits; the 3rd spins etl twice its own time (total.cpu_s roughly doubles). Three candidates:
+    BAD against GOOD, the halving probes, the culprit against its parent, three pairs each."""
     from harness import REPO_DIR
 
     text = (REPO_DIR / "harness" / "policies.toml").read_text()
@@ -176,13 +185,14 @@ def test_bisect_names_the_planted_commit_on_the_smoke_profile(scratch, tmp_path,
         assert old in text, old
         text = text.replace(old, new)
     (tmp_path / "policies.toml").write_text(text)
-    repo, commits = scratch
-    code = bisect(scratch, tmp_path, "--rows", "20000", "--days", "1-1", "--set", "train.train_batch_size=64",
-                  "--pairs", "3", "--policies", str(tmp_path / "policies.toml"), "--quiet")
+    repo, commits = short_scratch
+    code = bisect(short_scratch, tmp_path, "--rows", "20000", "--days", "1-1", "--set",
+                  "train.train_batch_size=64", "--pairs", "3", "--policies", str(tmp_path / "policies.toml"), "--quiet")
     out = capsys.readouterr().out
     assert code == 0, out
     doc = bisect_result.load(tmp_path / "bisect.json")
-    assert doc["culprit"]["commit"] == commits[PLANT], out
+    assert doc["culprit"]["commit"] == commits[REAL_PLANT], out
     assert doc["total"]["change_pct"] > 25 and doc["culprit"]["own"]["state"] == "regressed"
+    assert doc["probes"][0]["candidates_left"] == REAL_COMMITS - 1
     assert all(math.isfinite(v) for v in doc["culprit"]["own"]["values"])
-    assert f"reproduce: t4rec-bench bisect {commits[PLANT - 1]} {commits[PLANT]}" in out
+    assert f"reproduce: t4rec-bench bisect {commits[REAL_PLANT - 1]} {commits[REAL_PLANT]}" in out

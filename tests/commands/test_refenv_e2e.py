@@ -18,26 +18,33 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-ROUNDS = 5  # a 4x slower training step at the secondary measurements' level (0.031%, one-sided): with 4
-# rounds, a run of this suite read train +96% at p 0.00054 (the smoke train stage is 1.8 s, its pairs noisy)
+ROUNDS = 5  # [gate] repeat for this test: a regression stops the check at once (extra_pairs 0)
 MAX_ROUNDS = 8  # [gate] max_pairs for this test: past ROUNDS the gate may go on while undecided; with the
 # committed cap (30 three-arm rounds) a noisy host took it to 586 s of the CI run
 DESIGN = 4  # [gate] design_pairs for this test: the mixture tuned for a short check (it sets the width,
-# not the validity: the levels are the committed ones), so a 4x slower step decides a round or two sooner
+# not the validity)
+FAMILY_ALPHA, ALPHA_PRIMARY = 0.1, 0.05  # [gate] levels for this test, ten times the committed ones: the plant
+# is a 4x slower training step, which a wider margin still tells apart; at the committed levels (0.031% one-sided
+# for train.wall_s) one run of this suite read train +96% at p 0.00054 after 4 rounds and went on to 5 or more
+# (the smoke train stage is 1.8 s, its pairs noisy). What the test checks is the attribution, not the level.
 
 
 def _policies(tmp_path: Path) -> Path:
-    """The committed policies with [gate] repeat = ROUNDS, max_pairs = MAX_ROUNDS, design_pairs = DESIGN
-    and no extra pairs."""
+    """The committed policies with [gate] repeat = ROUNDS, max_pairs = MAX_ROUNDS, design_pairs = DESIGN,
+    family_alpha = FAMILY_ALPHA, alpha_primary = ALPHA_PRIMARY and no extra pairs."""
     text = (ROOT / "harness" / "policies.toml").read_text()
     lines = text.splitlines()
     start = lines.index("[gate]")
     end = next(i for i in range(start + 1, len(lines)) if lines[i].startswith("["))
+    want = {"repeat": ROUNDS, "max_pairs": MAX_ROUNDS, "extra_pairs": 0, "design_pairs": DESIGN,
+            "family_alpha": FAMILY_ALPHA, "alpha_primary": ALPHA_PRIMARY}
+    done = set()
     for i in range(start, end):
         key = lines[i].split(" = ")[0]
-        value = {"repeat": ROUNDS, "max_pairs": MAX_ROUNDS, "extra_pairs": 0, "design_pairs": DESIGN}.get(key)
-        if value is not None:
-            lines[i] = f"{key} = {value}"
+        if key in want:
+            lines[i] = f"{key} = {want[key]}"
+            done.add(key)
+    assert done == set(want), set(want) - done  # every key is still in [gate]
     out = tmp_path / "policies.toml"
     out.write_text("\n".join(lines) + "\n")
     return out

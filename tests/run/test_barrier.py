@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 
 from harness import REPO_DIR
-from harness.run import barrier
 from harness.pairing import reference
+from harness.run import barrier
 
 
 def _env(folder, parties, timeout_s):
@@ -68,3 +69,25 @@ def test_launch_words_count_the_pairs_that_met_at_the_barrier():
     assert "in 1 of 2 pairs" in words and "barrier_timeout_s" in words
     old = "no barrier: the reference code (abcdef0123) predates the launch barrier"
     assert reference.launch_words([{"launch": old}] * 2) == old  # none met: just why
+
+
+def test_each_side_of_each_pair_gets_its_own_launch_pad(tmp_path):
+    """The sides' environments differ in size by a random amount, fresh for every side and pair, so that
+    where a process's stack begins cannot favour one side (reference.launch_pad)."""
+    seen = []
+
+    class Run:
+        config = None
+
+        def __call__(self, side, repeat, place=None, index=0, env=None):
+            seen.append((side, env))
+
+    arm = reference.Arm("reference", reference.Reference("cd" * 20, REPO_DIR), "python")
+    for i in range(20):
+        reference._one_round(Run(), i, ["reference", "current"], 20, "duet", [arm], tmp_path / f"b{i}", None, 60)
+    pads = [len(env[reference.PAD]) for _, env in seen]
+    assert all(barrier.ENV in env for _, env in seen)  # the barrier still travels
+    assert len(pads) == 40 and max(pads) < os.sysconf("SC_PAGESIZE")
+    assert len(set(pads)) > 30  # not one length per side, nor per pair
+    by_side = {s: [len(env[reference.PAD]) for side, env in seen if side == s] for s in ("reference", "current")}
+    assert by_side["reference"] != by_side["current"]
