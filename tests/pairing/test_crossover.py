@@ -94,3 +94,21 @@ def test_tree_follows_parent_links_from_the_root_only():
     parents = {1: 0, 10: 1, 11: 10, 12: 10, 13: 11, 20: 1, 21: 20}
     assert sorted(crossover.tree(10, parents)) == [10, 11, 12, 13]
     assert crossover.tree(99, parents) == []  # ended
+
+
+def test_the_side_moved_first_takes_turns_tick_by_tick(monkeypatch):
+    """While one side has moved and the other not yet, both share one CPU: which side moves first rotates
+    every tick, so neither is always the one that waits."""
+    place = crossover.Placement([{0}, {1}, {2}], 0.1)
+    moved: list[int] = []
+    monkeypatch.setattr(crossover, "_parents", dict)
+    monkeypatch.setattr(place, "_place", lambda pid, side, parents=None: moved.append(side))
+    for side in range(3):
+        place._roots[100 + side] = side
+    firsts = []
+    for _ in range(6):
+        moved.clear()
+        place.step()
+        assert sorted(moved) == [0, 1, 2]  # every side, once a tick
+        firsts.append(moved[0])
+    assert firsts.count(0) == firsts.count(1) == firsts.count(2) == 2
