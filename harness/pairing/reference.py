@@ -231,24 +231,10 @@ def _one_round(run, i: int, sides: list[str], repeat: int, mode: str, joining: l
         return {}
     env, launch = _barrier(joining, barrier_dir, len(sides), barrier_timeout_s)
     with _placement(run.config, mode, len(sides), i, period_s) as place:
-        _together([lambda s=s: run(s, repeat, place, sides.index(s), {**env, **launch_pad()})
+        _together([lambda s=s: run(s, repeat, place, sides.index(s), {**env, **barrier.launch_pad()})
                    for s in order(i, sides)])
     return launch
 
-
-PAD = "T4REC_BENCH_LAUNCH_PAD"
-
-
-def launch_pad() -> dict[str, str]:
-    """One side's padding for one pair: a variable of a random length below a page. The sides' trees lie
-    at paths of different lengths (PYTHONPATH), so their environments, and with them the address where
-    each process's stack begins, differ by a fixed amount, which can make one side faster in every
-    pair (Mytkowicz, Diwan, Hauswirth and Sweeney, "Producing wrong data without doing anything
-    obviously wrong!", ASPLOS 2009). A fresh length per side and pair turns that into noise that cancels
-    over the pairs (docs/measurements.md, "Launch bias")."""
-    import random
-
-    return {PAD: "x" * random.SystemRandom().randrange(os.sysconf("SC_PAGESIZE"))}
 
 
 def _barrier(arms, folder: Path, parties: int, timeout_s: float | None) -> tuple[dict, dict]:

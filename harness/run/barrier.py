@@ -53,3 +53,18 @@ def wait_from_env(environ=None, name: str | None = None) -> str | None:
             return (f"{NOTE}{arrived} of {parties} sides arrived within {float(timeout_s):g} s ([gate] "
                     f"barrier_timeout_s); this side started its first stage alone")
         time.sleep(POLL_S)
+
+
+PAD = "T4REC_BENCH_LAUNCH_PAD"
+
+
+def launch_pad() -> dict[str, str]:
+    """One side's padding for one pair: a variable of a random length below a page. The sides' trees lie
+    at paths of different lengths (PYTHONPATH), so their environments, and with them the address where
+    each process's stack begins, differ by a fixed amount, which can make one side faster in every
+    pair (Mytkowicz, Diwan, Hauswirth and Sweeney, "Producing wrong data without doing anything
+    obviously wrong!", ASPLOS 2009). A fresh length per side and pair turns that into noise that cancels
+    over the pairs (docs/measurements.md, "Launch bias")."""
+    import random
+
+    return {PAD: "x" * random.SystemRandom().randrange(os.sysconf("SC_PAGESIZE"))}

@@ -73,7 +73,7 @@ def test_launch_words_count_the_pairs_that_met_at_the_barrier():
 
 def test_each_side_of_each_pair_gets_its_own_launch_pad(tmp_path):
     """The sides' environments differ in size by a random amount, fresh for every side and pair, so that
-    where a process's stack begins cannot favour one side (reference.launch_pad)."""
+    where a process's stack begins cannot favour one side (barrier.launch_pad)."""
     seen = []
 
     class Run:
@@ -85,9 +85,9 @@ def test_each_side_of_each_pair_gets_its_own_launch_pad(tmp_path):
     arm = reference.Arm("reference", reference.Reference("cd" * 20, REPO_DIR), "python")
     for i in range(20):
         reference._one_round(Run(), i, ["reference", "current"], 20, "duet", [arm], tmp_path / f"b{i}", None, 60)
-    pads = [len(env[reference.PAD]) for _, env in seen]
+    pads = [len(env[barrier.PAD]) for _, env in seen]
     assert all(barrier.ENV in env for _, env in seen)  # the barrier still travels
     assert len(pads) == 40 and max(pads) < os.sysconf("SC_PAGESIZE")
     assert len(set(pads)) > 30  # not one length per side, nor per pair
-    by_side = {s: [len(env[reference.PAD]) for side, env in seen if side == s] for s in ("reference", "current")}
+    by_side = {s: [len(env[barrier.PAD]) for side, env in seen if side == s] for s in ("reference", "current")}
     assert by_side["reference"] != by_side["current"]
