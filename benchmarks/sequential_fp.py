@@ -17,9 +17,14 @@ baseline's family. Each trial is an independent simulated check. It prints:
    A measurement counts as a false positive if it regresses at ANY look up to max_pairs (conservative:
    a check stops earlier), and the members are simulated independently, so the family rate is the
    union's 1 - prod(1 - p) (an upper bound of a positively dependent family's).
-3. The power table of the primary at --sd: P(regressed), P(undecided), P(ok), pairs median and 90th
-   percentile, for a true worsening of 1-10%, and the worsening flagged in 80% of checks (--threshold:
-   with another threshold_pct, to compare rules).
+With --from-calibration DOC (a document `calibrate --mode` wrote with --out), it also prints
+5. the family's false positives of the rule as coded WITH its stop rule (harness/judge/gate_errors.py
+   ``robustness``, the table calibrate prints) at each gated time's pair sd in DOC, with every --ar model
+   besides calibrate's own: a new noise model for a calibration already run.
+
+3. The power table of the primary (or of --measurement) at --sd: P(regressed), P(undecided), P(ok),
+   pairs median and 90th percentile, for a true worsening of 1-10%, and the worsening flagged in 80% of
+   checks (--threshold: with another threshold_pct, to compare rules).
 """
 
 from __future__ import annotations
@@ -61,7 +66,15 @@ def main(argv=None) -> int:
                         "repeatable): section 4")
     p.add_argument("--threshold", type=float, metavar="PCT",
                    help="the primary's threshold_pct for section 3 instead of policies.toml's (to compare rules)")
+    p.add_argument("--ar", type=float, metavar="RHO", action="append", default=[],
+                   help="also simulate AR(1) noise of this correlation in sections 1 and 2 (repeatable; e.g. the "
+                        "bound calibrate prints from the ledger's real checks)")
+    p.add_argument("--from-calibration", metavar="DOC",
+                   help="section 5: calibrate's robustness table at DOC's measured noise, with the --ar models")
+    p.add_argument("--measurement", metavar="NAME",
+                   help="section 3 for this gated time at --sd instead of the primary (e.g. total.wall_s)")
     args = p.parse_args(argv)
+    models = {**MODELS, **{f"AR(1) {rho:g}": {"ar": rho} for rho in args.ar}}
     pols = policy.load()
     g = pols.gate
     settings = {"repeat": g.repeat, "min_pairs": g.min_pairs, "max_pairs": max(g.max_pairs, g.repeat),
@@ -69,7 +82,12 @@ def main(argv=None) -> int:
     family = _family(pols)
     rules = {n: sequential_rule(pol, threshold_pct(pol, value), settings, alpha)
              for n, (pol, alpha, value) in family.items()}
+    if args.measurement and args.measurement not in rules:
+        print(f"error: {args.measurement} is not a gated time of the ci baseline: {', '.join(rules)}",
+              file=sys.stderr)
+        return 2
     primary = rules[g.primary]
+    shown = args.measurement or g.primary
     if args.threshold is not None:
         primary = dataclasses.replace(primary, threshold=seq.log_of_pct(args.threshold),
                                       margin=max(primary.margin, seq.log_of_pct(args.threshold)))
@@ -82,13 +100,13 @@ def main(argv=None) -> int:
         bare = seq.Rule(level, 0.0, -math.inf, g.min_pairs, settings["max_pairs"], settings["max_pairs"],
                         g.design_pairs)
         cells = [f"{label} {100 * seq.simulate(bare, 0.01, 0.0, args.trials, args.seed, **kw)['regressed']:.3f}%"
-                 for label, kw in MODELS.items()]
+                 for label, kw in models.items()]
         print(f"  {name} (nominal {100 * level:.3g}%): " + ", ".join(cells))
 
     print(f"\n2. family-wise false positives of the {len(rules)} gated times (any look to max_pairs)")
     for scale in (1, 2, 4, 8):
         cells = []
-        for label, kw in MODELS.items():
+        for label, kw in models.items():
             survive = 1.0
             for n, r in rules.items():
                 sd = args.sd / 100 * scale * (1 if n == g.primary else args.secondary_ratio)
@@ -97,14 +115,15 @@ def main(argv=None) -> int:
             cells.append(f"{label} {100 * (1 - survive):.3f}%")
         print(f"  {scale}x (primary sd {args.sd * scale:g}%): " + ", ".join(cells))
 
-    print(f"\n3. power of {g.primary} at pair sd {args.sd:g}% (threshold {seq.log_pct(primary.threshold):.2f}%, "
-          f"ok once {seq.log_pct(primary.margin):.1f}% is ruled out)")
+    judged = primary if shown == g.primary else rules[shown]
+    print(f"\n3. power of {shown} at pair sd {args.sd:g}% (threshold {seq.log_pct(judged.threshold):.2f}%, "
+          f"ok once {seq.log_pct(judged.margin):.1f}% is ruled out, one-sided level {100 * judged.alpha:.3g}%)")
     print(f"  {'worse by':>9} {'regressed':>10} {'undecided':>10} {'ok':>7} {'pairs median':>13} {'p90':>5}")
     for w in (0, 1, 2, 3, 4, 5, 7, 10):
-        r = seq.simulate(primary, args.sd / 100, seq.log_of_pct(w), args.trials, args.seed)
+        r = seq.simulate(judged, args.sd / 100, seq.log_of_pct(w), args.trials, args.seed)
         print(f"  {w:>8g}% {100 * r['regressed']:>9.2f}% {100 * r['undecided']:>9.2f}% "
               f"{100 * (r['ok'] + r['improved']):>6.2f}% {r['pairs_median']:>13g} {r['pairs_p90']:>5g}")
-    print(f"  flagged in 80% of checks from a worsening of {seq.log_pct(seq.power_point(primary, args.sd / 100)):.2f}%")
+    print(f"  flagged in 80% of checks from a worsening of {seq.log_pct(seq.power_point(judged, args.sd / 100)):.2f}%")
     if args.bias:
         print(f"\n4. A/A checks of {g.primary} whose pairs carry a launch bias (the rule as coded, Gaussian)")
         for scale in (1, 2, 4):
@@ -112,6 +131,33 @@ def main(argv=None) -> int:
                 r = seq.simulate(primary, args.sd / 100 * scale, seq.log_of_pct(b), args.trials, args.seed)
                 print(f"  sd {args.sd * scale:g}%, bias {b:+g}%: regressed {100 * r['regressed']:.3f}%, undecided "
                       f"{100 * r['undecided']:.2f}%, pairs median {r['pairs_median']:g}")
+    if args.from_calibration:
+        return _from_calibration(args, rules, settings, seq)
+    return 0
+
+
+def _from_calibration(args, rules: dict, settings: dict, seq) -> int:
+    """Section 5: ``gate_errors.robustness`` at the pair sd of each gated time in a calibration document."""
+    import json
+
+    from harness.judge import gate_errors
+
+    try:
+        modes = json.loads(open(args.from_calibration).read())["sequential"]["modes"]
+    except (OSError, ValueError, KeyError) as e:
+        print(f"error: {args.from_calibration} is not a calibration document of `calibrate --mode`: {e}",
+              file=sys.stderr)
+        return 2
+    for mode, m in modes.items():
+        measured = {r["name"]: seq.log_of_pct(r["sd_pct"]) for r in m["noise"] if r["name"] in rules}
+        print(f"\n5. {mode}, {m['pairs']} pairs of {args.from_calibration}: family-wise false positives of the rule "
+              f"as coded (its stop rule), {args.trials} independent simulated checks a cell")
+        for rho in [None, *args.ar]:
+            rows = gate_errors.robustness({n: (rules[n], sd) for n, sd in measured.items()}, args.trials, args.seed,
+                                          ar_host=rho)
+            for r in rows:
+                if rho is None or r["model"].endswith("(host)"):
+                    print(f"  {r['scale']}x {r['model']:>18}: {100 * r['family_at_most']:.2f}%")
     return 0
 
 

@@ -77,7 +77,8 @@ def robustness_lines(rows: list[dict]) -> list[str]:
            f"simulated checks a cell; the family's rate is at most the sum over its measurements):",
            f"    {'noise':>5} " + " ".join(f"{m:>12}" for m in dict.fromkeys(r["model"] for r in rows))]
     for scale in dict.fromkeys(r["scale"] for r in rows):
-        cells = [f"{100 * r['family_at_most']:>11.2f}%" for r in rows if r["scale"] == scale]
+        cells = [f"{100 * r['family_at_most']:>{max(12, len(r['model'])) - 1}.2f}%" for r in rows
+                 if r["scale"] == scale]
         out.append(f"    {scale:>4g}x " + " ".join(cells))
     return out
 
@@ -105,6 +106,9 @@ def ledger_lines(summary: dict, path) -> list[str]:
                    f"{summary['lag1']:+.2f} over {summary['lag1_pairs']} successive pairs (the test assumes "
                    f"independent pairs, which would read {summary['lag1_null']:+.2f} +/- "
                    f"{summary['lag1_spread']:.2f}, each check's mean removed)")
+    if summary.get("ar_upper95") is not None:
+        out.append(f"  so their serial correlation is at most AR(1) {summary['ar_upper95']:.2f} (one-sided 95%, "
+                   f"simulated ledgers of the same check lengths): the robustness table's host column")
     return out
 
 

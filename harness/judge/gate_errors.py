@@ -8,7 +8,8 @@
    independent blocks (reported), so no bound;
 3. the rule as coded (harness/judge/sequential.py ``simulate``) at the measured noise: the power table
    of each gated measurement (``power_table``) and false positives at 1x, 2x and 4x that noise with
-   Gaussian, t3 and AR(1) 0.6 noise (``robustness``).
+   Gaussian, t3 and AR(1) 0.6 noise, and AR(1) at the largest serial correlation the ledger's real
+   checks are consistent with (``robustness``, ``ar_bound``).
 
 Pure: reads merged run records and ledger rows, runs nothing. A "pool" is the current code's merged
 record and the reference's, run as pairs in one session (sample i of each measurement on both sides is
@@ -20,8 +21,10 @@ simulation tests the gate's code, not a model of it.
 from __future__ import annotations
 
 import itertools
+import math
 import random
 import time
+from collections import Counter
 from collections.abc import Sequence
 from statistics import median, stdev
 from typing import TypedDict
@@ -49,11 +52,12 @@ NOISE_MODELS: dict[str, NoiseShape] = {"gaussian": {}, "t3": {"tail_df": 3.0}, "
 
 
 def analyse(pools: dict, policies, stored, baseline_path, policies_path, comparisons: int, seed: int,
-            plant: tuple[str, float] | None, seconds: dict) -> dict:
+            plant: tuple[str, float] | None, seconds: dict, ar_host: float | None = None) -> dict:
     """The sequential calibration of every pool ({mode: (current merged, reference merged)}): noise,
     simulated A/A checks resampled from the pool, the rule's false positives at 1-4x the measured noise
-    (``robustness``), the planted slowdown ``plant`` (stage, fraction) and the readings per mode.
-    ``seconds``: {mode: wall seconds per pair}, as measured by whoever ran the pairs."""
+    (``robustness``; ``ar_host``: the ledger's bound of the serial correlation), the planted slowdown
+    ``plant`` (stage, fraction) and the readings per mode. ``seconds``: {mode: wall seconds per pair}, as
+    measured by whoever ran the pairs."""
     g = policies.gate
     doc = {"horizon": g.repeat, "min_pairs": g.min_pairs, "max_pairs": g.max_pairs, "modes": {}}
     for mode, (cur, ref) in pools.items():
@@ -64,22 +68,23 @@ def analyse(pools: dict, policies, stored, baseline_path, policies_path, compari
             "pairs": pool_size(cur, ref), "seconds_per_pair": seconds.get(mode),
             "noise": noise(cur, ref, policies), "aa": sim(cur),
             "robustness": robustness({n: (rule, stdev(d))
-                                      for n, (rule, d, _) in gated_rules(cur, ref, policies).items()}),
+                                      for n, (rule, d, _) in gated_rules(cur, ref, policies).items()},
+                                     ar_host=ar_host),
             "planted": {"stage": plant[0], "fraction": plant[1], **sim(planted(cur, *plant))} if plant else None}
     doc["readings"] = same_readings(pools)
     return doc
 
 
-def with_checks(doc: dict, hosts: dict, checks: list[dict], ledger_rows: list[dict], primary: str,
-                ledger_path) -> dict:
+def with_checks(doc: dict, hosts: dict, checks: list[dict], ledger: dict | None, ledger_path) -> dict:
     """``analyse``'s ``doc`` with what else used the host during each mode's pairs (``hosts``: {mode:
-    summary}), the real checks (their records left out) and the summary of the ledger's ``ledger_rows``."""
+    summary}), the real checks (their records left out) and ``ledger``, the ``ledger_summary`` of the
+    ledger's rows (None without any)."""
     modes = {m: {**v, "host": hosts[m]} if m in hosts else v for m, v in doc["modes"].items()}
     out = {**doc, "modes": modes,
            "checks": [{k: v for k, v in c.items() if k not in ("record", "reference_record", "pairs_by_name")}
                       for c in checks]}
-    if ledger_rows:
-        out |= {"ledger": ledger_summary(ledger_rows, primary), "ledger_path": str(ledger_path)}
+    if ledger:
+        out |= {"ledger": ledger, "ledger_path": str(ledger_path)}
     return out
 
 
@@ -234,16 +239,20 @@ def power_table(rule, sd: float, trials: int = 2000, seed: int = 0) -> list[dict
     return rows
 
 
-def robustness(rules: dict, trials: int = 4000, seed: int = 0) -> list[dict]:
+def robustness(rules: dict, trials: int = 4000, seed: int = 0, ar_host: float | None = None) -> list[dict]:
     """False positives of the rule as coded (``sequential.simulate``: its looks, thresholds and stop rule)
     when nothing changed, at SCALES times each measurement's measured pair sd and in each of NOISE_MODELS
-    (Gaussian; Student t3 tails; AR(1) correlation 0.6 between successive pairs' log ratios). ``rules``:
-    {name: (Rule, measured sd)}. Each row: the share of ``trials`` independent simulated checks that
-    flagged each measurement, and the family's rate bounded by their sum (Bonferroni: whatever their
-    correlation)."""
+    (Gaussian; Student t3 tails; AR(1) correlation 0.6 between successive pairs' log ratios), and AR(1) at
+    ``ar_host``, the largest correlation the host's real checks are consistent with (``ar_bound``), when
+    given. ``rules``: {name: (Rule, measured sd)}. Each row: the share of ``trials`` independent simulated
+    checks that flagged each measurement, and the family's rate bounded by their sum (Bonferroni: whatever
+    their correlation)."""
+    models: dict[str, NoiseShape] = dict(NOISE_MODELS)
+    if ar_host is not None:
+        models[f"AR(1) {ar_host:.2f} (host)"] = {"ar": ar_host}
     rows = []
     for scale in SCALES:
-        for model, kw in NOISE_MODELS.items():
+        for model, kw in models.items():
             each = {name: seq.simulate(rule, scale * sd, 0.0, trials, seed, **kw)["regressed"]
                     for name, (rule, sd) in rules.items() if sd and sd > 0}
             rows.append({"scale": scale, "model": model, "trials": trials, "each": each,
@@ -259,8 +268,6 @@ def ledger_summary(rows: list[dict], primary: str) -> dict:
     change and of its pair sd; and the lag-1 autocorrelation of ``primary``'s pair log ratios pooled over
     the A/A checks with no load (each check's own mean removed: the sequential test assumes independent
     pairs). A planted slowdown is grouped by its faults.slowdown_kind too (a sleep adds no CPU time)."""
-    import math
-
     groups: dict[tuple[str, str, str], list[dict]] = {}
     for r in rows:
         groups.setdefault((r["plant"], r.get("plant_kind") or "", r["load"]), []).append(r)
@@ -284,14 +291,11 @@ def ledger_summary(rows: list[dict], primary: str) -> dict:
             g["false_positive_upper95"] = stats.false_positive_rate(
                 [r["overall"] == "regressed" for r in rs]).upper_95
         out.append(g)
+    checks = [d for d in (_ratios(r, primary) for r in rows if r["plant"] == "none" and r["load"] == "none")
+              if len(d) >= 3]
     num = den = null = 0.0
     lags = 0
-    for r in rows:
-        if r["plant"] != "none" or r["load"] != "none":
-            continue
-        d = [math.log(c / b) for b, c in (r.get("pairs_by_name") or {}).get(primary, []) if b > 0 and c > 0]
-        if len(d) < 3:
-            continue
+    for d in checks:
         m = sum(d) / len(d)
         num += sum((a - m) * (b - m) for a, b in itertools.pairwise(d))
         den += sum((x - m) ** 2 for x in d)
@@ -299,8 +303,44 @@ def ledger_summary(rows: list[dict], primary: str) -> dict:
         null += (len(d) - 1) / len(d)  # E[numerator] / sigma^2 of independent pairs is -(n - 1) / n
     # Removing each check's mean biases the estimate low: independent pairs give about ``lag1_null``,
     # give or take ``lag1_spread`` (1.96 / sqrt(successive pairs)).
-    return {"primary": primary, "groups": out, "lag1": num / den if den else None, "lag1_pairs": lags,
-            "lag1_null": -null / lags if lags else None, "lag1_spread": 1.96 / math.sqrt(lags) if lags else None}
+    lag1 = num / den if den else None
+    return {"primary": primary, "groups": out, "lag1": lag1, "lag1_pairs": lags,
+            "lag1_null": -null / lags if lags else None, "lag1_spread": 1.96 / math.sqrt(lags) if lags else None,
+            "ar_upper95": ar_bound([len(d) for d in checks], lag1) if lag1 is not None else None}
+
+
+AR_GRID = tuple(round(0.05 * k, 2) for k in range(19))  # the AR(1) correlations ``ar_bound`` tries: 0 to 0.9
+
+
+def ar_bound(lengths: list[int], reading: float, reps: int = 2000, seed: int = 0) -> float:
+    """The largest AR(1) correlation between successive pairs (on AR_GRID) that real checks of these
+    ``lengths`` pairs are consistent with: a correlation is ruled out when fewer than 5% of ``reps``
+    simulated ledgers of that correlation (Gaussian, stationary, each check's mean removed as
+    ``ledger_summary`` does) read a pooled lag-1 as low as ``reading``. A one-sided 95% bound of the
+    host's serial correlation, from its own independent checks, for ``robustness``."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    bound = 0.0
+    for rho in AR_GRID:
+        num = np.zeros(reps)
+        den = np.zeros(reps)
+        for n, count in Counter(lengths).items():  # every check of n pairs at once: (reps, count, n)
+            e = rng.standard_normal((reps, count, n))
+            for i in range(1, n):
+                e[..., i] = rho * e[..., i - 1] + math.sqrt(1 - rho * rho) * e[..., i]
+            c = e - e.mean(axis=2, keepdims=True)
+            num += (c[..., 1:] * c[..., :-1]).sum(axis=(1, 2))
+            den += (c * c).sum(axis=(1, 2))
+        if np.mean(num / den <= reading) < 0.05:
+            break
+        bound = rho
+    return bound
+
+
+def _ratios(row: dict, name: str) -> list[float]:
+    """A ledger row's log ratios current / reference of ``name``, pair by pair."""
+    return [math.log(c / b) for b, c in (row.get("pairs_by_name") or {}).get(name, []) if b > 0 and c > 0]
 
 
 def _p90(xs: list) -> float:

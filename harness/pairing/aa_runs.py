@@ -324,11 +324,13 @@ def gate_calibration(config, o: CalibrateOptions, policies) -> dict:
     first = next(iter(pools.values()))[0]
     profile, machine = first["profile"], first["environment"]["machine_class"]
     path = baseline.default_path(profile, machine)
-    doc = gate_errors.analyse(pools, policies, decide.load_baseline(path), path, o.policies, o.comparisons,
-                              o.split_seed, o.planted, seconds)
     ledger = _ledger(o, machine)
     rows = [r for r in ledger_doc.load(ledger) if r.get("profile") == profile]
-    doc = gate_errors.with_checks(doc, hosts, checks, rows, policies.gate.primary, ledger)
+    summary = gate_errors.ledger_summary(rows, policies.gate.primary) if rows else None
+    doc = gate_errors.analyse(pools, policies, decide.load_baseline(path), path, o.policies, o.comparisons,
+                              o.split_seed, o.planted, seconds,
+                              ar_host=summary["ar_upper95"] if summary else None)
+    doc = gate_errors.with_checks(doc, hosts, checks, summary, ledger)
     return calibration.build(profile, machine, clock.now(), policies.source, {"sequential": doc})
 
 

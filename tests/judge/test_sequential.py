@@ -162,10 +162,11 @@ def test_unchanged_code_is_decided_ok_once_the_bounds_rule_out_the_margins(store
 def _noisy_total(seed: int, factors) -> tuple[dict, dict]:
     from harness.documents import record
 
+    # both readings of the total (CPU and wall time) move together, as they do in a pipeline
     cur, ref = _pool(len(factors), seed)
-    ref_total = next(m for m in ref["measurements"] if m["name"] == GATE.primary)["samples"]
-    cur["measurements"] = [record.measurement(m["name"], [x * f for x, f in zip(ref_total, factors)])
-                           if m["name"] == GATE.primary else m for m in cur["measurements"]]
+    ref_samples = {m["name"]: m["samples"] for m in ref["measurements"]}
+    cur["measurements"] = [record.measurement(m["name"], [x * f for x, f in zip(ref_samples[m["name"]], factors)])
+                           if m["name"] in ("total.cpu_s", "total.wall_s") else m for m in cur["measurements"]]
     return cur, ref
 
 
@@ -300,6 +301,36 @@ def test_the_ledger_summary_counts_independent_real_checks():
     # a drifting ratio reads far above that
     drift = [row("none", "ok", "2026-12-04T01", [1 + 0.002 * i for i in range(10)])]
     assert seqcal.ledger_summary(drift, "total.cpu_s")["lag1"] > 0.5
+
+
+def _ar_checks(rho: float, checks: int, pairs: int, seed: int) -> tuple[list[int], float]:
+    """``checks`` simulated A/A checks of ``pairs`` AR(1) ``rho`` log ratios: their lengths and the pooled,
+    demeaned lag-1 reading ``ledger_summary`` computes."""
+    rng = random.Random(seed)
+    num = den = 0.0
+    for _ in range(checks):
+        e = [rng.gauss(0, 1)]
+        for _ in range(pairs - 1):
+            e.append(rho * e[-1] + math.sqrt(1 - rho * rho) * rng.gauss(0, 1))
+        m = sum(e) / pairs
+        num += sum((a - m) * (b - m) for a, b in zip(e, e[1:], strict=False))
+        den += sum((x - m) ** 2 for x in e)
+    return [pairs] * checks, num / den
+
+
+def test_the_ledger_bounds_the_serial_correlation_it_could_have():
+    lengths, independent = _ar_checks(0.0, 30, 7, seed=3)
+    bound = seqcal.ar_bound(lengths, independent, reps=1000)
+    assert bound < 0.6  # 30 independent checks of 7 pairs rule out the issue's AR(1) 0.6
+    lengths, drifting = _ar_checks(0.6, 30, 7, seed=3)
+    assert seqcal.ar_bound(lengths, drifting, reps=1000) >= 0.45  # and do not rule out what is there
+    assert seqcal.ar_bound([7, 7], independent, reps=1000) >= bound  # fewer checks: a looser bound
+    rows = seqcal.robustness({"total.cpu_s": (seq_rule(), 0.01)}, trials=500, seed=1, ar_host=bound)
+    assert [r["model"] for r in rows if r["scale"] == 1][-1] == f"AR(1) {bound:.2f} (host)"
+
+
+def seq_rule() -> sequential.Rule:
+    return sequential.Rule(0.005, sequential.log_of_pct(1.5), sequential.log_of_pct(3.0), 3, 20, 30, 8)
 
 
 def test_a_planted_slowdown_on_recorded_pairs_is_flagged_within_six_pairs(stored):
