@@ -17,14 +17,14 @@ baseline's family. Each trial is an independent simulated check. It prints:
    A measurement counts as a false positive if it regresses at ANY look up to max_pairs (conservative:
    a check stops earlier), and the members are simulated independently, so the family rate is the
    union's 1 - prod(1 - p) (an upper bound of a positively dependent family's).
-With --from-calibration DOC (a document `calibrate --mode` wrote with --out), it also prints
-5. the family's false positives of the rule as coded WITH its stop rule (harness/judge/gate_errors.py
-   ``robustness``, the table calibrate prints) at each gated time's pair sd in DOC, with every --ar model
-   besides calibrate's own: a new noise model for a calibration already run.
-
 3. The power table of the primary (or of --measurement) at --sd: P(regressed), P(undecided), P(ok),
    pairs median and 90th percentile, for a true worsening of 1-10%, and the worsening flagged in 80% of
-   checks (--threshold: with another threshold_pct, to compare rules).
+   checks (--threshold, --ok-bound: with another threshold_pct or max_mde_pct, to compare rules).
+4. With --bias: A/A checks of the primary whose pairs carry a launch bias.
+5. With --from-calibration DOC (a document `calibrate --mode` wrote with --out): the family's false
+   positives of the rule as coded WITH its stop rule (harness/judge/gate_errors.py ``robustness``, the
+   table calibrate prints) at each gated time's pair sd in DOC (thresholds as in 1-3), with the --ar
+   models besides calibrate's own: a new noise model for a calibration already run.
 """
 
 from __future__ import annotations
@@ -65,7 +65,9 @@ def main(argv=None) -> int:
                    help="also simulate A/A checks whose pairs carry this launch bias of the primary (percent; "
                         "repeatable): section 4")
     p.add_argument("--threshold", type=float, metavar="PCT",
-                   help="the primary's threshold_pct for section 3 instead of policies.toml's (to compare rules)")
+                   help="section 3's threshold_pct instead of policies.toml's (to compare rules)")
+    p.add_argument("--ok-bound", type=float, metavar="PCT",
+                   help="section 3's max_mde_pct (ok once this worsening is ruled out) instead of policies.toml's")
     p.add_argument("--ar", type=float, metavar="RHO", action="append", default=[],
                    help="also simulate AR(1) noise of this correlation in sections 1 and 2 (repeatable; e.g. the "
                         "bound calibrate prints from the ledger's real checks)")
@@ -86,11 +88,14 @@ def main(argv=None) -> int:
         print(f"error: {args.measurement} is not a gated time of the ci baseline: {', '.join(rules)}",
               file=sys.stderr)
         return 2
-    primary = rules[g.primary]
     shown = args.measurement or g.primary
+    judged = rules[shown]
     if args.threshold is not None:
-        primary = dataclasses.replace(primary, threshold=seq.log_of_pct(args.threshold),
-                                      margin=max(primary.margin, seq.log_of_pct(args.threshold)))
+        judged = dataclasses.replace(judged, threshold=seq.log_of_pct(args.threshold))
+    if args.ok_bound is not None:
+        judged = dataclasses.replace(judged, margin=seq.log_of_pct(args.ok_bound))
+    judged = dataclasses.replace(judged, margin=max(judged.margin, judged.threshold))
+    primary = judged if shown == g.primary else rules[g.primary]
     print(f"[gate]: looks from pair {g.min_pairs}, repeat {g.repeat}, max_pairs {settings['max_pairs']}, "
           f"design_pairs {g.design_pairs}; {args.trials} independent simulated checks per cell, seed {args.seed}")
 
@@ -115,7 +120,6 @@ def main(argv=None) -> int:
             cells.append(f"{label} {100 * (1 - survive):.3f}%")
         print(f"  {scale}x (primary sd {args.sd * scale:g}%): " + ", ".join(cells))
 
-    judged = primary if shown == g.primary else rules[shown]
     print(f"\n3. power of {shown} at pair sd {args.sd:g}% (threshold {seq.log_pct(judged.threshold):.2f}%, "
           f"ok once {seq.log_pct(judged.margin):.1f}% is ruled out, one-sided level {100 * judged.alpha:.3g}%)")
     print(f"  {'worse by':>9} {'regressed':>10} {'undecided':>10} {'ok':>7} {'pairs median':>13} {'p90':>5}")
@@ -132,11 +136,11 @@ def main(argv=None) -> int:
                 print(f"  sd {args.sd * scale:g}%, bias {b:+g}%: regressed {100 * r['regressed']:.3f}%, undecided "
                       f"{100 * r['undecided']:.2f}%, pairs median {r['pairs_median']:g}")
     if args.from_calibration:
-        return _from_calibration(args, rules, settings, seq)
+        return _from_calibration(args, rules, seq)
     return 0
 
 
-def _from_calibration(args, rules: dict, settings: dict, seq) -> int:
+def _from_calibration(args, rules: dict, seq) -> int:
     """Section 5: ``gate_errors.robustness`` at the pair sd of each gated time in a calibration document."""
     import json
 
@@ -152,11 +156,11 @@ def _from_calibration(args, rules: dict, settings: dict, seq) -> int:
         measured = {r["name"]: seq.log_of_pct(r["sd_pct"]) for r in m["noise"] if r["name"] in rules}
         print(f"\n5. {mode}, {m['pairs']} pairs of {args.from_calibration}: family-wise false positives of the rule "
               f"as coded (its stop rule), {args.trials} independent simulated checks a cell")
-        for rho in [None, *args.ar]:
+        for i, rho in enumerate(args.ar or [None]):  # calibrate's own models once, then each --ar model
             rows = gate_errors.robustness({n: (rules[n], sd) for n, sd in measured.items()}, args.trials, args.seed,
                                           ar_host=rho)
             for r in rows:
-                if rho is None or r["model"].endswith("(host)"):
+                if i == 0 or r["model"].endswith("(host)"):
                     print(f"  {r['scale']}x {r['model']:>18}: {100 * r['family_at_most']:.2f}%")
     return 0
 
