@@ -19,6 +19,8 @@ on a correct measuring layer, so none needs a threshold:
   would carry train's peak);
 - nvml_at_least_torch_reserved: NVML's used memory at each stage is at least torch's reserved peak
   (NVML adds the CUDA context and cuBLAS workspaces);
+- repetitions_alike: every stage's torch allocated peak is the same in every repetition (each starts
+  from an emptied allocator, after ``warmup_repeats`` short unrecorded repetitions loaded CUDA's libraries);
 - health_read: SM and memory clocks, power and throttle reasons were read at start and end;
 - deterministic: every repetition ended with the same weights and losses.
 
@@ -34,6 +36,7 @@ Imports only light harness modules (atomic, env, errors, events, gpu, meters, re
 from __future__ import annotations
 
 import argparse
+import gc
 import hashlib
 import importlib.util
 import json
@@ -43,7 +46,7 @@ import sys
 import time
 import traceback
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 from harness.clock import now
 from harness.documents import atomic, baseline, record
@@ -57,13 +60,18 @@ from harness.pipeline import determinism as determinism_mod
 PROFILE = "gpu-smoke"
 NEEDED_MODULES = {"torch": "torch", "pynvml": "nvidia-ml-py", "psutil": "psutil"}  # module: distribution
 TIMELINE_MAX_POINTS = 4000  # NVML samples kept in the record (peak-preserving downsampling)
+# Repetitions a record pools. compare judges a smoke record against a baseline with the rank rule at each
+# measurement's share of the family's alpha (policies.toml [gate]); with 5 runs a side that rule cannot
+# reach such a share at all (stats.rank_smallest_p), and its verdicts are undecided. 12 a side can
+# (stats.rank_detectable_shift gives the shift, in sd of the runs' noise, it flags 80% of the time).
+DEFAULT_REPEAT = 12
 HEALTH_FIELDS = ("sm_clock_mhz", "mem_clock_mhz", "power_draw_w", "throttle_reasons_mask")
 
 
 @dataclass(frozen=True)
 class SmokeConfig:
     seed: int = 42
-    train_steps: int = 1000
+    train_steps: int = 500
     warmup_steps: int = 20  # timed out of train.samples_per_s, counted in the record
     eval_steps: int = 100
     batch_size: int = 256
@@ -74,9 +82,10 @@ class SmokeConfig:
     layers: int = 2
     learning_rate: float = 1e-3
     sample_interval_s: float = gpu.DEFAULT_SAMPLE_INTERVAL_S  # not part of the workload hash
+    warmup_repeats: int = 1  # short repetitions before the recorded ones, not recorded (warm_up); nor this
 
     def workload(self) -> dict:
-        return {k: v for k, v in asdict(self).items() if k != "sample_interval_s"}
+        return {k: v for k, v in asdict(self).items() if k not in ("sample_interval_s", "warmup_repeats")}
 
 
 @dataclass(frozen=True)
@@ -244,6 +253,7 @@ def run_smoke(cfg: SmokeConfig, device: str = "cuda", cuda=None, nvml=None, dete
     os.environ) CUDA_VISIBLE_DEVICES names first. Call configure_determinism() before this and
     pass its notes as ``determinism``."""
     cuda = cuda if cuda is not None else gpu._default_cuda()
+    clean_slate(cuda)
     started_at, origin = now(), time.perf_counter()
     health_start = gpu.gpu_health(nvml, environ)
     sampler = gpu.NvmlSampler(interval_s=cfg.sample_interval_s, nvml=nvml, origin_s=origin,
@@ -266,6 +276,23 @@ def run_smoke(cfg: SmokeConfig, device: str = "cuda", cuda=None, nvml=None, dete
                        started_at, now())
 
 
+def clean_slate(cuda) -> None:
+    """Free what an earlier repetition left (reference cycles too) and return torch's cached blocks to
+    the driver, so that every repetition's stages start from the same allocator state."""
+    gc.collect()
+    if cuda is not None:
+        gpu.cuda_synchronize(cuda)
+        cuda.empty_cache()
+
+
+def warm_up(cfg: SmokeConfig, determinism=()) -> None:
+    """``cfg.warmup_repeats`` short unrecorded repetitions: the CUDA context, cuBLAS's workspace and the
+    kernels are loaded before the first recorded one, which then starts where every later one starts."""
+    short = replace(cfg, train_steps=cfg.warmup_steps + 1, eval_steps=1)
+    for _ in range(cfg.warmup_repeats):
+        run_smoke(short, "cuda", determinism=determinism)
+
+
 def _make_both(cfg: SmokeConfig, device: str):
     return (make_data(cfg, device, cfg.train_steps, cfg.seed),
             make_data(cfg, device, cfg.eval_steps, cfg.seed + 1))
@@ -284,6 +311,7 @@ def checks(results: list[SmokeResult]) -> dict:
             "train_steps_within_wall": _steps_within_wall(results),
             "peaks_reset_per_stage": _peaks_reset(results),
             "nvml_at_least_torch_reserved": _nvml_over_reserved(results),
+            "repetitions_alike": _repetitions_alike(results),
             "health_read": _health_read(results),
             "deterministic": _deterministic(results)}
 
@@ -331,6 +359,21 @@ def _nvml_over_reserved(results) -> dict:
             "source": sorted({r.nvml.get("source") for r in results}),
             "min_nvml_minus_reserved_bytes": None if least is None else least[1] - least[2],
             "at_stage": None if least is None else least[0]}
+
+
+def _repetitions_alike(results) -> dict:
+    """Every stage's torch allocated peak is the same in every repetition: each one starts from an empty
+    allocator (``clean_slate``), and under determinism allocates the same tensors (on 2026-12-04 the
+    repetitions after the first read 136 MiB in the synthetic stage where the first read 71 MiB: the
+    previous repetition's tensors were still held)."""
+    peaks = {s.name: set() for s in results[0].stages} if results else {}
+    for r in results:
+        for s in r.stages:
+            peaks.setdefault(s.name, set()).add(s.memory.get("torch_peak_allocated_bytes"))
+    differ = sorted(name for name, values in peaks.items() if len(values) > 1)
+    known = len(results) > 1 and all(None not in values for values in peaks.values())
+    return {"ok": not differ if known else None, "repetitions": len(results), "stages_that_differ": differ,
+            "peaks_bytes": {name: sorted(v for v in values if v is not None) for name, values in peaks.items()}}
 
 
 def _health_read(results) -> dict:
@@ -469,8 +512,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--out", required=True, help="path of the run record to write (JSON)")
     p.add_argument("--baseline-out", metavar="PATH",
                    help="also write the record as a baseline document, for `t4rec-bench compare --baseline`")
-    p.add_argument("--repeat", type=int, default=baseline.MIN_RUNS,
-                   help="repetitions pooled into the record (default: %(default)s, what a baseline needs)")
+    p.add_argument("--repeat", type=int, default=DEFAULT_REPEAT,
+                   help="repetitions pooled into the record (default: %(default)s; a baseline needs "
+                        f"{baseline.MIN_RUNS}, and compare's rank rule more: see DEFAULT_REPEAT)")
     p.add_argument("--train-steps", type=int, default=SmokeConfig.train_steps)
     p.add_argument("--eval-steps", type=int, default=SmokeConfig.eval_steps)
     p.add_argument("--warmup-steps", type=int, default=SmokeConfig.warmup_steps)
@@ -530,6 +574,7 @@ def main(argv=None) -> int:
         pin_one_gpu()  # before CUDA reads CUDA_VISIBLE_DEVICES
         require_cuda()  # counts devices; creates no CUDA context
         notes = determinism_mod.configure_determinism("cuda", cfg.seed)  # before any CUDA work
+        warm_up(cfg, notes)
         results = [run_smoke(cfg, "cuda", determinism=notes) for _ in range(args.repeat)]
         command = " ".join(["python -m benchmarks.gpu_smoke", *(sys.argv[1:] if argv is None else argv)])
         rec = pooled_record(results, env.collect(cuda=gpu.cuda_info()), command)

@@ -10,6 +10,7 @@ calibration and the verdicts cannot disagree.
 
 from __future__ import annotations
 
+import math
 from statistics import median
 
 from harness.documents.record import by_name, speeds
@@ -102,7 +103,7 @@ def _noise_row(name: str, records: list[RunRecord], pol, alpha: float | None, n_
     paired = pair_sd is not None and m["kind"] in rules.TIME_KINDS
     if paired:
         sd_log = pair_sd  # the paired t test's noise (compare.py: times against the in-session reference)
-    mde = (detectable_pct(pol, sd_log, n_base, n_cur, level, not m["higher_is_better"], paired=paired)
+    mde = (_finite(detectable_pct(pol, sd_log, n_base, n_cur, level, not m["higher_is_better"], paired=paired))
            if pol.rule == "significance" and sd_log is not None else None)
     norm = _normalised(name, records)
     return {"name": name, "unit": m["unit"], "kind": m["kind"], "policy": pol.name, "rule": pol.rule,
@@ -134,6 +135,12 @@ def _gate_doc(gate, family: list[str]) -> dict:
             "note": family_note(gate, family) if family else "no gated measurements"}
 
 
+def _finite(mde: float | None) -> float | None:
+    """A detectable change for a document: None also where the design can detect nothing (inf: the
+    rank rule cannot reach its alpha with so few runs), so a table shows "-" and no design is picked."""
+    return None if mde is None or math.isinf(mde) else mde
+
+
 def _design(records: list[RunRecord], policies, in_session: bool = False,
             sd_for_mde: float | None = None) -> dict | None:
     """MDE of the primary endpoint for several configurations and the smallest one meeting its bar."""
@@ -151,7 +158,7 @@ def _design(records: list[RunRecord], policies, in_session: bool = False,
         return None
     robust = stats.robust_sd(logs)
     def mde(c: int, b: int) -> float | None:
-        return detectable_pct(pol, sd, b, c, gate.alpha_primary, paired=paired and b == c)
+        return _finite(detectable_pct(pol, sd, b, c, gate.alpha_primary, paired=paired and b == c))
 
     configs = list(dict.fromkeys((AB_DESIGNS + ((gate.repeat, gate.repeat),)) if in_session
                                  else (DESIGNS + ((gate.repeat, gate.baseline_runs),))))

@@ -16,6 +16,7 @@ cannot disagree with the verdicts.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from statistics import median
 
@@ -103,7 +104,8 @@ def significance(b: Measurement, c: Measurement, ctx: Context, pol) -> Measureme
     verdict, reason = _throttled(verdict, reason, ctx)
     return make(c, baseline=bm, current=cm, change_pct=change, ci_low_pct=result.ci_low_pct,
                 ci_high_pct=result.ci_high_pct, p_value=result.p_value, confidence=pol.confidence,
-                threshold_pct=threshold, min_detectable_pct=max(mde, threshold) if mde is not None else None,
+                threshold_pct=threshold,
+                min_detectable_pct=max(mde, threshold) if mde is not None and math.isfinite(mde) else None,
                 verdict=verdict, reason=reason + norm_note)
 
 
@@ -255,6 +257,10 @@ def _decide(c: Measurement, change: float, threshold: float, mde: float | None, 
     if significant and beyond:
         return verdict, f"{what}: beyond the {reason_pct(threshold)} threshold and significant ({where})"
     detect = f"this data can detect {reason_pct(mde)} or more" if mde is not None else "the noise is unknown"
+    if mde is not None and math.isinf(mde):  # no power at all: never an ok
+        return "undecided", (f"{what}; too few runs to decide: with these counts the test cannot reach alpha "
+                             f"{reason_pct(100 * alpha)} even with no overlap ({test.method}); add baseline runs "
+                             f"or --repeat")
     if beyond:
         return "undecided", (f"{what}, beyond the {reason_pct(threshold)} threshold but not significant "
                              f"({where}); {detect}")

@@ -57,7 +57,12 @@ def seed_everything(seed: int, device: str) -> list[str]:
     return notes
 
 
-_NONDETERMINISTIC_MARK = " does not have a deterministic implementation"
+# the two texts torch warns with under use_deterministic_algorithms(True, warn_only=True): an op with no
+# deterministic version ("<op> does not have a deterministic implementation, but ..."), and a kernel whose
+# default is not deterministic ("Memory Efficient attention defaults to a non-deterministic algorithm", seen
+# on an H200 with torch 2.11, 2026-12-04)
+_NONDETERMINISTIC_MARKS = (" does not have a deterministic implementation",
+                           " defaults to a non-deterministic algorithm")
 _nondeterministic: set[str] = set()
 _HOOK_MARK = "_t4rec_hook"  # an attribute our showwarning wrapper carries, so it is installed once
 
@@ -70,14 +75,16 @@ def _install_nondeterminism_hook() -> None:
 
     def showwarning(message, category, filename, lineno, file=None, line=None):
         text = str(message)
-        if _NONDETERMINISTIC_MARK in text:
-            _nondeterministic.add(text.split(_NONDETERMINISTIC_MARK, 1)[0].strip())
+        for mark in _NONDETERMINISTIC_MARKS:
+            if mark in text:
+                _nondeterministic.add(text.split(mark, 1)[0].strip())
         return previous(message, category, filename, lineno, file, line)
 
     setattr(showwarning, _HOOK_MARK, True)
     warnings.showwarning = showwarning
     # once per call site, so a training loop does not flood stderr, and never silenced
-    warnings.filterwarnings("default", message=f".*{_NONDETERMINISTIC_MARK}.*")
+    for mark in _NONDETERMINISTIC_MARKS:
+        warnings.filterwarnings("default", message=f".*{mark}.*")
 
 
 def listing_ops() -> bool:

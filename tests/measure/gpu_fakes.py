@@ -188,6 +188,10 @@ class FakeCuda:
     def synchronize(self):
         self.log.append("synchronize")
 
+    def empty_cache(self):
+        self.log.append("empty_cache")
+        self.reserved = self.allocated
+
     def reset_peak_memory_stats(self):
         self.log.append("reset_peak_memory_stats")
         self.peak_allocated, self.peak_reserved = self.allocated, self.reserved

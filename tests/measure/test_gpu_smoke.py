@@ -155,6 +155,7 @@ def test_smoke_pools_repetitions_and_checks_the_measuring_layer(tmp_path):
     assert checks["nvml_at_least_torch_reserved"]["ok"] is True
     assert checks["health_read"] == {"ok": True, "missing": [], "snapshots": 4}
     assert checks["peaks_reset_per_stage"]["ok"] is None  # the fake allocates nothing: not checkable
+    assert checks["repetitions_alike"]["ok"] is True and checks["repetitions_alike"]["stages_that_differ"] == []
     assert gpu_smoke.failed_checks(checks) == []
     assert loaded["gpu"]["uuid"] == "GPU-fake-0" and loaded["gpu"]["nvml"]["uuid"] == "GPU-fake-0"
     assert "check deterministic: ok" in "\n".join(gpu_smoke.summary_lines(loaded))
@@ -187,6 +188,31 @@ def test_smoke_checks_fail_when_the_measuring_layer_disagrees():
     assert gpu_smoke.checks([a, other])["deterministic"]["ok"] is False
     assert gpu_smoke.checks([a])["deterministic"]["ok"] is None  # one repetition: nothing to compare
     assert set(gpu_smoke.failed_checks(gpu_smoke.checks([a, other]))) == {"deterministic"}
+    # a repetition that starts with the previous one's tensors still allocated (the H200 run of 2026-12-04)
+    held = _stage(b, "synthetic", memory={**mem, "torch_peak_allocated_bytes": 136 * MiB})
+    alike = gpu_smoke.checks([_stage(a, "synthetic", memory=mem), held])["repetitions_alike"]
+    assert alike["ok"] is False and alike["stages_that_differ"] == ["synthetic"]
+    assert alike["peaks_bytes"]["synthetic"] == [50 * MiB, 136 * MiB]
+    assert gpu_smoke.checks([a])["repetitions_alike"]["ok"] is None
+
+
+def test_every_repetition_starts_from_an_emptied_allocator():
+    cuda = FakeCuda()
+    cuda.allocate(100 * MiB)
+    cuda.free(100 * MiB)  # an earlier repetition's blocks, still cached
+    assert cuda.reserved == 100 * MiB
+    gpu_smoke.run_smoke(TINY, device="cpu", cuda=cuda, nvml=FakeNvml([FakeGpu(compute={}, used_bytes=0)]))
+    assert cuda.log.index("empty_cache") < cuda.log.index("reset_peak_memory_stats")
+    assert cuda.reserved == 0
+
+
+def test_warm_up_repetitions_are_short_and_not_part_of_the_workload(monkeypatch):
+    seen = []
+    monkeypatch.setattr(gpu_smoke, "run_smoke", lambda cfg, device, determinism=(): seen.append(cfg))
+    cfg = gpu_smoke.SmokeConfig(warmup_repeats=2)
+    gpu_smoke.warm_up(cfg)
+    assert [(c.train_steps, c.eval_steps) for c in seen] == [(cfg.warmup_steps + 1, 1)] * 2
+    assert "warmup_repeats" not in cfg.workload()
 
 
 def test_smoke_record_without_jsonschema_is_written_unvalidated(tmp_path, monkeypatch):
