@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from statistics import median
 
 from harness.documents.record_types import Measurement
+from harness.judge import rank_power, stats
 from harness.judge import sequential as seq
-from harness.judge import stats
 from harness.judge.rules import TIME_KINDS, Context, direction, reason_pct
 from harness.judge.sequential import Rule
 from harness.judge.verdict import MeasurementVerdict, make
@@ -44,7 +44,7 @@ def detectable_pct(pol, sd_log: float, n_base: int, n_cur: int, alpha: float, in
     if paired:
         return stats.min_detectable_pct(sd_log, n_base, n_cur, alpha, pol.power, increase=increase, df=n_cur - 1)
     if pol.test == "rank" and n_base >= 2 and n_cur >= 2:
-        return stats.min_detectable_rank_pct(sd_log, n_base, n_cur, alpha, pol.power, increase)
+        return rank_power.min_detectable_rank_pct(sd_log, n_base, n_cur, alpha, pol.power, increase)
     return stats.min_detectable_pct(sd_log, n_base, n_cur, alpha, pol.power, increase=increase)
 
 

@@ -13,7 +13,7 @@ from verdict_fixtures import make_record
 
 from harness.documents import baseline, record, versions
 from harness.documents import calibration as calibration_doc
-from harness.judge import policy, stats
+from harness.judge import policy, rank_power, stats
 from harness.judge.compare import compare
 
 GATE = policy.load().gate
@@ -47,7 +47,7 @@ def test_calibrate_analysis_of_aa_records_reports_no_false_gate_failures():
     best = design["smallest"]
     assert best["mde_pct"] <= design["limit_pct"]
     assert design["test"] == "rank"  # total.wall_s: Mann-Whitney U
-    assert stats.min_detectable_rank_pct(design["sd_log"], best["baseline"], best["current"],
+    assert rank_power.min_detectable_rank_pct(design["sd_log"], best["baseline"], best["current"],
                                          GATE.alpha_primary) == pytest.approx(best["mde_pct"])
 
 

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from harness.judge import stats
+from harness.judge import rank_power, stats
 
 T_975_4 = 2.7764451051977987  # Student t quantiles from any t table
 T_995_4 = 4.604094871415897
@@ -237,23 +237,23 @@ def test_min_detectable_rank_pct_is_where_the_coded_rule_has_its_power():
     import numpy as np
 
     sd, nb, nc, alpha = 0.05, 10, 10, 0.025
-    mde = stats.min_detectable_rank_pct(sd, nb, nc, alpha, 0.8)
+    mde = rank_power.min_detectable_rank_pct(sd, nb, nc, alpha, 0.8)
     rng = np.random.default_rng(7)  # not the function's own seed: independent draws
     shift = math.log1p(mde / 100)
     flags = [stats.rank_p_value(list(np.exp(rng.normal(0, sd, nb))), list(np.exp(rng.normal(shift, sd, nc))),
                                 higher=True) < alpha for _ in range(1500)]
     assert 0.76 <= sum(flags) / len(flags) <= 0.84
-    assert stats.min_detectable_rank_pct(sd, nb, nc, alpha, 0.8, increase=False) == pytest.approx(
+    assert rank_power.min_detectable_rank_pct(sd, nb, nc, alpha, 0.8, increase=False) == pytest.approx(
         100 * (1 - math.exp(-shift)))
-    assert stats.min_detectable_rank_pct(0.05, 1, 10, 0.025) is None
+    assert rank_power.min_detectable_rank_pct(0.05, 1, 10, 0.025) is None
 
 
 def test_the_rank_rule_with_too_few_runs_for_its_alpha_detects_nothing():
     # 5 vs 5 runs: even no overlap gives p = 0.0061, so at 0.031% nothing is detectable (the normal
     # approximation used before said 15% at sd 5%: an "ok" with no power)
-    assert stats.rank_smallest_p(5, 5) == pytest.approx(0.0061, abs=1e-4)
-    assert stats.min_detectable_rank_pct(0.05, 5, 5, 0.00031) == math.inf
-    assert math.isfinite(stats.min_detectable_rank_pct(0.05, 10, 10, 0.00031))
+    assert rank_power.rank_smallest_p(5, 5) == pytest.approx(0.0061, abs=1e-4)
+    assert rank_power.min_detectable_rank_pct(0.05, 5, 5, 0.00031) == math.inf
+    assert math.isfinite(rank_power.min_detectable_rank_pct(0.05, 10, 10, 0.00031))
 
 
 def test_paired_log_ratio_test_is_the_t_test_of_the_log_ratios():
