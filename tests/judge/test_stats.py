@@ -248,6 +248,19 @@ def test_min_detectable_rank_pct_is_where_the_coded_rule_has_its_power():
     assert rank_power.min_detectable_rank_pct(0.05, 1, 10, 0.025) is None
 
 
+def test_the_rank_rule_flags_exactly_the_samples_whose_u_reaches_the_critical_u():
+    # the power simulation counts U against rank_critical_u instead of calling scipy: the same decisions
+    rng = np.random.default_rng(11)
+    for nb, nc, alpha in ((9, 9, 0.0003125), (35, 8, 0.005), (10, 4, 0.025)):
+        critical = rank_power.rank_critical_u(nb, nc, alpha)
+        for _ in range(300):
+            base, cur = rng.normal(0, 1, nb), rng.normal(rng.uniform(0, 3), 1, nc)
+            u = int(sum(c > b for c in cur for b in base))
+            flagged = stats.rank_p_value(list(np.exp(base)), list(np.exp(cur)), higher=True) < alpha
+            assert flagged == (u >= critical), (nb, nc, alpha, u, critical)
+    assert rank_power.rank_critical_u(5, 5, 0.0003125) is None
+
+
 def test_the_rank_rule_with_too_few_runs_for_its_alpha_detects_nothing():
     # 5 vs 5 runs: even no overlap gives p = 0.0061, so at 0.031% nothing is detectable (the normal
     # approximation used before said 15% at sd 5%: an "ok" with no power)
