@@ -62,8 +62,8 @@ NEEDED_MODULES = {"torch": "torch", "pynvml": "nvidia-ml-py", "psutil": "psutil"
 TIMELINE_MAX_POINTS = 4000  # NVML samples kept in the record (peak-preserving downsampling)
 # Repetitions a record pools. compare judges a smoke record against a baseline with the rank rule at each
 # measurement's share of the family's alpha (policies.toml [gate]); with 5 runs a side that rule cannot
-# reach such a share at all (harness.judge.rank_power.rank_smallest_p), and its verdicts are undecided. 12 a side can
-# (rank_power.rank_detectable_shift gives the shift, in sd of the runs' noise, it flags 80% of the time).
+# reach such a share at all (harness.judge.rank_power.rank_smallest_p), and its verdicts are undecided.
+# 12 a side can (rank_power.rank_detectable_shift: the shift, in sd of the runs' noise, flagged 80% of the time).
 DEFAULT_REPEAT = 12
 HEALTH_FIELDS = ("sm_clock_mhz", "mem_clock_mhz", "power_draw_w", "throttle_reasons_mask")
 

@@ -47,9 +47,9 @@ def _p_at_u(n_baseline: int, n_current: int, u: int) -> float:
 def rank_critical_u(n_baseline: int, n_current: int, alpha: float) -> int | None:
     """The smallest U at which ``rank_p_value`` falls below ``alpha`` (its p falls as U rises, so the rule
     flags exactly the samples with at least this U); None when no U does (``rank_smallest_p``)."""
-    low, high = 0, n_baseline * n_current
-    if _p_at_u(n_baseline, n_current, high) >= alpha:
+    if rank_smallest_p(n_baseline, n_current) >= alpha:
         return None
+    low, high = 0, n_baseline * n_current
     while low < high:
         mid = (low + high) // 2
         low, high = (mid + 1, high) if _p_at_u(n_baseline, n_current, mid) >= alpha else (low, mid)
