@@ -97,7 +97,8 @@ def ledger_lines(summary: dict, path) -> list[str]:
             f"; the primary ({', '.join(g['primaries'])}) {g['change_median_pct']:+.2f}% median"
         sd = "-" if g["sd_median_pct"] is None else f"{g['sd_median_pct']:.2f}%"
         out.append(f"  {what}{load}: {g['checks']} checks on {len(g['days'])} day(s) ({', '.join(g['days'])}), "
-                   f"{len(g['cpus'])} CPU model(s): {verdicts}, undecided {g['undecided']}, ok {g['ok']}{change}; "
+                   f"{len(g['cpus'])} CPU model(s), {g['hosts']} host(s): {verdicts}, undecided {g['undecided']}, "
+                   f"ok {g['ok']}{change}; "
                    f"seconds median {g['seconds_median']:.0f}, p90 {g['seconds_p90']:.0f}; pairs median "
                    f"{value(g['pairs_median'], None, digits=0)}, p90 {value(g['pairs_p90'], None, digits=0)}; "
                    f"pair sd of the primary median {sd}")

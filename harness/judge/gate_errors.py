@@ -262,7 +262,8 @@ def robustness(rules: dict, trials: int = 4000, seed: int = 0, ar_host: float | 
 
 def ledger_summary(rows: list[dict], primary: str) -> dict:
     """What the real checks of a ledger (harness/documents/real_checks.py) say: per (plant, load), the
-    checks, the days and CPU models they ran on, how many regressed (for an A/A: false positives, with a
+    checks, the days and CPU models they ran on and the hosts (CPU model and kernel: lines before the
+    kernel was recorded count as one host per CPU model), how many regressed (for an A/A: false positives, with a
     95% Clopper-Pearson bound: these are independent trials), were undecided or ok, the median and 90th
     percentile seconds and pairs to a verdict, the gate's primary then ("primaries"), the median of its
     change and of its pair sd; and the lag-1 autocorrelation of ``primary``'s pair log ratios pooled over
@@ -280,6 +281,7 @@ def ledger_summary(rows: list[dict], primary: str) -> dict:
         g = {"plant": plant, "plant_kind": kind or None, "load": load, "checks": len(rs),
              "primaries": sorted({r.get("primary") or "?" for r in rs}), "days": sorted({r["date"][:10] for r in rs}),
              "cpus": sorted({r.get("cpu") or "?" for r in rs}),
+             "hosts": len({(r.get("cpu"), r.get("os")) for r in rs}),
              "regressed": sum(r["overall"] == "regressed" for r in rs),
              "undecided": sum(r["overall"] == "undecided" for r in rs),
              "ok": sum(r["overall"] in ("ok", "improved") for r in rs),

@@ -239,14 +239,15 @@ def real_checks(config, policies, k: int, baseline_path, policies_path, rev: str
 def check_row(o, seconds: float, primary: str, plant: str = "none", load: str = "none",
               overrides: dict | None = None, plant_kind: str | None = None) -> dict:
     """One line of the real-checks ledger for the gate's outcome ``o`` (harness/pairing/gate.py ``run``):
-    when and where it ran, what was planted (STAGE=FRACTION or "none", and faults.slowdown_kind) and
-    what loaded the host, the verdict and the primary's name and change, pairs, seconds, the primary's
-    pair sd and every gated time's pairs ({name: [[reference, current], ...]})."""
+    when and where it ran (the CPU model and the kernel, ``os``), what was planted (STAGE=FRACTION or
+    "none", and faults.slowdown_kind) and what loaded the host, the verdict and the primary's name and
+    change, pairs, seconds, the primary's pair sd and every gated time's pairs ({name: [[reference,
+    current], ...]})."""
     prov = o.verdict.reference_provenance
     total = next((m for m in o.verdict.measurements if m.name == primary), None)
     env = o.record["environment"]
     return {"date": o.record["started_at"], "profile": o.record["profile"], "cpu": env.get("cpu_model"),
-            "commit": (env.get("git") or {}).get("commit"), "plant": plant,
+            "os": env.get("os"), "commit": (env.get("git") or {}).get("commit"), "plant": plant,
             "plant_kind": None if plant == "none" else plant_kind, "set": dict(overrides or {}), "primary": primary,
             "total_change_pct": None if total is None else total.change_pct,
             "total_bounds_pct": None if total is None else [total.ci_low_pct, total.ci_high_pct],

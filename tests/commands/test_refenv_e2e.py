@@ -26,6 +26,8 @@ EXTRA = MAX_ROUNDS  # [gate] extra_pairs for this test: after a first regression
 # another measurement's regression and left train.wall_s (+191%, p 0.0055 against its 0.3%) undecided.
 DESIGN = 4  # [gate] design_pairs for this test: the mixture tuned for a short check (it sets the width,
 # not the validity)
+SMALL = ["--rows", "20000", "--days", "1-1", "--set", "train.train_batch_size=64"]  # the smoke profile at the
+# size test_bisect.py runs it: 7 s a run instead of 12 s here (train 0.5 s instead of 1.2 s, still 4x slower planted)
 FAMILY_ALPHA, ALPHA_PRIMARY = 0.1, 0.05  # [gate] levels for this test, ten times the committed ones: the plant
 # is a 4x slower training step, which a wider margin still tells apart; at the committed levels (0.031% one-sided
 # for train.wall_s) one run of this suite read train +96% at p 0.00054 after 4 rounds and went on to 5 or more
@@ -76,7 +78,7 @@ def slow_env(tmp_path_factory) -> Path:
 def test_a_slower_dependency_fails_the_check_and_is_attributed_to_the_environment(slow_env, tmp_path):
     env = {"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}
     proc = subprocess.run(
-        [str(slow_env), "-m", "harness.cli", "check", "--profile", "smoke", "--device", "cpu",
+        [str(slow_env), "-m", "harness.cli", "check", "--profile", "smoke", "--device", "cpu", *SMALL,
          "--reference", "HEAD", "--reference-env", sys.executable, "--repeat", str(ROUNDS),
          "--baseline", str(tmp_path / "none.json"), "--history", "hist", "--verdict-out", "v.json",
          "--markdown-out", "v.md", "--no-report", "--quiet", "--policies", str(_policies(tmp_path))],

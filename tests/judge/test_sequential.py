@@ -282,18 +282,19 @@ def test_the_robustness_table_is_the_rule_as_coded_at_one_to_four_times_the_nois
 
 
 def test_the_ledger_summary_counts_independent_real_checks():
-    def row(plant, overall, date, ratios, load="none"):
-        return {"plant": plant, "load": load, "overall": overall, "date": date, "cpu": "X", "seconds": 200.0,
+    def row(plant, overall, date, ratios, load="none", os=None):
+        return {"plant": plant, "load": load, "overall": overall, "date": date, "cpu": "X", "os": os, "seconds": 200.0,
                 "pairs": len(ratios), "sd_pct": 0.5, "total_change_pct": 3.0 if plant != "none" else 0.1,
                 "pairs_by_name": {"total.cpu_s": [[10.0, 10.0 * r] for r in ratios]}}
 
     rows = [row("none", "ok", "2026-12-02T01", [1.0, 1.01, 0.99, 1.0]),
-            row("none", "undecided", "2026-12-03T01", [1.02, 0.98, 1.01, 0.99]),
+            row("none", "undecided", "2026-12-03T01", [1.02, 0.98, 1.01, 0.99], os="Linux 6.18"),
             row("train=0.07", "regressed", "2026-12-03T02", [1.03, 1.04, 1.03]),
             row("none", "ok", "2026-12-03T03", [1.0, 1.0, 1.0], load="steady")]
     s = seqcal.ledger_summary(rows, "total.cpu_s")
     aa, loaded, plant = s["groups"]
     assert (aa["plant"], aa["load"], aa["checks"], aa["regressed"], aa["undecided"]) == ("none", "none", 2, 0, 1)
+    assert aa["hosts"] == 2 and loaded["hosts"] == 1  # a CPU model and a kernel; no kernel counts as one
     assert aa["days"] == ["2026-12-02", "2026-12-03"] and aa["false_positive_upper95"] == pytest.approx(0.7764, abs=1e-3)
     assert loaded["load"] == "steady" and plant["plant"] == "train=0.07" and "false_positive_upper95" not in plant
     assert s["lag1_pairs"] == 6 and -1 <= s["lag1"] <= 1  # the A/A checks with no load only, each demeaned
