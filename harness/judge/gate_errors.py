@@ -266,7 +266,9 @@ def ledger_summary(rows: list[dict], primary: str) -> dict:
     kernel was recorded count as one host per CPU model), how many regressed (for an A/A: false positives, with a
     95% Clopper-Pearson bound: these are independent trials), were undecided or ok, the median and 90th
     percentile seconds and pairs to a verdict, the gate's primary then ("primaries"), the median of its
-    change and of its pair sd; and the lag-1 autocorrelation of ``primary``'s pair log ratios pooled over
+    change and of its pair sd; the median and 90th percentile over checks of ``primary``'s own pair sd,
+    from the pairs the lines keep ("ratio_sd_*": ``primary`` may be another gated time than the gate's
+    primary then); and the lag-1 autocorrelation of ``primary``'s pair log ratios pooled over
     the A/A checks with no load (each check's own mean removed: the sequential test assumes independent
     pairs). A planted slowdown is grouped by its faults.slowdown_kind too (a sleep adds no CPU time)."""
     groups: dict[tuple[str, str, str], list[dict]] = {}
@@ -278,6 +280,7 @@ def ledger_summary(rows: list[dict], primary: str) -> dict:
         pairs = sorted(r["pairs"] for r in rs if r.get("pairs"))
         sds = [r["sd_pct"] for r in rs if r.get("sd_pct") is not None]
         changes = [r["total_change_pct"] for r in rs if r.get("total_change_pct") is not None]
+        ratio_sds = sorted(100 * stdev(d) for d in (_ratios(r, primary) for r in rs) if len(d) >= 2)
         g = {"plant": plant, "plant_kind": kind or None, "load": load, "checks": len(rs),
              "primaries": sorted({r.get("primary") or "?" for r in rs}), "days": sorted({r["date"][:10] for r in rs}),
              "cpus": sorted({r.get("cpu") or "?" for r in rs}),
@@ -288,7 +291,9 @@ def ledger_summary(rows: list[dict], primary: str) -> dict:
              "seconds_median": median(secs), "seconds_p90": _p90(secs),
              "pairs_median": median(pairs) if pairs else None, "pairs_p90": _p90(pairs) if pairs else None,
              "sd_median_pct": median(sds) if sds else None,
-             "change_median_pct": median(changes) if changes else None}
+             "change_median_pct": median(changes) if changes else None,
+             "ratio_sd_checks": len(ratio_sds), "ratio_sd_median_pct": median(ratio_sds) if ratio_sds else None,
+             "ratio_sd_p90_pct": _p90(ratio_sds) if ratio_sds else None}
         if plant == "none":
             g["false_positive_upper95"] = stats.false_positive_rate(
                 [r["overall"] == "regressed" for r in rs]).upper_95

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import random
+import statistics
 
 import pytest
 from verdict_fixtures import make_baseline, make_record
@@ -297,6 +298,10 @@ def test_the_ledger_summary_counts_independent_real_checks():
     assert aa["hosts"] == 2 and loaded["hosts"] == 1  # a CPU model and a kernel; no kernel counts as one
     assert aa["days"] == ["2026-12-02", "2026-12-03"] and aa["false_positive_upper95"] == pytest.approx(0.7764, abs=1e-3)
     assert loaded["load"] == "steady" and plant["plant"] == "train=0.07" and "false_positive_upper95" not in plant
+    assert aa["ratio_sd_checks"] == 2 and plant["ratio_sd_checks"] == 1  # each check's own sd, from its pairs
+    want = sorted(100 * statistics.stdev(math.log(r) for r in rs)
+                  for rs in ([1.0, 1.01, 0.99, 1.0], [1.02, 0.98, 1.01, 0.99]))
+    assert aa["ratio_sd_median_pct"] == pytest.approx(statistics.median(want)) and aa["ratio_sd_p90_pct"] == want[0]
     assert s["lag1_pairs"] == 6 and -1 <= s["lag1"] <= 1  # the A/A checks with no load only, each demeaned
     assert s["lag1_null"] == pytest.approx(-(3 / 4 + 3 / 4) / 6)  # what independent pairs would read
     # a drifting ratio reads far above that
