@@ -6,18 +6,26 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 BENCH  := $(VENV)/bin/t4rec-bench
 STAMP  := $(VENV)/.installed
-PIP_INSTALL := $(PY) -m pip install -q -c constraints.txt -c constraints-cpu-torch.txt
+LOCK   := constraints-lock.txt
+PIP_INSTALL := $(PY) -m pip install -q -c constraints.txt -c constraints-cpu-torch.txt -c $(LOCK)
 PROFILE ?= ci
 
-.PHONY: setup browser check test test-fast lint run-smoke nightly asv-check clean setup-container setup-gpu
+.PHONY: setup lock browser check test test-fast lint run-smoke nightly asv-check clean setup-container setup-gpu
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml constraints.txt constraints-cpu-torch.txt
+$(STAMP): pyproject.toml constraints.txt constraints-cpu-torch.txt $(LOCK)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q "pip>=24,<26"   # pip 26 refuses transformers4rec (stack-facts.md)
+	$(PY) -m pip install -q -c $(LOCK) "pip>=24,<26"   # pip 26 refuses transformers4rec (stack-facts.md)
 	$(PIP_INSTALL) -e ".[pipeline,cpu,report,bench,test]"
 	touch $@
+
+# constraints-lock.txt from .venv (harness/documents/constraints.py write_lock): every distribution that
+# constraints.txt and constraints-cpu-torch.txt do not pin, at its installed version. Run it after a
+# deliberate change of the stack, then record the baselines in that environment.
+lock: setup
+	$(PY) -c "from harness.documents.constraints import write_lock; \
+	  print(write_lock('$(LOCK)', ['constraints.txt', 'constraints-cpu-torch.txt']), 'pins in $(LOCK)')"
 
 # Headless Chromium for the report's browser test (Debian package; needs root or sudo).
 browser:

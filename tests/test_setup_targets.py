@@ -86,6 +86,47 @@ def test_setup_and_setup_gpu_pin_different_torch_builds():
     assert f"torch=={pin('constraints-cpu-torch.txt')}" in PYPROJECT["project"]["optional-dependencies"]["cpu"]
 
 
+# ---- make setup: every distribution pinned (constraints-lock.txt) ------------------------------
+
+LOCK = REPO_DIR / "constraints-lock.txt"
+STACK_PINS = ("constraints.txt", "constraints-cpu-torch.txt")
+
+
+def test_setup_installs_pip_and_the_stack_under_the_lock(tmp_path):
+    lines = _make_n("setup", f"VENV={tmp_path / 'venv'}")
+    installs = [line for line in lines if " -m pip install" in line]
+    assert len(installs) == 2 and all("-c constraints-lock.txt" in line for line in installs), installs
+
+
+def test_the_lock_and_the_stack_files_pin_each_name_once():
+    lock = constraints.read_pins(LOCK)
+    for name in STACK_PINS:
+        both = sorted(set(lock) & set(constraints.read_pins(REPO_DIR / name)))
+        assert not both, f"pinned both in constraints-lock.txt and {name}: {both}"
+    assert "t4rec-bench" not in lock
+
+
+def test_every_distribution_make_setup_installed_is_pinned_at_its_version():
+    if Path(sys.prefix).resolve() != (REPO_DIR / ".venv").resolve():
+        pytest.skip(f"not running in the environment `make setup` builds ({REPO_DIR / '.venv'})")
+    installed = envmod.installed_distributions()
+    pins = {k: v for f in (*STACK_PINS, LOCK.name) for k, v in constraints.read_pins(REPO_DIR / f).items()}
+    loose = constraints.unpinned(installed, pins)
+    assert not loose, f"installed but pinned nowhere (run `make lock`): {loose}"
+    wrong = constraints.differences(constraints.read_pins(LOCK), installed)
+    assert not wrong, f"installed at another version than constraints-lock.txt pins: {wrong}"
+
+
+def test_the_lock_is_written_from_the_installed_distributions(tmp_path):
+    installed = envmod.installed_distributions()
+    keep = _write(tmp_path / "stack.txt", _pins_of_this_environment())
+    count = constraints.write_lock(tmp_path / "lock.txt", [keep])
+    lock = constraints.read_pins(tmp_path / "lock.txt")
+    assert count == len(lock) and list(lock) == sorted(lock)
+    assert lock == {k: v for k, v in installed.items()
+                    if k not in constraints.read_pins(keep) and k != "t4rec-bench"}
+
+
 # ---- finding 1: no extra that cannot install -----------------------------------------------
 
 def test_no_extra_asks_for_cudf():

@@ -37,3 +37,38 @@ def differences(pins: dict[str, str], installed: dict[str, str]) -> list[tuple[s
     """(name, pinned version, installed version or None) of each pin the installed set does not match,
     in the pins' order. ``installed``: {canonical name: version}, as environment.installed_distributions()."""
     return [(name, pinned, installed.get(name)) for name, pinned in pins.items() if installed.get(name) != pinned]
+
+
+LOCK_HEADER = """\
+# Every other distribution `make setup` installs (the extras' tools, the stack's transitive
+# dependencies, pip and setuptools), at the versions of the environment the stored baselines were
+# recorded in. Without it a fresh install takes whatever the registry offers that day, the gate then
+# reads a different environment from the baseline's, builds the baseline's and runs a third arm
+# (harness/pairing/gate.py plan_arms). Written by `make lock` from .venv; never edited by hand.
+"""
+
+
+def lock_text(installed: dict[str, str], pinned_elsewhere: set[str]) -> str:
+    """The lock file's text: ``installed`` ({canonical name: version}) less the harness itself and the
+    names ``pinned_elsewhere`` (constraints.txt and the torch file keep their own pins), sorted."""
+    skip = pinned_elsewhere | {"t4rec-bench"}
+    return LOCK_HEADER + "".join(f"{name}=={version}\n" for name, version in sorted(installed.items())
+                                 if name not in skip)
+
+
+def unpinned(installed: dict[str, str], pins: dict[str, str]) -> list[tuple[str, str]]:
+    """(name, installed version) of each installed distribution that no pin names (the harness aside)."""
+    return [(name, version) for name, version in sorted(installed.items())
+            if name not in pins and name != "t4rec-bench"]
+
+
+def write_lock(path: Path, others: list[Path]) -> int:
+    """Write the lock file ``path`` from this interpreter's installed distributions, less the names the
+    ``others`` constraints files pin (atomic); how many it pins. `make lock` calls it."""
+    from harness.documents import atomic
+    from harness.measure.environment import installed_distributions
+
+    pinned = set().union(*(read_pins(p) for p in others))
+    text = lock_text(installed_distributions(), pinned)
+    atomic.write_text(path, text)
+    return len(parse_pins(text, str(path)))
