@@ -4,9 +4,10 @@ When both the code and the environment differ from the baseline's, the gate runs
 side by side (harness/pairing/reference.py): the reference (baseline code, baseline environment), the
 cross arm (baseline code, current environment) and the current code (current code, current
 environment). The code's effect is current against cross, the environment's is cross against
-reference; each is the paired t on the log ratios of the rounds (the sequential gate's confidence
-sequence when the check looked after every round, harness/judge/sequential.py), tested one-sided in the
-worse direction at the level the measurement was judged at. Pure functions: records in, words out.
+reference (when a round ran as two pairs, each within its pairs: ``beside``); each is the paired t on
+the log ratios of the rounds (the sequential gate's confidence sequence when the check looked after
+every round, harness/judge/sequential.py), tested one-sided in the worse direction at the level the
+measurement was judged at. Pure functions: records in, words out.
 """
 
 from __future__ import annotations
@@ -39,6 +40,18 @@ def effect(what: str, before, after, higher_is_better: bool, alpha: float, thres
     worse = (change < 0) if higher_is_better else (change > 0)
     return Effect(what, change, p, worse and p < alpha and abs(change) > threshold_pct,
                   -change if higher_is_better else change)
+
+
+def beside(cross, reference, partner) -> tuple[list, list]:
+    """(the code's "before", the environment's "before"): the cross arm's and the reference's samples when
+    the three sides of a round ran at once (or one after the other). When the round ran as two pairs
+    (harness/pairing/together.py), the cross arm ran beside ``partner`` (a second run of the reference)
+    and the current code beside ``reference``: the environment's effect is then cross against partner,
+    and the code's is current against the cross arm carried into the current code's pair
+    (cross x reference / partner), so that each effect is a ratio of runs that ran at once."""
+    if not partner or len(partner) != len(cross) or not all(partner):
+        return list(cross), list(reference)
+    return [x * r / p for x, r, p in zip(cross, reference, partner, strict=True)], list(partner)
 
 
 def _sequential_effect(what, before, after, higher_is_better, alpha, threshold_pct, design):

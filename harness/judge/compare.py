@@ -204,6 +204,7 @@ class _Arms:
     cross_record: dict | None
     sequential: dict | None  # the sequential gate's settings (harness/pairing/gate.py); None: a fixed number of pairs
     mode: str | None  # how the pairs ran (the provenance's [gate] mode); None for older references
+    partner: dict = dataclasses.field(default_factory=dict)  # name -> the reference's runs beside the cross arm
 
     @classmethod
     def of(cls, reference: dict) -> _Arms:
@@ -212,7 +213,8 @@ class _Arms:
                    bool((reference.get("provenance") or {}).get("paired")),
                    tuple(tuple(t) for t in reference.get("changed") or ()), reference.get("code_range") or "",
                    rec, cross, reference.get("sequential") or None,
-                   (reference.get("provenance") or {}).get("mode"))
+                   (reference.get("provenance") or {}).get("mode"),
+                   by_name(reference["partner"]) if reference.get("partner") else {})
 
 
 def _compare_all(run: RunRecord, base_rec: RunRecord, ctx: Context, policies,
@@ -286,8 +288,10 @@ def _attributed(v: MeasurementVerdict, c: Measurement, pol, arms: _Arms) -> Meas
         return v
     alpha, threshold = (1 - pol.confidence) / 2, v.threshold_pct or pol.threshold_pct
     sequential = arms.sequential.get("design_pairs") if arms.sequential else None
-    code = attribution.effect("code", x["samples"], c["samples"], c["higher_is_better"], alpha, threshold, sequential)
-    env = attribution.effect("environment", r["samples"], x["samples"], c["higher_is_better"], alpha, threshold,
+    partner = (arms.partner.get(c["name"]) or {}).get("samples")
+    before, env_base = attribution.beside(x["samples"], r["samples"], partner)
+    code = attribution.effect("code", before, c["samples"], c["higher_is_better"], alpha, threshold, sequential)
+    env = attribution.effect("environment", env_base, x["samples"], c["higher_is_better"], alpha, threshold,
                              sequential)
     cause = attribution.cause(code, env, arms.code_range, arms.changed)
     return dataclasses.replace(v, cause=cause, reason=f"{v.reason}; cause: {cause}" if cause else v.reason)

@@ -145,6 +145,9 @@ def reference_line(ref: dict) -> str:
     where = f" in {ref['environment']}" if ref.get("environment") else ""
     cross = ("; a third arm ran that commit in this environment, to tell a code change from an "
              "environment change" if ref.get("arms", 2) > 2 else "")
+    if cross and ref.get("partner"):
+        cross += (" (each round ran as two pairs: the current code with the reference, then the third arm with "
+                  "a second run of the reference)")
     return (f"times and throughputs against the in-session reference: commit {str(ref.get('commit'))[:10]}{where}, "
             f"{ref.get('how', 're-run in this session')}, {ref.get('runs')} runs{cross}"
             + (f"; sequential gate: {ref['stopped']}" if ref.get("stopped") else "")

@@ -20,6 +20,7 @@ from harness.judge.verdict import Verdict
 from harness.output.progress import Progress
 from harness.pairing import profile as profilemod
 from harness.pairing import reference as referencemod
+from harness.pairing import together
 
 AUTO, NONE = "auto", "none"
 
@@ -314,17 +315,21 @@ def _in_session(rec: RunRecord, by_arm: dict[str, list[RunRecord]], plan: Plan, 
 
     ref_rec = recordmod.merge_repetitions(by_arm["reference"])
     cross = recordmod.merge_repetitions(by_arm["cross"]) if by_arm.get("cross") else None
+    beside = by_arm.get(together.PARTNER)  # the reference's runs beside the cross arm (a round in two pairs)
+    partner = recordmod.merge_repetitions(beside) if cross and beside else None
     git = rec["environment"].get("git") or {}
     head = (git.get("commit") or "working tree")[:10] + ("+" if git.get("dirty") else "")
     provenance = {"commit": ref.commit, "runs": ref_rec["repeat"], "date": ref_rec["finished_at"],
                   "how": HOW[mode], "paired": True, "mode": mode,
                   "environment": plan.environment, "arms": 2 + (cross is not None)}
+    if partner:
+        provenance["partner"] = True
     if pairs_log:
         provenance["host"] = host.summary(pairs_log)
-        launch = referencemod.launch_words(pairs_log)
+        launch = together.launch_words(pairs_log)
         if launch:
             provenance["launch"] = launch
     if sequential:
         provenance["stopped"] = sequential["stopped"]
-    return {"record": ref_rec, "provenance": provenance, "cross": cross, "changed": plan.changed,
+    return {"record": ref_rec, "provenance": provenance, "cross": cross, "partner": partner, "changed": plan.changed,
             "code_range": f"{ref.commit[:10]}..{head}", "notes": plan.notes, "sequential": sequential}

@@ -103,7 +103,9 @@ def profiled_pair(config, arm, spy: Path, rate_hz: int, together: bool) -> dict:
         calls = [lambda s=s: runs.__setitem__(s, profiled_run(s, *sides[s], spy, rate_hz, Path(tmp), timeout_s))
                  for s in reversed(SIDES)]
         if together:
-            referencemod._together(calls)
+            from harness.pairing.together import at_once
+
+            at_once(calls)
         else:
             for call in calls:
                 call()

@@ -38,8 +38,8 @@ from harness.documents import record
 from harness.documents.record_types import RunRecord
 from harness.errors import HarnessError
 from harness.output.progress import Progress
-from harness.pairing import crossover
-from harness.run import barrier
+from harness.pairing import crossover, together
+from harness.pairing.together import TOGETHER, cores
 from harness.run.runner import kill_tree
 
 ROOT = REPO_DIR
@@ -129,39 +129,29 @@ def run_timeout_s(config) -> float:
     return 3 * config.stage_timeout_s + 300
 
 
-def order(i: int, sides: list[str]) -> list[str]:
-    """The order of the sides in round ``i``: rotated every round, so each side starts first as often
-    as the others and a pair's two sides swap places (R C, C R, ... for two sides)."""
-    k = i % len(sides)
-    return sides[k:] + sides[:k]
-
-
-def cores() -> int:
-    """CPUs this process may run on."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
-
-
-TOGETHER = ("crossover", "pinned", "duet")  # modes whose sides run at the same time (harness/judge/policy.py MODES)
-
-
 def pairing(config, sides: int, mode: str) -> tuple[str, str | None]:
     """(the mode a round of ``sides`` runs will use, why it is not ``mode`` or None).
 
     The modes that run every side at once give each side the profile's threads: they need sides x
     threads CPUs, else the runs would share cores unevenly and the pair would measure the contention
-    (then: alternating). Crossover and pinned also need to place threads on CPUs (Linux); else: duet."""
+    (then: alternating), except the gate's three sides where two fit: each round then runs as two pairs
+    (harness/pairing/together.py ``groups``), and the second value says so. Crossover and pinned also need
+    to place threads on CPUs (Linux); else: duet."""
     if mode not in TOGETHER:
         return mode, None
     threads, have = config.threads or cores(), cores()
-    if sides * threads > have:
+    if sides * threads > have and not together.split(config, sides, mode):
         return "alternating", (f"alternating instead of {mode} pairs: {sides} sides x {threads} thread(s) need "
                                f"{sides * threads} CPUs, this machine gives {have}")
+    why = None
     if mode != "duet" and not crossover.supported():
-        return "duet", f"duet instead of {mode} pairs: this platform cannot set a process's CPU affinity"
-    return mode, None
+        mode, why = "duet", f"duet instead of {mode} pairs: this platform cannot set a process's CPU affinity"
+    if together.split(config, sides, mode):
+        why = "; ".join(filter(None, [why, (
+            f"each round ran as two {mode} pairs, one after the other ({sides} sides x {threads} thread(s) do not "
+            f"fit {have} CPUs at once): the current code with the reference, then the cross arm with a second "
+            f"run of the reference")]))
+    return mode, why
 
 
 def interleaved(config, repeat: int, arms, progress=None, command: str | None = None,
@@ -182,7 +172,9 @@ def interleaved(config, repeat: int, arms, progress=None, command: str | None = 
     at a barrier (harness/run/barrier.py, ``barrier_timeout_s``: [gate]'s by default) when every side's
     code can join one. ``stop(current, arm records)``, called after each complete
     round, ends the rounds early when it returns True (the sequential gate). ``arms``: a list of Arm
-    (or one Reference, run by this interpreter as the "reference" arm). ``pairs_log``: when given,
+    (or one Reference, run by this interpreter as the "reference" arm); when a round's sides do not fit the
+    CPUs at once, it runs as two pairs and the records gain the PARTNER arm (harness/pairing/together.py).
+    ``pairs_log``: when given,
     one dict per round is appended: its mode, how its sides started ("launch": "barrier", "apart" when a
     side waited in vain, or why there was no barrier), seconds and what else used the host's CPUs
     (harness.measure.host.between).
@@ -203,16 +195,20 @@ def interleaved(config, repeat: int, arms, progress=None, command: str | None = 
     progress = progress or Progress(enabled=False)
     timeout_s = timeout_s or run_timeout_s(config)
     sides = [arms[0].name, "current", *[a.name for a in arms[1:]]]
+    rounds = together.groups(config, sides, mode)
+    if len(rounds) > 1:  # the reference runs twice a round: once beside the current code, once beside the cross arm
+        arms = [*arms, Arm(together.PARTNER, arms[0].code, arms[0].python)]
     with tempfile.TemporaryDirectory(prefix="t4rec-bench-ref-runs-") as tmp:
         run = _Sides(config, run_argv(config), {a.name: a for a in arms}, Path(tmp), timeout_s, progress, command,
                      runner.collect_environment(config) if mode not in TOGETHER and current is None else None,
                      records={a.name: [] for a in arms}, together=mode in TOGETHER, other=current)
         for i in range(repeat):
             run.round, before = i, host.snapshot()
-            launch = _one_round(run, i, sides, repeat, mode, [*arms, *([current] if current else [])],
-                                Path(tmp) / f"barrier-{i}", period_s, barrier_timeout_s)
+            launch = together.one_round(run, i, rounds, repeat, mode, [*arms, *([current] if current else [])],
+                                        Path(tmp) / f"barrier-{i}", period_s, barrier_timeout_s)
             if pairs_log is not None:
-                pairs_log.append({"round": i, "mode": mode, **_started(launch, run),
+                launch = together.started(launch, [run.current, *run.records.values()], i)
+                pairs_log.append({"round": i, "mode": mode, **launch,
                                   **host.between(before, host.snapshot())})
             if (run.current and run.current[-1]["status"] != "ok") or (run.dropped and current is not None):
                 break
@@ -220,76 +216,6 @@ def interleaved(config, repeat: int, arms, progress=None, command: str | None = 
             if complete and stop is not None and stop(run.current, run.records):
                 break
     return run.current, run.records, run.dropped
-
-
-def _one_round(run, i: int, sides: list[str], repeat: int, mode: str, joining: list, barrier_dir: Path,
-               period_s: float | None, barrier_timeout_s: float | None) -> dict:
-    """Run round ``i``'s sides (together at a barrier, or one after the other); how they started."""
-    if mode not in TOGETHER:
-        for side in order(i, sides):
-            run(side, repeat)
-        return {}
-    env, launch = _barrier(joining, barrier_dir, len(sides), barrier_timeout_s)
-    with _placement(run.config, mode, len(sides), i, period_s) as place:
-        _together([lambda s=s: run(s, repeat, place, sides.index(s), {**env, **barrier.launch_pad()})
-                   for s in order(i, sides)])
-    return launch
-
-
-
-def _barrier(arms, folder: Path, parties: int, timeout_s: float | None) -> tuple[dict, dict]:
-    """The sides' extra environment for one pair that starts at once, and its launch entry: a barrier in
-    ``folder`` when every side's code can join it, else none and why."""
-    old = [a for a in arms if not barrier.joinable(a.code.code_dir)]
-    if old:
-        return {}, {"launch": f"no barrier: the {old[0].name} code ({old[0].code.commit[:10]}) predates the "
-                              f"launch barrier; the sides started through the same entry point, in rotating order"}
-    if timeout_s is None:
-        from harness.judge import policy
-
-        timeout_s = policy.committed_gate().barrier_timeout_s
-    folder.mkdir()
-    return {barrier.ENV: barrier.spec(folder, parties, timeout_s)}, {"launch": "barrier"}
-
-
-def _started(launch: dict, run) -> dict:
-    """The round's launch entry, "apart" when a side of a barrier pair waited in vain (its record's note)."""
-    if launch.get("launch") != "barrier":
-        return launch
-    recs = [r[run.round] for r in (run.current, *run.records.values()) if len(r) > run.round]
-    alone = any(n.startswith(barrier.NOTE) for r in recs for n in r.get("notes") or [])
-    return {"launch": "apart" if alone else "barrier"}
-
-
-def launch_words(pairs_log: list[dict]) -> str | None:
-    """How the pairs' sides started, as one phrase for the verdict (None when no pair ran at once)."""
-    launches = [p["launch"] for p in pairs_log if p.get("launch")]
-    if not launches:
-        return None
-    met = sum(x == "barrier" for x in launches)
-    if met == len(launches):
-        return f"the sides started their first stage together, at a barrier, in all {met} pairs"
-    why = next((x for x in launches if x not in ("barrier", "apart")), None)
-    if met == 0 and why:
-        return why
-    return (f"the sides started their first stage together, at a barrier, in {met} of {len(launches)} pairs"
-            + (f" ({why})" if why else " (in the others a side waited [gate] barrier_timeout_s in vain)"))
-
-
-def _placement(config, mode: str, sides: int, pair: int, period_s: float | None):
-    """The CPU placement of one pair (a context manager; a no-op for duet)."""
-    import contextlib
-
-    if mode == "duet":
-        return contextlib.nullcontext(None)
-    cpus = sorted(os.sched_getaffinity(0))
-    slots = crossover.slots(cpus, sides, config.threads or len(cpus))
-    assert slots is not None, "pairing() runs the sides at once only when their threads fit the CPUs"
-    if mode == "crossover" and period_s is None:
-        from harness.judge import policy
-
-        period_s = policy.committed_gate().crossover_period_s
-    return crossover.Placement(slots, period_s if mode == "crossover" else None, offset=pair)
 
 
 @dataclass
@@ -311,7 +237,7 @@ class _Sides:
     other: Arm | None = None  # the current side is this code and interpreter, not this tree (interleaved's current)
 
     def __call__(self, side: str, repeat: int, place=None, index: int = 0, env: dict | None = None) -> None:
-        started = _placed(place, index)
+        started = together.placed(place, index)
         if side == "current":
             self.progress.repetition(self.round + 1, repeat)
             self.current.append(self._current(started, env))
@@ -335,42 +261,6 @@ class _Sides:
                            env=env)
         rec["command"] = command  # the record just read: this session's command line, not the subprocess's
         return rec
-
-
-def _placed(place, index: int):
-    """``run_once``'s ``started`` callback that registers the side's process with ``place`` (or None)."""
-    if place is None:
-        return None
-    pid = []
-
-    def started(p):
-        if p is not None:
-            pid.append(p)
-            place.add(index, p)
-        elif pid:
-            place.remove(pid[0])
-    return started
-
-
-def _together(calls) -> None:
-    """Start ``calls`` at once, in the given order, and wait for all; re-raise the first error."""
-    import threading
-
-    errors: list = []
-
-    def guarded(call):
-        try:
-            call()
-        except BaseException as exc:  # re-raised in the caller's thread below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=guarded, args=(c,), daemon=True) for c in calls]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    if errors:
-        raise errors[0]
 
 
 def _one_arm_run(arm: Arm, argv: list[str], tmp: Path, timeout_s: float, into: list[RunRecord], started=None,

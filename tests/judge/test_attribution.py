@@ -210,3 +210,31 @@ def test_the_built_reference_environment_is_topped_up_with_what_it_lacks(tmp_pat
     assert gate._diff(dists, current) == []
     same = envs.Env(Path(sys.executable), "k" * 16, True, None, current, "w")
     assert gate._topped_up(same, tmp_path / "x", lines.append) == (sys.executable, "w", current)
+
+
+def _on_host(rec: dict, factors: list[float]) -> dict:
+    """``rec`` as if each round ran on a host ``factors[i]`` times slower (times up, throughputs down)."""
+    from harness.documents import record
+
+    def scaled(m):
+        if m["name"].endswith((".wall_s", ".cpu_s")):
+            return record.measurement(m["name"], [s * f for s, f in zip(m["samples"], factors, strict=True)])
+        if m["name"].endswith("_per_s"):
+            return record.measurement(m["name"], [s / f for s, f in zip(m["samples"], factors, strict=True)])
+        return m
+    return {**rec, "measurements": [scaled(m) for m in rec["measurements"]]}
+
+
+def test_a_round_in_two_pairs_attributes_within_each_pair(stored):
+    """The current code ran beside the reference, the cross arm beside a second run of the reference (the
+    partner) on a host whose speed swung between the pairs: the code's effect is read inside the pairs."""
+    factors = [0.6, 1.6] * (ROUNDS // 2)
+    ref, cur = _rounds(1), _rounds(1, slow={"train": 1.3})  # the code is 30% slower in train
+    cross, partner = _on_host(_rounds(1), factors), _on_host(_rounds(1), factors)
+    code, env = attribution.beside([2.0, 3.0], [1.0, 1.0], [4.0, 1.5]), attribution.beside([2.0], [1.0], None)
+    assert code == ([0.5, 2.0], [4.0, 1.5]) and env == ([2.0], [1.0])
+    split = {**_arms(ref, cross), "partner": partner}
+    train = _by(compare.compare(cur, stored, reference=split))["train.wall_s"]
+    assert train.verdict == "regressed" and train.cause.startswith("code: aaaaaaa..bbbbbbb (+30.0%")
+    unsplit = _by(compare.compare(cur, stored, reference=_arms(ref, cross)))["train.wall_s"]
+    assert not unsplit.cause.startswith("code: ")  # the swing between the pairs hides it without the partner

@@ -14,7 +14,7 @@ from verdict_fixtures import make_baseline, make_record
 from harness.judge import gate_errors as seqcal
 from harness.judge import decide
 from harness.judge import policy, sequential
-from harness.pairing import reference
+from harness.pairing import reference, together
 
 GATE = policy.committed_gate()
 
@@ -223,18 +223,79 @@ def test_a_regression_waits_for_the_others_beyond_their_threshold_up_to_extra_pa
     assert _stop(held, 9, name_until=9).startswith("regressed (")  # extra pairs spent: name what is decided
 
 
-def test_pairing_falls_back_to_alternating_without_a_cpu_per_side():
+def _cpus(monkeypatch, n: int) -> None:
+    from harness.pairing import together
+
+    monkeypatch.setattr(reference, "cores", lambda: n)
+    monkeypatch.setattr(together, "cores", lambda: n)
+
+
+def test_pairing_falls_back_to_alternating_without_a_cpu_per_side(monkeypatch):
     from harness.config import build_config
 
     config = build_config("ci", {"device": "cpu"})  # one thread per side
-    have = reference.cores()
-    assert reference.pairing(config, have, "duet") == ("duet", None)
-    mode, why = reference.pairing(config, have + 1, "duet")
-    assert mode == "alternating" and f"this machine gives {have}" in why
+    _cpus(monkeypatch, 4)
+    assert reference.pairing(config, 4, "duet") == ("duet", None)
+    mode, why = reference.pairing(config, 5, "duet")
+    assert mode == "alternating" and "this machine gives 4" in why
     for placed in ("crossover", "pinned"):
-        assert reference.pairing(config, have + 1, placed)[0] == "alternating"
-        assert reference.pairing(config, have, placed) == (placed, None)  # Linux: affinity can be set
-    assert reference.pairing(config, have + 1, "alternating") == ("alternating", None)
+        assert reference.pairing(config, 5, placed)[0] == "alternating"
+        assert reference.pairing(config, 4, placed) == (placed, None)  # Linux: affinity can be set
+    assert reference.pairing(config, 5, "alternating") == ("alternating", None)
+
+
+def test_three_sides_on_two_cpus_run_as_two_pairs_a_round(monkeypatch):
+    from harness.config import build_config
+    from harness.pairing import together
+
+    config, sides = build_config("ci", {"device": "cpu"}), ["reference", "current", "cross"]
+    _cpus(monkeypatch, 2)
+    for mode in together.TOGETHER:
+        used, why = reference.pairing(config, 3, mode)
+        assert used == mode and f"two {mode} pairs" in why and "second run of the reference" in why
+        assert together.groups(config, sides, mode) == [["reference", "current"], ["cross", together.PARTNER]]
+    assert together.groups(config, sides, "alternating") == [sides]
+    assert together.groups(config, sides[:2], "crossover") == [sides[:2]]
+    _cpus(monkeypatch, 3)  # all three fit: one group
+    assert reference.pairing(config, 3, "crossover") == ("crossover", None)
+    assert together.groups(config, sides, "crossover") == [sides]
+    _cpus(monkeypatch, 1)  # not even two fit
+    assert reference.pairing(config, 3, "crossover")[0] == "alternating"
+
+
+def test_a_split_round_starts_each_pair_together_at_its_own_barrier(tmp_path):
+    """Two pairs a round, in rotating order; the two sides of a pair start at once, at a barrier of two."""
+    import threading
+
+    from harness import REPO_DIR
+    from harness.pairing import together
+    from harness.run import barrier
+
+    seen, lock = [], threading.Lock()
+
+    class Run:
+        config = None
+
+        def __call__(self, side, repeat, place=None, index=0, env=None):
+            with lock:
+                seen.append((side, index, env[barrier.ENV]))
+
+    code = reference.Reference("cd" * 20, REPO_DIR)
+    arms = [reference.Arm(n, code, "python") for n in ("reference", "cross", together.PARTNER)]
+    rounds = [["reference", "current"], ["cross", together.PARTNER]]
+    firsts = []
+    for i in range(2):
+        seen.clear()
+        launch = together.one_round(Run(), i, rounds, 20, "duet", arms, tmp_path / f"barrier-{i}", None, 60)
+        assert launch == {"launch": "barrier"}
+        assert sorted(s for s, _, _ in seen) == ["cross", "current", together.PARTNER, "reference"]
+        by_pair = {spec: sorted(s for s, _, sp in seen if sp == spec) for _, _, spec in seen}
+        assert sorted(by_pair.values()) == [["cross", together.PARTNER], ["current", "reference"]]
+        assert all(spec.endswith(":2:60") for spec in by_pair)  # a barrier of two parties per pair
+        assert {(s, ix) for s, ix, _ in seen} == {("reference", 0), ("current", 1), ("cross", 0),
+                                                  (together.PARTNER, 1)}
+        firsts.append(seen[0][0])
+    assert firsts[0] in ("reference", "current") and firsts[1] in ("cross", together.PARTNER)  # pairs rotate
 
 
 def test_together_runs_calls_at_the_same_time_and_reraises():
@@ -242,9 +303,9 @@ def test_together_runs_calls_at_the_same_time_and_reraises():
     import time
 
     barrier = threading.Barrier(2, timeout=5)  # both calls must be running at once to pass it
-    reference._together([barrier.wait, barrier.wait])
+    together.at_once([barrier.wait, barrier.wait])
     with pytest.raises(ValueError, match="boom"):
-        reference._together([lambda: time.sleep(0.01), lambda: (_ for _ in ()).throw(ValueError("boom"))])
+        together.at_once([lambda: time.sleep(0.01), lambda: (_ for _ in ()).throw(ValueError("boom"))])
 
 
 # --- calibration on recorded pairs ---------------------------------------------------------------

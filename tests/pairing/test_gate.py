@@ -84,7 +84,8 @@ def test_measurement_not_regressed(gate_verdict, name):
     if m.verdict == "undecided":  # never a silent pass: [gate] on_undecided says fail (default) or xfail
         from harness.judge import policy
 
-        text = f"{name} UNDECIDED: {m.reason}\n\n{formatters.row_table(gate_verdict, name)}"
+        notes = "\n".join(gate_verdict.notes)  # the undecided note first: what else used the host, how the pairs ran
+        text = f"{name} UNDECIDED: {m.reason}\n\n{formatters.row_table(gate_verdict, name)}\n\n{notes}"
         if policy.load().gate.on_undecided == "pass":
             pytest.xfail(text)
         pytest.fail(text, pytrace=False)

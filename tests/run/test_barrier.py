@@ -7,7 +7,7 @@ import threading
 import time
 
 from harness import REPO_DIR
-from harness.pairing import reference
+from harness.pairing import reference, together
 from harness.run import barrier
 
 
@@ -55,20 +55,20 @@ def test_the_folder_may_hold_colons(tmp_path):
 def test_an_old_reference_gets_no_barrier_and_the_verdict_says_why(tmp_path):
     old = reference.Arm("reference", reference.Reference("ab" * 20, tmp_path), "python")
     assert not barrier.joinable(tmp_path) and barrier.joinable(REPO_DIR)
-    env, launch = reference._barrier([old], tmp_path / "b0", 2, 60)
+    env, launch = together.barrier_env([old], tmp_path / "b0", 2, 60)
     assert env == {} and "predates the launch barrier" in launch["launch"] and not (tmp_path / "b0").exists()
     new = reference.Arm("reference", reference.Reference("cd" * 20, REPO_DIR), "python")
-    env, launch = reference._barrier([new], tmp_path / "b1", 2, 60)
+    env, launch = together.barrier_env([new], tmp_path / "b1", 2, 60)
     assert launch == {"launch": "barrier"} and env[barrier.ENV] == f"{tmp_path / 'b1'}:2:60"
 
 
 def test_launch_words_count_the_pairs_that_met_at_the_barrier():
-    assert reference.launch_words([{"round": 0}]) is None  # alternating: no pair ran at once
-    assert reference.launch_words([{"launch": "barrier"}] * 3).endswith("in all 3 pairs")
-    words = reference.launch_words([{"launch": "barrier"}, {"launch": "apart"}])
+    assert together.launch_words([{"round": 0}]) is None  # alternating: no pair ran at once
+    assert together.launch_words([{"launch": "barrier"}] * 3).endswith("in all 3 pairs")
+    words = together.launch_words([{"launch": "barrier"}, {"launch": "apart"}])
     assert "in 1 of 2 pairs" in words and "barrier_timeout_s" in words
     old = "no barrier: the reference code (abcdef0123) predates the launch barrier"
-    assert reference.launch_words([{"launch": old}] * 2) == old  # none met: just why
+    assert together.launch_words([{"launch": old}] * 2) == old  # none met: just why
 
 
 def test_each_side_of_each_pair_gets_its_own_launch_pad(tmp_path):
@@ -84,7 +84,7 @@ def test_each_side_of_each_pair_gets_its_own_launch_pad(tmp_path):
 
     arm = reference.Arm("reference", reference.Reference("cd" * 20, REPO_DIR), "python")
     for i in range(20):
-        reference._one_round(Run(), i, ["reference", "current"], 20, "duet", [arm], tmp_path / f"b{i}", None, 60)
+        together.one_round(Run(), i, [["reference", "current"]], 20, "duet", [arm], tmp_path / f"b{i}", None, 60)
     pads = [len(env[barrier.PAD]) for _, env in seen]
     assert all(barrier.ENV in env for _, env in seen)  # the barrier still travels
     assert len(pads) == 40 and max(pads) < os.sysconf("SC_PAGESIZE")
