@@ -93,6 +93,15 @@ def test_a_slower_dependency_fails_the_check_and_is_attributed_to_the_environmen
     assert not train["cause"].startswith("code"), train["cause"]
     assert proc.returncode == 1, proc.stdout[-3000:]
     assert verdict["reference_provenance"]["arms"] == 3
+    # three sides on a machine that holds two at once: every round ran as two pairs of the committed mode
+    from harness.config import build_config
+    from harness.judge import policy
+    from harness.pairing import reference, together
+
+    config = build_config("smoke", {"device": "cpu"})
+    mode, _ = reference.pairing(config, 3, policy.load(None).gate.mode)
+    assert verdict["reference_provenance"]["mode"] == mode
+    assert bool(verdict["reference_provenance"].get("partner")) == together.split(config, 3, mode)
     assert by_name["quality.ndcg_at_20"]["verdict"] == "ok"  # a sleep changes no number
     # the table and the markdown say what the JSON says ("environment: ..." or, when the pairs are too
     # noisy for either effect to be significant on its own, "probably environment: ...")
