@@ -103,7 +103,7 @@ def main(args) -> int:
                        profile_to=Path(args.verdict_out).parent if args.profile_on_regression == "on" else None)
     rec, verdict = outcome.record, outcome.verdict
     saved = record.append_history(rec, args.history)
-    for arm in (outcome.reference_record, outcome.cross_record):
+    for arm in (outcome.reference_record, outcome.cross_record, outcome.partner_record):
         if arm:
             record.append_history(arm, Path(args.history) / "reference")
     atomic.write_text(args.verdict_out, formatters.to_json(verdict))

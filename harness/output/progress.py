@@ -20,7 +20,8 @@ class Progress:
             self._print(f"repetition {n}/{total}")
 
     def reference(self, n: int, total: int, commit: str, arm: str = "reference") -> None:
-        what = "the baseline's environment" if arm == "reference" else "this environment"
+        # the partner is the reference run again, beside the cross arm (harness/pairing/together.py)
+        what = "the baseline's environment" if arm in ("reference", "partner") else "this environment"
         self._print(f"{arm} {n}/{total} (commit {commit[:10]} in {what}, in a separate process)")
 
     def note(self, text: str) -> None:

@@ -31,6 +31,7 @@ class Outcome:
     verdict: Verdict
     reference_record: RunRecord | None  # the reference's merged run record, if one ran to the end
     cross_record: RunRecord | None = None  # the cross arm's (baseline code, current environment), if it ran
+    partner_record: RunRecord | None = None  # the reference's runs beside the cross arm (a round in two pairs)
 
 
 def reference_rev(choice: str, stored: dict | None) -> tuple[str | None, str | None]:
@@ -88,7 +89,7 @@ def run(config, repeat: int, baseline_path: Path, policies_path=None, reference:
         import dataclasses
 
         verdict = dataclasses.replace(verdict, notes=(undecided_note(verdict), *verdict.notes))
-    return Outcome(rec, verdict, (in_session or {}).get("record"), cross_rec)
+    return Outcome(rec, verdict, (in_session or {}).get("record"), cross_rec, (in_session or {}).get("partner"))
 
 
 def _checkout(rev: str | None, tmp: Path, reference: str, why_not: str | None):
@@ -298,6 +299,9 @@ def _rebuilt_notes(recorded: dict, dists: dict) -> tuple:
     return (f"the rebuilt reference environment differs from the baseline's record: {env_words(differ)}",)
 
 
+PARTNER_NOTE = ("partner: the reference's commit and environment run again, each round beside the cross arm "
+                "(harness/pairing/together.py)")
+
 HOW = {"crossover": "re-run in this session in crossover pairs with the current runs (both sides at once, "
                      "trading CPUs every [gate] crossover_period_s)",
        "pinned": "re-run in this session in pinned pairs with the current runs (both sides at once, one CPU "
@@ -317,6 +321,8 @@ def _in_session(rec: RunRecord, by_arm: dict[str, list[RunRecord]], plan: Plan, 
     cross = recordmod.merge_repetitions(by_arm["cross"]) if by_arm.get("cross") else None
     beside = by_arm.get(together.PARTNER)  # the reference's runs beside the cross arm (a round in two pairs)
     partner = recordmod.merge_repetitions(beside) if cross and beside else None
+    if partner:
+        partner["notes"] = [*(partner.get("notes") or []), PARTNER_NOTE]
     git = rec["environment"].get("git") or {}
     head = (git.get("commit") or "working tree")[:10] + ("+" if git.get("dirty") else "")
     provenance = {"commit": ref.commit, "runs": ref_rec["repeat"], "date": ref_rec["finished_at"],

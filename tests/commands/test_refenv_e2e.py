@@ -109,4 +109,6 @@ def test_a_slower_dependency_fails_the_check_and_is_attributed_to_the_environmen
     moved = next(line for line in (tmp_path / "v.md").read_text().splitlines() if "`train.wall_s`" in line)
     assert moved.endswith(f"| {train['cause']} |"), moved  # the "What moved" row's cause column
     assert len(list((tmp_path / "hist").glob("*.json"))) == 1
-    assert len(list((tmp_path / "hist" / "reference").glob("*.json"))) == 2  # reference and cross arms
+    arms = [json.loads(p.read_text()) for p in (tmp_path / "hist" / "reference").glob("*.json")]
+    partners = [r for r in arms if any(n.startswith("partner:") for n in r.get("notes") or [])]
+    assert len(arms) == 2 + len(partners) and len(partners) == together.split(config, 3, mode)  # reference, cross
