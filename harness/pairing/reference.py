@@ -165,12 +165,9 @@ def interleaved(config, repeat: int, arms, progress=None, command: str | None = 
     runs the sides of a round one after the other, in rotating order; the other modes start them
     together (in rotating start order), so that whatever else the machine does hits every side of
     a pair at once, and then each side runs through the same entry point (its code's
-    ``python -m harness.cli run ... --out``), so that neither carries a process the other lacks.
-    "crossover" trades the sides' CPUs every ``period_s`` ([gate] crossover_period_s), "pinned" gives
-    each side one CPU slot for the pair and trades the slots every pair, "duet" leaves placement to
-    the scheduler (harness/pairing/crossover.py); the sides that run at once start their first stage together,
-    at a barrier (harness/run/barrier.py, ``barrier_timeout_s``: [gate]'s by default) when every side's
-    code can join one. ``stop(current, arm records)``, called after each complete
+    ``python -m harness.cli run ... --out``), so that neither carries a process the other lacks; their
+    CPU placement ("crossover": traded every ``period_s``), launch barrier (``barrier_timeout_s``) and
+    groups: harness/pairing/together.py. ``stop(current, arm records)``, called after each complete
     round, ends the rounds early when it returns True (the sequential gate). ``arms``: a list of Arm
     (or one Reference, run by this interpreter as the "reference" arm); when a round's sides do not fit the
     CPUs at once, it runs as two pairs and the records gain the PARTNER arm (harness/pairing/together.py).

@@ -112,3 +112,13 @@ def test_a_slower_dependency_fails_the_check_and_is_attributed_to_the_environmen
     arms = [json.loads(p.read_text()) for p in (tmp_path / "hist" / "reference").glob("*.json")]
     partners = [r for r in arms if any(n.startswith("partner:") for n in r.get("notes") or [])]
     assert len(arms) == 2 + len(partners) and len(partners) == together.split(config, 3, mode)  # reference, cross
+    if partners:  # benchmarks/arm_pairs.py reads the four records and the noise of each effect
+        import importlib.util
+
+        spec = importlib.util.spec_from_file_location("arm_pairs", ROOT / "benchmarks" / "arm_pairs.py")
+        arm_pairs = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(arm_pairs)
+        four = arm_pairs.arms(tmp_path / "hist")
+        assert four["cross"]["train.wall_s"] != four["partner"]["train.wall_s"]
+        assert all(v > 0 for v in arm_pairs.sds(four, "train.wall_s").values())
+        assert arm_pairs.main([str(tmp_path / "hist")]) == 0
