@@ -33,11 +33,10 @@ def split(rec: dict, wall: float) -> dict:
 def main(argv=None) -> int:
     from harness.config import build_config
     from harness.documents import record
+    from harness.judge import decide, policy
     from harness.judge import gate_errors as seqcal
-    from harness.judge import decide
-    from harness.judge import policy
+    from harness.pairing import reference, together
     from harness.run import runner
-    from harness.pairing import reference
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--profile", default="ci")
@@ -51,7 +50,7 @@ def main(argv=None) -> int:
         env = runner.collect_environment(config)
         cur_recs, ref_recs = [], []
         for i in range(args.pairs):
-            for side in reference.order(i, ["reference", "current"]):
+            for side in together.order(i, ["reference", "current"]):
                 t0 = time.perf_counter()
                 if side == "current":
                     rec = runner.run(config, environment=env)
