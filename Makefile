@@ -22,10 +22,15 @@ $(STAMP): pyproject.toml constraints.txt constraints-cpu-torch.txt $(LOCK)
 
 # constraints-lock.txt from .venv (harness/documents/constraints.py write_lock): every distribution that
 # constraints.txt and constraints-cpu-torch.txt do not pin, at its installed version. Run it after a
-# deliberate change of the stack, then record the baselines in that environment.
-lock: setup
+# deliberate change of the stack, then record the baselines in that environment. It installs under the
+# stack's pins only (the old lock could refuse the change), so pip moves only what the change needs.
+lock:
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q "pip>=24,<26"
+	$(PY) -m pip install -q -c constraints.txt -c constraints-cpu-torch.txt -e ".[pipeline,cpu,report,bench,test]"
 	$(PY) -c "from harness.documents.constraints import write_lock; \
 	  print(write_lock('$(LOCK)', ['constraints.txt', 'constraints-cpu-torch.txt']), 'pins in $(LOCK)')"
+	touch $(STAMP)
 
 # Headless Chromium for the report's browser test (Debian package; needs root or sudo).
 browser:

@@ -17,7 +17,6 @@ one three-arm check.
 from __future__ import annotations
 
 import argparse
-import math
 import statistics
 import sys
 from pathlib import Path
@@ -30,7 +29,7 @@ def _samples(path: Path) -> tuple[dict, dict]:
     from harness.documents import record
 
     rec = record.load(path)
-    return rec, {m["name"]: m["samples"] for m in rec["measurements"]}
+    return rec, {name: m["samples"] for name, m in record.by_name(rec).items()}
 
 
 def arms(history: Path) -> dict[str, dict]:
@@ -55,19 +54,21 @@ def arms(history: Path) -> dict[str, dict]:
 
 
 def sds(a: dict[str, dict], name: str) -> dict[str, float]:
-    """The sd, in percent, of each effect's log ratios over the rounds (None where there is no partner)."""
+    """The sd, in percent, of each effect's log ratios over the rounds, read as the judge reads them
+    (sequential.log_ratios, attribution.beside); None where there is no partner."""
+    from harness.judge import attribution
+    from harness.judge.sequential import log_ratios
+
     c, r, x = (a[k][name] for k in ("current", "reference", "cross"))
     p = a["partner"][name] if a["partner"] else None
 
-    def sd(values) -> float:
-        return 100 * statistics.stdev(values)
-    out = {"verdict": sd([math.log(ci / ri) for ci, ri in zip(c, r, strict=True)]),
-           "environment": None, "code, two pairs": None,
-           "code, across pairs": sd([math.log(ci / xi) for ci, xi in zip(c, x, strict=True)])}
+    def sd(before, after) -> float:
+        return 100 * statistics.stdev(log_ratios(before, after))
+    out = {"verdict": sd(r, c), "environment": None, "code, two pairs": None, "code, across pairs": sd(x, c)}
     if p is not None:
-        rounds = list(zip(c, r, x, p, strict=True))
-        out["environment"] = sd([math.log(xi / pi) for _, _, xi, pi in rounds])
-        out["code, two pairs"] = sd([math.log(ci / ri) - math.log(xi / pi) for ci, ri, xi, pi in rounds])
+        code_before, env_before = attribution.beside(x, r, p)
+        out["environment"] = sd(env_before, x)
+        out["code, two pairs"] = sd(code_before, c)
     return out
 
 

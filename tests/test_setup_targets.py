@@ -98,6 +98,16 @@ def test_setup_installs_pip_and_the_stack_under_the_lock(tmp_path):
     assert len(installs) == 2 and all("-c constraints-lock.txt" in line for line in installs), installs
 
 
+def test_lock_installs_under_the_stack_pins_alone_then_writes_the_lock(tmp_path):
+    venv = tmp_path / "venv"
+    lines = _make_n("lock", f"VENV={venv}")
+    installs = [line for line in lines if " -m pip install" in line]
+    assert installs and not any("constraints-lock" in line for line in installs), installs
+    assert "-c constraints.txt -c constraints-cpu-torch.txt -e" in installs[-1]
+    writes = [i for i, line in enumerate(lines) if "write_lock('constraints-lock.txt'" in line]
+    assert writes and writes[0] > lines.index(installs[-1]) and lines[-1] == f"touch {venv}/.installed"
+
+
 def test_the_lock_and_the_stack_files_pin_each_name_once():
     lock = constraints.read_pins(LOCK)
     for name in STACK_PINS:

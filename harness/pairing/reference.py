@@ -39,7 +39,7 @@ from harness.documents.record_types import RunRecord
 from harness.errors import HarnessError
 from harness.output.progress import Progress
 from harness.pairing import crossover, together
-from harness.pairing.together import TOGETHER, cores
+from harness.pairing.together import TOGETHER
 from harness.run.runner import kill_tree
 
 ROOT = REPO_DIR
@@ -139,14 +139,15 @@ def pairing(config, sides: int, mode: str) -> tuple[str, str | None]:
     to place threads on CPUs (Linux); else: duet."""
     if mode not in TOGETHER:
         return mode, None
-    threads, have = config.threads or cores(), cores()
-    if sides * threads > have and not together.split(config, sides, mode):
+    threads, have = config.threads or together.cores(), together.cores()
+    two_pairs = together.split(config, sides, mode)
+    if sides * threads > have and not two_pairs:
         return "alternating", (f"alternating instead of {mode} pairs: {sides} sides x {threads} thread(s) need "
                                f"{sides * threads} CPUs, this machine gives {have}")
     why = None
     if mode != "duet" and not crossover.supported():
         mode, why = "duet", f"duet instead of {mode} pairs: this platform cannot set a process's CPU affinity"
-    if together.split(config, sides, mode):
+    if two_pairs:
         why = "; ".join(filter(None, [why, (
             f"each round ran as two {mode} pairs, one after the other ({sides} sides x {threads} thread(s) do not "
             f"fit {have} CPUs at once): the current code with the reference, then the cross arm with a second "

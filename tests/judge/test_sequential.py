@@ -224,9 +224,6 @@ def test_a_regression_waits_for_the_others_beyond_their_threshold_up_to_extra_pa
 
 
 def _cpus(monkeypatch, n: int) -> None:
-    from harness.pairing import together
-
-    monkeypatch.setattr(reference, "cores", lambda: n)
     monkeypatch.setattr(together, "cores", lambda: n)
 
 
