@@ -7,17 +7,20 @@ PY     := $(VENV)/bin/python
 BENCH  := $(VENV)/bin/t4rec-bench
 STAMP  := $(VENV)/.installed
 LOCK   := constraints-lock.txt
-PIP_INSTALL := $(PY) -m pip install -q -c constraints.txt -c constraints-cpu-torch.txt -c $(LOCK)
+STACK_PINS := constraints.txt constraints-cpu-torch.txt
+PIP    := "pip>=24,<26"   # pip 26 refuses transformers4rec (stack-facts.md)
+EXTRAS := ".[pipeline,cpu,report,bench,test]"
+PIP_INSTALL := $(PY) -m pip install -q $(addprefix -c ,$(STACK_PINS)) -c $(LOCK)
 PROFILE ?= ci
 
 .PHONY: setup lock browser check test test-fast lint run-smoke nightly asv-check clean setup-container setup-gpu
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml constraints.txt constraints-cpu-torch.txt $(LOCK)
+$(STAMP): pyproject.toml $(STACK_PINS) $(LOCK)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q -c $(LOCK) "pip>=24,<26"   # pip 26 refuses transformers4rec (stack-facts.md)
-	$(PIP_INSTALL) -e ".[pipeline,cpu,report,bench,test]"
+	$(PY) -m pip install -q -c $(LOCK) $(PIP)
+	$(PIP_INSTALL) -e $(EXTRAS)
 	touch $@
 
 # constraints-lock.txt from .venv (harness/documents/constraints.py write_lock): every distribution that
@@ -26,10 +29,10 @@ $(STAMP): pyproject.toml constraints.txt constraints-cpu-torch.txt $(LOCK)
 # stack's pins only (the old lock could refuse the change), so pip moves only what the change needs.
 lock:
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q "pip>=24,<26"
-	$(PY) -m pip install -q -c constraints.txt -c constraints-cpu-torch.txt -e ".[pipeline,cpu,report,bench,test]"
+	$(PY) -m pip install -q $(PIP)
+	$(PY) -m pip install -q $(addprefix -c ,$(STACK_PINS)) -e $(EXTRAS)
 	$(PY) -c "from harness.documents.constraints import write_lock; \
-	  print(write_lock('$(LOCK)', ['constraints.txt', 'constraints-cpu-torch.txt']), 'pins in $(LOCK)')"
+	  print(write_lock('$(LOCK)', '$(STACK_PINS)'.split()), 'pins in $(LOCK)')"
 	touch $(STAMP)
 
 # Headless Chromium for the report's browser test (Debian package; needs root or sudo).
@@ -123,7 +126,7 @@ setup-gpu: $(GPU_VENV)/.installed
 
 $(GPU_VENV)/.installed: pyproject.toml constraints.txt constraints-cuda-torch.txt
 	test -x $(GPU_PY) || $(PYTHON) -m venv $(GPU_VENV)
-	$(GPU_PY) -m pip install -q "pip>=24,<26"   # pip 26 refuses transformers4rec (stack-facts.md)
+	$(GPU_PY) -m pip install -q $(PIP)
 	$(GPU_PY) -m pip install -q -c constraints.txt -c constraints-cuda-torch.txt -e ".[pipeline,report,test]"
 	$(GPU_PY) -c "import torch, transformers4rec.torch; print('torch', torch.__version__, 'CUDA', \
 	  torch.version.cuda, 'sees a GPU:', torch.cuda.is_available())"

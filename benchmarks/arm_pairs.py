@@ -21,15 +21,23 @@ import statistics
 import sys
 from pathlib import Path
 
-NAMES = ("total.wall_s", "total.cpu_s", "imports.wall_s", "etl.wall_s", "train.wall_s", "evaluate.wall_s",
-         "train.steady_samples_per_s")
-
 
 def _samples(path: Path) -> tuple[dict, dict]:
     from harness.documents import record
 
     rec = record.load(path)
     return rec, {name: m["samples"] for name, m in record.by_name(rec).items()}
+
+
+def gated(history: Path) -> list[str]:
+    """The gated times and throughputs of the check's current record: the family of the committed
+    policies (harness/judge/rules.py ``family``), in the record's order."""
+    from harness.documents import record
+    from harness.judge import policy, rules
+
+    ms = [m for m in record.load(sorted(history.glob("*.json"))[0])["measurements"]
+          if m["kind"] in ("time", "throughput")]
+    return rules.family(policy.load(), ms)
 
 
 def arms(history: Path) -> dict[str, dict]:
@@ -81,8 +89,9 @@ def main(argv=None) -> int:
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(f"{'measurement':28s} " + "  ".join(f"{k:>18s}" for k in sds(a, NAMES[0])))
-    for name in NAMES:
+    names = gated(args.history)
+    print(f"{'measurement':28s} " + "  ".join(f"{k:>18s}" for k in sds(a, names[0])))
+    for name in names:
         print(f"{name:28s} " + "  ".join(f"{v:17.2f}%" if v is not None else f"{'-':>18s}"
                                          for v in sds(a, name).values()))
     return 0

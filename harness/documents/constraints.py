@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from harness.errors import HarnessError
-from harness.measure.environment import canonical_name
+from harness.measure.environment import HARNESS, canonical_name
 
 
 def read_pins(path: Path) -> dict[str, str]:
@@ -51,7 +51,7 @@ LOCK_HEADER = """\
 def lock_text(installed: dict[str, str], pinned_elsewhere: set[str]) -> str:
     """The lock file's text: ``installed`` ({canonical name: version}) less the harness itself and the
     names ``pinned_elsewhere`` (constraints.txt and the torch file keep their own pins), sorted."""
-    skip = pinned_elsewhere | {"t4rec-bench"}
+    skip = pinned_elsewhere | {HARNESS}
     return LOCK_HEADER + "".join(f"{name}=={version}\n" for name, version in sorted(installed.items())
                                  if name not in skip)
 
@@ -59,7 +59,7 @@ def lock_text(installed: dict[str, str], pinned_elsewhere: set[str]) -> str:
 def unpinned(installed: dict[str, str], pins: dict[str, str]) -> list[tuple[str, str]]:
     """(name, installed version) of each installed distribution that no pin names (the harness aside)."""
     return [(name, version) for name, version in sorted(installed.items())
-            if name not in pins and name != "t4rec-bench"]
+            if name not in pins and name != HARNESS]
 
 
 def write_lock(path: Path, others: list[Path]) -> int:

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from importlib import metadata
 from typing import Any
 
+HARNESS = "t4rec-bench"  # this project's own distribution: never an environment difference, never pinned
 PACKAGES = ("torch", "transformers", "transformers4rec", "nvtabular", "merlin-core", "merlin-dataloader",
             "merlin-models", "pandas", "numpy", "dask", "distributed", "pyarrow", "cudf", "cudf-cu12",
             "cupy-cuda12x", "dask-cuda", "torchmetrics", "scipy", "t4rec-bench")
@@ -69,7 +70,7 @@ def distribution_diff(base_env: dict, cur_env: dict) -> list[tuple[str, str | No
     else:
         a, b = base_env.get("packages") or {}, cur_env.get("packages") or {}
         names = set(a) & set(b)
-    names.discard("t4rec-bench")
+    names.discard(HARNESS)
     return [(n, a.get(n), b.get(n)) for n in sorted(names)
             if a.get(n) != b.get(n) and not (a.get(n) is None and b.get(n) is None)]
 
